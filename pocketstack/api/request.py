@@ -1,0 +1,96 @@
+"""What a handler sees of an HTTP request."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
+
+from starlette.datastructures import Headers, QueryParams
+
+from pocketstack.api import errors
+from pocketstack.api.context import RequestContext
+
+if TYPE_CHECKING:
+    from starlette.requests import Request as StarletteRequest
+
+    from pocketstack.api.service import Service
+
+_NO_BODY = object()
+
+
+@dataclass
+class Reply:
+    """A handler's answer when the route's default status or headers do not fit."""
+
+    body: Any = None
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Request:
+    def __init__(self, raw: "StarletteRequest", service: "Service", ctx: RequestContext,
+                 params: dict[str, str], version: tuple[int, int] | None,
+                 body: bytes | None) -> None:
+        self.raw = raw
+        self.service = service
+        self.ctx = ctx
+        self.params = params
+        self.version = version
+        self._body = body
+        self._json: Any = _NO_BODY
+
+    @property
+    def method(self) -> str:
+        return self.raw.method
+
+    @property
+    def headers(self) -> Headers:
+        return self.raw.headers
+
+    @property
+    def query(self) -> QueryParams:
+        return self.raw.query_params
+
+    @property
+    def body(self) -> bytes:
+        return self._body or b""
+
+    @property
+    def base_url(self) -> str:
+        """``scheme://host:port`` as the client addressed us (for links)."""
+        return str(self.raw.base_url).rstrip("/")
+
+    @property
+    def url(self) -> str:
+        return str(self.raw.url)
+
+    def json(self, required: bool = True) -> Any:
+        if self._json is _NO_BODY:
+            if not self._body:
+                if required:
+                    raise errors.BadRequest("Malformed request body: the request body is empty.")
+                self._json = None
+            else:
+                try:
+                    self._json = json.loads(self._body)
+                except ValueError as exc:
+                    raise errors.BadRequest(f"Malformed request body: {exc}") from None
+        return self._json
+
+    def at_least(self, version: str) -> bool:
+        """True when the request's microversion is ``version`` or newer."""
+        if self.version is None:
+            return False
+        major, minor = version.split(".")
+        return self.version >= (int(major), int(minor))
+
+    def enforce(self, action: str, target: Mapping[str, Any] | None = None) -> None:
+        if target is None:
+            target = {"project_id": self.ctx.project_id, "user_id": self.ctx.user_id}
+        self.service.cloud.policy.enforce(action, target, self.ctx.credentials())
+
+    def authorized(self, action: str, target: Mapping[str, Any] | None = None) -> bool:
+        if target is None:
+            target = {"project_id": self.ctx.project_id, "user_id": self.ctx.user_id}
+        return self.service.cloud.policy.authorize(action, target, self.ctx.credentials())

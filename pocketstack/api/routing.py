@@ -1,0 +1,118 @@
+"""Declaring API routes.
+
+A route is declared on a method of a resource class, which receives its
+collaborators in its constructor::
+
+    class Users:
+        def __init__(self, identity: IdentityManager) -> None: ...
+
+        @route("GET", "/v3/users/{user_id}")
+        def get(self, req: Request, user_id: str) -> dict: ...
+
+A :class:`Router` collects the routes of resource instances; the service's ASGI
+app (:mod:`pocketstack.api.app`) matches requests against them. The same table
+drives the "not implemented" answer and the coverage listing.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+_PARAM = re.compile(r"{(\w+)(?::(path))?}")
+
+
+@dataclass
+class Route:
+    method: str
+    path: str
+    handler: Callable[..., Any]
+    status: int = 200
+    auth: bool = True
+    policy: str | None = None
+    min_version: tuple[int, int] | None = None
+    max_version: tuple[int, int] | None = None
+    stream: bool = False  # the handler reads the body itself (uploads)
+    pattern: re.Pattern[str] = field(init=False)
+    is_async: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        regex = ""
+        pos = 0
+        for m in _PARAM.finditer(self.path):
+            regex += re.escape(self.path[pos:m.start()])
+            regex += f"(?P<{m.group(1)}>.+)" if m.group(2) else f"(?P<{m.group(1)}>[^/]+)"
+            pos = m.end()
+        regex += re.escape(self.path[pos:])
+        self.pattern = re.compile(f"^{regex}/?$")
+        self.is_async = inspect.iscoroutinefunction(self.handler)
+
+    def matches_version(self, version: tuple[int, int] | None) -> bool:
+        if version is None:
+            return True
+        if self.min_version and version < self.min_version:
+            return False
+        if self.max_version and version > self.max_version:
+            return False
+        return True
+
+
+def _version(v: str | None) -> tuple[int, int] | None:
+    if v is None:
+        return None
+    major, minor = v.split(".")
+    return int(major), int(minor)
+
+
+def route(method: str, path: str, *, status: int = 200, auth: bool = True,
+          policy: str | None = None, min_version: str | None = None,
+          max_version: str | None = None, stream: bool = False
+          ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a resource method as the handler of ``method path``.
+
+    ``policy`` names a rule enforced before the handler with the caller's project
+    and the path parameters as target; handlers that need the stored object as
+    target call ``req.enforce`` themselves instead.
+    """
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        specs = getattr(fn, "_routes", [])
+        specs.append(dict(method=method.upper(), path=path, status=status, auth=auth,
+                          policy=policy, min_version=_version(min_version),
+                          max_version=_version(max_version), stream=stream))
+        fn._routes = specs  # type: ignore[attr-defined]
+        return fn
+
+    return decorate
+
+
+class Router:
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+        self._static: dict[str, list[Route]] = {}
+        self._dynamic: list[Route] = []
+
+    def include(self, resource: object) -> None:
+        """Add every route declared on the methods of ``resource``."""
+        for name in dir(type(resource)):
+            fn = getattr(type(resource), name, None)
+            for spec in getattr(fn, "_routes", []):
+                self.add(Route(handler=getattr(resource, name), **spec))
+
+    def add(self, r: Route) -> None:
+        self.routes.append(r)
+        if "{" in r.path:
+            self._dynamic.append(r)
+        else:
+            self._static.setdefault(r.path.rstrip("/") or "/", []).append(r)
+
+    def match(self, path: str) -> list[tuple[Route, dict[str, str]]]:
+        """Every route whose path matches, with its path parameters."""
+        found = [(r, {}) for r in self._static.get(path.rstrip("/") or "/", [])]
+        for r in self._dynamic:
+            m = r.pattern.match(path)
+            if m:
+                found.append((r, m.groupdict()))
+        return found

@@ -1,0 +1,155 @@
+"""The ``pocketstack`` command: ``up``, ``status`` and ``manage``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+DEFAULT_DATA_DIR = "./pocketstack-data"
+
+
+def _load_conf(args: argparse.Namespace) -> "object":
+    from pocketstack.config import Config
+
+    path = args.config
+    if path is None:
+        candidate = os.path.join(args.data_dir, "pocketstack.conf")
+        path = candidate if os.path.exists(candidate) else None
+    overrides = {}
+    if getattr(args, "driver", None):
+        overrides[("DEFAULT", "compute_driver")] = args.driver
+    if getattr(args, "debug", False):
+        overrides[("DEFAULT", "debug")] = True
+    try:
+        return Config.load(path, overrides)
+    except (FileNotFoundError, ValueError) as exc:
+        raise SystemExit(f"pocketstack: {exc}") from None
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    from pocketstack import log
+    from pocketstack.cloud import Cloud
+    from pocketstack.server import run
+
+    conf = _load_conf(args)
+    os.makedirs(args.data_dir, mode=0o700, exist_ok=True)
+    log.setup(args.data_dir, debug=conf.get("DEFAULT", "debug"))  # type: ignore[attr-defined]
+    cloud = Cloud(conf, args.data_dir, args.bind)  # type: ignore[arg-type]
+    return run(cloud, started)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from pocketstack.server import STATE_FILE, format_table, status_rows
+
+    path = os.path.join(args.data_dir, STATE_FILE)
+    if not os.path.exists(path):
+        print(f"pocketstack: no cloud is running on {args.data_dir}", file=sys.stderr)
+        return 1
+    with open(path, encoding="utf-8") as f:
+        state = json.load(f)
+    rows = status_rows(state["bind"], state["services"])
+    print(format_table(rows))
+    return 0 if all(r[3] for r in rows) else 1
+
+
+def _cloud(args: argparse.Namespace) -> "object":
+    from pocketstack import log
+    from pocketstack.cloud import Cloud
+
+    log.setup(None, stderr=True)
+    return Cloud(_load_conf(args), args.data_dir)  # type: ignore[arg-type]
+
+
+def cmd_manage(args: argparse.Namespace) -> int:
+    from pocketstack.db import migrate
+
+    what = args.manage
+    if what == "db-sync":
+        cloud = _cloud(args)
+        ran = migrate.upgrade(cloud.db)  # type: ignore[attr-defined]
+        print("database schema upgraded" if ran else "database schema is up to date")
+    elif what == "db-version":
+        cloud = _cloud(args)
+        print(" ".join(sorted(migrate.current(cloud.db))) or "empty")  # type: ignore[attr-defined]
+    elif what == "db-revision":
+        cloud = _cloud(args)
+        migrate.upgrade(cloud.db)  # type: ignore[attr-defined]
+        print(migrate.revision(cloud.db, args.service, args.message))  # type: ignore[attr-defined]
+    elif what == "token-rotate":
+        cloud = _cloud(args)
+        index = cloud.identity.token_keys.rotate()  # type: ignore[attr-defined]
+        print(f"Fernet keys rotated: primary key is now {index}")
+    elif what == "bootstrap":
+        from pocketstack.identity.bootstrap import bootstrap
+
+        cloud = _cloud(args)
+        migrate.upgrade(cloud.db)  # type: ignore[attr-defined]
+        password = args.bootstrap_password or cloud.admin_password()  # type: ignore[attr-defined]
+        bootstrap(cloud.identity, password, reset_password=True)  # type: ignore[attr-defined]
+        print("admin user, projects and roles are in place; the admin password was reset")
+    elif what == "config-list":
+        conf = _load_conf(args)
+        for opt, value, source in conf.effective():  # type: ignore[attr-defined]
+            print(f"[{opt.section}] {opt.name} = {value}    ({source})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pocketstack",
+                                     description="A whole OpenStack-compatible cloud.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data-dir", default=DEFAULT_DATA_DIR,
+                       help=f"where the cloud keeps its state (default {DEFAULT_DATA_DIR})")
+        p.add_argument("--config", default=None,
+                       help="INI configuration file (default DATA_DIR/pocketstack.conf)")
+
+    up = sub.add_parser("up", help="run the cloud in the foreground")
+    common(up)
+    up.add_argument("--bind", default="127.0.0.1",
+                    help="address to serve on; any 127.x.y.z lets clouds run side by side")
+    up.add_argument("--driver", default=None, help="compute driver: fake, container or qemu")
+    up.add_argument("--debug", action="store_true", help="log at DEBUG level")
+    up.set_defaults(func=cmd_up)
+
+    status = sub.add_parser("status", help="show the services of a running cloud")
+    common(status)
+    status.set_defaults(func=cmd_status)
+
+    manage = sub.add_parser("manage", help="operator commands")
+    common(manage)
+    msub = manage.add_subparsers(dest="area", required=True)
+    db = msub.add_parser("db", help="database schema")
+    dbsub = db.add_subparsers(dest="action", required=True)
+    dbsub.add_parser("sync").set_defaults(manage="db-sync")
+    dbsub.add_parser("version").set_defaults(manage="db-version")
+    rev = dbsub.add_parser("revision", help="(developers) autogenerate a service's migration "
+                           "from its models, against an up-to-date scratch database")
+    rev.add_argument("--service", required=True)
+    rev.add_argument("-m", "--message", required=True)
+    rev.set_defaults(manage="db-revision")
+    token = msub.add_parser("token", help="token keys")
+    tsub = token.add_subparsers(dest="action", required=True)
+    tsub.add_parser("rotate").set_defaults(manage="token-rotate")
+    boot = msub.add_parser("bootstrap", help="re-create the admin user and roles")
+    boot.add_argument("--bootstrap-password", default=None)
+    boot.set_defaults(manage="bootstrap")
+    conf = msub.add_parser("config", help="configuration")
+    csub = conf.add_subparsers(dest="action", required=True)
+    csub.add_parser("list").set_defaults(manage="config-list")
+    manage.set_defaults(func=cmd_manage)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""Database access: SQLAlchemy 2 over SQLite (WAL) by default, PostgreSQL or MySQL by URL.
+
+Domain code opens transactions with :meth:`Database.write` (read-write) or
+:meth:`Database.read` and gets ORM sessions; nothing outside the storage and
+domain layers sees a session. On SQLite, write transactions start with
+``BEGIN IMMEDIATE`` so that concurrent writers queue on the lock instead of
+failing on a read-to-write upgrade.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import threading
+import uuid
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from sqlalchemy import JSON, DateTime, Text, create_engine, event, exc as sa_exc
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import StaticPool  # noqa: F401  (re-exported for tests)
+from sqlalchemy.types import TypeDecorator
+
+from pocketstack.api import errors
+
+LOG = logging.getLogger(__name__)
+
+
+def utcnow() -> _dt.datetime:
+    """Naive UTC 'now', microsecond precision, as stored in every table."""
+    return _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class JSONText(TypeDecorator):
+    """JSON stored as text on every backend (SQLite has no JSON type of its own)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        return None if value is None else json.dumps(value, separators=(",", ":"))
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        return None if value is None else json.loads(value)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, _dt.datetime: DateTime}
+
+
+class Database:
+    def __init__(self, url: str, *, echo: bool = False, sqlite_synchronous: str = "NORMAL"
+                 ) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            self.writer = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=60,
+                                        **kwargs)
+            self.reader = create_engine(url, pool_size=8, max_overflow=16, **kwargs)
+            for engine, begin in ((self.writer, "BEGIN IMMEDIATE"), (self.reader, "BEGIN")):
+                self._sqlite_setup(engine, begin, sqlite_synchronous)
+        else:
+            self.writer = self.reader = create_engine(url, pool_pre_ping=True, **kwargs)
+        self._write_session = sessionmaker(self.writer, expire_on_commit=False)
+        self._read_session = sessionmaker(self.reader, expire_on_commit=False)
+        # SQLite has one writer at a time; queue writers in-process instead of spinning
+        # on SQLITE_BUSY (other processes still wait on busy_timeout).
+        self._write_lock = threading.Lock() if self.is_sqlite else None
+
+    @staticmethod
+    def _sqlite_setup(engine: Engine, begin: str, synchronous: str) -> None:
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # transactions are begun below
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA synchronous={synchronous}")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql(begin)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A read-write transaction, committed when the block ends without error."""
+        lock = self._write_lock
+        if lock is not None:
+            lock.acquire()
+        try:
+            with self._write_session() as session:
+                try:
+                    yield session
+                    session.commit()
+                except sa_exc.IntegrityError as exc:
+                    session.rollback()
+                    LOG.debug("integrity error: %s", exc)
+                    raise errors.Conflict("Conflict occurred attempting to store the resource: "
+                                          "a duplicate or a missing reference.") from exc
+                except BaseException:
+                    session.rollback()
+                    raise
+        finally:
+            if lock is not None:
+                lock.release()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only transaction (a consistent snapshot on SQLite WAL)."""
+        # Closing (not rolling back) ends the transaction and leaves loaded objects usable.
+        with self._read_session() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.writer.dispose()
+        if self.reader is not self.writer:
+            self.reader.dispose()
