@@ -78,6 +78,12 @@ class Request:
                     raise errors.BadRequest(f"Malformed request body: {exc}") from None
         return self._json
 
+    def flag(self, name: str) -> bool:
+        """A query flag: present (``?nocatalog``, ``?x=1``, ``?x=true``) and not false-y."""
+        if name not in self.query:
+            return False
+        return self.query[name].strip().lower() not in ("0", "false", "no", "off")
+
     def at_least(self, version: str) -> bool:
         """True when the request's microversion is ``version`` or newer."""
         if self.version is None:

@@ -216,9 +216,14 @@ class Service:
             return result
         status, headers = route.status, {}
         if isinstance(result, Reply):
-            status = result.status or status
             headers = result.headers
+            if result.status is not None:
+                status = result.status
+            elif result.body is None and status == 200:
+                status = 204
             result = result.body
+        elif result is None and status == 200:
+            status = 204
         if result is None:
-            return Response(status_code=204 if status == 200 else status, headers=headers)
+            return Response(status_code=status, headers=headers)
         return json_response(result, status, headers)

@@ -9,7 +9,6 @@ from pocketstack.api.request import Reply, Request
 from pocketstack.api.routing import route
 from pocketstack.identity import schemas
 from pocketstack.identity.api.common import many
-from pocketstack.identity.common import truthy
 from pocketstack.identity.manager import Identity
 from pocketstack.identity.tokens import TokenInfo
 from pocketstack.api.validation import validate
@@ -20,8 +19,7 @@ class Auth:
         self.identity = identity
 
     def _catalog(self, req: Request) -> list[dict[str, Any]] | None:
-        return None if truthy(req.query.get("nocatalog", "false")) else \
-            self.identity.catalog.token_catalog()
+        return None if req.flag("nocatalog") else self.identity.catalog.token_catalog()
 
     @route("POST", "/v3/auth/tokens", auth=False)
     def issue(self, req: Request) -> Reply:
@@ -34,7 +32,7 @@ class Auth:
         subject = req.headers.get("x-subject-token")
         if not subject:
             raise errors.BadRequest("X-Subject-Token header is required.")
-        allow_expired = truthy(req.query.get("allow_expired", "false"))
+        allow_expired = req.flag("allow_expired")
         try:
             info = self.identity.tokens.validate(subject, allow_expired=allow_expired)
         except errors.NotFound as exc:

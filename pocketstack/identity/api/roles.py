@@ -10,7 +10,6 @@ from pocketstack.api.routing import route
 from pocketstack.api.validation import validate
 from pocketstack.identity import schemas
 from pocketstack.identity.api.common import filters, link, many, one
-from pocketstack.identity.common import truthy
 from pocketstack.identity.manager import Identity
 
 INHERIT = "/v3/OS-INHERIT"
@@ -209,8 +208,8 @@ class RoleAssignments:
     @route("GET", "/v3/role_assignments", policy="identity:list_role_assignments")
     def list(self, req: Request) -> dict[str, Any]:
         q = req.query
-        effective = "effective" in q and truthy(q.get("effective") or "true")
-        include_names = "include_names" in q and truthy(q.get("include_names") or "true")
+        effective = req.flag("effective")
+        include_names = req.flag("include_names")
         inherited = None
         if "scope.OS-INHERIT:inherited_to" in q:
             inherited = True
