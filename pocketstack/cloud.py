@@ -11,6 +11,7 @@ import os
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from pocketstack.bus import LocalBus
 from pocketstack.config import Config
 from pocketstack.db import Database
 from pocketstack.db import migrate
@@ -41,6 +42,8 @@ class Cloud:
         if not os.path.isabs(policy_file):
             policy_file = os.path.join(self.data_dir, policy_file)
         self.policy = Enforcer(policy_file)
+        # in-process today; a RabbitMQ-backed bus implements the same interface
+        self.bus = LocalBus()
         self.host = conf.get("DEFAULT", "public_endpoint_host") or bind
         self.region = conf.get("DEFAULT", "region_name")
         self._identity: "Identity | None" = None
@@ -110,6 +113,8 @@ class Cloud:
                 svc.stop()
             except Exception:  # one service failing to stop must not stop the others
                 LOG.exception("error stopping %s", svc.name)
+        self.bus.drain()
+        self.bus.close()
         self.db.dispose()
 
     def clouds(self) -> dict[str, Any]:
