@@ -15,6 +15,7 @@ from pocketstack.bus import LocalBus
 from pocketstack.config import Config
 from pocketstack.db import Database
 from pocketstack.db import migrate
+from pocketstack.metrics import Metrics
 from pocketstack.policy import Enforcer
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ class Cloud:
         self.policy = Enforcer(policy_file)
         # in-process today; a RabbitMQ-backed bus implements the same interface
         self.bus = LocalBus()
+        self.metrics = Metrics()
         self.host = conf.get("DEFAULT", "public_endpoint_host") or bind
         self.region = conf.get("DEFAULT", "region_name")
         self._identity: "Identity | None" = None

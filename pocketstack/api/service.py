@@ -22,6 +22,7 @@ from pocketstack.api import errors
 from pocketstack.api.context import RequestContext, current
 from pocketstack.api.request import Reply, Request
 from pocketstack.api.routing import Route, Router
+from pocketstack.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 
 if TYPE_CHECKING:
     from pocketstack.cloud import Cloud
@@ -137,10 +138,14 @@ class Service:
             if raw.method == "HEAD":
                 response.body = b""
             await response(scope, receive, send)
+            elapsed = time.perf_counter() - started
+            self.cloud.metrics.observe(self.name, raw.method,
+                                       getattr(raw.state, "route", "unmatched"),
+                                       response.status_code, elapsed)
             self.log.info('%s "%s %s" status: %s time: %.4f', scope.get("client", ("-",))[0],
                           raw.method, raw.url.path + (f"?{raw.url.query}" if raw.url.query
                                                       else ""),
-                          response.status_code, time.perf_counter() - started)
+                          response.status_code, elapsed)
         finally:
             current.reset(token)
 
@@ -149,6 +154,8 @@ class Service:
         path = raw.url.path
         if path == "/healthcheck":
             return PlainTextResponse("OK"), None
+        if path == "/metrics":
+            return Response(self.cloud.metrics.render(), media_type=METRICS_CONTENT_TYPE), None
         candidates = self.router.match(path)
         if not candidates:
             raise errors.NotFound(f"The resource could not be found.")
@@ -166,6 +173,7 @@ class Service:
         if chosen is None:
             raise errors.NotFound("The resource could not be found.")
         route, params = chosen
+        raw.state.route = route.path
         await self._authenticate(raw, ctx, route)
         if route.policy:
             target = {"project_id": ctx.project_id, "user_id": ctx.user_id, **params}

@@ -81,3 +81,12 @@ def test_token_rotation_keeps_tokens_valid(fresh_cloud):
                      timeout=10)
     assert r.status_code == 200
     assert fresh_cloud.conn("pocketstack").auth_token
+
+
+def test_metrics_endpoint(cloud):
+    requests.get(cloud.url(5000, "/v3"), timeout=10)
+    r = requests.get(cloud.url(5000, "/metrics"), timeout=10)
+    assert r.status_code == 200
+    assert 'pocketstack_api_requests_total{method="GET",route="/v3",service="identity",' \
+           'status="200"}' in r.text
+    assert "pocketstack_api_request_seconds_bucket" in r.text
