@@ -36,6 +36,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from pocketstack.server import run
 
     conf = _load_conf(args)
+    os.umask(0o077)  # the database, keys and logs hold secrets: private to this user
     os.makedirs(args.data_dir, mode=0o700, exist_ok=True)
     log.setup(args.data_dir, debug=conf.get("DEFAULT", "debug"))  # type: ignore[attr-defined]
     cloud = Cloud(conf, args.data_dir, args.bind)  # type: ignore[arg-type]
@@ -98,6 +99,17 @@ def cmd_manage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from pocketstack.ops import doctor
+    from pocketstack.services import service_classes
+
+    cloud = _cloud(args)
+    service_classes()  # importing the services registers their checks
+    findings = doctor.run_checks(cloud)  # type: ignore[arg-type]
+    print(doctor.render(findings, args.json))
+    return 1 if any(f.status == doctor.FAIL for f in findings) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pocketstack",
                                      description="A whole OpenStack-compatible cloud.")
@@ -120,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="show the services of a running cloud")
     common(status)
     status.set_defaults(func=cmd_status)
+
+    doc = sub.add_parser("doctor", help="check the cloud for the classic failures")
+    common(doc)
+    doc.add_argument("--json", action="store_true", help="machine-readable output")
+    doc.set_defaults(func=cmd_doctor)
 
     manage = sub.add_parser("manage", help="operator commands")
     common(manage)

@@ -1,0 +1,1 @@
+"""Operations: ``pocketstack doctor`` and the operator commands of ``pocketstack manage``."""
