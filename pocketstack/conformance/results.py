@@ -83,8 +83,12 @@ def first_error_line(details: dict[str, str]) -> str:
         return "(no details)"
     lines = text.rstrip().splitlines()
     start = max((i for i, ln in enumerate(lines) if ln.startswith("Traceback")), default=0)
-    for ln in lines[start + 1:]:
+    rest = lines[start + 1:]
+    for i, ln in enumerate(rest):
         if ln and not ln.startswith(" "):
+            following = rest[i + 1].strip() if i + 1 < len(rest) else ""
+            if following.startswith("Details:"):
+                return f"{ln.strip()} {following}"
             return ln.strip()
     return lines[-1].strip()
 
