@@ -104,6 +104,7 @@ def summarise(requested: list[str] | None, results: dict[str, dict[str, Any]],
     failed: list[dict[str, str]] = []
     skipped: list[dict[str, str]] = []
     fixture_errors: dict[str, str] = {}  # class -> first error line of setUpClass & co
+    fixture_skips: dict[str, str] = {}  # class -> why the whole class was skipped
     seen: set[str] = set()
     for test_id, res in sorted(results.items()):
         status = res["status"]
@@ -112,6 +113,8 @@ def summarise(requested: list[str] | None, results: dict[str, dict[str, Any]],
             if status == "fail":
                 fixture_errors[cls] = f"{test_id.split(' ')[0]}: " + \
                     first_error_line(res["details"])
+            elif status == "skip":
+                fixture_skips[cls] = first_error_line(res["details"])
             continue
         tid = base_id(test_id)
         seen.add(tid)
@@ -123,12 +126,20 @@ def summarise(requested: list[str] | None, results: dict[str, dict[str, Any]],
             failed.append({"id": tid, "error": first_error_line(res["details"]),
                            "traceback": res["details"].get("traceback", "")[-4000:]})
     for tid in requested or []:
-        if tid not in seen:
+        if tid in seen:
+            continue
+        if _class_of(tid) in fixture_skips and _class_of(tid) not in fixture_errors:
+            skipped.append({"id": tid, "reason": fixture_skips[_class_of(tid)]})
+        else:
             error = fixture_errors.get(_class_of(tid), "test did not run (no result)")
             failed.append({"id": tid, "error": error, "traceback": ""})
-    for cls, error in fixture_errors.items():
-        if not requested and not any(_class_of(t) == cls for t in seen):
-            failed.append({"id": cls, "error": error, "traceback": ""})
+    if not requested:  # a regex run: whole classes stand for their tests
+        for cls, error in fixture_errors.items():
+            if not any(_class_of(t) == cls for t in seen):
+                failed.append({"id": cls, "error": error, "traceback": ""})
+        for cls, reason in fixture_skips.items():
+            if cls not in fixture_errors and not any(_class_of(t) == cls for t in seen):
+                skipped.append({"id": cls, "reason": reason})
     components: dict[str, dict[str, int]] = {}
 
     def bump(tid: str, key: str) -> None:
