@@ -1,4 +1,4 @@
-"""The ``pocketstack`` command: ``up``, ``status`` and ``manage``."""
+"""The ``pocketstack`` command: ``up``, ``status``, ``manage`` and ``conformance``."""
 
 from __future__ import annotations
 
@@ -110,6 +110,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if any(f.status == doctor.FAIL for f in findings) else 0
 
 
+def cmd_conformance(args: argparse.Namespace) -> int:
+    from pocketstack.conformance.runner import main as conformance_main
+
+    return conformance_main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pocketstack",
                                      description="A whole OpenStack-compatible cloud.")
@@ -160,6 +166,23 @@ def build_parser() -> argparse.ArgumentParser:
     csub = conf.add_subparsers(dest="action", required=True)
     csub.add_parser("list").set_defaults(manage="config-list")
     manage.set_defaults(func=cmd_manage)
+
+    conf_run = sub.add_parser("conformance", help="run Tempest interop tests against a fresh "
+                              "cloud (installs Tempest into its own virtualenv if needed)")
+    conf_run.add_argument("--services", default=None,
+                          help="comma-separated components to test (identity,compute,...); "
+                          "default: every service the catalog has")
+    conf_run.add_argument("--tests", default=None,
+                          help="test list file (default: the interop required list, "
+                          "$POCKETSTACK_CONFORMANCE_DIR or ../shared/conformance)")
+    conf_run.add_argument("--regex", default=None,
+                          help="run every Tempest test matching this regex instead of a list")
+    conf_run.add_argument("--report", default="conformance-report.json",
+                          help="JSON report path (default conformance-report.json)")
+    conf_run.add_argument("--concurrency", type=int, default=2, help="Tempest workers")
+    conf_run.add_argument("--workdir", default=None,
+                          help="keep the cloud data dir and Tempest workspace here")
+    conf_run.set_defaults(func=cmd_conformance)
     return parser
 
 

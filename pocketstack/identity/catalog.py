@@ -169,6 +169,15 @@ class Catalog:
         self._changed()
 
     # -- endpoints ------------------------------------------------------------
+    @staticmethod
+    def _legacy_region(s: Any, core: dict[str, Any]) -> None:
+        """As Keystone: an endpoint given the legacy ``region`` (and no ``region_id``)
+        creates that region if it does not exist yet."""
+        legacy = core.get("region")
+        if core.get("region_id") is None and legacy and s.get(Region, legacy) is None:
+            s.add(Region(id=legacy, description="", extra={}))
+            s.flush()
+
     def create_endpoint(self, body: dict[str, Any]) -> dict[str, Any]:
         core, extra = split_extra(body, {"service_id", "interface", "url", "region_id",
                                          "region", "enabled"})
@@ -179,6 +188,7 @@ class Catalog:
         with self.db.write() as s:
             if s.get(CatalogService, core["service_id"]) is None:
                 raise errors.BadRequest(f"Could not find service: {core['service_id']}.")
+            self._legacy_region(s, core)
             if region_id and s.get(Region, region_id) is None:
                 raise errors.BadRequest(f"Could not find region: {region_id}.")
             e = Endpoint(id=new_id(), service_id=core["service_id"], interface=core["interface"],
@@ -214,6 +224,7 @@ class Catalog:
                 raise not_found("endpoint", endpoint_id)
             if "interface" in core and core["interface"] not in INTERFACES:
                 raise errors.BadRequest(f"Invalid interface {core['interface']!r}.")
+            self._legacy_region(s, core)
             if "region" in core and "region_id" not in core:
                 core["region_id"] = core.pop("region")
             core.pop("region", None)

@@ -248,7 +248,9 @@ class Roles:
                 return []
             direct = list(dict.fromkeys(s.scalars(
                 select(Assignment.role_id).where(Assignment.actor_id.in_(actors), or_(*conds)))))
-            return self._implied_closure(s, direct)
+            domain_roles = set(s.scalars(select(Role.id).where(Role.domain_id != "")))
+            # domain-specific roles never go into a token, the roles they imply do
+            return [r for r in self._implied_closure(s, direct) if r not in domain_roles]
 
     def roles_by_id(self, role_ids: list[str]) -> list[dict[str, Any]]:
         if not role_ids:
@@ -307,6 +309,7 @@ class Roles:
             projects = s.execute(select(Project.id, Project.parent_id, Project.domain_id)).all()
             implied_edges = s.execute(select(ImpliedRole.prior_role_id,
                                              ImpliedRole.implied_role_id)).all()
+            domain_roles = set(s.scalars(select(Role.id).where(Role.domain_id != "")))
         out: list[dict[str, Any]] = []
         for a in rows:
             actor_kind = "user" if a.type.startswith("User") else "group"
@@ -316,6 +319,9 @@ class Roles:
                         "inherited": a.inherited})
         if effective:
             out = self._expand(out, memberships, projects, implied_edges)
+            # as Keystone: domain-specific roles are never effective themselves (only
+            # the global roles they imply are)
+            out = [a for a in out if a["role_id"] not in domain_roles]
         result = []
         for a in out:
             if user_id and not (a["actor"] == "user" and a["actor_id"] == user_id):

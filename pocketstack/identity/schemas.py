@@ -3,7 +3,7 @@
 from pocketstack.api.validation import (BOOLEAN, DESCRIPTION, ID, NAME, OPTIONAL_ID, TAGS, obj,
                                         wrapped)
 
-_domain = {"name": NAME, "description": DESCRIPTION, "enabled": BOOLEAN, "tags": TAGS}
+_domain = {"name": {**NAME, "maxLength": 64}, "description": DESCRIPTION, "enabled": BOOLEAN, "tags": TAGS}
 domain_create = wrapped("domain", obj(_domain, ["name"]))
 domain_update = wrapped("domain", obj(_domain))
 

@@ -62,7 +62,7 @@ class Users:
         hashed = self.hasher.hash(password) if password else None
         with self.db.write() as s:
             if s.get(Domain, domain_id) is None:
-                raise errors.BadRequest(f"Could not find domain: {domain_id}.")
+                raise errors.NotFound(f"Could not find domain: {domain_id}.")
             if s.scalar(select(User.id).where(User.domain_id == domain_id,
                                               User.name == core["name"])):
                 raise conflict("user", "name", core["name"])
