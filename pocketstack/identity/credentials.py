@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from typing import Any
 
 from sqlalchemy import select
@@ -85,3 +86,35 @@ class Credentials:
             if c is None:
                 raise not_found("credential", cred_id)
             s.delete(c)
+
+    # -- EC2 credentials (/v3/users/{id}/credentials/OS-EC2) ----------------------
+    @staticmethod
+    def _ec2_dict(cred: dict[str, Any]) -> dict[str, Any]:
+        blob = json.loads(cred["blob"])
+        return {"user_id": cred["user_id"], "tenant_id": cred["project_id"],
+                "access": blob["access"], "secret": blob["secret"],
+                "trust_id": blob.get("trust_id"), "app_cred_id": blob.get("app_cred_id")}
+
+    def create_ec2(self, user_id: str, project_id: str) -> dict[str, Any]:
+        blob = {"access": secrets.token_hex(16), "secret": secrets.token_hex(16),
+                "trust_id": None}
+        cred = self.create({"type": "ec2", "user_id": user_id, "project_id": project_id,
+                            "blob": json.dumps(blob)})
+        return self._ec2_dict(cred)
+
+    def list_ec2(self, user_id: str) -> list[dict[str, Any]]:
+        return [self._ec2_dict(c) for c in self.list({"user_id": user_id, "type": "ec2"})]
+
+    def get_ec2(self, user_id: str, access: str) -> dict[str, Any]:
+        cred_id = hashlib.sha256(access.encode()).hexdigest()
+        try:
+            cred = self.get(cred_id)
+        except errors.NotFound:
+            cred = None
+        if cred is None or cred["type"] != "ec2" or cred["user_id"] != user_id:
+            raise errors.NotFound(f"Could not find credential: {access}.")
+        return self._ec2_dict(cred)
+
+    def delete_ec2(self, user_id: str, access: str) -> None:
+        self.get_ec2(user_id, access)
+        self.delete(hashlib.sha256(access.encode()).hexdigest())

@@ -57,6 +57,14 @@ _rules = [
                 "user_id:%(target.credential.user_id)s"),
     RuleDefault("identity:delete_credential", f"{ADMIN} or "
                 "user_id:%(target.credential.user_id)s"),
+    RuleDefault("identity:ec2_create_credential", f"{ADMIN} or "
+                "user_id:%(target.credential.user_id)s"),
+    RuleDefault("identity:ec2_list_credentials", f"{READER} or "
+                "user_id:%(target.credential.user_id)s"),
+    RuleDefault("identity:ec2_get_credential", f"{READER} or "
+                "user_id:%(target.credential.user_id)s"),
+    RuleDefault("identity:ec2_delete_credential", f"{ADMIN} or "
+                "user_id:%(target.credential.user_id)s"),
     RuleDefault("identity:validate_token", f"{READER} or rule:service_role or "
                 "user_id:%(target.token.user_id)s"),
     RuleDefault("identity:revoke_token", f"{ADMIN} or rule:service_role or "

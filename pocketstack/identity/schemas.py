@@ -66,6 +66,8 @@ _credential = {"type": NAME, "blob": {"type": "string"}, "user_id": ID,
 credential_create = wrapped("credential", obj(_credential, ["type", "blob", "user_id"]))
 credential_update = wrapped("credential", obj(_credential))
 
+ec2_create = obj({"tenant_id": ID}, ["tenant_id"])
+
 auth = wrapped("auth", obj({"identity": obj({"methods": {"type": "array",
                                                          "items": {"type": "string"},
                                                          "minItems": 1}}, ["methods"]),

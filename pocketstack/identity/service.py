@@ -8,7 +8,8 @@ from pocketstack.api.service import Service
 from pocketstack.identity import policies  # noqa: F401  (registers the default rules)
 from pocketstack.identity.api.auth import Auth
 from pocketstack.identity.api.catalog import Endpoints, Regions, Services
-from pocketstack.identity.api.credentials import ApplicationCredentials, Credentials
+from pocketstack.identity.api.credentials import (ApplicationCredentials, Credentials,
+                                                   Ec2Credentials)
 from pocketstack.identity.api.resource import Domains, Projects
 from pocketstack.identity.api.roles import Grants, RoleAssignments, Roles
 from pocketstack.identity.api.users import Groups, Users
@@ -34,5 +35,5 @@ class IdentityService(Service):
                          Users(identity), Groups(identity), Roles(identity), Grants(identity),
                          RoleAssignments(identity), Regions(identity), Services(identity),
                          Endpoints(identity), ApplicationCredentials(identity),
-                         Credentials(identity)):
+                         Credentials(identity), Ec2Credentials(identity)):
             self.router.include(resource)

@@ -63,3 +63,17 @@ def test_member_is_forbidden_admin_calls(cloud):
 def test_system_scoped_admin(cloud):
     token = cloud.cli("token", "issue", "-f", "json", cloud="pocketstack-system-admin")
     assert token.get("system") in ("all", {"all": True}) or "project_id" not in token
+
+
+def test_ec2_credentials(cloud):
+    created = cloud.cli("ec2", "credentials", "create", "-f", "json", cloud="pocketstack")
+    assert created["access"] and created["secret"]
+    listed = cloud.cli("ec2", "credentials", "list", "-f", "json", cloud="pocketstack")
+    assert created["access"] in [c["Access"] for c in listed]
+    shown = cloud.cli("ec2", "credentials", "show", created["access"], "-f", "json",
+                      cloud="pocketstack")
+    assert shown["secret"] == created["secret"]
+    cloud.cli("ec2", "credentials", "delete", created["access"], cloud="pocketstack")
+    proc = cloud.cli("ec2", "credentials", "show", created["access"], cloud="pocketstack",
+                     check=False)
+    assert proc.returncode != 0

@@ -96,3 +96,44 @@ class Credentials:
         cred = self.credentials.get(credential_id)
         req.enforce("identity:delete_credential", self._target(cred))
         self.credentials.delete(credential_id)
+
+
+class Ec2Credentials:
+    """Keystone's OS-EC2 extension: access/secret pairs for the S3 and EC2 APIs."""
+
+    def __init__(self, identity: Identity) -> None:
+        self.credentials = identity.credentials
+        self.resources = identity.resources
+
+    @staticmethod
+    def _target(user_id: str) -> dict[str, Any]:
+        return {"target": {"credential": {"user_id": user_id}}, "user_id": user_id}
+
+    def _render(self, req: Request, ec2: dict[str, Any]) -> dict[str, Any]:
+        return {**ec2, "links": link(req, f"users/{ec2['user_id']}/credentials/OS-EC2/"
+                                          f"{ec2['access']}")}
+
+    @route("POST", "/v3/users/{user_id}/credentials/OS-EC2", status=201)
+    def create(self, req: Request, user_id: str) -> dict[str, Any]:
+        req.enforce("identity:ec2_create_credential", self._target(user_id))
+        body = validate(schemas.ec2_create, req.json())
+        self.resources.get_project(body["tenant_id"])
+        return {"credential": self._render(req, self.credentials.create_ec2(
+            user_id, body["tenant_id"]))}
+
+    @route("GET", "/v3/users/{user_id}/credentials/OS-EC2")
+    def list(self, req: Request, user_id: str) -> dict[str, Any]:
+        req.enforce("identity:ec2_list_credentials", self._target(user_id))
+        return {"credentials": [self._render(req, c)
+                                for c in self.credentials.list_ec2(user_id)],
+                "links": {"self": req.url, "previous": None, "next": None}}
+
+    @route("GET", "/v3/users/{user_id}/credentials/OS-EC2/{access}")
+    def get(self, req: Request, user_id: str, access: str) -> dict[str, Any]:
+        req.enforce("identity:ec2_get_credential", self._target(user_id))
+        return {"credential": self._render(req, self.credentials.get_ec2(user_id, access))}
+
+    @route("DELETE", "/v3/users/{user_id}/credentials/OS-EC2/{access}", status=204)
+    def delete(self, req: Request, user_id: str, access: str) -> None:
+        req.enforce("identity:ec2_delete_credential", self._target(user_id))
+        self.credentials.delete_ec2(user_id, access)
