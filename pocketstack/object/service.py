@@ -1,0 +1,64 @@
+"""Object Storage (Swift API v1) on port 8080."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from starlette.responses import Response
+
+from pocketstack.api import errors
+from pocketstack.api.service import Service
+from pocketstack.object import policies  # noqa: F401  (registers the default rules)
+from pocketstack.object.api.accounts import Accounts, Info
+from pocketstack.object.api.containers import Containers
+from pocketstack.object.api.upload import Upload
+from pocketstack.object.common import render_error
+from pocketstack.object.files import Files
+from pocketstack.object.store import Store
+
+if TYPE_CHECKING:
+    from pocketstack.cloud import Cloud
+
+
+class ObjectStoreService(Service):
+    name = "object-store"
+    catalog_type = "object-store"
+    catalog_name = "swift"
+    description = "Object Storage Service (Swift API v1)"
+    port = 8080
+    version_path = "/v1/AUTH_$(project_id)s"
+    request_id_headers = ("x-openstack-request-id", "x-trans-id")
+
+    def __init__(self, cloud: "Cloud") -> None:
+        super().__init__(cloud)
+        self.store = Store(cloud.db)
+        self.files = Files(cloud.data_dir)
+        self._stop = threading.Event()
+        self._reaper: threading.Thread | None = None
+        for resource in (Info(), Accounts(self.store, self.files),
+                         Containers(self.store, self.files), Upload(self.store, self.files)):
+            self.router.include(resource)
+
+    def render_error(self, exc: errors.ApiError) -> Response:
+        return render_error(exc)
+
+    def start(self) -> None:
+        self.files.clear_temp()
+        self._reaper = threading.Thread(target=self._reap, name="object-expirer", daemon=True)
+        self._reaper.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _reap(self) -> None:
+        """The object expirer: removes objects past their X-Delete-At."""
+        while not self._stop.wait(5):
+            try:
+                for account, container, name in self.store.expired():
+                    try:
+                        self.files.remove(self.store.delete_object(account, container, name))
+                    except errors.NotFound:
+                        pass
+            except Exception:  # keep expiring on the next round
+                self.log.exception("object expirer failed")
