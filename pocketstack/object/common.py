@@ -58,7 +58,8 @@ class Unprocessable(errors.ApiError):
 def render_error(exc: errors.ApiError) -> Response:
     """Swift's error bodies: its HTML page for standard errors, plain text otherwise."""
     code = exc.code
-    headers = dict(exc.headers)
+    headers = {k: v for k, v in exc.headers.items()
+               if k.lower() not in ("content-length", "content-type")}
     standard = exc.message in (type(exc).default_message, EXPLANATIONS.get(code),
                                "The resource could not be found.")
     if standard or code >= 500:
