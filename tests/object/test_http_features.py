@@ -169,3 +169,33 @@ def test_tempurl(swift, cloud):
                                                                    path),
                                              "temp_url_expires": expires}, timeout=10)
     assert r.status_code == 401
+
+
+def test_versions_location_stack(swift):
+    archive = swift.container()
+    c = swift.container(**{"X-Versions-Location": archive})
+    assert swift("HEAD", f"/{c}").headers["X-Versions-Location"] == archive
+    for body in (b"v1", b"v2", b"v3"):
+        assert swift("PUT", f"/{c}/doc", data=body).status_code == 201
+    versions = swift("GET", f"/{archive}", params={"format": "json"}).json()
+    assert len(versions) == 2 and versions[0]["name"].startswith("003doc/")
+    assert swift("GET", f"/{c}/doc").content == b"v3"
+    assert swift("DELETE", f"/{c}/doc").status_code == 204
+    assert swift("GET", f"/{c}/doc").content == b"v2"
+    assert swift("DELETE", f"/{c}/doc").status_code == 204
+    assert swift("GET", f"/{c}/doc").content == b"v1"
+    assert swift("DELETE", f"/{c}/doc").status_code == 204
+    assert swift("GET", f"/{c}/doc").status_code == 404
+    assert swift("GET", f"/{archive}", params={"format": "json"}).json() == []
+
+
+def test_history_location(swift):
+    archive = swift.container()
+    c = swift.container(**{"X-History-Location": archive})
+    swift("PUT", f"/{c}/doc", data=b"v1")
+    swift("PUT", f"/{c}/doc", data=b"v2")
+    assert swift("DELETE", f"/{c}/doc").status_code == 204
+    assert swift("GET", f"/{c}/doc").status_code == 404
+    kept = swift("GET", f"/{archive}", params={"format": "json"}).json()
+    assert [v["bytes"] for v in kept] == [2, 2]
+    assert swift("GET", f"/{archive}/{kept[0]['name']}").content == b"v1"

@@ -48,6 +48,8 @@ def capabilities() -> dict[str, Any]:
         "bulk_delete": {"max_deletes_per_request": MAX_BULK_DELETES,
                         "max_failed_deletes": 1000},
         "container_quotas": {},
+        "versioned_writes": {"allowed_flags": ["x-versions-location",
+                                               "x-history-location"]},
     }
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pocketstack.api import errors
 from pocketstack.object import acl
 from pocketstack.object.common import http_date, meta_headers
+from pocketstack.object.versioning import Versioning
 
 if TYPE_CHECKING:
     from pocketstack.api.request import Request
@@ -20,6 +21,7 @@ class Resource:
     def __init__(self, store: "Store", files: "Files") -> None:
         self.store = store
         self.files = files
+        self.versioning = Versioning(store, files)
 
     def access(self, req: "Request", account: str) -> acl.Access:
         return acl.Access(req, account)

@@ -246,5 +246,6 @@ class Objects(Resource):
                 return Response(json.dumps(result), media_type="application/json")
             return Response("".join(f"{k}: {v}\n" for k, v in result.items()),
                             media_type="text/plain")
-        self.files.remove(self.store.delete_object(account, container, obj))
+        if not self.versioning.delete(account, c, obj):
+            self.files.remove(self.store.delete_object(account, container, obj))
         return Response(status_code=204, media_type="text/html; charset=UTF-8")

@@ -88,6 +88,13 @@ class Upload(Objects):
             f.close()
             self.files.discard(temp)
             raise
+        try:
+            c = self.store.container(account, container)
+            if c is not None and req.headers.get("if-none-match", "").strip() != "*":
+                self.versioning.before_write(account, c, name)
+        except BaseException:
+            self.files.remove(path)
+            raise
         check = quota_check(values.get("stored_bytes", values["size"]))
         if req.headers.get("if-none-match", "").strip() == "*":
             check = no_overwrite(check)
