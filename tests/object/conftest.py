@@ -44,3 +44,9 @@ def swift(cloud: Any) -> Swift:
 @pytest.fixture(scope="module")
 def alt(cloud: Any) -> Swift:
     return Swift(cloud, "pocketstack-alt")
+
+
+@pytest.fixture
+def swift_client() -> type[Swift]:
+    """The helper class itself, for tests that start clouds of their own."""
+    return Swift

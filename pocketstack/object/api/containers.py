@@ -20,6 +20,9 @@ _SYSMETA = {"x-container-read": "read", "x-container-write": "write",
             "x-versions-location": "versions", "x-history-location": "history"}
 
 
+_HEADER = {"versions": "X-Versions-Location", "history": "X-History-Location"}
+
+
 def _sysmeta_updates(headers: Any) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for header, key in _SYSMETA.items():
@@ -36,6 +39,9 @@ def _sysmeta_updates(headers: Any) -> dict[str, str | None]:
     for key in ("versions", "history"):
         if out.get(key):
             check_container_name(out[key] or "")
+            if "/" in (out[key] or ""):
+                raise errors.PreconditionFailed(
+                    f"{_HEADER[key]} header must be of the form <container name>")
             other = "history" if key == "versions" else "versions"
             out.setdefault(other, None)
     return out
