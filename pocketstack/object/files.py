@@ -67,8 +67,13 @@ class Files:
         except FileNotFoundError:
             pass
 
-    def read(self, rel: str, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
-        with open(os.path.join(self.root, rel), "rb") as f:
+    def open(self, rel: str) -> IO[bytes]:
+        return open(os.path.join(self.root, rel), "rb")
+
+    def read(self, rel: str | IO[bytes], offset: int = 0, length: int | None = None
+             ) -> Iterator[bytes]:
+        """Stream a data file (a path, or a file opened beforehand, which is closed)."""
+        with (self.open(rel) if isinstance(rel, str) else rel) as f:
             f.seek(offset)
             left = length
             while left is None or left > 0:

@@ -169,3 +169,23 @@ def test_copy(swift):
     assert swift("GET", f"/{c}/dst1").content == b"payload"
     r = swift("PUT", f"/{c}/dst3", headers={"X-Copy-From": f"/{c}/missing"})
     assert r.status_code == 404
+
+
+def test_download_survives_overwrite(swift):
+    c = swift.container()
+    big = b"A" * (2 * 1024 * 1024)
+    swift("PUT", f"/{c}/o", data=big)
+    r = swift("GET", f"/{c}/o", stream=True)
+    first = next(r.iter_content(65536))
+    assert swift("PUT", f"/{c}/o", data=b"new").status_code == 201
+    rest = b"".join(r.iter_content(65536))
+    assert first + rest == big
+    assert swift("GET", f"/{c}/o").content == b"new"
+
+
+def test_admin_operates_any_account(swift, cloud):
+    c = swift.container()
+    admin = cloud.token("pocketstack-admin")
+    r = swift("PUT", f"/{c}/by-admin", data=b"x", token=admin)
+    assert r.status_code == 201
+    assert swift("GET", f"/{c}/by-admin").content == b"x"

@@ -121,8 +121,27 @@ class Objects(Resource):
         return [(obj.path, 0, obj.size)], obj.size, obj.etag
 
     def stream(self, pieces: list[large.Piece]) -> Iterator[bytes]:
-        for path, off, length in pieces:
-            yield from self.files.read(path, off, length)
+        # open every data file now: an overwrite or delete during the download then
+        # removes only the name, and the download still gets the whole version it started
+        if len(pieces) > 32:  # large objects: do not hold hundreds of descriptors
+            return (chunk for path, off, length in pieces
+                    for chunk in self.files.read(path, off, length))
+        try:
+            handles = [(self.files.open(path), off, length) for path, off, length in pieces]
+        except FileNotFoundError:
+            raise errors.NotFound() from None
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                for i, (f, off, length) in enumerate(handles):
+                    handles[i] = (None, 0, 0)  # type: ignore[assignment]
+                    yield from self.files.read(f, off, length)
+            finally:
+                for f, _, _ in handles:
+                    if f is not None:
+                        f.close()
+
+        return chunks()
 
     def load(self, req: Request, account: str, container: str, obj: str, write: bool = False
              ) -> tuple[Any, Container, Object]:
@@ -170,13 +189,13 @@ class Objects(Resource):
             return StreamingResponse(self.stream(large.slice_pieces(pieces, start, length)),
                                      status_code=206, headers=headers)
         boundary = uuid.uuid4().hex
-        parts: list[tuple[bytes, list[large.Piece]]] = []
+        parts: list[tuple[bytes, Iterator[bytes]]] = []
         total = 0
         for start, length in ranges:
             head = (f"--{boundary}\r\nContent-Type: {o.content_type}\r\n"
                     f"Content-Range: bytes {start}-{start + length - 1}/{size}\r\n\r\n"
                     ).encode()
-            parts.append((head, large.slice_pieces(pieces, start, length)))
+            parts.append((head, self.stream(large.slice_pieces(pieces, start, length))))
             total += len(head) + length + 2
         tail = f"--{boundary}--".encode()
         total += len(tail)
@@ -184,7 +203,7 @@ class Objects(Resource):
         def body() -> Iterator[bytes]:
             for head, sub in parts:
                 yield head
-                yield from self.stream(sub)
+                yield from sub
                 yield b"\r\n"
             yield tail
 
