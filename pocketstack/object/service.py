@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
 
 from pocketstack.api import errors
+from pocketstack.api.context import RequestContext
 from pocketstack.api.service import Service
 from pocketstack.object import policies  # noqa: F401  (registers the default rules)
 from pocketstack.object.api.accounts import Accounts, Info
@@ -39,6 +42,11 @@ class ObjectStoreService(Service):
         for resource in (Info(), Accounts(self.store, self.files),
                          Containers(self.store, self.files), Upload(self.store, self.files)):
             self.router.include(resource)
+
+    async def _dispatch(self, raw: Any, ctx: RequestContext) -> Any:
+        # Swift's transaction ids: tx + 21 hex digits + "-" + the time in 10 hex digits
+        ctx.request_id = f"tx{uuid.uuid4().hex[:21]}-{int(time.time()):010x}"
+        return await super()._dispatch(raw, ctx)
 
     def render_error(self, exc: errors.ApiError) -> Response:
         return render_error(exc)

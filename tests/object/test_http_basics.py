@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import socket
 import time
 
@@ -18,7 +19,8 @@ def test_info_and_healthcheck(cloud):
 
 def test_every_response_has_trans_id(swift):
     for r in (swift("HEAD"), swift("GET", "/missing-container"), swift("GET", token=None)):
-        assert r.headers.get("X-Trans-Id") and r.headers.get("X-Openstack-Request-Id")
+        assert re.match(r"^tx[0-9a-f]{21}-[0-9a-f]{10}$", r.headers["X-Trans-Id"])
+        assert r.headers["X-Openstack-Request-Id"] == r.headers["X-Trans-Id"]
 
 
 def test_auth_errors(swift, alt):
