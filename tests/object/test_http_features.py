@@ -199,3 +199,19 @@ def test_history_location(swift):
     kept = swift("GET", f"/{archive}", params={"format": "json"}).json()
     assert [v["bytes"] for v in kept] == [2, 2]
     assert swift("GET", f"/{archive}/{kept[0]['name']}").content == b"v1"
+
+
+def test_account_quota(cloud, alt):
+    admin = cloud.token("pocketstack-admin")
+    # only a reseller admin sets an account quota; the owner cannot
+    assert alt("POST", headers={"X-Account-Meta-Quota-Bytes": "1"}).status_code == 403
+    used = int(alt("HEAD").headers["X-Account-Bytes-Used"])
+    r = alt("POST", headers={"X-Account-Meta-Quota-Bytes": str(used + 5)}, token=admin)
+    assert r.status_code == 204
+    try:
+        c = alt.container()
+        assert alt("PUT", f"/{c}/small", data=b"12345").status_code == 201
+        assert alt("PUT", f"/{c}/more", data=b"1").status_code == 413
+    finally:
+        alt("POST", headers={"X-Remove-Account-Meta-Quota-Bytes": "x"}, token=admin)
+    assert alt("PUT", f"/{c}/more", data=b"1").status_code == 201

@@ -56,3 +56,38 @@ def test_account_metadata(cloud):
     acct = conn.object_store.get_account_metadata()
     assert acct.metadata.get("Project") == "x" or acct.metadata.get("project") == "x"
     conn.object_store.delete_account_metadata(["project"])
+
+
+def test_temp_url_generated_by_sdk(cloud):
+    import requests
+
+    conn = cloud.conn("pocketstack")
+    container = _name("tmp")
+    conn.object_store.create_container(name=container)
+    conn.object_store.create_object(container, "file.txt", data=b"shh")
+    conn.object_store.set_container_temp_url_key(container, "container-key")
+    path = f"/v1/AUTH_{conn.current_project_id}/{container}/file.txt"
+    for kwargs in ({}, {"iso8601": True}, {"prefix": False}):
+        url = conn.object_store.generate_temp_url(path, 60, "GET",
+                                                  temp_url_key="container-key", **kwargs)
+        r = requests.get(cloud.url(8080, url), timeout=10)
+        assert r.status_code == 200 and r.content == b"shh"
+    prefix = f"/v1/AUTH_{conn.current_project_id}/{container}/fi"
+    conn.object_store.set_account_temp_url_key("account-key", secondary=True)
+    url = conn.object_store.generate_temp_url(prefix, 60, "GET", prefix=True)
+    r = requests.get(cloud.url(8080, url.replace("/fi?", "/file.txt?")), timeout=10)
+    assert r.status_code == 200 and r.content == b"shh"
+
+
+def test_large_object_dlo(cloud, tmp_path):
+    conn = cloud.conn("pocketstack")
+    container = _name("dlo")
+    conn.object_store.create_container(name=container)
+    data = os.urandom(100 * 1024 + 3)
+    path = tmp_path / "dlo.bin"
+    path.write_bytes(data)
+    conn.create_object(container, "dlo.bin", filename=str(path), segment_size=32 * 1024,
+                       use_slo=False)
+    head = conn.object_store.get_object_metadata("dlo.bin", container=container)
+    assert head.content_length == len(data)
+    assert conn.object_store.download_object("dlo.bin", container=container) == data

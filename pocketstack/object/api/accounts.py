@@ -48,6 +48,7 @@ def capabilities() -> dict[str, Any]:
         "bulk_delete": {"max_deletes_per_request": MAX_BULK_DELETES,
                         "max_failed_deletes": 1000},
         "container_quotas": {},
+        "account_quotas": {},
         "versioned_writes": {"allowed_flags": ["x-versions-location",
                                                "x-history-location"]},
     }
@@ -84,9 +85,11 @@ class Accounts(Resource):
         access = self.access(req, account)
         access.require_account(write=True)
         sets, removes = meta_updates(req.headers, "account")
-        if any(k.lower().startswith("quota-") for k in sets) and \
-                not req.authorized("object_store:reseller_admin"):
+        quotas = [k for k in [*sets, *removes] if k.lower() == "quota-bytes"]
+        if quotas and not req.authorized("object_store:reseller_admin"):
             raise errors.Forbidden()
+        if sets.get("Quota-Bytes") is not None and not sets["Quota-Bytes"].isdigit():
+            raise errors.BadRequest("Invalid bytes quota.")
         self.store.update_account(account, lambda m: merge_meta(m, sets, removes))
         return Response(status_code=204)
 

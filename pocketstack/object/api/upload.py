@@ -24,12 +24,16 @@ from pocketstack.object.common import (MAX_FILE_SIZE, STORED_OBJECT_HEADERS, Len
 from pocketstack.object.models import Container, Object
 
 
-def quota_check(extra_bytes: int) -> Any:
-    """A check for Store.put_object: container quotas (bytes and count) → 413."""
+def quota_check(extra_bytes: int, account: dict[str, Any] | None = None) -> Any:
+    """A check for Store.put_object: container and account quotas → 413."""
     def check(c: Container, old: Object | None) -> None:
         quota_bytes = meta_get(c.meta, "Quota-Bytes")
         quota_count = meta_get(c.meta, "Quota-Count")
         freed = old.headers.get("_stored", old.size) if old is not None else 0
+        account_quota = meta_get(account["meta"], "Quota-Bytes") if account else None
+        if account_quota is not None and account_quota.isdigit() and \
+                account["bytes"] - freed + extra_bytes > int(account_quota):  # type: ignore
+            raise errors.RequestEntityTooLarge("Upload exceeds quota.")
         if quota_bytes is not None and \
                 c.bytes_used - freed + extra_bytes > int(quota_bytes):
             raise errors.RequestEntityTooLarge("Upload exceeds quota.")
@@ -95,7 +99,8 @@ class Upload(Objects):
         except BaseException:
             self.files.remove(path)
             raise
-        check = quota_check(values.get("stored_bytes", values["size"]))
+        check = quota_check(values.get("stored_bytes", values["size"]),
+                            self.store.account(account))
         if req.headers.get("if-none-match", "").strip() == "*":
             check = no_overwrite(check)
         try:
@@ -137,7 +142,8 @@ class Upload(Objects):
         if expected is not None and expected > MAX_FILE_SIZE:
             raise errors.RequestEntityTooLarge()
         if expected is not None:
-            quota_check(expected)(c, None)
+            acct = await run_in_threadpool(self.store.account, account)
+            quota_check(expected, acct)(c, None)
         f, temp = self.files.temp()
         md5 = hashlib.md5(usedforsecurity=False)
         size = 0
