@@ -33,7 +33,10 @@ class Files:
     @staticmethod
     def _safe(part: str) -> str:
         # containers and accounts are one path segment each; keep them readable
-        return part.replace("/", "%2F") if part not in (".", "..") else part + "%"
+        # when the file system allows (names up to 255 bytes)
+        if part in (".", "..") or "/" in part or len(part.encode()) > 200:
+            return "h-" + hashlib.md5(part.encode(), usedforsecurity=False).hexdigest()
+        return part
 
     def place(self, temp_path: str, account: str, container: str, name: str,
               timestamp: str) -> str:

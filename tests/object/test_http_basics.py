@@ -191,3 +191,20 @@ def test_admin_operates_any_account(swift, cloud):
     r = swift("PUT", f"/{c}/by-admin", data=b"x", token=admin)
     assert r.status_code == 201
     assert swift("GET", f"/{c}/by-admin").content == b"x"
+
+
+def test_odd_names(swift):
+    long_container = "c" * 256
+    assert swift("PUT", f"/{long_container}").status_code in (201, 202)
+    assert swift("PUT", f"/{long_container}/o", data=b"x").status_code == 201
+    assert swift("GET", f"/{long_container}/o").content == b"x"
+    c = swift.container()
+    for name in ("dir/", "ünïcødé/☃.txt", "with space", "a" * 1024):
+        assert swift("PUT", f"/{c}/{name}", data=name.encode()).status_code == 201, name
+        assert swift("GET", f"/{c}/{name}").content == name.encode()
+    assert swift("PUT", f"/{c}/" + "a" * 1025, data=b"x").status_code == 400
+    listing = swift("GET", f"/{c}", params={"format": "json"}).json()
+    assert [o["name"] for o in listing] == ["a" * 1024, "dir/", "with space",
+                                            "ünïcødé/☃.txt"]
+    xml = swift("GET", f"/{c}", params={"format": "xml"})
+    assert "<name>ünïcødé/☃.txt</name>" in xml.content.decode()

@@ -55,7 +55,9 @@ class Resource:
              "X-Timestamp": c.timestamp, "X-Storage-Policy": "Policy-0",
              "Last-Modified": http_date(c.updated_at.timestamp()),
              "Accept-Ranges": "bytes",
-             **meta_headers(c.meta, "container")}
+             **meta_headers({k: v for k, v in c.meta.items()
+                             if owner or not k.lower().startswith("temp-url-key")},
+                            "container")}
         if owner:
             for key, header in (("read", "X-Container-Read"), ("write", "X-Container-Write"),
                                 ("versions", "X-Versions-Location"),

@@ -165,6 +165,10 @@ class Objects(Resource):
             return Response(body if req.method == "GET" else b"", headers=headers)
         pieces, size, etag = self.pieces(account, o)
         headers = object_headers(o, size, etag)
+        if access.tempurl:
+            headers = {k: v for k, v in headers.items()
+                       if not k.startswith("X-Object-Meta-") or
+                       k.startswith("X-Object-Meta-Public-")}
         if access.tempurl and req.method == "GET":
             name = req.query.get("filename") or os.path.basename(obj)
             kind = "inline" if "inline" in req.query else "attachment"
