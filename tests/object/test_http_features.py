@@ -215,3 +215,27 @@ def test_account_quota(cloud, alt):
     finally:
         alt("POST", headers={"X-Remove-Account-Meta-Quota-Bytes": "x"}, token=admin)
     assert alt("PUT", f"/{c}/more", data=b"1").status_code == 201
+
+
+def test_reader_role_is_read_only(cloud, swift):
+    import uuid
+
+    admin = cloud.conn("pocketstack-admin")
+    project = admin.identity.find_project("demo", domain_id="default")
+    name = f"reader-{uuid.uuid4().hex[:8]}"
+    user = admin.identity.create_user(name=name, password="s3cret!", domain_id="default")
+    admin.identity.assign_project_role_to_user(project, user,
+                                               admin.identity.find_role("reader"))
+    auth = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": name, "domain": {"id": "default"}, "password": "s3cret!"}}},
+        "scope": {"project": {"id": project.id}}}}
+    r = requests.post(cloud.url(5000, "/v3/auth/tokens"), json=auth, timeout=10)
+    token = r.headers["X-Subject-Token"]
+    c = swift.container()
+    swift("PUT", f"/{c}/o", data=b"read me")
+    assert swift("GET", f"/{c}/o", token=token).content == b"read me"
+    assert swift("GET", f"/{c}", token=token).text == "o\n"
+    assert swift("HEAD", "", token=token).status_code == 204
+    assert swift("PUT", f"/{c}/o2", data=b"x", token=token).status_code == 403
+    assert swift("DELETE", f"/{c}/o", token=token).status_code == 403
+    assert swift("PUT", f"/{c}-new", token=token).status_code == 403
