@@ -136,7 +136,14 @@ class Upload(Objects):
         if expected is not None and expected < 0:
             raise errors.BadRequest("Invalid Content-Length")
         if req.query.get("multipart-manifest") == "put":
-            body = await req.raw.body()
+            chunks: list[bytes] = []
+            received = 0
+            async for chunk in req.raw.stream():
+                received += len(chunk)
+                if received > large.MAX_MANIFEST:
+                    raise errors.RequestEntityTooLarge("Manifest File > 8388608 bytes")
+                chunks.append(chunk)
+            body = b"".join(chunks)
             return await run_in_threadpool(self._put_manifest, req, account, container, obj,
                                            values, body)
         if expected is not None and expected > MAX_FILE_SIZE:
