@@ -13,7 +13,7 @@ from pocketstack.api import errors
 from pocketstack.api.context import RequestContext
 from pocketstack.api.service import Service
 from pocketstack.object import policies  # noqa: F401  (registers the default rules)
-from pocketstack.object.api.accounts import Accounts, Info
+from pocketstack.object.api.accounts import Accounts, CrossDomain, Info
 from pocketstack.object.api.containers import Containers
 from pocketstack.object.api.upload import Upload
 from pocketstack.object.common import render_error
@@ -39,7 +39,7 @@ class ObjectStoreService(Service):
         self.files = Files(cloud.data_dir)
         self._stop = threading.Event()
         self._reaper: threading.Thread | None = None
-        for resource in (Info(), Accounts(self.store, self.files),
+        for resource in (Info(), CrossDomain(), Accounts(self.store, self.files),
                          Containers(self.store, self.files), Upload(self.store, self.files)):
             self.router.include(resource)
 

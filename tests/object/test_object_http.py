@@ -15,6 +15,8 @@ def test_info_and_healthcheck(cloud):
     assert info["swift"]["container_listing_limit"] == 10000
     assert {"slo", "tempurl", "bulk_delete", "container_quotas"} <= set(info)
     assert requests.get(cloud.url(8080, "/healthcheck"), timeout=10).text == "OK"
+    xml = requests.get(cloud.url(8080, "/crossdomain.xml"), timeout=10)
+    assert xml.status_code == 200 and "<cross-domain-policy>" in xml.text
 
 
 def test_every_response_has_trans_id(swift):

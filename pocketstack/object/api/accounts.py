@@ -48,6 +48,8 @@ def capabilities() -> dict[str, Any]:
         "bulk_delete": {"max_deletes_per_request": MAX_BULK_DELETES,
                         "max_failed_deletes": 1000},
         "container_quotas": {},
+        "crossdomain": {"cross_domain_policy": '<allow-access-from domain="*" '
+                        'secure="false" />'},
         "account_quotas": {},
         "versioned_writes": {"allowed_flags": ["x-versions-location",
                                                "x-history-location"]},
@@ -59,6 +61,19 @@ class Info:
     def info(self, req: Request) -> Response:
         return Response(json.dumps(capabilities()), media_type="application/json; "
                         "charset=utf-8")
+
+
+CROSSDOMAIN = """<?xml version="1.0"?>
+<!DOCTYPE cross-domain-policy SYSTEM "http://www.adobe.com/xml/dtds/cross-domain-policy.dtd" >
+<cross-domain-policy>
+<allow-access-from domain="*" secure="false" />
+</cross-domain-policy>"""
+
+
+class CrossDomain:
+    @route("GET", "/crossdomain.xml", auth=False)
+    def policy(self, req: Request) -> Response:
+        return Response(CROSSDOMAIN, media_type="application/xml; charset=utf-8")
 
 
 class Accounts(Resource):
