@@ -39,8 +39,10 @@ class ObjectStoreService(Service):
         self.files = Files(cloud.data_dir)
         self._stop = threading.Event()
         self._reaper: threading.Thread | None = None
-        for resource in (Info(), CrossDomain(), Accounts(self.store, self.files),
-                         Containers(self.store, self.files), Upload(self.store, self.files)):
+        containers, objects = Containers(self.store, self.files), Upload(self.store, self.files)
+        containers.objects = objects
+        for resource in (Info(), CrossDomain(), Accounts(self.store, self.files), containers,
+                         objects):
             self.router.include(resource)
 
     async def _dispatch(self, raw: Any, ctx: RequestContext) -> Any:

@@ -239,3 +239,26 @@ def test_reader_role_is_read_only(cloud, swift):
     assert swift("PUT", f"/{c}/o2", data=b"x", token=token).status_code == 403
     assert swift("DELETE", f"/{c}/o", token=token).status_code == 403
     assert swift("PUT", f"/{c}-new", token=token).status_code == 403
+
+
+def test_static_website(swift):
+    c = swift.container(**{"X-Container-Read": ".r:*", "X-Container-Meta-Web-Index":
+                           "index.html", "X-Container-Meta-Web-Error": "error.html",
+                           "X-Container-Meta-Web-Listings": "true"})
+    swift("PUT", f"/{c}/index.html", data=b"<h1>home</h1>")
+    swift("PUT", f"/{c}/404error.html", data=b"<h1>lost</h1>")
+    swift("PUT", f"/{c}/docs/a.txt", data=b"a")
+    base = f"{swift.base}/{c}"
+    r = requests.get(base, allow_redirects=False, timeout=10)
+    assert r.status_code == 301 and r.headers["Location"].endswith(f"/{c}/")
+    r = requests.get(base + "/", timeout=10)
+    assert r.status_code == 200 and r.content == b"<h1>home</h1>"
+    r = requests.get(base + "/docs", allow_redirects=False, timeout=10)
+    assert r.status_code == 301
+    r = requests.get(base + "/docs/", timeout=10)
+    assert r.status_code == 200 and 'href="a.txt"' in r.text
+    r = requests.get(base + "/nothing-here", timeout=10)
+    assert r.status_code == 404 and r.content == b"<h1>lost</h1>"
+    # the owner's token still gets the plain API
+    assert swift("GET", f"/{c}").text.split() == ["404error.html", "docs/a.txt",
+                                                  "index.html"]

@@ -48,6 +48,7 @@ def capabilities() -> dict[str, Any]:
         "bulk_delete": {"max_deletes_per_request": MAX_BULK_DELETES,
                         "max_failed_deletes": 1000},
         "container_quotas": {},
+        "staticweb": {},
         "crossdomain": {"cross_domain_policy": '<allow-access-from domain="*" '
                         'secure="false" />'},
         "account_quotas": {},

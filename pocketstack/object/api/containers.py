@@ -10,6 +10,7 @@ from pocketstack.api import errors
 from pocketstack.api.request import Request
 from pocketstack.api.routing import route
 from pocketstack.object import acl
+from pocketstack.object.api import staticweb
 from pocketstack.object.api.base import Resource, ts_header
 from pocketstack.object.common import (check_container_name, iso, listing_format,
                                        listing_params, merge_meta, meta_updates,
@@ -57,6 +58,7 @@ def _check_quota(meta: dict[str, str]) -> None:
 
 
 class Containers(Resource):
+    objects: Any = None  # the object resource, for static web pages
     def _apply(self, req: Request, c: Container) -> None:
         sets, removes = meta_updates(req.headers, "container")
         _check_quota(sets)
@@ -92,6 +94,10 @@ class Containers(Resource):
 
     @route("GET", "/v1/{account}/{container}", auth=False)
     def get(self, req: Request, account: str, container: str) -> Response:
+        c = self.store.container(account, container)
+        if c is not None and self.objects is not None and staticweb.web_mode(req, c):
+            self.container_for(req, account, container, write=False)
+            return staticweb.serve(self.objects, req, account, c, "")
         access, c = self.container_for(req, account, container, write=False, listing=True)
         headers = self.container_headers(c, owner=access.operator)
         if req.method == "HEAD":

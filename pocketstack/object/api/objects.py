@@ -15,6 +15,7 @@ from pocketstack.api import errors
 from pocketstack.api.request import Request
 from pocketstack.api.routing import route
 from pocketstack.object import large
+from pocketstack.object.api import staticweb
 from pocketstack.object.api.base import Resource
 from pocketstack.object.common import (STORED_OBJECT_HEADERS, http_date, merge_meta,
                                        meta_headers, meta_updates, parse_http_date, truthy)
@@ -153,7 +154,16 @@ class Objects(Resource):
 
     @route("GET", "/v1/{account}/{container}/{obj:path}", auth=False)
     def get(self, req: Request, account: str, container: str, obj: str) -> Response:
-        access, c, o = self.load(req, account, container, obj)
+        access, c = self.container_for(req, account, container, write=False, obj=obj)
+        if not access.tempurl and staticweb.web_mode(req, c):
+            return staticweb.serve(self, req, account, c, obj)
+        return self.get_object(req, account, c, obj, access)
+
+    def get_object(self, req: Request, account: str, c: Container, obj: str,
+                   access: Any = None) -> Response:
+        o = self.store.get_object(c, obj)
+        if o is None:
+            raise errors.NotFound()
         if o.slo and req.query.get("multipart-manifest") == "get":
             body = json.dumps(large.manifest_listing(self.files, o,
                                                      req.query.get("format") == "raw"))
@@ -165,11 +175,12 @@ class Objects(Resource):
             return Response(body if req.method == "GET" else b"", headers=headers)
         pieces, size, etag = self.pieces(account, o)
         headers = object_headers(o, size, etag)
-        if access.tempurl:
+        tempurl = access is not None and access.tempurl
+        if tempurl:
             headers = {k: v for k, v in headers.items()
                        if not k.startswith("X-Object-Meta-") or
                        k.startswith("X-Object-Meta-Public-")}
-        if access.tempurl and req.method == "GET":
+        if tempurl and req.method == "GET":
             name = req.query.get("filename") or os.path.basename(obj)
             kind = "inline" if "inline" in req.query else "attachment"
             headers["Content-Disposition"] = f'{kind}; filename="{name}"; ' \
