@@ -7,12 +7,13 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from pocketstack.api import errors
 from pocketstack.api.context import RequestContext
 from pocketstack.api.service import Service
-from pocketstack.object import policies  # noqa: F401  (registers the default rules)
+from pocketstack.object import cors, policies  # noqa: F401  (registers the default rules)
 from pocketstack.object.api.accounts import Accounts, CrossDomain, Info
 from pocketstack.object.api.containers import Containers
 from pocketstack.object.api.upload import Upload
@@ -48,7 +49,13 @@ class ObjectStoreService(Service):
     async def _dispatch(self, raw: Any, ctx: RequestContext) -> Any:
         # Swift's transaction ids: tx + 21 hex digits + "-" + the time in 10 hex digits
         ctx.request_id = f"tx{uuid.uuid4().hex[:21]}-{int(time.time()):010x}"
-        return await super()._dispatch(raw, ctx)
+        path = raw.url.path
+        if raw.method == "OPTIONS":
+            return await run_in_threadpool(cors.preflight, self.store, path, raw.headers), None
+        response, version = await super()._dispatch(raw, ctx)
+        if "origin" in raw.headers:
+            await run_in_threadpool(cors.decorate, self.store, path, raw.headers, response)
+        return response, version
 
     def render_error(self, exc: errors.ApiError) -> Response:
         return render_error(exc)

@@ -262,3 +262,24 @@ def test_static_website(swift):
     # the owner's token still gets the plain API
     assert swift("GET", f"/{c}").text.split() == ["404error.html", "docs/a.txt",
                                                   "index.html"]
+
+
+def test_cors(swift):
+    c = swift.container(**{"X-Container-Meta-Access-Control-Allow-Origin":
+                           "https://app.example", "X-Container-Meta-Access-Control-Max-Age":
+                           "60"})
+    swift("PUT", f"/{c}/o", data=b"x", headers={"X-Object-Meta-Tag": "t"})
+    url = f"{swift.base}/{c}/o"
+    r = requests.options(url, headers={"Origin": "https://app.example",
+                                       "Access-Control-Request-Method": "GET"}, timeout=10)
+    assert r.status_code == 200
+    assert r.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    assert r.headers["Access-Control-Max-Age"] == "60"
+    r = requests.options(url, headers={"Origin": "https://evil.example",
+                                       "Access-Control-Request-Method": "GET"}, timeout=10)
+    assert r.status_code == 401
+    r = swift("GET", f"/{c}/o", headers={"Origin": "https://app.example"})
+    assert r.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    assert "x-object-meta-tag" in r.headers["Access-Control-Expose-Headers"]
+    r = swift("GET", f"/{c}/o", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in r.headers
