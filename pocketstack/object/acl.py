@@ -163,6 +163,16 @@ def tempurl_valid(query: Mapping[str, str], method: str, path: str,
     return False
 
 
+def signature_valid(sig: str, signed: str, keys: list[str]) -> bool:
+    """An HMAC signature (hex, or ``<digest>:<base64>``) of ``signed`` by one of the keys."""
+    parsed = _signature(sig)
+    if parsed is None:
+        return False
+    alg, digest = parsed
+    return any(hmac.compare_digest(hmac.new(k.encode(), signed.encode(), DIGESTS[alg])
+                                   .digest(), digest) for k in keys)
+
+
 def tempurl_keys(account_meta: dict[str, Any], container_meta: dict[str, Any]) -> list[str]:
     keys = []
     for meta in (account_meta, container_meta):

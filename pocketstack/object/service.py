@@ -13,7 +13,7 @@ from starlette.responses import Response
 from pocketstack.api import errors
 from pocketstack.api.context import RequestContext
 from pocketstack.api.service import Service
-from pocketstack.object import cors, policies  # noqa: F401  (registers the default rules)
+from pocketstack.object import cors, formpost, policies  # noqa: F401  (registers the default rules)
 from pocketstack.object.api.accounts import Accounts, CrossDomain, Info
 from pocketstack.object.api.containers import Containers
 from pocketstack.object.api.upload import Upload
@@ -50,6 +50,14 @@ class ObjectStoreService(Service):
         # Swift's transaction ids: tx + 21 hex digits + "-" + the time in 10 hex digits
         ctx.request_id = f"tx{uuid.uuid4().hex[:21]}-{int(time.time()):010x}"
         path = raw.url.path
+        if formpost.is_formpost(raw.method, raw.headers):
+            body = b""
+            async for chunk in raw.stream():
+                body += chunk
+                if len(body) > formpost.MAX_BODY:
+                    raise errors.RequestEntityTooLarge()
+            return await run_in_threadpool(formpost.handle, self.store, self.files, path,
+                                           raw.headers["content-type"], body), None
         if raw.method == "OPTIONS":
             return await run_in_threadpool(cors.preflight, self.store, path, raw.headers), None
         response, version = await super()._dispatch(raw, ctx)

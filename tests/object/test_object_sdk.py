@@ -91,3 +91,26 @@ def test_large_object_dlo(cloud, tmp_path):
     head = conn.object_store.get_object_metadata("dlo.bin", container=container)
     assert head.content_length == len(data)
     assert conn.object_store.download_object("dlo.bin", container=container) == data
+
+
+def test_formpost_with_sdk_signature(cloud):
+    import requests
+
+    conn = cloud.conn("pocketstack")
+    container = _name("form")
+    conn.object_store.create_container(name=container)
+    conn.object_store.set_container_temp_url_key(container, "form-key")
+    expires, sig = conn.object_store.generate_form_signature(
+        container, "uploads/", "", 1024, 2, 60, temp_url_key="form-key")
+    url = cloud.url(8080, f"/v1/AUTH_{conn.current_project_id}/{container}/uploads/")
+    fields = {"redirect": "", "max_file_size": "1024", "max_file_count": "2",
+              "expires": str(expires), "signature": sig}
+    r = requests.post(url, data=fields, files={"file1": ("a.txt", b"alpha", "text/plain")},
+                      timeout=10)
+    assert r.status_code == 201, r.text
+    assert conn.object_store.download_object("uploads/a.txt", container=container) == b"alpha"
+    r = requests.post(url, data={**fields, "signature": "0" * 40},
+                      files={"file1": ("b.txt", b"beta")}, timeout=10)
+    assert r.status_code == 401
+    r = requests.post(url, data=fields, files={"file1": ("big.bin", b"x" * 2048)}, timeout=10)
+    assert r.status_code == 400

@@ -49,6 +49,7 @@ def capabilities() -> dict[str, Any]:
                         "max_failed_deletes": 1000},
         "container_quotas": {},
         "staticweb": {},
+        "formpost": {},
         "crossdomain": {"cross_domain_policy": '<allow-access-from domain="*" '
                         'secure="false" />'},
         "account_quotas": {},
