@@ -18,7 +18,7 @@ from pocketstack.object import large
 from pocketstack.object.api import staticweb
 from pocketstack.object.api.base import Resource
 from pocketstack.object.common import (STORED_OBJECT_HEADERS, http_date, merge_meta,
-                                       meta_headers, meta_updates, parse_http_date, truthy)
+                                       meta_headers, meta_updates, parse_http_date)
 from pocketstack.object.models import Container, Object
 
 
