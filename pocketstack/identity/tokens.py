@@ -122,7 +122,7 @@ class TokenInfo:
         if self.scope_type != UNSCOPED:
             body["roles"] = [{"id": r["id"], "name": r["name"]} for r in self.roles]
             if catalog is not None:
-                body["catalog"] = catalog
+                body["catalog"] = scoped_catalog(catalog, (self.project or {}).get("id"))
         if self.application_credential:
             ac = self.application_credential
             body["application_credential"] = {"id": ac["id"], "name": ac["name"],
@@ -410,3 +410,24 @@ class TokenProvider:
     def revoke(self, token: str) -> None:
         info = self.validate(token)
         self.identity.revocations.revoke(audit_id=info.audit_ids[0])
+
+
+def scoped_catalog(catalog: list[dict[str, Any]], project_id: str | None
+                   ) -> list[dict[str, Any]]:
+    """Keystone's URL substitution: ``$(project_id)s``/``%(project_id)s`` in endpoint URLs
+    become the token's project; endpoints that need a project are left out without one."""
+    out = []
+    for svc in catalog:
+        endpoints = []
+        for e in svc["endpoints"]:
+            url = e["url"]
+            if "(project_id)s" in url or "(tenant_id)s" in url:
+                if not project_id:
+                    continue
+                for key in ("project_id", "tenant_id"):
+                    url = url.replace(f"$({key})s", project_id).replace(f"%({key})s", project_id)
+                e = {**e, "url": url}
+            endpoints.append(e)
+        out.append({**svc, "endpoints": endpoints})
+    return out
+

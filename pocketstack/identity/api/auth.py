@@ -10,7 +10,7 @@ from pocketstack.api.routing import route
 from pocketstack.identity import schemas
 from pocketstack.identity.api.common import many
 from pocketstack.identity.manager import Identity
-from pocketstack.identity.tokens import TokenInfo
+from pocketstack.identity.tokens import TokenInfo, scoped_catalog
 from pocketstack.api.validation import validate
 
 
@@ -66,7 +66,8 @@ class Auth:
         if req.ctx.project_id is None and req.ctx.domain_id is None and \
                 req.ctx.system_scope is None:
             raise errors.Forbidden("The service catalog is only available to scoped tokens.")
-        return {"catalog": self.identity.catalog.token_catalog(),
+        return {"catalog": scoped_catalog(self.identity.catalog.token_catalog(),
+                                          req.ctx.project_id),
                 "links": {"self": req.url, "previous": None, "next": None}}
 
     @route("GET", "/v3/auth/projects", policy="identity:get_auth_projects")

@@ -1,0 +1,258 @@
+"""The object index: accounts, containers and objects in the database.
+
+Every change to an object row updates its container's counters in the same
+transaction, so HEAD counts and listings are always consistent with each other.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from sqlalchemy import func, or_, select
+
+from pocketstack.api import errors
+from pocketstack.db import Database, utcnow
+from pocketstack.object.common import now_timestamp
+from pocketstack.object.models import Account, Container, Object
+
+
+def _upper(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with ``prefix``."""
+    while prefix:
+        last = ord(prefix[-1])
+        if last < 0x10FFFF:
+            return prefix[:-1] + chr(last + 1)
+        prefix = prefix[:-1]
+    return None
+
+
+def paged(fetch: Callable[[str | None, str | None, bool, int], list[Any]],
+          name_of: Callable[[Any], str], params: dict[str, Any]) -> list[Any]:
+    """Swift's listing walk: prefix, delimiter (→ subdirs), marker, end_marker, reverse.
+
+    ``fetch(low, high, reverse, n)`` returns up to n rows with low < name < high (and
+    the prefix) in name order (descending when reversed).
+    """
+    prefix, delim, limit, rev = (params["prefix"], params["delimiter"], params["limit"],
+                                 params["reverse"])
+    low, high = params["marker"] or None, params["end_marker"] or None
+    if rev:
+        low, high = high, low
+    out: list[Any] = []
+    batch = 100 if delim else max(limit, 1)
+    while len(out) < limit:
+        rows = fetch(low, high, rev, batch)
+        if not rows:
+            break
+        jumped = False
+        for row in rows:
+            name = name_of(row)
+            if delim:
+                cut = name.find(delim, len(prefix))
+                if cut >= 0:
+                    sub = name[:cut + 1]
+                    out.append({"subdir": sub})
+                    if rev:
+                        high = sub
+                    else:
+                        low = sub + "\U0010ffff"
+                    jumped = True
+                    break
+            out.append(row)
+            if rev:
+                high = name
+            else:
+                low = name
+            if len(out) >= limit:
+                break
+        if not jumped and len(rows) < batch:
+            break
+    return out[:limit]
+
+
+def prefix_filter(column: Any, prefix: str) -> list[Any]:
+    if not prefix:
+        return []
+    up = _upper(prefix)
+    return [column >= prefix] + ([column < up] if up is not None else [])
+
+
+class Store:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- accounts ---------------------------------------------------------------
+    def account(self, name: str) -> dict[str, Any]:
+        with self.db.read() as s:
+            acct = s.get(Account, name)
+            count, objects, used = s.execute(
+                select(func.count(Container.id), func.coalesce(func.sum(Container.object_count),
+                                                               0),
+                       func.coalesce(func.sum(Container.bytes_used), 0))
+                .where(Container.account == name)).one()
+        return {"meta": dict(acct.meta) if acct else {},
+                "created": acct.created_at.timestamp() if acct else time.time(),
+                "containers": count, "objects": objects, "bytes": used}
+
+    def update_account(self, name: str, fn: Callable[[dict[str, str]], dict[str, str]]
+                       ) -> None:
+        with self.db.write() as s:
+            acct = s.get(Account, name)
+            if acct is None:
+                acct = Account(name=name, meta={}, sysmeta={})
+                s.add(acct)
+            acct.meta = fn(dict(acct.meta))
+
+    def list_containers(self, account: str, params: dict[str, Any]) -> list[Any]:
+        def fetch(low: str | None, high: str | None, rev: bool, n: int) -> list[Any]:
+            q = select(Container).where(Container.account == account,
+                                        *prefix_filter(Container.name, params["prefix"]))
+            if low is not None:
+                q = q.where(Container.name > low)
+            if high is not None:
+                q = q.where(Container.name < high)
+            q = q.order_by(Container.name.desc() if rev else Container.name).limit(n)
+            with self.db.read() as s:
+                return list(s.scalars(q).all())
+
+        return paged(fetch, lambda c: c.name, params)
+
+    # -- containers -------------------------------------------------------------
+    def container(self, account: str, name: str) -> Container | None:
+        with self.db.read() as s:
+            return s.scalars(select(Container).where(Container.account == account,
+                                                     Container.name == name)).first()
+
+    def get_container(self, account: str, name: str) -> Container:
+        c = self.container(account, name)
+        if c is None:
+            raise errors.NotFound()
+        return c
+
+    def put_container(self, account: str, name: str,
+                      fn: Callable[[Container], None]) -> bool:
+        """Create or update; True when it was created."""
+        with self.db.write() as s:
+            c = s.scalars(select(Container).where(Container.account == account,
+                                                  Container.name == name)).first()
+            created = c is None
+            if c is None:
+                c = Container(account=account, name=name, meta={}, sysmeta={},
+                              object_count=0, bytes_used=0, timestamp=now_timestamp())
+                s.add(c)
+            fn(c)
+            c.updated_at = utcnow()
+            return created
+
+    def update_container(self, account: str, name: str, fn: Callable[[Container], None]
+                         ) -> None:
+        with self.db.write() as s:
+            c = s.scalars(select(Container).where(Container.account == account,
+                                                  Container.name == name)).first()
+            if c is None:
+                raise errors.NotFound()
+            fn(c)
+            c.updated_at = utcnow()
+
+    def delete_container(self, account: str, name: str) -> None:
+        with self.db.write() as s:
+            c = s.scalars(select(Container).where(Container.account == account,
+                                                  Container.name == name)).first()
+            if c is None:
+                raise errors.NotFound()
+            live = s.scalar(select(func.count(Object.id)).where(Object.container_id == c.id))
+            if live:
+                raise errors.Conflict("There was a conflict when trying to complete your "
+                                      "request.")
+            s.delete(c)
+
+    def list_objects(self, container: Container, params: dict[str, Any]) -> list[Any]:
+        now = time.time()
+
+        def fetch(low: str | None, high: str | None, rev: bool, n: int) -> list[Any]:
+            q = select(Object).where(Object.container_id == container.id,
+                                     or_(Object.delete_at.is_(None), Object.delete_at > now),
+                                     *prefix_filter(Object.name, params["prefix"]))
+            if low is not None:
+                q = q.where(Object.name > low)
+            if high is not None:
+                q = q.where(Object.name < high)
+            q = q.order_by(Object.name.desc() if rev else Object.name).limit(n)
+            with self.db.read() as s:
+                return list(s.scalars(q).all())
+
+        return paged(fetch, lambda o: o.name, params)
+
+    # -- objects ------------------------------------------------------------------
+    def get_object(self, container: Container, name: str) -> Object | None:
+        with self.db.read() as s:
+            o = s.scalars(select(Object).where(Object.container_id == container.id,
+                                               Object.name == name)).first()
+        if o is not None and o.delete_at is not None and o.delete_at <= time.time():
+            return None
+        return o
+
+    def put_object(self, account: str, container: str, values: dict[str, Any],
+                   check: Callable[[Container, Object | None], None] | None = None
+                   ) -> str | None:
+        """Insert or replace an object row; returns the data file it replaced."""
+        with self.db.write() as s:
+            c = s.scalars(select(Container).where(Container.account == account,
+                                                  Container.name == container)).first()
+            if c is None:
+                raise errors.NotFound()
+            old = s.scalars(select(Object).where(Object.container_id == c.id,
+                                                 Object.name == values["name"])).first()
+            if check is not None:
+                check(c, old)
+            replaced = None
+            stored = values.pop("stored_bytes", values["size"])
+            if old is not None:
+                replaced = old.path
+                c.bytes_used -= old.headers.get("_stored", old.size)
+                c.object_count -= 1
+                s.delete(old)
+                s.flush()
+            headers = dict(values.pop("headers", {}))
+            headers["_stored"] = stored
+            s.add(Object(container_id=c.id, headers=headers, **values))
+            c.object_count += 1
+            c.bytes_used += stored
+            return replaced
+
+    def update_object(self, container: Container, name: str, fn: Callable[[Object], None]
+                      ) -> None:
+        with self.db.write() as s:
+            o = s.scalars(select(Object).where(Object.container_id == container.id,
+                                               Object.name == name)).first()
+            if o is None or (o.delete_at is not None and o.delete_at <= time.time()):
+                raise errors.NotFound()
+            fn(o)
+
+    def delete_object(self, account: str, container: str, name: str) -> str:
+        """Remove the row; returns its data file path (the caller removes the file)."""
+        with self.db.write() as s:
+            c = s.scalars(select(Container).where(Container.account == account,
+                                                  Container.name == container)).first()
+            if c is None:
+                raise errors.NotFound()
+            o = s.scalars(select(Object).where(Object.container_id == c.id,
+                                               Object.name == name)).first()
+            if o is None:
+                raise errors.NotFound()
+            expired = o.delete_at is not None and o.delete_at <= time.time()
+            c.bytes_used -= o.headers.get("_stored", o.size)
+            c.object_count -= 1
+            s.delete(o)
+            path = o.path
+        if expired:
+            raise errors.NotFound()
+        return path
+
+    def expired(self, limit: int = 500) -> list[tuple[str, str, str]]:
+        with self.db.read() as s:
+            rows = s.execute(select(Container.account, Container.name, Object.name)
+                             .join(Object, Object.container_id == Container.id)
+                             .where(Object.delete_at <= time.time()).limit(limit)).all()
+        return [tuple(r) for r in rows]
