@@ -303,16 +303,12 @@ class ImageManager:
         own = bool(image.owner) and image.owner == ctx.project_id
         if visibility not in (None, "all") and image.visibility != visibility:
             return False
-        if image.visibility == "shared" and not own and image.id in mine:
-            if member_status != "all" and mine[image.id] != member_status:
-                return False
+        if visibility is None and image.visibility == "community" and not own:
+            return False  # community images are listed only when asked for (or owned)
+        if ctx.is_admin or own or image.visibility in ("public", "community"):
             return True
-        if ctx.is_admin:
-            return True
-        if own or image.visibility == "public":
-            return True
-        if image.visibility == "community":
-            return visibility in ("community", "all")
+        if image.visibility == "shared" and image.id in mine:
+            return member_status == "all" or mine[image.id] == member_status
         return False
 
     def _filters(self, args: dict[str, list[str]]) -> list[Callable[[Image], bool]]:

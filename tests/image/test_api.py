@@ -296,3 +296,17 @@ def test_tags_and_delete_rules(api):
     assert api["alt"]("DELETE", f"/v2/images/{image['id']}").status_code == 404
     assert demo("DELETE", f"/v2/images/{image['id']}").status_code == 204
     assert demo("GET", f"/v2/images/{image['id']}").status_code == 404
+
+
+def test_community_listing(api):
+    demo, alt = api["demo"], api["alt"]
+    image = demo.create(visibility="community")
+    listed = [i["id"] for i in alt("GET", "/v2/images").json()["images"]]
+    assert image["id"] not in listed
+    listed = [i["id"] for i in alt("GET", "/v2/images",
+                                   params={"visibility": "community"}).json()["images"]]
+    assert image["id"] in listed
+    assert alt("GET", f"/v2/images/{image['id']}").status_code == 200
+    # owners see their community images in the default list
+    assert image["id"] in [i["id"] for i in demo("GET", "/v2/images",
+                                                 params={"limit": 1000}).json()["images"]]
