@@ -154,15 +154,24 @@ class FileStore:
 
     @staticmethod
     def read(path: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
-        """The file's bytes from ``start`` (``length`` of them, or to the end), in chunks."""
-        with open(path, "rb") as f:
-            f.seek(start)
-            remaining = length
-            while remaining is None or remaining > 0:
-                n = CHUNK if remaining is None else min(CHUNK, remaining)
-                chunk = f.read(n)
-                if not chunk:
-                    return
-                if remaining is not None:
-                    remaining -= len(chunk)
-                yield chunk
+        """The file's bytes from ``start`` (``length`` of them, or to the end), in chunks.
+
+        The file is opened now, so that the data stays readable even if the image is
+        deleted while it is being sent.
+        """
+        f = open(path, "rb")
+        f.seek(start)
+
+        def chunks() -> Iterator[bytes]:
+            with f:
+                remaining = length
+                while remaining is None or remaining > 0:
+                    n = CHUNK if remaining is None else min(CHUNK, remaining)
+                    chunk = f.read(n)
+                    if not chunk:
+                        return
+                    if remaining is not None:
+                        remaining -= len(chunk)
+                    yield chunk
+
+        return chunks()

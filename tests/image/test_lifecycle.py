@@ -27,6 +27,11 @@ def test_size_cap_and_restart(fresh_cloud, tmp_path):
                      headers={**headers, "Content-Type": "application/octet-stream"})
     assert r.status_code == 413 and r.json()["code"] == "413 Request Entity Too Large"
     assert requests.get(f"{url}/{image['id']}", headers=headers).json()["status"] == "queued"
+    # without a Content-Length (chunked) the cap is found while streaming
+    r = requests.put(f"{url}/{image['id']}/file", data=(b"y" * 10000 for _ in range(20)),
+                     headers={**headers, "Content-Type": "application/octet-stream"})
+    assert r.status_code == 413
+    assert requests.get(f"{url}/{image['id']}", headers=headers).json()["status"] == "queued"
     store = os.path.join(fresh_cloud.data_dir, "images")
     assert [n for n in os.listdir(store) if n != "staging"] == []
     data = os.urandom(50000)

@@ -57,6 +57,11 @@ class ImageFiles:
         if media.split(";")[0].strip().lower() != "application/octet-stream":
             raise errors.UnsupportedMediaType(
                 f"Content-Type {media} is not supported: send application/octet-stream.")
+        declared = req.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.store.size_cap:
+            raise errors.RequestEntityTooLarge(
+                f"Image exceeds the storage quota: the image size cap is "
+                f"{self.store.size_cap} bytes.")
         disk_format = await run_in_threadpool(self.data.begin, req.ctx, image_id, staging)
         try:
             writer = await run_in_threadpool(
@@ -118,5 +123,8 @@ class ImageFiles:
         headers["Content-Length"] = str(length)
         if req.method == "HEAD":
             return Response(status_code=status, headers=headers)
-        return StreamingResponse(self.store.read(found.path, start, length),
-                                 status_code=status, headers=headers)
+        try:
+            body = await run_in_threadpool(self.store.read, found.path, start, length)
+        except FileNotFoundError:
+            return Response(status_code=204)
+        return StreamingResponse(body, status_code=status, headers=headers)
