@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -176,7 +177,13 @@ class ImageChanges:
 
         with self.db.read() as session:
             mine = list(session.scalars(select(Image).where(Image.owner == ctx.project_id)))
-        staged = sum(i.size or 0 for i in mine if i.status == "uploading")
+        staged = 0
+        for i in mine:
+            if i.status == "uploading":
+                try:
+                    staged += os.path.getsize(self.images.store.staged_path(i.id))
+                except OSError:
+                    pass
 
         def entry(usage: int) -> dict[str, int]:
             return {"limit": -1, "usage": usage}

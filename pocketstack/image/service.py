@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import html
 import json
 import os
 from typing import IO, TYPE_CHECKING, Any
@@ -80,13 +81,44 @@ class ImageService(Service):
             _accept.reset(token)
 
     def render_error(self, exc: errors.ApiError) -> Response:
+        """webob's error bodies, as Glance sends them: HTML, JSON or plain text by Accept."""
         status = f"{exc.code} {exc.title}"
-        accept = _accept.get().lower()
-        if "json" in accept:
+        kind = _error_media(_accept.get())
+        if kind == "json":
             body = json.dumps({"message": f"{exc.message}<br /><br />\n\n\n", "code": status,
                                "title": exc.title})
             return Response(body, status_code=exc.code, headers=exc.headers,
                             media_type="application/json")
+        if kind == "html":
+            page = (f"<html>\n <head>\n  <title>{status}</title>\n </head>\n <body>\n  "
+                    f"<h1>{status}</h1>\n  {html.escape(exc.message)}<br /><br />\n\n\n\n"
+                    " </body>\n</html>")
+            return Response(page, status_code=exc.code, headers=exc.headers,
+                            media_type="text/html")
         text = f"{status}\n\n{exc.message}\n\n   "
         return Response(text, status_code=exc.code, headers=exc.headers,
                         media_type="text/plain")
+
+
+def _error_media(accept: str) -> str:
+    """text/html or application/json, whichever Accept prefers (HTML on ties); else plain."""
+    best = {"html": (-1, 0.0), "json": (-1, 0.0)}  # (specificity, q) of the best match
+    for part in accept.split(","):
+        media, *params = [p.strip() for p in part.split(";")]
+        q = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    q = float(param[2:])
+                except ValueError:
+                    q = 0.0
+        for kind, full in (("html", "text/html"), ("json", "application/json")):
+            major = full.split("/")[0]
+            spec = 2 if media == full else 1 if media == f"{major}/*" else \
+                0 if media == "*/*" else -1
+            if spec > best[kind][0]:
+                best[kind] = (spec, q)
+    html_q, json_q = best["html"][1], best["json"][1]
+    if html_q <= 0 and json_q <= 0:
+        return "plain"
+    return "html" if html_q >= json_q else "json"

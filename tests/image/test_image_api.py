@@ -77,6 +77,9 @@ def test_error_format(api):
     assert "No image found" in body["message"]
     r = api["demo"]("GET", "/v2/images/x", headers={"Accept": "text/plain"})
     assert r.status_code == 404 and r.text.startswith("404 Not Found")
+    assert r.headers["Content-Type"].startswith("text/plain")
+    r = api["demo"]("GET", "/v2/images/x", headers={"Accept": "*/*"})
+    assert r.status_code == 404 and "<h1>404 Not Found</h1>" in r.text
 
 
 def test_create_validation(api):
