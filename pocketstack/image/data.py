@@ -90,6 +90,21 @@ class ImageData:
         if staging:
             self.store.delete(image_id)
 
+    def recover(self) -> int:
+        """At start-up: uploads and imports a stop interrupted go back to where they began."""
+        from sqlalchemy import select
+
+        count = 0
+        with self.db.write() as session:
+            for image in session.scalars(select(Image).where(
+                    Image.status.in_(("saving", "importing")))):
+                staged = _exists(self.store.staged_path(image.id))
+                image.status = "uploading" if image.status == "importing" and staged \
+                    else "queued"
+                image.updated_at = utcnow()
+                count += 1
+        return count
+
     # -- downloads --------------------------------------------------------------
     def download(self, ctx: RequestContext, image_id: str) -> Download | None:
         """What to send for GET /file; None when the image has no data (204)."""

@@ -57,6 +57,12 @@ class ImageService(Service):
                          Info(self.changes, self.store, conf)):
             self.router.include(resource)
 
+    def start(self) -> None:
+        # No images are seeded: a bootable image is built elsewhere, never faked here.
+        recovered = self.data.recover()
+        if recovered:
+            self.log.info("%d interrupted image upload(s) set back to queued", recovered)
+
     # -- in-process API ---------------------------------------------------------
     def data_path(self, image_id: str) -> str | None:
         path = self.store.path(image_id)

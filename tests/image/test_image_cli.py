@@ -104,6 +104,9 @@ def test_members_share_and_accept(cloud, tmp_path):
     proc = cloud.cli("image", "set", "--name", "stolen", image["id"], cloud="pocketstack-alt",
                      check=False)
     assert proc.returncode != 0
+    cloud.cli("image", "remove", "project", image["id"], alt, cloud="pocketstack")
+    ids = [r["ID"] for r in cloud.cli("image", "list", "-f", "json", cloud="pocketstack-alt")]
+    assert image["id"] not in ids
 
 
 def test_deactivate_activate(cloud, tmp_path):

@@ -75,3 +75,27 @@ def test_in_process_api(tmp_path):
             raise AssertionError("another project saw a shared image it is no member of")
     finally:
         cloud.stop()
+
+
+def test_interrupted_states_recover_at_start(tmp_path):
+    from sqlalchemy import select
+
+    from pocketstack.cloud import Cloud
+    from pocketstack.config import Config
+    from pocketstack.image.models import Image
+
+    cloud = Cloud(Config.load(), str(tmp_path / "data"))
+    cloud.prepare()
+    try:
+        service = cloud.service("image")
+        ctx = RequestContext(user_id="u", project_id="p1", roles=["member", "reader"])
+        image = service.images.create(ctx, {"name": "stuck", "disk_format": "raw",
+                                            "container_format": "bare"})
+        service.data.begin(ctx, image["id"])  # saving, then the process "dies"
+        assert service.images.get(ctx, image["id"])["status"] == "saving"
+        service.start()
+        assert service.images.get(ctx, image["id"])["status"] == "queued"
+        with cloud.db.read() as session:
+            assert session.scalars(select(Image).where(Image.status == "saving")).all() == []
+    finally:
+        cloud.stop()

@@ -78,6 +78,7 @@ def test_members_and_tags_sdk(cloud):
     assert member.status == "pending"
     alt.image.update_member(alt.current_project_id, image, status="accepted")
     assert [m.status for m in conn.image.members(image)] == ["accepted"]
+    assert alt.image.get_member(alt.current_project_id, image).status == "accepted"
     assert alt.image.get_image(image.id).id == image.id
     conn.image.remove_member(alt.current_project_id, image)
     assert list(conn.image.members(image)) == []
