@@ -168,6 +168,8 @@ def test_list_filters_sort_pagination(api):
     assert names(created_at="gte:2000-01-01T00:00:00Z").__len__() == 3
     assert names(created_at="lt:2000-01-01T00:00:00Z") == []
     assert names(sha=tag).__len__() == 3
+    assert names(checksum=hashlib.md5(b"x" * 30).hexdigest()) == [f"{tag}-2"]
+    assert names(os_hash_value=hashlib.sha512(b"x" * 10).hexdigest()) == [f"{tag}-0"]
     assert names(visibility="shared").__len__() == 3
     assert names(visibility="private") == []
     # pagination with next links
