@@ -139,3 +139,19 @@ def test_public_needs_admin(cloud, tmp_path):
     assert image["visibility"] == "public"
     ids = [r["ID"] for r in cloud.cli("image", "list", "-f", "json", cloud="pocketstack-alt")]
     assert image["id"] in ids
+
+
+def test_create_with_import_and_stores(cloud, tmp_path):
+    path = _file(tmp_path, 1024 * 1024 + 5)
+    image = cloud.cli("image", "create", "--import", "--file", path, "--disk-format", "raw",
+                      "--container-format", "bare", _name("imp"), "-f", "json",
+                      cloud="pocketstack")
+    import time
+
+    deadline = time.monotonic() + 60
+    while image["status"] != "active" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        image = cloud.cli("image", "show", image["id"], "-f", "json", cloud="pocketstack")
+    assert image["status"] == "active" and image["size"] == 1024 * 1024 + 5
+    stores = cloud.cli("image", "stores", "list", "-f", "json", cloud="pocketstack")
+    assert [(s["ID"], s["Default"]) for s in stores] == [("file", True)]
