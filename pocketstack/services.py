@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 SERVICES: list[str] = [
     "pocketstack.identity.service:IdentityService",
     "pocketstack.object.service:ObjectStoreService",
+    "pocketstack.image.service:ImageService",
 ]
 
 

@@ -1,0 +1,1 @@
+"""The image service's HTTP resources (thin: they parse, call the managers, render)."""

@@ -1,0 +1,39 @@
+"""/v2/info: import methods, stores and usage (Glance's discovery API)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pocketstack.api.request import Request
+from pocketstack.api.routing import route
+from pocketstack.image.changes import ImageChanges
+from pocketstack.image.store import CHUNK, FileStore
+
+
+class Info:
+    def __init__(self, changes: ImageChanges, store: FileStore, conf: Any) -> None:
+        self.changes = changes
+        self.store = store
+        self.conf = conf
+
+    @route("GET", "/v2/info/import")
+    def import_methods(self, req: Request) -> dict[str, Any]:
+        return {"import-methods": {"description": "Import methods available.",
+                                   "type": "array",
+                                   "value": self.conf.get("image", "enabled_import_methods")}}
+
+    @route("GET", "/v2/info/stores", policy="image:get_stores")
+    def stores(self, req: Request) -> dict[str, Any]:
+        return {"stores": [{"id": self.store.store_id, "description": self.store.description,
+                            "default": True}]}
+
+    @route("GET", "/v2/info/stores/detail", policy="image:get_stores_detail")
+    def stores_detail(self, req: Request) -> dict[str, Any]:
+        return {"stores": [{"id": self.store.store_id, "description": self.store.description,
+                            "default": True, "type": "file",
+                            "properties": {"data_dir": self.store.root, "chunk_size": CHUNK,
+                                           "thin_provisioning": False}}]}
+
+    @route("GET", "/v2/info/usage", policy="image:get_usage")
+    def usage(self, req: Request) -> dict[str, Any]:
+        return self.changes.usage(req.ctx)

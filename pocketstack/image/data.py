@@ -1,0 +1,204 @@
+"""Image data: uploads (direct and staged), downloads and interoperable import.
+
+Upload bookkeeping is split in three steps so that the HTTP layer can stream the
+body in between: :meth:`ImageData.begin` (queued -> saving, or -> uploading when
+staging), :meth:`ImageData.finish` (-> active, or stays uploading when staged)
+and :meth:`ImageData.fail` (back to queued; the partial file is removed by the
+writer).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from pocketstack.api import errors
+from pocketstack.api.context import RequestContext
+from pocketstack.db import utcnow
+from pocketstack.image.images import ImageManager
+from pocketstack.image.models import Image
+from pocketstack.image.store import HASH_ALGO, Stored
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass
+class Download:
+    path: str
+    size: int
+    checksum: str | None
+
+
+class ImageData:
+    def __init__(self, images: ImageManager) -> None:
+        self.images = images
+        self.db = images.db
+        self.store = images.store
+
+    # -- uploads ----------------------------------------------------------------
+    def begin(self, ctx: RequestContext, image_id: str, staging: bool = False) -> str | None:
+        """Claim the image for an upload; returns its disk format."""
+        with self.db.write() as session:
+            image = self.images.owned(session, ctx, image_id, "upload_image")
+            if image.status != "queued":
+                if staging:
+                    raise errors.Conflict(f"Image {image_id} is not in queued status; "
+                                          "data can only be staged to a queued image.")
+                raise errors.Conflict(f"Image status transition from {image.status} to "
+                                      "saving is not allowed")
+            if not staging and (not image.disk_format or not image.container_format):
+                raise errors.BadRequest("Properties disk_format, container_format must be "
+                                        "set prior to saving data.")
+            image.status = "uploading" if staging else "saving"
+            image.updated_at = utcnow()
+            return image.disk_format
+
+    def finish(self, image_id: str, stored: Stored | None) -> None:
+        """Record a finished direct upload (``stored``) or a finished staging (None)."""
+        with self.db.write() as session:
+            image = session.get(Image, image_id)
+            if stored is None:
+                if image is None:
+                    self.store.delete(image_id)
+                return
+            if image is None or image.status != "saving":
+                # deleted (or otherwise changed) while the bytes were arriving
+                LOG.info("image %s went away during its upload; dropping the data", image_id)
+                if image is None:
+                    self.store.delete(image_id)
+                return
+            self._activate(image, stored)
+
+    @staticmethod
+    def _activate(image: Image, stored: Stored) -> None:
+        image.size = stored.size
+        image.virtual_size = stored.virtual_size
+        image.checksum = stored.checksum
+        image.os_hash_algo = HASH_ALGO
+        image.os_hash_value = stored.os_hash_value
+        image.status = "active"
+        image.updated_at = utcnow()
+
+    def fail(self, image_id: str, staging: bool = False) -> None:
+        with self.db.write() as session:
+            image = session.get(Image, image_id)
+            if image is not None and image.status == ("uploading" if staging else "saving"):
+                image.status = "queued"
+                image.updated_at = utcnow()
+        if staging:
+            self.store.delete(image_id)
+
+    def recover(self) -> int:
+        """At start-up: uploads and imports a stop interrupted go back to where they began."""
+        from sqlalchemy import select
+
+        count = 0
+        with self.db.write() as session:
+            for image in session.scalars(select(Image).where(
+                    Image.status.in_(("saving", "importing")))):
+                staged = _exists(self.store.staged_path(image.id))
+                image.status = "uploading" if image.status == "importing" and staged \
+                    else "queued"
+                image.updated_at = utcnow()
+                count += 1
+        return count
+
+    # -- downloads --------------------------------------------------------------
+    def download(self, ctx: RequestContext, image_id: str) -> Download | None:
+        """What to send for GET /file; None when the image has no data (204)."""
+        with self.db.read() as session:
+            image, member = self.images.load(session, ctx, image_id)
+            self.images.enforce(ctx, "download_image", self.images.target(ctx, image, member))
+            if image.status == "deactivated" and not ctx.is_admin:
+                raise errors.Forbidden("The requested image has been deactivated. Image data "
+                                       "download is forbidden.")
+            if image.status not in ("active", "deactivated") or not self.store.exists(image_id):
+                return None
+            return Download(self.store.path(image_id), image.size or 0, image.checksum)
+
+    # -- import -----------------------------------------------------------------
+    def import_image(self, ctx: RequestContext, image_id: str, body: Any) -> None:
+        if not isinstance(body, dict):
+            raise errors.BadRequest("Body expected in request.")
+        method = body.get("method")
+        if not isinstance(method, dict):
+            raise errors.BadRequest("Import request requires a 'method' field.")
+        name = method.get("name")
+        if not name:
+            raise errors.BadRequest("Import request requires a 'name' field.")
+        if name not in self.images.conf.get("image", "enabled_import_methods"):
+            raise errors.BadRequest(f"Unknown import method name '{name}'.")
+        for key in ("all_stores_must_succeed", "all_stores"):
+            if key in body and not isinstance(body[key], bool):
+                raise errors.BadRequest(f"'{key}' must be boolean value only")
+        stores = body.get("stores") or []
+        if not isinstance(stores, list) or any(s != self.store.store_id for s in stores):
+            raise errors.BadRequest(f"Unknown store(s) in {stores!r}: the only store is "
+                                    f"'{self.store.store_id}'.")
+        with self.db.write() as session:
+            image = self.images.owned(session, ctx, image_id, "modify_image")
+            if name == "glance-direct":
+                if image.status != "uploading" or \
+                        not _exists(self.store.staged_path(image_id)):
+                    raise errors.Conflict("Image needs to be staged before 'glance-direct' "
+                                          "method can be used")
+            elif name == "web-download":
+                if image.status != "queued":
+                    raise errors.Conflict(f"Image {image_id} is not in queued status.")
+                if not isinstance(method.get("uri"), str) or not method["uri"]:
+                    raise errors.BadRequest("URI for web-download does not pass filtering: "
+                                            "a 'uri' is required.")
+            else:  # copy-image
+                self.images.enforce(ctx, "copy_image", self.images.target(ctx, image))
+                if image.status != "active":
+                    raise errors.Conflict("Images with status active can only be copied.")
+                raise errors.Conflict(f"Image {image_id} is already present in every store "
+                                      f"('{self.store.store_id}').")
+            image.status = "importing"
+            image.updated_at = utcnow()
+            disk_format = image.disk_format
+        worker = self._glance_direct if name == "glance-direct" else self._web_download
+        threading.Thread(target=worker, args=(image_id, disk_format), daemon=True,
+                         name=f"image-import-{image_id}").start()
+
+    def _glance_direct(self, image_id: str, disk_format: str | None) -> None:
+        try:
+            stored = self.store.promote_staged(image_id, disk_format)
+        except Exception:
+            LOG.exception("import of image %s failed", image_id)
+            self._import_failed(image_id)
+            return
+        with self.db.write() as session:
+            image = session.get(Image, image_id)
+            if image is None:
+                self.store.delete(image_id)
+                return
+            self._activate(image, stored)
+            image.properties = {k: v for k, v in (image.properties or {}).items()
+                                if k != "os_glance_failed_import"}
+
+    def _web_download(self, image_id: str, disk_format: str | None) -> None:
+        # pocketstack has no outside network: the download fails, as it would in Glance
+        # when the URI is unreachable; the image goes back to queued.
+        LOG.warning("web-download import of image %s failed: no outside network", image_id)
+        self._import_failed(image_id)
+
+    def _import_failed(self, image_id: str) -> None:
+        with self.db.write() as session:
+            image = session.get(Image, image_id)
+            if image is None:
+                return
+            image.status = "queued"
+            image.properties = {**(image.properties or {}),
+                                "os_glance_failed_import": self.store.store_id,
+                                "os_glance_importing_to_stores": ""}
+            image.updated_at = utcnow()
+        self.store.delete(image_id)
+
+
+def _exists(path: str) -> bool:
+    import os
+
+    return os.path.exists(path)

@@ -1,0 +1,130 @@
+"""Image v2 (Glance) on port 9292."""
+
+from __future__ import annotations
+
+import contextvars
+import html
+import json
+import os
+from typing import IO, TYPE_CHECKING, Any
+
+from starlette.responses import Response
+
+from pocketstack.api import errors
+from pocketstack.api.service import Service
+from pocketstack.image import config  # noqa: F401  (registers the options)
+from pocketstack.image import policies  # noqa: F401  (registers the default rules)
+from pocketstack.image.api.data import ImageFiles
+from pocketstack.image.api.images import Images
+from pocketstack.image.api.info import Info
+from pocketstack.image.api.members import Members
+from pocketstack.image.api.versions import Schemas, Versions
+from pocketstack.image.changes import ImageChanges
+from pocketstack.image.data import ImageData
+from pocketstack.image.images import ImageManager
+from pocketstack.image.members import MemberManager
+from pocketstack.image.store import FileStore
+
+if TYPE_CHECKING:
+    from pocketstack.cloud import Cloud
+
+# The Accept header of the request being served: Glance's (webob's) error bodies are
+# JSON for JSON clients and plain text otherwise.
+_accept: contextvars.ContextVar[str] = contextvars.ContextVar("image_accept", default="")
+
+
+class ImageService(Service):
+    name = "image"
+    catalog_type = "image"
+    catalog_name = "glance"
+    description = "Image Service (Glance API v2)"
+    port = 9292
+    version_path = ""
+    request_id_headers = ("x-openstack-request-id",)
+
+    def __init__(self, cloud: "Cloud") -> None:
+        super().__init__(cloud)
+        conf = cloud.conf
+        root = conf.get("image", "filesystem_store_datadir") or \
+            os.path.join(cloud.data_dir, "images")
+        self.store = FileStore(root, conf.get("image", "image_size_cap"))
+        self.images = ImageManager(cloud.db, self.store, cloud.policy, conf)
+        self.changes = ImageChanges(self.images)
+        self.data = ImageData(self.images)
+        self.members = MemberManager(self.images)
+        for resource in (Versions(), Schemas(), Images(self.images, self.changes, conf),
+                         ImageFiles(self.data, self.store), Members(self.members),
+                         Info(self.changes, self.store, conf)):
+            self.router.include(resource)
+
+    def start(self) -> None:
+        # No images are seeded: a bootable image is built elsewhere, never faked here.
+        recovered = self.data.recover()
+        if recovered:
+            self.log.info("%d interrupted image upload(s) set back to queued", recovered)
+
+    # -- in-process API ---------------------------------------------------------
+    def data_path(self, image_id: str) -> str | None:
+        path = self.store.path(image_id)
+        return path if os.path.exists(path) else None
+
+    def open_data(self, image_id: str) -> IO[bytes]:
+        path = self.data_path(image_id)
+        if path is None:
+            raise errors.NotFound(f"Image {image_id} has no data.")
+        return open(path, "rb")
+
+    # -- Glance's error format --------------------------------------------------
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        accept = ""
+        for name, value in scope.get("headers") or ():
+            if name == b"accept":
+                accept = value.decode("latin-1")
+        token = _accept.set(accept)
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            _accept.reset(token)
+
+    def render_error(self, exc: errors.ApiError) -> Response:
+        """webob's error bodies, as Glance sends them: HTML, JSON or plain text by Accept."""
+        status = f"{exc.code} {exc.title}"
+        kind = _error_media(_accept.get())
+        if kind == "json":
+            body = json.dumps({"message": f"{exc.message}<br /><br />\n\n\n", "code": status,
+                               "title": exc.title})
+            return Response(body, status_code=exc.code, headers=exc.headers,
+                            media_type="application/json")
+        if kind == "html":
+            page = (f"<html>\n <head>\n  <title>{status}</title>\n </head>\n <body>\n  "
+                    f"<h1>{status}</h1>\n  {html.escape(exc.message)}<br /><br />\n\n\n\n"
+                    " </body>\n</html>")
+            return Response(page, status_code=exc.code, headers=exc.headers,
+                            media_type="text/html")
+        text = f"{status}\n\n{exc.message}\n\n   "
+        return Response(text, status_code=exc.code, headers=exc.headers,
+                        media_type="text/plain")
+
+
+def _error_media(accept: str) -> str:
+    """text/html or application/json, whichever Accept prefers (HTML on ties); else plain."""
+    best = {"html": (-1, 0.0), "json": (-1, 0.0)}  # (specificity, q) of the best match
+    for part in accept.split(","):
+        media, *params = [p.strip() for p in part.split(";")]
+        q = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    q = float(param[2:])
+                except ValueError:
+                    q = 0.0
+        for kind, full in (("html", "text/html"), ("json", "application/json")):
+            major = full.split("/")[0]
+            spec = 2 if media == full else 1 if media == f"{major}/*" else \
+                0 if media == "*/*" else -1
+            if spec > best[kind][0]:
+                best[kind] = (spec, q)
+    html_q, json_q = best["html"][1], best["json"][1]
+    if html_q <= 0 and json_q <= 0:
+        return "plain"
+    return "html" if html_q >= json_q else "json"
