@@ -1,0 +1,54 @@
+"""Placement on port 8778 (catalog URL http://HOST:8778, versions at /)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.responses import Response
+
+from pocketstack.api import errors
+from pocketstack.api.context import current
+from pocketstack.api.service import Microversions, Service, json_response
+from pocketstack.placement import common, policies  # noqa: F401  (registers the rules)
+from pocketstack.placement.api.allocations import Allocations
+from pocketstack.placement.api.candidates import AllocationCandidates
+from pocketstack.placement.api.catalog import ResourceClasses, Traits
+from pocketstack.placement.api.inventories import ProviderInventories, Usages
+from pocketstack.placement.api.providers import ResourceProviders
+from pocketstack.placement.api.root import MAX_VERSION, MIN_VERSION, Root
+from pocketstack.placement.manager import Placement
+
+if TYPE_CHECKING:
+    from pocketstack.cloud import Cloud
+
+
+class PlacementService(Service):
+    name = "placement"
+    catalog_type = "placement"
+    catalog_name = "placement"
+    description = "Placement Service"
+    port = 8778
+    version_path = ""
+    microversions = Microversions("placement", MIN_VERSION, MAX_VERSION, prefix="/")
+    request_id_headers = ("openstack-request-id", "x-openstack-request-id")
+
+    def __init__(self, cloud: "Cloud") -> None:
+        super().__init__(cloud)
+        self.placement = Placement(cloud.db)
+        p = self.placement
+        for resource in (Root(), ResourceProviders(p), ProviderInventories(p), Usages(p),
+                         ResourceClasses(p), Traits(p), Allocations(p),
+                         AllocationCandidates(p)):
+            self.router.include(resource)
+
+    def start(self) -> None:
+        self.placement.catalog.seed()
+
+    def render_error(self, exc: errors.ApiError) -> Response:
+        ctx = current.get()
+        entry = {"status": exc.code, "title": exc.title, "detail": exc.message,
+                 "code": exc.extra.get("code", common.UNDEFINED),
+                 "request_id": ctx.request_id if ctx else None}
+        if exc.code == 406:
+            entry.update(min_version=MIN_VERSION, max_version=MAX_VERSION)
+        return json_response({"errors": [entry]}, status=exc.code, headers=exc.headers)
