@@ -80,7 +80,7 @@ class Allocations:
                         .group_by(Consumer.consumer_type))
             if user_id:
                 counts_q = counts_q.where(Consumer.user_id == user_id)
-            counts = dict(s.execute(counts_q).all())
+            counts = {t: n for t, n in s.execute(counts_q).all()}
         if not by_type:
             flat: dict[str, int] = {}
             for _t, rc, used, _n in rows:

@@ -94,7 +94,6 @@ class Providers:
             rp.name = name
             if parent_uuid is not UNSET:
                 self._reparent(s, rp, parent_uuid, allow_reparent)
-            rp.generation += 1
             s.flush()
             return self.view(s, rp)
 
@@ -177,12 +176,9 @@ class Providers:
             if required or forbidden:
                 rows = [p for p in rows if traits_ok(p.traits, required or [],
                                                      forbidden or set())]
-            updated = dict(s.execute(select(ResourceProvider.id, ResourceProvider.updated_at)
-                                     .where(ResourceProvider.id.in_([p.id for p in rows]))))
             return [{"uuid": p.uuid, "name": p.name, "generation": p.generation,
                      "parent_provider_uuid": snap.uuid_of(p.parent_id),
-                     "root_provider_uuid": snap.uuid_of(p.root_id),
-                     "updated_at": updated.get(p.id)}
+                     "root_provider_uuid": snap.uuid_of(p.root_id)}
                     for p in sorted(rows, key=lambda p: p.id)]
 
     # -- traits -----------------------------------------------------------------
