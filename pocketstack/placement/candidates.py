@@ -82,8 +82,9 @@ class CandidateFinder:
             cand = self._merge(snap, req, combo)
             if cand is None:
                 continue
-            key = tuple(sorted((u, tuple(sorted(r.items()))) for u, r in
-                               cand.allocations.items()))
+            key = (tuple(sorted((u, tuple(sorted(r.items()))) for u, r in
+                                cand.allocations.items())),
+                   tuple(sorted((k, tuple(v)) for k, v in cand.mappings.items())))
             if key in seen:
                 continue
             seen.add(key)

@@ -83,15 +83,15 @@ def parse_traits(text: str, allow_forbidden: bool, allow_any: bool
             raise bad_request(f"Invalid query string parameters: 'required' {text}",
                               QUERY_BAD_VALUE)
         names = [t.strip() for t in text[3:].split(",")]
-        if not all(names):
+        if not all(TRAIT_NAME.match(n) for n in names):
             raise bad_request(f"Invalid query string parameters: 'required' {text}",
                               QUERY_BAD_VALUE)
         return [set(names)], forbidden
     for name in text.split(","):
         name = name.strip()
-        if name.startswith("!") and allow_forbidden:
+        if name.startswith("!") and allow_forbidden and TRAIT_NAME.match(name[1:]):
             forbidden.add(name[1:])
-        elif name and not name.startswith("!"):
+        elif TRAIT_NAME.match(name):
             required.append({name})
         else:
             raise bad_request(f"Invalid query string parameters: Expected 'required' parameter "

@@ -9,7 +9,8 @@ from pocketstack.api.request import Request
 from pocketstack.api.routing import route
 from pocketstack.placement import common
 from pocketstack.placement.api.common import one_query
-from pocketstack.placement.api.providers import parse_member_of, parse_required
+from pocketstack.placement.api.providers import (check_traits_exist, parse_member_of,
+                                                 parse_required)
 from pocketstack.placement.candidates import CandidateFinder, CandidateRequest, RequestGroup
 from pocketstack.placement.manager import Placement
 
@@ -18,6 +19,7 @@ _GROUPED = re.compile(r"^(resources|required|member_of|in_tree)(.*)$")
 
 class AllocationCandidates:
     def __init__(self, placement: Placement) -> None:
+        self.placement = placement
         self.finder = placement.candidates
 
     @route("GET", "/allocation_candidates", min_version="1.10",
@@ -95,6 +97,10 @@ class AllocationCandidates:
                                              f"same_subtree: {p} not found.",
                                              common.QUERY_BAD_VALUE)
             request.same_subtree.append(parts)
+        names = request.root_forbidden.union(*request.root_required)
+        for g in groups.values():
+            names |= g.forbidden.union(*g.required)
+        check_traits_exist(self.placement, names)
         cands, snap = self.finder.find(request)
         requested = {rc for g in groups.values() for rc in g.resources}
         return CandidateFinder.render(cands, snap, requested, req.version or (1, 10))

@@ -35,6 +35,15 @@ def parse_member_of(req: Request, key: str = "member_of"
     return [common.parse_member_of(v, req.at_least("1.32")) for v in values]
 
 
+def check_traits_exist(placement: Placement, names: set[str]) -> None:
+    if not names:
+        return
+    missing = names - set(placement.catalog.list_traits(name_in=sorted(names)))
+    if missing:
+        raise common.bad_request(f"Invalid query string parameters: No such trait(s): "
+                                 f"{', '.join(sorted(missing))}", common.QUERY_BAD_VALUE)
+
+
 def parse_required(req: Request, key: str = "required") -> tuple[list[set[str]], set[str]]:
     required: list[set[str]] = []
     forbidden: set[str] = set()
@@ -69,6 +78,7 @@ class ResourceProviders:
                                          "a 'uuid'", common.QUERY_BAD_VALUE)
         resources = one_query(req, "resources")
         required, forbidden = parse_required(req)
+        check_traits_exist(self.p, forbidden.union(*required))
         rows = self.p.providers.list(
             name=one_query(req, "name"), uuid=uuid and common.normalize_uuid(uuid),
             member_of=parse_member_of(req),
