@@ -9,7 +9,8 @@ In-process API for the compute scheduler (no HTTP, no token), reached as
 ``ensure_compute_provider(name, inventory, uuid=None, traits=None) -> str``
     Create or update the provider named ``name`` (a compute host) so that its
     inventory is ``inventory`` ({"VCPU": {"total": 8, "allocation_ratio": 16.0},
-    "MEMORY_MB": {"total": 16384}, ...} or plain totals {"VCPU": 8}); returns its uuid.
+    "MEMORY_MB": {"total": 16384}, ...} or plain totals {"VCPU": 8}); classes not
+    listed are removed, fields not given keep their current values. Returns its uuid.
 ``claim(consumer, allocations, project_id, user_id, consumer_type="INSTANCE")``
     Atomically replace the consumer's allocations with ``allocations``
     ({rp_uuid: {"VCPU": 1, "MEMORY_MB": 512}}); raises
