@@ -109,7 +109,7 @@ class Allocations:
     def set(self, requests: list[ConsumerRequest]) -> None:
         """Replace the allocations of every consumer in ``requests``, all or nothing."""
         with self.db.write() as s:
-            self._set(s, requests)
+            self.set_in(s, requests)
 
     def delete(self, consumer: str) -> None:
         with self.db.write() as s:
@@ -120,7 +120,8 @@ class Allocations:
             if c is not None:
                 s.delete(c)
 
-    def _set(self, s: Session, requests: list[ConsumerRequest]) -> None:
+    def set_in(self, s: Session, requests: list[ConsumerRequest]) -> None:
+        """:meth:`set` inside the caller's transaction."""
         uuids = {u for r in requests for u in r.allocations}
         providers = {rp.uuid: rp for rp in s.scalars(
             select(ResourceProvider).where(ResourceProvider.uuid.in_(uuids)))}

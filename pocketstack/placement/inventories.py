@@ -54,6 +54,14 @@ class Inventories:
                 raise common.bad_request(f"Unknown resource class in inventory for resource "
                                          f"provider: {name}")
 
+    def check_in_use(self, s: Session, uuid: str) -> None:
+        """409 if the provider holds allocations of classes it has no inventory for."""
+        rp = get_rp(s, uuid)
+        have = set(self._load(s, rp))
+        used = s.scalars(select(Allocation.resource_class).distinct().where(
+            Allocation.resource_provider_id == rp.id)).all()
+        self._in_use(s, rp, [rc for rc in used if rc not in have])
+
     @staticmethod
     def _in_use(s: Session, rp: ResourceProvider, classes: list[str]) -> None:
         if not classes:
@@ -76,27 +84,34 @@ class Inventories:
     def replace(self, uuid: str, generation: int, inventories: dict[str, dict[str, Any]],
                 reserved_equal_ok: bool = True) -> tuple[dict[str, dict[str, Any]], int]:
         with self.db.write() as s:
-            rp = get_rp(s, uuid)
-            check_generation(rp, generation)
-            self._check_classes(s, list(inventories))
-            wanted = {rc: self._normalize(rc, d, reserved_equal_ok)
-                      for rc, d in inventories.items()}
-            current = self._load(s, rp)
+            return self.replace_in(s, uuid, generation, inventories, reserved_equal_ok)
+
+    def replace_in(self, s: Session, uuid: str, generation: int,
+                   inventories: dict[str, dict[str, Any]], reserved_equal_ok: bool = True,
+                   check_in_use: bool = True) -> tuple[dict[str, dict[str, Any]], int]:
+        """:meth:`replace` inside the caller's transaction (the reshaper's)."""
+        rp = get_rp(s, uuid)
+        check_generation(rp, generation)
+        self._check_classes(s, list(inventories))
+        wanted = {rc: self._normalize(rc, d, reserved_equal_ok)
+                  for rc, d in inventories.items()}
+        current = self._load(s, rp)
+        if check_in_use:
             self._in_use(s, rp, [rc for rc in current if rc not in wanted])
-            for rc, inv in current.items():
-                if rc not in wanted:
-                    s.delete(inv)
-            for rc, data in wanted.items():
-                inv = current.get(rc)
-                if inv is None:
-                    s.add(Inventory(resource_provider_id=rp.id, resource_class=rc, **data))
-                else:
-                    for k, v in data.items():
-                        setattr(inv, k, v)
-            rp.generation += 1
-            s.flush()
-            return ({rc: inventory_view(i) for rc, i in sorted(self._load(s, rp).items())},
-                    rp.generation)
+        for rc, inv in current.items():
+            if rc not in wanted:
+                s.delete(inv)
+        for rc, data in wanted.items():
+            inv = current.get(rc)
+            if inv is None:
+                s.add(Inventory(resource_provider_id=rp.id, resource_class=rc, **data))
+            else:
+                for k, v in data.items():
+                    setattr(inv, k, v)
+        rp.generation += 1
+        s.flush()
+        return ({rc: inventory_view(i) for rc, i in sorted(self._load(s, rp).items())},
+                rp.generation)
 
     def delete_all(self, uuid: str) -> None:
         with self.db.write() as s:

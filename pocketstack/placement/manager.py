@@ -25,6 +25,16 @@ class Placement:
         self.allocations = Allocations(db)
         self.candidates = CandidateFinder(db)
 
+    def reshape(self, inventories: dict[str, tuple[int, dict[str, dict[str, Any]]]],
+                requests: list[ConsumerRequest]) -> None:
+        """POST /reshaper: new inventories and moved allocations in one transaction."""
+        with self.db.write() as s:
+            for uuid, (generation, invs) in inventories.items():
+                self.inventories.replace_in(s, uuid, generation, invs, check_in_use=False)
+            self.allocations.set_in(s, requests)
+            for uuid in inventories:
+                self.inventories.check_in_use(s, uuid)
+
     # -- in-process API (see the package docstring) ------------------------------
     def ensure_compute_provider(self, name: str, inventory: dict[str, Any],
                                 uuid: str | None = None,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from email.utils import formatdate
+from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
 
@@ -10,7 +11,7 @@ from pocketstack.api import errors
 from pocketstack.api.context import current
 from pocketstack.api.service import Microversions, Service, json_response
 from pocketstack.placement import common, policies  # noqa: F401  (registers the rules)
-from pocketstack.placement.api.allocations import Allocations
+from pocketstack.placement.api.allocations import Allocations, Reshaper
 from pocketstack.placement.api.candidates import AllocationCandidates
 from pocketstack.placement.api.catalog import ResourceClasses, Traits
 from pocketstack.placement.api.inventories import ProviderInventories, Usages
@@ -38,11 +39,21 @@ class PlacementService(Service):
         p = self.placement
         for resource in (Root(), ResourceProviders(p), ProviderInventories(p), Usages(p),
                          ResourceClasses(p), Traits(p), Allocations(p),
-                         AllocationCandidates(p)):
+                         AllocationCandidates(p), Reshaper(p)):
             self.router.include(resource)
 
     def start(self) -> None:
         self.placement.catalog.seed()
+
+    async def _dispatch(self, raw: Any, ctx: Any) -> tuple[Response, tuple[int, int] | None]:
+        response, version = await super()._dispatch(raw, ctx)
+        # 1.15: cache headers on successful GETs (Placement's Last-Modified is "now" for
+        # documents that are not a single stored object)
+        if version is not None and version >= (1, 15) and raw.method in ("GET", "HEAD") \
+                and response.status_code == 200:
+            response.headers["cache-control"] = "no-cache"
+            response.headers["last-modified"] = formatdate(usegmt=True)
+        return response, version
 
     def render_error(self, exc: errors.ApiError) -> Response:
         ctx = current.get()

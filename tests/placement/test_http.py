@@ -234,3 +234,55 @@ def test_aggregates_versions(placement):
     assert r.json() == {"aggregates": [agg], "resource_provider_generation": 0}
     listed = placement.get("/resource_providers", params={"member_of": f"in:{agg}"}).json()
     assert [p["uuid"] for p in listed["resource_providers"]] == [rp]
+
+
+def test_reshaper_moves_allocations_to_a_child(placement):
+    root = placement.provider(inventory={"VCPU": 8, "VGPU": 4})
+    child = placement.provider(parent=root)
+    consumer = _uuid()
+    assert placement.allocate(consumer, {root: {"VCPU": 1, "VGPU": 2}}).status_code == 204
+    root_gen = placement.get(f"/resource_providers/{root}").json()["generation"]
+    body = {"inventories": {
+                root: {"resource_provider_generation": root_gen,
+                       "inventories": {"VCPU": {"total": 8}}},
+                child: {"resource_provider_generation": 0,
+                        "inventories": {"VGPU": {"total": 4}}}},
+            "allocations": {consumer: {
+                "allocations": {root: {"resources": {"VCPU": 1}},
+                                child: {"resources": {"VGPU": 2}}},
+                "project_id": "proj", "user_id": "user", "consumer_generation": 0,
+                "consumer_type": "INSTANCE"}}}
+    r = placement.post("/reshaper", body, version="1.29")
+    assert r.status_code == 404
+    r = placement.post("/reshaper", body)
+    assert r.status_code == 204, r.text
+    got = placement.get(f"/allocations/{consumer}").json()["allocations"]
+    assert got[child]["resources"] == {"VGPU": 2} and got[root]["resources"] == {"VCPU": 1}
+    # leaving an allocation without inventory is refused, and nothing changes
+    gen = placement.get(f"/resource_providers/{child}").json()["generation"]
+    body = {"inventories": {child: {"resource_provider_generation": gen, "inventories": {}}},
+            "allocations": {}}
+    r = placement.post("/reshaper", body)
+    assert r.status_code == 409
+    assert placement.get(f"/resource_providers/{child}/inventories").json()["inventories"]
+
+
+def test_cache_headers_and_provider_filters(placement):
+    r = placement.get("/resource_providers", version="1.15")
+    assert r.headers["cache-control"] == "no-cache" and r.headers["last-modified"]
+    assert "last-modified" not in placement.get("/resource_providers",
+                                                version="1.14").headers
+    tag = f"CUSTOM_F_{uuid.uuid4().hex[:8].upper()}"
+    rp = placement.provider(inventory={"VCPU": 2, "DISK_GB": 10}, traits=[tag])
+    found = placement.get("/resource_providers",
+                          params={"resources": "VCPU:2,DISK_GB:10", "required": tag}).json()
+    assert [p["uuid"] for p in found["resource_providers"]] == [rp]
+    found = placement.get("/resource_providers",
+                          params={"resources": "VCPU:3", "required": tag}).json()
+    assert found["resource_providers"] == []
+    found = placement.get("/resource_providers", params={"required": f"!{tag}"}).json()
+    assert rp not in [p["uuid"] for p in found["resource_providers"]]
+    r = placement.get("/resource_providers", params={"required": tag}, version="1.17")
+    assert r.status_code == 400
+    r = placement.get("/resource_providers", params={"uuid": "nope"})
+    assert r.status_code == 400

@@ -8,7 +8,8 @@ from pocketstack.api.request import Request
 from pocketstack.api.routing import route
 from pocketstack.placement import common
 from pocketstack.placement.allocations import NO_CHECK, ConsumerRequest
-from pocketstack.placement.api.common import UUID, body
+from pocketstack.placement.api.common import GENERATION, UUID, body
+from pocketstack.placement.api.inventories import INVENTORY
 from pocketstack.placement.manager import Placement
 
 RESOURCES = {"type": "object", "minProperties": 1,
@@ -113,3 +114,28 @@ class Allocations:
     def provider(self, req: Request, uuid: str) -> dict[str, Any]:
         allocs, gen = self.allocs.for_provider(uuid)
         return {"allocations": allocs, "resource_provider_generation": gen}
+
+
+class Reshaper:
+    def __init__(self, placement: Placement) -> None:
+        self.p = placement
+
+    @route("POST", "/reshaper", status=204, min_version="1.30",
+           policy="placement:reshaper:reshape")
+    def reshape(self, req: Request) -> None:
+        v = req.version or (1, 30)
+        per_provider = {"type": "object", "properties": {
+            "resource_provider_generation": GENERATION,
+            "inventories": {"type": "object",
+                            "patternProperties": {"^[A-Z0-9_]+$": INVENTORY},
+                            "additionalProperties": False}},
+            "required": ["resource_provider_generation", "inventories"],
+            "additionalProperties": False}
+        data = body(req, {"type": "object", "properties": {
+            "inventories": {"type": "object", "patternProperties": {"^.+$": per_provider}},
+            "allocations": {"type": "object",
+                            "patternProperties": {"^.+$": _dict_schema(v, True)}}},
+            "required": ["inventories", "allocations"], "additionalProperties": False})
+        invs = {u: (d["resource_provider_generation"], d["inventories"])
+                for u, d in data["inventories"].items()}
+        self.p.reshape(invs, [_request(c, d, v) for c, d in data["allocations"].items()])
