@@ -61,7 +61,8 @@ def parse_resources(text: str, name: str = "resources") -> dict[str, int]:
             value = int(amount)
         except ValueError:
             value = -1
-        if not sep or not rc or value < 0 or (value < 1 and name.startswith("resources")):
+        if (not sep or not rc or value < 0 or value > MAX_INT
+                or (value < 1 and name.startswith("resources"))):
             raise bad_request(
                 f"Badly formed {name} parameter. Expected {name} query string parameter in "
                 f"form: ?{name}=VCPU:2,MEMORY_MB:1024. Got: {text}.", QUERY_BAD_VALUE)

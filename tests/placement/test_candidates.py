@@ -108,7 +108,11 @@ def test_bad_queries(placement):
                    {"resources": "VCPU:1", "limit": "-1"},
                    {"resources": "VCPU:1", "member_of": "not-a-uuid"},
                    {"resources1": "VCPU:1", "resources2": "VCPU:1"},
-                   {"resources": "VCPU:1", "required": "!!X"}, {}):
+                   {"resources": "VCPU:1", "required": "!!X"}, {},
+                   {"required": "COMPUTE_NODE"}, {"resources": "VCPU:99999999999"},
+                   {"resources": "VCPU:1", "required": "CUSTOM_NO_SUCH_TRAIT_EVER"},
+                   {"resources": "VCPU:1", "in_tree": "nope"},
+                   {"resources": "VCPU:1", "same_subtree": "nope"}):
         r = placement.get("/allocation_candidates", params=params)
         assert r.status_code == 400, (params, r.text)
         assert r.json()["errors"][0]["status"] == 400

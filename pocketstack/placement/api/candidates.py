@@ -63,7 +63,7 @@ class AllocationCandidates:
                                              f"'in_tree' parameter to be a format of uuid. "
                                              f"Got: {in_tree}", common.QUERY_BAD_VALUE)
                 g.in_tree = common.normalize_uuid(in_tree)
-        if "" not in groups and not any(g.resources for g in groups.values()):
+        if not any(g.resources for g in groups.values()):
             raise common.bad_request("At least one request group (`resources` or "
                                      "`resources{$S}`) is required.",
                                      common.QUERY_MISSING_VALUE)
