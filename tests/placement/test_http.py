@@ -286,3 +286,20 @@ def test_cache_headers_and_provider_filters(placement):
     assert r.status_code == 400
     r = placement.get("/resource_providers", params={"uuid": "nope"})
     assert r.status_code == 400
+
+
+def test_service_role_is_allowed(cloud):
+    suffix = uuid.uuid4().hex[:8]
+    user, project, password = f"svc-{suffix}", f"svcp-{suffix}", "s3cret!pw"
+    cloud.cli("project", "create", project)
+    cloud.cli("user", "create", "--password", password, "--project", project, user)
+    cloud.cli("role", "add", "--user", user, "--project", project, "service")
+    auth = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": user, "domain": {"id": "default"}, "password": password}}},
+        "scope": {"project": {"name": project, "domain": {"id": "default"}}}}}
+    r = requests.post(cloud.url(5000, "/v3/auth/tokens"), json=auth, timeout=30)
+    assert r.status_code == 201, r.text
+    token = r.headers["X-Subject-Token"]
+    r = requests.get(cloud.url(8778, "/resource_providers"),
+                     headers={"X-Auth-Token": token}, timeout=10)
+    assert r.status_code == 200 and "resource_providers" in r.json()
