@@ -3,7 +3,8 @@
 The whole provider picture is loaded with a few bulk queries (:class:`Snapshot`);
 each provider tree is then examined on its own. The unsuffixed request group may
 be spread over several providers of one tree; each suffixed group is satisfied by
-one provider. Sharing providers (MISC_SHARES_VIA_AGGREGATE) are not considered.
+one provider. Sharing providers (trait MISC_SHARES_VIA_AGGREGATE) lend their
+resources to every tree that has a provider in one of their aggregates.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pocketstack.db import Database
 from pocketstack.placement.snapshot import Prov, Snapshot, traits_ok
 
 MAX_PER_TREE = 200  # bound on the combinations examined in one tree
+SHARES = "MISC_SHARES_VIA_AGGREGATE"
 
 
 @dataclass
@@ -52,17 +54,31 @@ class CandidateFinder:
     def find(self, request: CandidateRequest) -> tuple[list[Candidate], Snapshot]:
         with self.db.read() as s:
             snap = Snapshot(s)
+        sharing: dict[str, list[Prov]] = {}
+        for p in snap.by_id.values():
+            if SHARES in p.traits:
+                for agg in p.aggregates:
+                    sharing.setdefault(agg, []).append(p)
         out: list[Candidate] = []
+        seen: set[tuple[Any, ...]] = set()
         for root_id, tree in snap.trees.items():
-            found = self._tree(snap, root_id, tree, request)
+            shared: list[Prov] = []
+            if sharing:
+                ids = {p.id for p in tree}
+                for agg in sorted(set().union(*(p.aggregates for p in tree))):
+                    for sp in sharing.get(agg, []):
+                        if sp.id not in ids:
+                            ids.add(sp.id)
+                            shared.append(sp)
+            found = self._tree(snap, root_id, tree, shared, request, seen)
             out.extend(found)
             if request.limit is not None and len(out) >= request.limit:
                 return out[:request.limit], snap
         return out, snap
 
     # -- one tree -------------------------------------------------------------------
-    def _tree(self, snap: Snapshot, root_id: int, tree: list[Prov],
-              req: CandidateRequest) -> list[Candidate]:
+    def _tree(self, snap: Snapshot, root_id: int, tree: list[Prov], shared: list[Prov],
+              req: CandidateRequest, seen: set[tuple[Any, ...]]) -> list[Candidate]:
         root = snap.by_id[root_id]
         if not traits_ok(root.traits, req.root_required, req.root_forbidden):
             return []
@@ -72,12 +88,12 @@ class CandidateFinder:
                 anchor = snap.by_uuid.get(g.in_tree)
                 if anchor is None or anchor.root_id != root_id:
                     return []
-            opts = self._group_options(snap, tree, g)
+            pool = tree if g.in_tree is not None else tree + shared
+            opts = self._group_options(snap, pool, g)
             if not opts:
                 return []
             options.append(opts)
         results: list[Candidate] = []
-        seen: set[tuple[Any, ...]] = set()
         for combo in itertools.islice(itertools.product(*options), MAX_PER_TREE):
             cand = self._merge(snap, req, combo)
             if cand is None:
@@ -172,8 +188,11 @@ class CandidateFinder:
         summarised: list[Prov] = []
         seen: set[int] = set()
         for c in cands:
-            provs = snap.trees[c.root] if version >= (1, 29) else \
-                [snap.by_uuid[u] for u in c.allocations]
+            used = [snap.by_uuid[u] for u in c.allocations]
+            provs = used
+            if version >= (1, 29):
+                provs = [p for root in dict.fromkeys([c.root] + [u.root_id for u in used])
+                         for p in snap.trees[root]]
             for p in provs:
                 if p.id not in seen:
                     seen.add(p.id)

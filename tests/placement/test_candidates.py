@@ -123,3 +123,20 @@ def test_bad_queries(placement):
     assert r.status_code == 400
     r = placement.get("/allocation_candidates", params={"resources": "VCPU:1,CUSTOM_NONE:1"})
     assert r.status_code == 200 and r.json()["allocation_requests"] == []
+
+
+def test_sharing_provider(placement):
+    agg = _uuid()
+    compute = placement.provider(inventory={"VCPU": 4})
+    storage = placement.provider(inventory={"DISK_GB": 100},
+                                 traits=["MISC_SHARES_VIA_AGGREGATE"])
+    for rp in (compute, storage):
+        gen = placement.get(f"/resource_providers/{rp}").json()["generation"]
+        r = placement.put(f"/resource_providers/{rp}/aggregates",
+                          {"aggregates": [agg], "resource_provider_generation": gen})
+        assert r.status_code == 200, r.text
+    body = _cands(placement, resources="VCPU:1,DISK_GB:10", member_of=agg)
+    assert [set(a["allocations"]) for a in body["allocation_requests"]] == [{compute, storage}]
+    assert set(body["provider_summaries"]) == {compute, storage}
+    body = _cands(placement, resources="DISK_GB:10", member_of=agg)
+    assert [set(a["allocations"]) for a in body["allocation_requests"]] == [{storage}]
