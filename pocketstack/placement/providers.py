@@ -27,8 +27,9 @@ def get_rp(session: Session, uuid: str, *, for_update: bool = False) -> Resource
 def check_generation(rp: ResourceProvider, generation: int | None) -> None:
     if generation is not None and rp.generation != generation:
         raise common.conflict(
-            f"resource provider generation conflict: resource provider {rp.uuid} has "
-            f"generation {rp.generation}, got {generation}.", common.CONCURRENT_UPDATE)
+            f"Resource provider's generation already changed. Please update the generation "
+            f"and try again. (resource provider {rp.uuid} has generation {rp.generation}, "
+            f"got {generation})", common.CONCURRENT_UPDATE)
 
 
 class Providers:

@@ -74,7 +74,9 @@ def test_resource_classes_and_traits(cloud, rp):
     cloud.cli("resource", "class", "delete", rc)
     assert rc not in [r["name"] for r in cloud.cli("resource", "class", "list", "-f", "json")]
     proc = cloud.cli("resource", "class", "delete", "VCPU", check=False)
-    assert proc.returncode != 0
+    assert proc.returncode != 0 and "Cannot delete standard resource class" in proc.stderr
+    proc = cloud.cli("resource", "class", "create", "CUSTOM_lower", check=False)
+    assert proc.returncode != 0 and "JSON does not validate" in proc.stderr
 
     trait = f"CUSTOM_{uuid.uuid4().hex[:8].upper()}"
     cloud.cli("trait", "create", trait)
@@ -101,7 +103,7 @@ def test_aggregates(cloud, rp):
     assert {r["uuid"] for r in rows} == {agg1, agg2}
     proc = cloud.cli("resource", "provider", "aggregate", "set", rp, "--aggregate", agg1,
                      "--generation", "0", check=False)
-    assert proc.returncode != 0 and "generation" in proc.stderr
+    assert proc.returncode != 0 and "Please update the generation" in proc.stderr
     listed = cloud.cli("resource", "provider", "list", "--aggregate-uuid", agg1, "-f", "json")
     assert [r["uuid"] for r in listed] == [rp]
 

@@ -8,7 +8,7 @@ from typing import Any
 from pocketstack.api.request import Request
 from pocketstack.api.routing import route
 from pocketstack.placement import common
-from pocketstack.placement.api.common import one_query
+from pocketstack.placement.api.common import check_classes, one_query
 from pocketstack.placement.api.providers import (check_traits_exist, parse_member_of,
                                                  parse_required)
 from pocketstack.placement.candidates import CandidateFinder, CandidateRequest, RequestGroup
@@ -101,6 +101,7 @@ class AllocationCandidates:
         for g in groups.values():
             names |= g.forbidden.union(*g.required)
         check_traits_exist(self.placement, names)
+        check_classes(self.placement, {rc for g in groups.values() for rc in g.resources})
         cands, snap = self.finder.find(request)
         requested = {rc for g in groups.values() for rc in g.resources}
         return CandidateFinder.render(cands, snap, requested, req.version or (1, 10))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pocketstack.api import errors
 from pocketstack.api.request import Request
 from pocketstack.api.validation import validate
 from pocketstack.placement import common
@@ -24,9 +25,24 @@ INVENTORY_FIELDS = {
 
 
 def body(req: Request, schema: dict[str, Any]) -> Any:
+    """The JSON body, validated; Placement words schema failures "JSON does not validate"."""
     data = req.json()
-    validate(schema, data)
+    try:
+        validate(schema, data)
+    except errors.ValidationError as exc:
+        raise common.bad_request(f"JSON does not validate: {exc.message}") from None
     return data
+
+
+def check_classes(placement: Any, names: set[str], param: str = "resources") -> None:
+    """400 for unknown resource classes in a query (as Placement answers)."""
+    if not names:
+        return
+    known = set(placement.catalog.list_classes())
+    missing = sorted(names - known)
+    if missing:
+        raise common.bad_request(f"Invalid resource class in {param} parameter: No such "
+                                 f"resource class {missing[0]}.", common.QUERY_BAD_VALUE)
 
 
 def version(req: Request) -> tuple[int, int]:

@@ -7,7 +7,8 @@ from typing import Any
 from pocketstack.api.request import Reply, Request
 from pocketstack.api.routing import route
 from pocketstack.placement import common
-from pocketstack.placement.api.common import GENERATION, UUID, body, check_query, one_query
+from pocketstack.placement.api.common import (GENERATION, UUID, body, check_classes,
+                                              check_query, one_query)
 from pocketstack.placement.api.common import version as ver
 from pocketstack.placement.manager import Placement
 from pocketstack.placement.providers import UNSET
@@ -79,10 +80,12 @@ class ResourceProviders:
         resources = one_query(req, "resources")
         required, forbidden = parse_required(req)
         check_traits_exist(self.p, forbidden.union(*required))
+        parsed = common.parse_resources(resources) if resources else None
+        check_classes(self.p, set(parsed or {}))
         rows = self.p.providers.list(
             name=one_query(req, "name"), uuid=uuid and common.normalize_uuid(uuid),
             member_of=parse_member_of(req),
-            resources=common.parse_resources(resources) if resources else None,
+            resources=parsed,
             in_tree=in_tree and common.normalize_uuid(in_tree), required=required,
             forbidden=forbidden)
         return {"resource_providers": [provider_body(req, rp) for rp in rows]}
