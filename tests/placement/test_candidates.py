@@ -140,3 +140,22 @@ def test_sharing_provider(placement):
     assert set(body["provider_summaries"]) == {compute, storage}
     body = _cands(placement, resources="DISK_GB:10", member_of=agg)
     assert [set(a["allocations"]) for a in body["allocation_requests"]] == [{storage}]
+
+
+def test_resourceless_group_and_same_subtree(placement):
+    tag = _trait()
+    root = placement.provider(inventory={"VCPU": 4})
+    numa0 = placement.provider(parent=root, traits=["HW_NUMA_ROOT"])
+    numa1 = placement.provider(parent=root, traits=["HW_NUMA_ROOT"])
+    pf0 = placement.provider(parent=numa0, inventory={"SRIOV_NET_VF": 2}, traits=[tag])
+    placement.provider(parent=numa1, inventory={"SRIOV_NET_VF": 2})
+    params = {"resources": "VCPU:1", "resources_VF": "SRIOV_NET_VF:1", "required_VF": tag,
+              "required_NUMA": "HW_NUMA_ROOT", "same_subtree": "_VF,_NUMA",
+              "group_policy": "none", "in_tree": root}
+    body = _cands(placement, **params)
+    assert [a["mappings"] for a in body["allocation_requests"]] == [
+        {"": [root], "_NUMA": [numa0], "_VF": [pf0]}]
+    assert body["allocation_requests"][0]["allocations"] == {
+        root: {"resources": {"VCPU": 1}}, pf0: {"resources": {"SRIOV_NET_VF": 1}}}
+    r = placement.get("/allocation_candidates", params=params, version="1.35")
+    assert r.status_code == 400

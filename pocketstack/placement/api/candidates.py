@@ -48,7 +48,7 @@ class AllocationCandidates:
                                          "unexpected)", common.QUERY_BAD_VALUE)
         for suffix, g in groups.items():
             text = one_query(req, f"resources{suffix}")
-            if text is None and (suffix or not req.at_least("1.35")):
+            if text is None and not req.at_least("1.36"):  # resourceless groups: 1.36
                 raise common.bad_request(f"All request groups must specify resources. "
                                          f"'resources{suffix}' is missing.",
                                          common.QUERY_MISSING_VALUE)
