@@ -10,6 +10,7 @@ resources to every tree that has a provider in one of their aggregates.
 from __future__ import annotations
 
 import itertools
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,12 +49,21 @@ class Candidate:
 
 
 class CandidateFinder:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, randomize: bool = False, max_candidates: int = -1
+                 ) -> None:
         self.db = db
+        self.randomize = randomize
+        self.max_candidates = max_candidates
 
     def find(self, request: CandidateRequest) -> tuple[list[Candidate], Snapshot]:
         with self.db.read() as s:
             snap = Snapshot(s)
+        limit = request.limit
+        if self.max_candidates > 0:
+            limit = min(limit or self.max_candidates, self.max_candidates)
+        trees = list(snap.trees.items())
+        if self.randomize:
+            random.shuffle(trees)
         sharing: dict[str, list[Prov]] = {}
         for p in snap.by_id.values():
             if SHARES in p.traits:
@@ -61,7 +71,7 @@ class CandidateFinder:
                     sharing.setdefault(agg, []).append(p)
         out: list[Candidate] = []
         seen: set[tuple[Any, ...]] = set()
-        for root_id, tree in snap.trees.items():
+        for root_id, tree in trees:
             shared: list[Prov] = []
             if sharing:
                 ids = {p.id for p in tree}
@@ -72,8 +82,8 @@ class CandidateFinder:
                             shared.append(sp)
             found = self._tree(snap, root_id, tree, shared, request, seen)
             out.extend(found)
-            if request.limit is not None and len(out) >= request.limit:
-                return out[:request.limit], snap
+            if limit is not None and len(out) >= limit:
+                return out[:limit], snap
         return out, snap
 
     # -- one tree -------------------------------------------------------------------

@@ -17,13 +17,14 @@ from pocketstack.placement.providers import Providers
 
 
 class Placement:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, randomize: bool = False, max_candidates: int = -1
+                 ) -> None:
         self.db = db
         self.catalog = Catalog(db)
         self.providers = Providers(db)
         self.inventories = Inventories(db)
         self.allocations = Allocations(db)
-        self.candidates = CandidateFinder(db)
+        self.candidates = CandidateFinder(db, randomize, max_candidates)
 
     def reshape(self, inventories: dict[str, tuple[int, dict[str, dict[str, Any]]]],
                 requests: list[ConsumerRequest]) -> None:

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from pocketstack.api import errors
 from pocketstack.api.context import current
 from pocketstack.api.service import Microversions, Service, json_response
-from pocketstack.placement import common, policies  # noqa: F401  (registers the rules)
+from pocketstack.placement import common, options, policies  # noqa: F401  (registers)
 from pocketstack.placement.api.allocations import Allocations, Reshaper
 from pocketstack.placement.api.candidates import AllocationCandidates
 from pocketstack.placement.api.catalog import ResourceClasses, Traits
@@ -35,7 +35,10 @@ class PlacementService(Service):
 
     def __init__(self, cloud: "Cloud") -> None:
         super().__init__(cloud)
-        self.placement = Placement(cloud.db)
+        conf = cloud.conf
+        self.placement = Placement(
+            cloud.db, randomize=conf.get("placement", "randomize_allocation_candidates"),
+            max_candidates=conf.get("placement", "max_allocation_candidates"))
         p = self.placement
         for resource in (Root(), ResourceProviders(p), ProviderInventories(p), Usages(p),
                          ResourceClasses(p), Traits(p), Allocations(p),

@@ -303,3 +303,17 @@ def test_service_role_is_allowed(cloud):
     r = requests.get(cloud.url(8778, "/resource_providers"),
                      headers={"X-Auth-Token": token}, timeout=10)
     assert r.status_code == 200 and "resource_providers" in r.json()
+
+
+def test_concurrent_claims_never_overcommit(placement):
+    from concurrent.futures import ThreadPoolExecutor
+
+    rp = placement.provider(inventory={"VCPU": 10})
+
+    def claim(_):
+        return placement.allocate(_uuid(), {rp: {"VCPU": 1}}).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(claim, range(20)))
+    assert codes.count(204) == 10 and codes.count(409) == 10
+    assert placement.get(f"/resource_providers/{rp}/usages").json()["usages"] == {"VCPU": 10}

@@ -74,3 +74,16 @@ def test_candidate_search_is_a_bulk_load(placement):
     assert {int(h["name"].split("-")[1]) % 4 for h in hosts} == {3}
     assert len(statements) <= 6
     assert len(placement.candidate_hosts({"VCPU": 1}, limit=10)) == 10
+
+
+def test_max_allocation_candidates_and_random_order(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'r.db'}")
+    migrate.upgrade(db)
+    p = Placement(db, randomize=True, max_candidates=3)
+    p.catalog.seed()
+    for i in range(10):
+        p.ensure_compute_provider(f"c{i}", {"VCPU": 2})
+    orders = {tuple(h["name"] for h in p.candidate_hosts({"VCPU": 1})) for _ in range(10)}
+    assert all(len(o) == 3 for o in orders) and len(orders) > 1
+    assert len(p.candidate_hosts({"VCPU": 1}, limit=2)) == 2
+    db.dispose()
