@@ -1,7 +1,11 @@
 """Placement (the OpenStack Placement API, port 8778) and its in-process API.
 
-HTTP: resource providers (nested), inventories, usages, resource classes, traits,
-aggregates, allocations, allocation candidates; microversions 1.0 to 1.39.
+HTTP: resource providers (nested, re-parenting at 1.37), inventories, usages,
+resource classes, traits, aggregates, allocations (consumer generations and types),
+allocation candidates (granular groups, forbidden/any-of traits, member_of, in_tree,
+root_required, same_subtree, sharing providers), the reshaper; microversions 1.0-1.39.
+Policies ``placement:*`` default to admin or the service role. Options:
+``[placement] randomize_allocation_candidates`` and ``max_allocation_candidates``.
 
 In-process API for the compute scheduler (no HTTP, no token), reached as
 ``cloud.service("placement").placement`` (a :class:`pocketstack.placement.manager.Placement`):

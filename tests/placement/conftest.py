@@ -73,7 +73,3 @@ class PlacementClient:
 @pytest.fixture(scope="module")
 def placement(cloud: Any) -> PlacementClient:
     return PlacementClient(cloud, cloud.token("pocketstack-admin"))
-
-
-def new_uuid() -> str:
-    return str(uuid.uuid4())
