@@ -17,6 +17,7 @@ SERVICES: list[str] = [
     "pocketstack.identity.service:IdentityService",
     "pocketstack.object.service:ObjectStoreService",
     "pocketstack.image.service:ImageService",
+    "pocketstack.placement.service:PlacementService",
 ]
 
 
