@@ -161,3 +161,10 @@ def paginate(req: Request, items: list[dict[str, Any]], collection: str,
 def all_projects(req: Request) -> bool:
     value = req.query.get("all_tenants") or req.query.get("all_projects")
     return bool(value) and as_bool(value, "all_tenants") and req.ctx.is_admin
+
+
+def empty(status: int = 200) -> Any:
+    """A body-less answer with a status the route default cannot express (200)."""
+    from starlette.responses import Response
+
+    return Response(status_code=status)

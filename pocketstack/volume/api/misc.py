@@ -126,8 +126,9 @@ class Misc:
         return {"quota_set": self.quotas.update(tenant_id, body_of(req, "quota_set"))}
 
     @vroute("DELETE", "/os-quota-sets/{tenant_id}", status=200, policy="volume:quota:delete")
-    def quota_delete(self, req: Request, tenant_id: str) -> None:
+    def quota_delete(self, req: Request, tenant_id: str) -> Any:
         self.quotas.delete(tenant_id)
+        return common.empty(200)
 
     @vroute("GET", "/os-quota-class-sets/{class_name}", policy="volume:quota:show")
     def quota_class(self, req: Request, class_name: str) -> dict[str, Any]:

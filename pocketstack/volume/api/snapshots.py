@@ -102,7 +102,7 @@ class SnapshotsApi:
             policy="volume:update_snapshot_metadata")
     def delete_metadata(self, req: Request, snapshot_id: str, key: str) -> Reply:
         self.snapshots.delete_metadata(req.ctx, snapshot_id, key)
-        return Reply(None, 200)
+        return common.empty(200)
 
 
 class BackupsApi:

@@ -156,7 +156,7 @@ class VolumesApi:
             policy="volume:update_volume_metadata")
     def delete_metadata_item(self, req: Request, volume_id: str, key: str) -> Reply:
         self.volumes.delete_metadata(req.ctx, volume_id, key)
-        return Reply(None, 200)
+        return common.empty(200)
 
 
 class VolumeActions:
@@ -231,7 +231,7 @@ class VolumeActions:
         if "bootable" not in args:
             raise errors.BadRequest("Must specify bootable in request.")
         self.actions.set_bootable(req.ctx, vid, args["bootable"])
-        return Reply(None, 200)
+        return common.empty(200)
 
     def _update_readonly_flag(self, req: Request, vid: str, args: dict[str, Any]) -> None:
         req.enforce("volume:update_readonly_flag")
@@ -260,7 +260,7 @@ class VolumeActions:
         if not isinstance(key, str):
             raise errors.BadRequest("Invalid input for field/attribute key.")
         self.volumes.unset_image_metadata(req.ctx, vid, key)
-        return Reply(None, 200)
+        return common.empty(200)
 
     def _show_image_metadata(self, req: Request, vid: str, args: dict[str, Any]) -> Reply:
         req.enforce("volume:get")

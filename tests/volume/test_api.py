@@ -1,0 +1,237 @@
+"""Raw HTTP: version discovery, error bodies, microversions, actions and the state machine."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import requests
+
+PORT = 8776
+
+
+@pytest.fixture(scope="module")
+def api(cloud):
+    token = cloud.token("pocketstack-admin")
+    project = cloud.conn("pocketstack-admin").current_project_id
+
+    def call(method, path, body=None, version="3.71", token_=None, project_path=False,
+             **kw):
+        headers = {"X-Auth-Token": token_ or token,
+                   "OpenStack-API-Version": f"volume {version}"}
+        prefix = f"/v3/{project}" if project_path else "/v3"
+        return requests.request(method, cloud.url(PORT, prefix + path), json=body,
+                                headers=headers, timeout=60, **kw)
+
+    call.project = project
+    call.token = token
+    call.url = lambda path: cloud.url(PORT, "/v3" + path)
+    return call
+
+
+def _create(api, size=1, **extra):
+    r = api("POST", "/volumes", {"volume": {"size": size, "name": uuid.uuid4().hex[:8],
+                                             **extra}})
+    assert r.status_code == 202, r.text
+    return r.json()["volume"]
+
+
+def test_version_discovery(cloud):
+    r = requests.get(cloud.url(PORT, "/"), timeout=10)
+    assert r.status_code == 300
+    v = r.json()["versions"][0]
+    assert v["id"] == "v3.0" and v["min_version"] == "3.0" and v["version"] == "3.71"
+    r = requests.get(cloud.url(PORT, "/v3/"), timeout=10)
+    assert r.status_code == 200 and r.json()["versions"][0]["version"] == "3.71"
+
+
+def test_microversion_header_and_bounds(api):
+    r = api("GET", "/volumes", version="3.50")
+    assert r.status_code == 200
+    assert r.headers["OpenStack-API-Version"] == "volume 3.50"
+    assert api("GET", "/volumes", version="3.99").status_code == 406
+    r = api("GET", "/volumes", version="latest")
+    assert r.headers["OpenStack-API-Version"] == "volume 3.71"
+
+
+def test_project_and_projectless_paths(api):
+    vol = _create(api)
+    a = api("GET", f"/volumes/{vol['id']}", project_path=True)
+    b = api("GET", f"/volumes/{vol['id']}")
+    assert a.status_code == b.status_code == 200
+    assert a.json()["volume"]["id"] == b.json()["volume"]["id"] == vol["id"]
+    assert api("DELETE", f"/volumes/{vol['id']}", project_path=True).status_code == 202
+
+
+def test_error_format(api):
+    r = api("GET", f"/volumes/{uuid.uuid4()}")
+    assert r.status_code == 404
+    assert r.json()["itemNotFound"]["code"] == 404
+    assert "could not be found" in r.json()["itemNotFound"]["message"]
+    r = api("POST", "/volumes", {"volume": {"size": "abc"}})
+    assert r.status_code == 400 and "badRequest" in r.json()
+    r = api("POST", "/volumes", {"volume": {"size": 0}})
+    assert r.status_code == 400
+    r = api("POST", "/volumes", {"nothing": {}})
+    assert r.status_code == 400
+    r = requests.post(api.url("/volumes"), data=b"{not json",
+                      headers={"X-Auth-Token": api.token})
+    assert r.status_code == 400 and "badRequest" in r.json()
+
+
+def test_quota_over_limit_is_413(api):
+    r = api("POST", "/volumes", {"volume": {"size": 5000}})
+    assert r.status_code == 413
+    assert "overLimit" in r.json() and "gigabytes" in r.json()["overLimit"]["message"]
+
+
+def test_microversion_fields(api):
+    vol = _create(api)
+    old = api("GET", f"/volumes/{vol['id']}", version="3.0").json()["volume"]
+    new = api("GET", f"/volumes/{vol['id']}", version="3.71").json()["volume"]
+    assert "volume_type_id" not in old and "group_id" not in old
+    assert new["volume_type_id"] and new["consumes_quota"] is True
+    api("DELETE", f"/volumes/{vol['id']}")
+
+
+def test_list_filters_sort_and_pagination(api):
+    tag = uuid.uuid4().hex[:6]
+    ids = [_create(api, metadata={"tag": tag})["id"] for _ in range(3)]
+    r = api("GET", "/volumes/detail", params={"metadata": f'{{"tag": "{tag}"}}',
+                                              "limit": 2, "sort": "created_at:asc"})
+    body = r.json()
+    assert [v["id"] for v in body["volumes"]] == ids[:2]
+    assert body["volumes_links"][0]["rel"] == "next"
+    r = api("GET", "/volumes/detail", params={"metadata": f'{{"tag": "{tag}"}}',
+                                              "marker": ids[1], "sort": "created_at:asc"})
+    assert [v["id"] for v in r.json()["volumes"]] == ids[2:]
+    r = api("GET", "/volumes", params={"name": "no-such-volume-name"})
+    assert r.json()["volumes"] == []
+    for i in ids:
+        api("DELETE", f"/volumes/{i}")
+
+
+def test_metadata_crud(api):
+    vol = _create(api, metadata={"a": "1"})
+    path = f"/volumes/{vol['id']}/metadata"
+    assert api("POST", path, {"metadata": {"b": "2"}}).json()["metadata"] == {"a": "1", "b": "2"}
+    assert api("PUT", path, {"metadata": {"c": "3"}}).json()["metadata"] == {"c": "3"}
+    assert api("GET", path + "/c").json() == {"meta": {"c": "3"}}
+    assert api("PUT", path + "/c", {"meta": {"c": "4"}}).json() == {"meta": {"c": "4"}}
+    assert api("DELETE", path + "/c").status_code == 200
+    assert api("GET", path + "/c").status_code == 404
+    api("DELETE", f"/volumes/{vol['id']}")
+
+
+def test_attach_detach_state_machine(api):
+    vol = _create(api)
+    act = f"/volumes/{vol['id']}/action"
+    status = lambda: api("GET", f"/volumes/{vol['id']}").json()["volume"]["status"]  # noqa
+    assert api("POST", act, {"os-reserve": None}).status_code == 202
+    assert status() == "reserved"
+    assert api("POST", act, {"os-reserve": None}).status_code == 400
+    r = api("POST", act, {"os-initialize_connection": {"connector": {"host": "h"}}})
+    info = r.json()["connection_info"]
+    assert info["driver_volume_type"] == "file"
+    assert info["data"]["device_path"].endswith(f"volume-{vol['id']}")
+    server = str(uuid.uuid4())
+    assert api("POST", act, {"os-attach": {"instance_uuid": server,
+                                           "mountpoint": "/dev/vdb"}}).status_code == 202
+    shown = api("GET", f"/volumes/{vol['id']}").json()["volume"]
+    assert shown["status"] == "in-use" and shown["attachments"][0]["server_id"] == server
+    r = api("DELETE", f"/volumes/{vol['id']}")
+    assert r.status_code == 400 and "Invalid volume" in r.json()["badRequest"]["message"]
+    assert api("POST", act, {"os-begin_detaching": None}).status_code == 202
+    assert status() == "detaching"
+    assert api("POST", act, {"os-roll_detaching": None}).status_code == 202
+    assert status() == "in-use"
+    assert api("POST", act, {"os-detach": {}}).status_code == 202
+    assert status() == "available"
+    assert api("POST", act, {"os-unknown": {}}).status_code == 400
+    assert api("POST", act, {"os-extend": {"new_size": 1}}).status_code == 400
+    assert api("POST", act, {"os-extend": {"new_size": 3}}).status_code == 202
+    assert api("GET", f"/volumes/{vol['id']}").json()["volume"]["size"] == 3
+    assert api("POST", act, {"os-reset_status": {"status": "error"}}).status_code == 202
+    assert status() == "error"
+    assert api("POST", act, {"os-force_delete": {}}).status_code == 202
+    assert api("GET", f"/volumes/{vol['id']}").status_code == 404
+
+
+def test_attachments_api(api):
+    vol = _create(api)
+    r = api("POST", "/attachments", {"attachment": {"volume_uuid": vol["id"],
+                                                    "instance_uuid": str(uuid.uuid4())}})
+    assert r.status_code == 200, r.text
+    att = r.json()["attachment"]
+    assert att["status"] == "reserved"
+    assert api("GET", f"/volumes/{vol['id']}").json()["volume"]["status"] == "reserved"
+    r = api("PUT", f"/attachments/{att['id']}", {"attachment": {"connector": {"host": "x"}}})
+    assert r.json()["attachment"]["connection_info"]["driver_volume_type"] == "file"
+    assert api("POST", f"/attachments/{att['id']}/action",
+               {"os-complete": None}).status_code == 204
+    assert api("GET", f"/volumes/{vol['id']}").json()["volume"]["status"] == "in-use"
+    listed = api("GET", "/attachments", params={"volume_id": vol["id"]}).json()
+    assert [a["id"] for a in listed["attachments"]] == [att["id"]]
+    assert api("GET", "/attachments", version="3.26").status_code == 404
+    assert api("DELETE", f"/attachments/{att['id']}").status_code == 200
+    assert api("GET", f"/volumes/{vol['id']}").json()["volume"]["status"] == "available"
+    api("DELETE", f"/volumes/{vol['id']}")
+
+
+def test_other_project_sees_404(cloud, api):
+    vol = _create(api)
+    demo = cloud.token("pocketstack")
+    r = api("GET", f"/volumes/{vol['id']}", token_=demo)
+    assert r.status_code == 404
+    r = api("POST", f"/volumes/{vol['id']}/action", {"os-reset_status": {"status": "error"}},
+            token_=demo)
+    assert r.status_code in (403, 404)
+    assert r.json().get("forbidden") or r.json().get("itemNotFound")
+    api("DELETE", f"/volumes/{vol['id']}")
+
+
+def test_limits_extensions_quota_usage(api):
+    vol = _create(api, size=2)
+    lim = api("GET", "/limits").json()["limits"]["absolute"]
+    assert lim["maxTotalVolumes"] == 10 and lim["totalGigabytesUsed"] >= 2
+    ext = api("GET", "/extensions").json()["extensions"]
+    assert "os-volume-transfer" in [e["alias"] for e in ext]
+    q = api("GET", f"/os-quota-sets/{api.project}", params={"usage": "true"}).json()
+    assert q["quota_set"]["volumes"]["in_use"] >= 1
+    assert q["quota_set"]["volumes"]["limit"] == 10
+    d = api("GET", f"/os-quota-sets/{api.project}/defaults").json()["quota_set"]
+    assert d["backup_gigabytes"] == 1000 and d["per_volume_gigabytes"] == -1
+    api("DELETE", f"/volumes/{vol['id']}")
+
+
+def test_quota_update_enforced(cloud, api):
+    demo = cloud.conn("pocketstack").current_project_id
+    r = api("PUT", f"/os-quota-sets/{demo}", {"quota_set": {"volumes": 0}})
+    assert r.status_code == 200 and r.json()["quota_set"]["volumes"] == 0
+    try:
+        r = api("POST", "/volumes", {"volume": {"size": 1}}, token_=cloud.token("pocketstack"))
+        assert r.status_code == 413
+        assert "Maximum number of volumes" in r.json()["overLimit"]["message"]
+    finally:
+        api("DELETE", f"/os-quota-sets/{demo}")
+    assert api("GET", f"/os-quota-sets/{demo}").json()["quota_set"]["volumes"] == 10
+
+
+def test_clone_and_revert(api):
+    vol = _create(api)
+    clone = _create(api, source_volid=vol["id"])
+    assert clone["source_volid"] == vol["id"] and clone["status"] == "available"
+    r = api("POST", "/snapshots", {"snapshot": {"volume_id": vol["id"], "name": "s"}})
+    snap = r.json()["snapshot"]
+    r = api("POST", f"/volumes/{vol['id']}/action", {"revert": {"snapshot_id": snap["id"]}})
+    assert r.status_code == 202
+    r = api("POST", f"/volumes/{vol['id']}/action", {"revert": {"snapshot_id": snap["id"]}},
+            version="3.39")
+    assert r.status_code == 400
+    assert api("DELETE", f"/volumes/{vol['id']}", params={"cascade": "true"}).status_code == 202
+    api("DELETE", f"/volumes/{clone['id']}")
+
+
+def test_image_ref_without_image_service(api):
+    r = api("POST", "/volumes", {"volume": {"size": 1, "imageRef": str(uuid.uuid4())}})
+    assert r.status_code == 400
