@@ -3,6 +3,7 @@ metadata, and the canonical view every API answer is cut from."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy import select
@@ -47,7 +48,8 @@ def volume_view(s: Session, v: Volume, host: str) -> dict[str, Any]:
         "os-vol-tenant-attr:tenant_id": v.project_id,
         "os-vol-host-attr:host": v.host, "os-vol-mig-status-attr:migstat": v.migration_status,
         "os-vol-mig-status-attr:name_id": None, "migration_status": v.migration_status,
-        "group_id": None, "provider_id": None, "service_uuid": host,
+        "group_id": None, "provider_id": None,
+        "service_uuid": str(uuid.uuid5(uuid.NAMESPACE_DNS, host)),
         "shared_targets": False, "cluster_name": None, "encryption_key_id": None,
         "consumes_quota": True,
     }

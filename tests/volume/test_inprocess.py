@@ -1,0 +1,77 @@
+"""The in-process API compute uses (reserve / attach / detach / connection info) and the
+file driver on its own."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from pocketstack.api import errors
+from pocketstack.api.context import RequestContext
+from pocketstack.cloud import Cloud
+from pocketstack.config import Config
+from pocketstack.volume.drivers.file import FileDriver
+
+
+@pytest.fixture(scope="module")
+def local_cloud(tmp_path_factory):
+    conf = Config.load(None, {("DEFAULT", "admin_password"): "secret",
+                              ("identity", "password_hash_rounds"): 1})
+    cloud = Cloud(conf, str(tmp_path_factory.mktemp("inproc") / "data"), "127.0.0.1")
+    cloud.prepare()
+    yield cloud
+    cloud.stop()
+
+
+
+def test_compute_attach_flow(local_cloud):
+    svc = local_cloud.service("volume")
+    ctx = RequestContext(user_id="u1", project_id="p1", roles=["member", "reader"])
+    vol = svc.volumes.create(ctx, {"size": 1, "name": "boot"})
+    server = str(uuid.uuid4())
+    att = svc.reserve(ctx, vol["id"], server)
+    assert svc.get_volume(ctx, vol["id"])["status"] == "reserved"
+    info = svc.attach(ctx, att, {"host": "compute1"}, mountpoint="/dev/vdb")
+    assert info["driver_volume_type"] == "file"
+    assert os.path.exists(info["data"]["device_path"])
+    shown = svc.get_volume(ctx, vol["id"])
+    assert shown["status"] == "in-use"
+    assert shown["attachments"][0]["server_id"] == server
+    assert shown["attachments"][0]["device"] == "/dev/vdb"
+    with pytest.raises(errors.BadRequest):
+        svc.reserve(ctx, vol["id"], str(uuid.uuid4()))  # not multiattach
+    assert svc.connection_info(ctx, vol["id"])["data"]["device_path"] == \
+        info["data"]["device_path"]
+    svc.detach(ctx, att)
+    assert svc.get_volume(ctx, vol["id"])["status"] == "available"
+    other = RequestContext(user_id="u2", project_id="p2", roles=["member"])
+    with pytest.raises(errors.NotFound):
+        svc.get_volume(other, vol["id"])
+    svc.volumes.delete(ctx, vol["id"])
+
+
+def test_file_driver_sparse_copy_and_backup(tmp_path):
+    d = FileDriver(str(tmp_path))
+    d.create_volume("a", 1)
+    with open(d.volume_path("a"), "r+b") as f:
+        f.seek(100 * 1024 * 1024)
+        f.write(b"x" * 10)
+    d.create_snapshot("s", "a")
+    d.create_from_snapshot("b", "s", 2)
+    assert os.path.getsize(d.volume_path("b")) == 2 * 1024 ** 3
+    with open(d.volume_path("b"), "rb") as f:
+        f.seek(100 * 1024 * 1024)
+        assert f.read(10) == b"x" * 10
+    assert d.backup_volume("bk", volume_id="a") == 1
+    d.create_volume("c", 1)
+    d.restore_backup("bk", "c")
+    with open(d.volume_path("c"), "rb") as f:
+        f.seek(100 * 1024 * 1024)
+        assert f.read(10) == b"x" * 10
+    for fn, arg in ((d.delete_volume, "a"), (d.delete_volume, "b"), (d.delete_volume, "c"),
+                    (d.delete_snapshot, "s"), (d.delete_backup, "bk")):
+        fn(arg)
+        fn(arg)  # idempotent
+    assert os.listdir(d.volumes_dir) == [] and os.listdir(d.backups_dir) == []
