@@ -59,6 +59,8 @@ class Backups:
         volume_id = body.get("volume_id")
         if not volume_id or not isinstance(volume_id, str):
             raise errors.BadRequest("Invalid input for field/attribute volume_id.")
+        common.check_strings(body, ("name", "snapshot_id", "container", "availability_zone"))
+        common.check_strings(body, ("description",), 0)
         force = common.as_bool(body.get("force", False), "force")
         incremental = common.as_bool(body.get("incremental", False), "incremental")
         snapshot_id = body.get("snapshot_id")
@@ -129,6 +131,8 @@ class Backups:
             k in ("name", "status", "volume_id") and r.get(k) != v for k, v in filters.items())]
 
     def update(self, ctx: Any, backup_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        common.check_strings(body, ("name",))
+        common.check_strings(body, ("description",), 0)
         with self.db.write() as s:
             b = self.find(s, ctx, backup_id)
             for key in ("name", "description"):
@@ -164,6 +168,7 @@ class Backups:
             self.find(s, ctx, backup_id).status = status
 
     def restore(self, ctx: Any, backup_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        common.check_strings(body, ("volume_id", "name", "volume_type", "availability_zone"))
         volume_id = body.get("volume_id")
         with self.db.read() as s:
             b = self.find(s, ctx, backup_id)
@@ -214,6 +219,7 @@ class Transfers:
         volume_id = body.get("volume_id")
         if not volume_id or not isinstance(volume_id, str):
             raise errors.BadRequest("Invalid input for field/attribute volume_id.")
+        common.check_strings(body, ("name",))
         no_snapshots = common.as_bool(body.get("no_snapshots", False), "no_snapshots")
         key = secrets.token_hex(8)
         salt = secrets.token_hex(8)

@@ -168,3 +168,15 @@ def empty(status: int = 200) -> Any:
     from starlette.responses import Response
 
     return Response(status_code=status)
+
+
+def check_strings(body: dict[str, Any], keys: tuple[str, ...], max_len: int = 255) -> None:
+    """400 unless each present key is a string (or null) of at most ``max_len`` chars."""
+    for key in keys:
+        value = body.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or (max_len and len(value) > max_len):
+            raise errors.BadRequest(f"Invalid input for field/attribute {key}. Value: "
+                                    f"{value}. It must be a string of at most {max_len} "
+                                    "characters.")

@@ -38,6 +38,8 @@ class Snapshots:
         volume_id = body.get("volume_id")
         if not volume_id or not isinstance(volume_id, str):
             raise errors.BadRequest("Invalid input for field/attribute volume_id.")
+        common.check_strings(body, ("name", "display_name"))
+        common.check_strings(body, ("description", "display_description"), 0)
         force = common.as_bool(body.get("force", False), "force")
         meta = check_metadata(body.get("metadata") or {})
         sid = new_uuid()

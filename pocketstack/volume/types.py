@@ -60,6 +60,8 @@ class Types:
 
     # -- types --------------------------------------------------------------------
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        common.check_strings(body, ("name",))
+        common.check_strings(body, ("description",), 0)
         name = (body.get("name") or "").strip()
         if not name or len(name) > 255:
             raise errors.BadRequest("Volume type name can not be empty.")
@@ -108,6 +110,8 @@ class Types:
             return type_dict(self.find(s, ident, project_id, admin), admin)
 
     def update(self, type_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        common.check_strings(body, ("name",))
+        common.check_strings(body, ("description",), 0)
         with self.db.write() as s:
             t = self.find(s, type_id)
             if "name" in body and body["name"] is not None:
@@ -201,6 +205,7 @@ class Types:
         return q
 
     def qos_create(self, body: dict[str, Any]) -> dict[str, Any]:
+        common.check_strings(body, ("name", "consumer"))
         body = dict(body)
         name = str(body.pop("name", "") or "").strip()
         if not name:

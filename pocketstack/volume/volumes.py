@@ -133,6 +133,10 @@ class Volumes:
 
     # -- create -------------------------------------------------------------------
     def create(self, ctx: Any, body: dict[str, Any]) -> dict[str, Any]:
+        common.check_strings(body, ("name", "display_name", "volume_type", "snapshot_id",
+                                    "source_volid", "backup_id", "imageRef",
+                                    "availability_zone", "consistencygroup_id", "group_id"))
+        common.check_strings(body, ("description", "display_description"), 0)
         snapshot_id = body.get("snapshot_id")
         source_volid = body.get("source_volid")
         backup_id = body.get("backup_id")
@@ -255,6 +259,8 @@ class Volumes:
 
     # -- update / delete ------------------------------------------------------------
     def update(self, ctx: Any, volume_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        common.check_strings(body, ("name", "display_name"))
+        common.check_strings(body, ("description", "display_description"), 0)
         with self.db.write() as s:
             v = self.find(s, volume_id, ctx.project_id, ctx.is_admin)
             for src, dst in (("name", "name"), ("display_name", "name"),
