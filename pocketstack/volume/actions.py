@@ -199,6 +199,7 @@ class Actions:
                 v.status = "in-use"
 
     def attach(self, ctx: Any, volume_id: str, body: dict[str, Any]) -> None:
+        common.check_strings(body, ("instance_uuid", "host_name", "mountpoint", "mode"))
         instance = body.get("instance_uuid")
         host = body.get("host_name")
         if not instance and not host:
@@ -226,7 +227,9 @@ class Actions:
             v.status, v.attach_status = "in-use", "attached"
             v.updated_at = utcnow()
 
-    def detach(self, ctx: Any, volume_id: str, attachment_id: str | None) -> None:
+    def detach(self, ctx: Any, volume_id: str, attachment_id: Any) -> None:
+        if attachment_id is not None and not isinstance(attachment_id, str):
+            raise errors.BadRequest("Invalid input for field/attribute attachment_id.")
         with self.db.write() as s:
             v = self._find(s, ctx, volume_id)
             active = self._active(s, v)
@@ -274,8 +277,12 @@ class Actions:
     # -- attachments API (3.27+) -------------------------------------------------------------
     def attachment_create(self, ctx: Any, volume_id: Any, instance: Any, connector: Any,
                           mode: str | None) -> dict[str, Any]:
-        if not volume_id:
+        if not volume_id or not isinstance(volume_id, str):
             raise errors.BadRequest("Invalid input for field/attribute volume_uuid.")
+        if instance is not None and not isinstance(instance, str):
+            raise errors.BadRequest("Invalid input for field/attribute instance_uuid.")
+        if connector is not None and not isinstance(connector, dict):
+            raise errors.BadRequest("Invalid input for field/attribute connector.")
         mode = mode or "rw"
         if mode not in ("rw", "ro"):
             raise errors.BadRequest("Invalid attach mode, must be 'rw' or 'ro'.")

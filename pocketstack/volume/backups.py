@@ -257,6 +257,8 @@ class Transfers:
     def accept(self, ctx: Any, transfer_id: str, auth_key: Any) -> dict[str, Any]:
         if not auth_key or not isinstance(auth_key, str):
             raise errors.BadRequest("Invalid input for field/attribute auth_key.")
+        if not ctx.project_id:
+            raise errors.BadRequest("Accepting a transfer needs a project-scoped token.")
         with self.db.write() as s:
             t = s.get(Transfer, transfer_id)
             if t is None:

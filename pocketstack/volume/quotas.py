@@ -131,6 +131,10 @@ class Quotas:
             for row in s.scalars(select(Quota).where(Quota.project_id == project_id)):
                 s.delete(row)
 
+    def allocated_gb(self) -> int:
+        with self.cloud.db.read() as s:
+            return int(s.scalar(select(func.coalesce(func.sum(Volume.size), 0))) or 0)
+
     def absolute_limits(self, project_id: str) -> dict[str, int]:
         with self.cloud.db.read() as s:
             lim = self.limits(s, project_id)

@@ -151,6 +151,8 @@ class Volumes:
                                         f"({image_ref}).")
             raise errors.NotImplementedYet("Creating a volume from an image is not "
                                            "implemented by pocketstack yet.")
+        if not ctx.project_id:
+            raise errors.BadRequest("Creating a volume needs a project-scoped token.")
         size = body.get("size")
         admin = ctx.is_admin
         vid = new_uuid()

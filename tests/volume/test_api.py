@@ -235,3 +235,48 @@ def test_clone_and_revert(api):
 def test_image_ref_without_image_service(api):
     r = api("POST", "/volumes", {"volume": {"size": 1, "imageRef": str(uuid.uuid4())}})
     assert r.status_code == 400
+
+
+def test_pools_capabilities_messages(api):
+    pools = api("GET", "/scheduler-stats/get_pools", params={"detail": "true"}).json()["pools"]
+    assert pools[0]["name"].endswith("@file#file")
+    caps = pools[0]["capabilities"]
+    assert caps["volume_backend_name"] == "file" and caps["total_capacity_gb"] > 0
+    backend = pools[0]["name"].split("#")[0]
+    assert api("GET", f"/capabilities/{backend}").json()["pool_name"] == "file"
+    assert api("GET", "/messages").json() == {"messages": []}
+
+
+def test_snapshot_of_in_use_volume_and_backup_from_snapshot(api):
+    vol = _create(api)
+    act = f"/volumes/{vol['id']}/action"
+    api("POST", act, {"os-attach": {"instance_uuid": str(uuid.uuid4()), "mountpoint": "/x"}})
+    r = api("POST", "/snapshots", {"snapshot": {"volume_id": vol["id"]}}, version="3.65")
+    assert r.status_code == 400 and "Invalid volume" in r.json()["badRequest"]["message"]
+    r = api("POST", "/snapshots", {"snapshot": {"volume_id": vol["id"]}}, version="3.66")
+    assert r.status_code == 202
+    snap = r.json()["snapshot"]
+    r = api("POST", "/backups", {"backup": {"volume_id": vol["id"], "snapshot_id": snap["id"]}})
+    assert r.status_code == 202
+    backup = r.json()["backup"]
+    b = api("GET", f"/backups/{backup['id']}").json()["backup"]
+    assert b["snapshot_id"] == snap["id"] and b["status"] == "available"
+    r = api("POST", "/backups", {"backup": {"volume_id": vol["id"]}})
+    assert r.status_code == 400  # in-use without force
+    r = api("POST", "/backups", {"backup": {"volume_id": vol["id"], "force": True,
+                                            "incremental": True}})
+    assert r.status_code == 202
+    incr = r.json()["backup"]["id"]
+    assert api("GET", f"/backups/{incr}").json()["backup"]["is_incremental"] is True
+    assert api("GET", f"/backups/{backup['id']}").json()["backup"]["has_dependent_backups"]
+    assert api("DELETE", f"/backups/{backup['id']}").status_code == 400
+    for path in (f"/backups/{incr}", f"/backups/{backup['id']}"):
+        assert api("DELETE", path).status_code == 202
+    api("POST", act, {"os-detach": {}})
+    assert api("DELETE", f"/volumes/{vol['id']}?cascade=true").status_code == 202
+
+
+def test_system_scoped_admin_cannot_create_without_project(cloud, api):
+    token = cloud.token("pocketstack-system-admin")
+    r = api("POST", "/volumes", {"volume": {"size": 1}}, token_=token)
+    assert r.status_code == 400 and "badRequest" in r.json()

@@ -106,6 +106,47 @@ class Misc:
                                 "updated": "2013-04-01T00:00:00+00:00"}
                                for n, a, d in EXTENSIONS]}
 
+    # -- back end: pools, capabilities, messages ------------------------------------------
+    @vroute("GET", "/scheduler-stats/get_pools", policy="volume:services")
+    def pools(self, req: Request) -> dict[str, Any]:
+        name = self.service.host_name
+        if not common.as_bool(req.query.get("detail", False), "detail"):
+            return {"pools": [{"name": name}]}
+        disk = self.service.driver.disk_usage()
+        gib = 1024 ** 3
+        allocated = self.quotas.allocated_gb()
+        return {"pools": [{"name": name, "capabilities": {
+            "pool_name": "file", "volume_backend_name": "file", "vendor_name": "pocketstack",
+            "driver_version": "1.0", "storage_protocol": "file",
+            "total_capacity_gb": round(disk["total"] / gib, 2),
+            "free_capacity_gb": round(disk["free"] / gib, 2),
+            "allocated_capacity_gb": allocated, "provisioned_capacity_gb": allocated,
+            "reserved_percentage": 0, "thin_provisioning_support": True,
+            "thick_provisioning_support": False, "max_over_subscription_ratio": "20.0",
+            "multiattach": True, "QoS_support": False, "backend_state": "up",
+            "timestamp": common.iso(utcnow())}}]}
+
+    @vroute("GET", "/capabilities/{host}", policy="volume:services")
+    def capabilities(self, req: Request, host: str) -> dict[str, Any]:
+        backend = self.service.host_name.split("#")[0]
+        if host not in (backend, self.service.host_name):
+            raise errors.NotFound(f"Service {host} could not be found.")
+        return {"namespace": f"OS::Storage::Capabilities::{backend}",
+                "vendor_name": "pocketstack", "volume_backend_name": "file",
+                "pool_name": "file", "driver_version": "1.0", "storage_protocol": "file",
+                "display_name": None, "description": None, "visibility": None,
+                "replication_targets": [], "properties": {
+                    "thin_provisioning": {"title": "Thin Provisioning", "type": "boolean",
+                                          "description": "Sparse files."}}}
+
+    @vroute("GET", "/messages", policy="volume:get_all", min_version="3.3")
+    def messages(self, req: Request) -> dict[str, Any]:
+        return {"messages": []}
+
+    @vroute("GET", "/messages/{message_id}", policy="volume:get", min_version="3.3")
+    def message(self, req: Request, message_id: str) -> dict[str, Any]:
+        raise errors.NotFound(f"Message {message_id} could not be found.")
+
     # -- quotas & limits -------------------------------------------------------------------
     def _target(self, req: Request, tenant_id: str) -> None:
         if tenant_id != req.ctx.project_id:
