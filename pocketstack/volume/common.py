@@ -61,8 +61,6 @@ class OverLimit(errors.RequestEntityTooLarge):
 
 
 def over_limit(resource: str, limit: int) -> OverLimit:
-    if resource in ("gigabytes", "backup_gigabytes") or resource.startswith("gigabytes_"):
-        raise AssertionError("use over_gigabytes")
     names = {"volumes": "volumes", "snapshots": "snapshots", "backups": "backups"}
     return OverLimit(f"Maximum number of {names.get(resource, resource)} allowed ({limit}) "
                      f"exceeded for quota '{resource}'.", headers={"Retry-After": "0"})

@@ -140,3 +140,12 @@ class Attachment(Base):
     attach_time: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class DefaultType(Base):
+    """A project's default volume type (3.62's /default-types)."""
+
+    __tablename__ = "volume_default_type"
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    volume_type_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("volume_type.id", ondelete="CASCADE"))

@@ -66,7 +66,7 @@ class Quotas:
     # -- checks done inside the write transaction that adds the rows ---------------
     def check(self, session: Session, project_id: str, *, volumes: int = 0, snapshots: int = 0,
               gigabytes: int = 0, backups: int = 0, backup_gigabytes: int = 0,
-              per_volume: int | None = None) -> None:
+              per_volume: int | None = None, type_name: str | None = None) -> None:
         limits = self.limits(session, project_id)
         if per_volume is not None and limits["per_volume_gigabytes"] >= 0 and \
                 per_volume > limits["per_volume_gigabytes"]:
@@ -81,6 +81,13 @@ class Quotas:
         for res, delta in (("gigabytes", gigabytes), ("backup_gigabytes", backup_gigabytes)):
             if delta > 0 and 0 <= limits[res] < usage[res] + delta:
                 raise common.over_gigabytes(res, delta, limits[res], usage[res])
+        if type_name:
+            res = f"volumes_{type_name}"
+            if volumes > 0 and 0 <= limits.get(res, -1) < usage.get(res, 0) + volumes:
+                raise common.over_limit(res, limits[res])
+            res = f"gigabytes_{type_name}"
+            if gigabytes > 0 and 0 <= limits.get(res, -1) < usage.get(res, 0) + gigabytes:
+                raise common.over_gigabytes(res, gigabytes, limits[res], usage.get(res, 0))
 
     # -- API ----------------------------------------------------------------------
     def show(self, project_id: str, usage: bool = False) -> dict[str, Any]:

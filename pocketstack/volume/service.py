@@ -13,7 +13,7 @@ from pocketstack.volume import policies  # noqa: F401  (registers the default ru
 from pocketstack.volume.actions import Actions
 from pocketstack.volume.api.misc import AttachmentsApi, Misc, TransfersApi
 from pocketstack.volume.api.snapshots import BackupsApi, SnapshotsApi
-from pocketstack.volume.api.types import QosApi, TypesApi
+from pocketstack.volume.api.types import DefaultTypesApi, QosApi, TypesApi
 from pocketstack.volume.api.versions import Versions
 from pocketstack.volume.api.volumes import VolumeActions, VolumesApi
 from pocketstack.volume.backups import Backups, Transfers
@@ -58,7 +58,7 @@ class VolumeService(Service):
         for resource in (Versions(), VolumesApi(self.volumes),
                          VolumeActions(self.volumes, self.actions),
                          SnapshotsApi(self.snapshots), BackupsApi(self.backups),
-                         TypesApi(self.types), QosApi(self.types), Misc(self, self.quotas),
+                         TypesApi(self.types), QosApi(self.types), DefaultTypesApi(self.types), Misc(self, self.quotas),
                          TransfersApi(self.transfers), AttachmentsApi(self.actions)):
             self.router.include(resource)
         # literal segments win over parameters (/volumes/detail before /volumes/{id})

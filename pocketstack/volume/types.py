@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from pocketstack.api import errors
 from pocketstack.db import new_uuid, utcnow
 from pocketstack.volume import common
-from pocketstack.volume.models import QosSpecs, TypeAccess, Volume, VolumeType
+from pocketstack.volume.models import DefaultType, QosSpecs, TypeAccess, Volume, VolumeType
 
 DEFAULT_TYPE = "__DEFAULT__"
 
@@ -49,7 +49,11 @@ class Types:
         return t
 
     @staticmethod
-    def default(s: Session) -> VolumeType:
+    def default(s: Session, project_id: str | None = None) -> VolumeType:
+        if project_id:
+            d = s.get(DefaultType, project_id)
+            if d is not None and s.get(VolumeType, d.volume_type_id) is not None:
+                return s.get(VolumeType, d.volume_type_id)
         t = s.scalar(select(VolumeType).where(VolumeType.name == DEFAULT_TYPE))
         if t is None:
             t = VolumeType(id=new_uuid(), name=DEFAULT_TYPE, description="Default Volume Type",
@@ -105,7 +109,7 @@ class Types:
     def get(self, ident: str, project_id: str, admin: bool) -> dict[str, Any]:
         if ident == "default":
             with self.db.read() as s:
-                return type_dict(self.default(s), admin)
+                return type_dict(self.default(s, project_id), admin)
         with self.db.read() as s:
             return type_dict(self.find(s, ident, project_id, admin), admin)
 
@@ -137,6 +141,10 @@ class Types:
             t = self.find(s, type_id)
             if t.name == DEFAULT_TYPE:
                 raise errors.BadRequest("Default volume type can not be deleted.")
+            if s.scalar(select(DefaultType.project_id).where(
+                    DefaultType.volume_type_id == t.id).limit(1)):
+                raise errors.BadRequest(f"Volume type {t.id} is the default volume type of a "
+                                        "project and can not be deleted.")
             if s.scalar(select(Volume.id).where(Volume.volume_type_id == t.id).limit(1)):
                 raise errors.BadRequest(f"Target volume type is still in use. Volume Type "
                                         f"{t.id} deletion is not allowed with volumes present "
@@ -196,6 +204,38 @@ class Types:
                 raise errors.NotFound(f"Volume type access not found for {t.id} / {project} "
                                       "combination.")
             s.delete(a)
+
+    # -- per-project default types (3.62) ------------------------------------------------
+    def set_default(self, project_id: str, type_ident: Any) -> dict[str, str]:
+        if not type_ident or not isinstance(type_ident, str):
+            raise errors.BadRequest("Invalid input for field/attribute volume_type.")
+        with self.db.write() as s:
+            t = self.find(s, type_ident)
+            d = s.get(DefaultType, project_id)
+            if d is None:
+                s.add(DefaultType(project_id=project_id, volume_type_id=t.id))
+            else:
+                d.volume_type_id = t.id
+            return {"project_id": project_id, "volume_type_id": t.id}
+
+    def get_default(self, project_id: str) -> dict[str, str]:
+        with self.db.read() as s:
+            d = s.get(DefaultType, project_id)
+            if d is None:
+                raise errors.NotFound(f"Default type for project {project_id} could not be "
+                                      "found.")
+            return {"project_id": d.project_id, "volume_type_id": d.volume_type_id}
+
+    def list_defaults(self) -> list[dict[str, str]]:
+        with self.db.read() as s:
+            return [{"project_id": d.project_id, "volume_type_id": d.volume_type_id}
+                    for d in s.scalars(select(DefaultType))]
+
+    def unset_default(self, project_id: str) -> None:
+        with self.db.write() as s:
+            d = s.get(DefaultType, project_id)
+            if d is not None:
+                s.delete(d)
 
     # -- QoS -------------------------------------------------------------------------------
     def qos_find(self, s: Session, qos_id: str) -> QosSpecs:

@@ -207,14 +207,15 @@ class Volumes:
             if vt:
                 vtype = Types.find(s, vt, ctx.project_id, admin)
             elif source_type:
-                vtype = s.get(VolumeType, source_type) or Types.default(s)
+                vtype = s.get(VolumeType, source_type) or Types.default(s, ctx.project_id)
             else:
-                vtype = Types.default(s)
+                vtype = Types.default(s, ctx.project_id)
             az = body.get("availability_zone") or AZ
             if az != AZ:
                 raise errors.BadRequest(f"Invalid input received: Availability zone '{az}' "
                                         "is invalid.")
-            self.quotas.check(s, ctx.project_id, volumes=1, gigabytes=size, per_volume=size)
+            self.quotas.check(s, ctx.project_id, volumes=1, gigabytes=size, per_volume=size,
+                              type_name=vtype.name)
             meta = check_metadata(body.get("metadata") or {})
             multiattach = common.as_bool(body.get("multiattach", False), "multiattach")
             if vtype.extra_specs and str(vtype.extra_specs.get("multiattach", "")

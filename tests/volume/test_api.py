@@ -280,3 +280,25 @@ def test_system_scoped_admin_cannot_create_without_project(cloud, api):
     token = cloud.token("pocketstack-system-admin")
     r = api("POST", "/volumes", {"volume": {"size": 1}}, token_=token)
     assert r.status_code == 400 and "badRequest" in r.json()
+
+
+def test_default_types_and_per_type_quota(cloud, api):
+    demo = cloud.conn("pocketstack").current_project_id
+    demo_token = cloud.token("pocketstack")
+    name = "dt-" + uuid.uuid4().hex[:6]
+    t = api("POST", "/types", {"volume_type": {"name": name}}).json()["volume_type"]
+    r = api("PUT", f"/default-types/{demo}", {"default_type": {"volume_type": name}})
+    assert r.status_code == 200 and r.json()["default_type"]["volume_type_id"] == t["id"]
+    assert api("GET", f"/default-types/{demo}", version="3.61").status_code == 404
+    assert api("GET", "/types/default", token_=demo_token).json()["volume_type"]["id"] == t["id"]
+    vol = api("POST", "/volumes", {"volume": {"size": 1}}, token_=demo_token).json()["volume"]
+    assert vol["volume_type"] == name
+    assert api("DELETE", f"/types/{t['id']}").status_code == 400  # in use
+    api("PUT", f"/os-quota-sets/{demo}", {"quota_set": {f"volumes_{name}": 1}})
+    r = api("POST", "/volumes", {"volume": {"size": 1}}, token_=demo_token)
+    assert r.status_code == 413 and f"volumes_{name}" in r.json()["overLimit"]["message"]
+    api("DELETE", f"/os-quota-sets/{demo}")
+    api("DELETE", f"/volumes/{vol['id']}", token_=demo_token)
+    assert api("DELETE", f"/default-types/{demo}").status_code == 204
+    assert api("GET", f"/default-types/{demo}").status_code == 404
+    assert api("DELETE", f"/types/{t['id']}").status_code == 202

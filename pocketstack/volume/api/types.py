@@ -155,3 +155,29 @@ class QosApi:
 
 
 __all__ = ["TypesApi", "QosApi", "Reply"]
+
+
+class DefaultTypesApi:
+    def __init__(self, types: Types) -> None:
+        self.types = types
+
+    @vroute("PUT", "/default-types/{target_project}", policy="volume:type:manage",
+            min_version="3.62")
+    def set(self, req: Request, target_project: str) -> dict[str, Any]:
+        body = body_of(req, "default_type")
+        return {"default_type": self.types.set_default(target_project,
+                                                       body.get("volume_type"))}
+
+    @vroute("GET", "/default-types/{target_project}", policy="volume:type:manage",
+            min_version="3.62")
+    def get(self, req: Request, target_project: str) -> dict[str, Any]:
+        return {"default_type": self.types.get_default(target_project)}
+
+    @vroute("GET", "/default-types", policy="volume:type:manage", min_version="3.62")
+    def list(self, req: Request) -> dict[str, Any]:
+        return {"default_types": self.types.list_defaults()}
+
+    @vroute("DELETE", "/default-types/{target_project}", status=204,
+            policy="volume:type:manage", min_version="3.62")
+    def delete(self, req: Request, target_project: str) -> None:
+        self.types.unset_default(target_project)

@@ -2,7 +2,7 @@
 
 Revision ID: volume_0001
 Revises: 
-Create Date: 2026-11-21 22:21:13.278599
+Create Date: 2026-11-21 22:35:59.279472
 """
 from alembic import op
 import sqlalchemy as sa
@@ -116,6 +116,12 @@ def upgrade() -> None:
     with op.batch_alter_table('volume_attachment', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_volume_attachment_volume_id'), ['volume_id'], unique=False)
 
+    op.create_table('volume_default_type',
+    sa.Column('project_id', sa.String(length=64), nullable=False),
+    sa.Column('volume_type_id', sa.String(length=36), nullable=False),
+    sa.ForeignKeyConstraint(['volume_type_id'], ['volume_type.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('project_id')
+    )
     op.create_table('volume_snapshot',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('project_id', sa.String(length=64), nullable=False),
@@ -172,6 +178,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_volume_snapshot_project_id'))
 
     op.drop_table('volume_snapshot')
+    op.drop_table('volume_default_type')
     with op.batch_alter_table('volume_attachment', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_volume_attachment_volume_id'))
 
