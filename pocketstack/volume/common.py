@@ -128,7 +128,7 @@ def paginate(req: Request, items: list[dict[str, Any]], collection: str,
     if marker:
         idx = next((n for n, i in enumerate(items) if i.get("id") == marker), None)
         if idx is None:
-            raise errors.BadRequest(f"Invalid input received: marker [{marker}] not found")
+            raise errors.NotFound(f"Marker {marker} could not be found.")
         items = items[idx + 1:]
     offset = q.get("offset")
     if offset:

@@ -122,9 +122,10 @@ class Volumes:
                     ok = want.lower() in (r["name"] or "").lower()
                 elif key in ("volume_type",):
                     ok = want in (r["volume_type"], r["volume_type_id"])
+                elif key in r and isinstance(r[key], bool):
+                    ok = r[key] == common.as_bool(want, key)
                 elif key in r:
-                    ok = str(r[key]) == str(want) if not isinstance(r[key], str) \
-                        else r[key] == want
+                    ok = str(r[key]) == str(want)
                 if not ok:
                     break
             if ok:

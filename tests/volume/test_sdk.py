@@ -67,3 +67,14 @@ def test_cloud_layer(cloud):
     assert vol.status == "available"
     assert conn.get_volume(vol.id).name == vol.name
     assert conn.delete_volume(vol.id, wait=True)
+
+
+def test_sdk_follows_volumes_links(cloud):
+    bs = cloud.conn("pocketstack-alt").block_storage
+    made = [bs.create_volume(size=1, name=_name("page")).id for _ in range(3)]
+    seen = [v.id for v in bs.volumes(limit=1)]
+    assert set(made) <= set(seen) and len(seen) == len(set(seen))
+    filtered = [v.id for v in bs.volumes(name=bs.get_volume(made[0]).name)]
+    assert filtered == [made[0]]
+    for vid in made:
+        bs.delete_volume(vid)

@@ -28,7 +28,7 @@ class SnapshotsApi:
         items = self.snapshots.list(req.ctx, common.all_projects(req),
                                     list_filters(req, ("name", "status", "volume_id",
                                                        "project_id")))
-        page, links = common.paginate(req, items, "snapshots")
+        page, links = common.paginate(req, items, "snapshots/detail" if detail else "snapshots")
         if detail:
             out: dict[str, Any] = {"snapshots": [views.snapshot(req, x) for x in page]}
         else:
@@ -119,7 +119,7 @@ class BackupsApi:
     def _list(self, req: Request, detail: bool) -> dict[str, Any]:
         items = self.backups.list(req.ctx, common.all_projects(req),
                                   list_filters(req, ("name", "status", "volume_id")))
-        page, links = common.paginate(req, items, "backups")
+        page, links = common.paginate(req, items, "backups/detail" if detail else "backups")
         if detail:
             out: dict[str, Any] = {"backups": [views.backup(req, b) for b in page]}
         else:

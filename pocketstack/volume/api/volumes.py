@@ -63,7 +63,7 @@ class VolumesApi:
         items = self.volumes.list(req.ctx.project_id, common.all_projects(req),
                                   list_filters(req, FILTERS))
         total = len(items)
-        page, links = common.paginate(req, items, "volumes")
+        page, links = common.paginate(req, items, "volumes/detail" if detail else "volumes")
         render = views.volume if detail else views.volume_summary
         out: dict[str, Any] = {"volumes": [render(req, v) for v in page]}
         if links:
