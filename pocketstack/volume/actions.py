@@ -225,6 +225,7 @@ class Actions:
                              attach_status="attached", attach_mode=mode,
                              attach_time=utcnow()))
             v.status, v.attach_status = "in-use", "attached"
+            v.admin_metadata = {**(v.admin_metadata or {}), "attached_mode": mode}
             v.updated_at = utcnow()
 
     def detach(self, ctx: Any, volume_id: str, attachment_id: Any) -> None:
@@ -251,6 +252,8 @@ class Actions:
                 v.status = "in-use"
             else:
                 v.status, v.attach_status = "available", "detached"
+                v.admin_metadata = {k: val for k, val in (v.admin_metadata or {}).items()
+                                    if k != "attached_mode"}
             v.updated_at = utcnow()
 
     def initialize_connection(self, ctx: Any, volume_id: str, connector: Any
@@ -368,6 +371,7 @@ class Actions:
                                         "yet; update it first.")
             a.attach_status, a.attach_time = "attached", utcnow()
             v.status, v.attach_status = "in-use", "attached"
+            v.admin_metadata = {**(v.admin_metadata or {}), "attached_mode": a.attach_mode}
             v.updated_at = utcnow()
 
     def attachment_delete(self, ctx: Any, attachment_id: str) -> None:
@@ -379,6 +383,8 @@ class Actions:
                 v.status = "in-use"
             else:
                 v.status, v.attach_status = "available", "detached"
+                v.admin_metadata = {k: val for k, val in (v.admin_metadata or {}).items()
+                                    if k != "attached_mode"}
             v.updated_at = utcnow()
 
     def volume_view(self, volume_id: str) -> dict[str, Any]:

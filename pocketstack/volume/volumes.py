@@ -41,7 +41,9 @@ def volume_view(s: Session, v: Volume, host: str) -> dict[str, Any]:
         "created_at": common.iso(v.created_at), "updated_at": common.iso(v.updated_at),
         "attachments": atts, "volume_type": t.name if t else None,
         "volume_type_id": v.volume_type_id, "snapshot_id": v.snapshot_id,
-        "source_volid": v.source_volid, "metadata": dict(v.metadata_ or {}),
+        "source_volid": v.source_volid,
+        # Cinder shows the admin metadata (readonly, attached_mode) among the metadata
+        "metadata": {**(v.metadata_ or {}), **(v.admin_metadata or {})},
         "bootable": "true" if v.bootable else "false", "encrypted": False,
         "multiattach": v.multiattach, "replication_status": None,
         "consistencygroup_id": None, "user_id": v.user_id,

@@ -302,3 +302,22 @@ def test_default_types_and_per_type_quota(cloud, api):
     assert api("DELETE", f"/default-types/{demo}").status_code == 204
     assert api("GET", f"/default-types/{demo}").status_code == 404
     assert api("DELETE", f"/types/{t['id']}").status_code == 202
+
+
+def test_readonly_flag_and_attached_mode_in_metadata(api):
+    vol = _create(api)
+    act = f"/volumes/{vol['id']}/action"
+    assert api("POST", act, {"os-update_readonly_flag": {"readonly": True}}).status_code == 202
+    meta = api("GET", f"/volumes/{vol['id']}").json()["volume"]["metadata"]
+    assert meta["readonly"] == "True"
+    r = api("POST", act, {"os-attach": {"instance_uuid": str(uuid.uuid4()), "mode": "rw"}})
+    assert r.status_code == 400  # read-only volumes attach ro
+    api("POST", act, {"os-attach": {"instance_uuid": str(uuid.uuid4()), "mode": "ro"}})
+    meta = api("GET", f"/volumes/{vol['id']}").json()["volume"]["metadata"]
+    assert meta["attached_mode"] == "ro"
+    info = api("POST", act, {"os-initialize_connection": {"connector": {}}}).json()
+    assert info["connection_info"]["data"]["access_mode"] == "ro"
+    api("POST", act, {"os-detach": {}})
+    meta = api("GET", f"/volumes/{vol['id']}").json()["volume"]["metadata"]
+    assert "attached_mode" not in meta
+    api("DELETE", f"/volumes/{vol['id']}")
