@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from pocketstack.api import errors
 from pocketstack.db import new_uuid, utcnow
-from pocketstack.volume import common
+from pocketstack.volume import common, images
 from pocketstack.volume.models import Attachment, Backup, Snapshot, Transfer, Volume, VolumeType
 from pocketstack.volume.types import Types
 
@@ -147,13 +147,7 @@ class Volumes:
         if sum(1 for x in (snapshot_id, source_volid, backup_id, image_ref) if x) > 1:
             raise errors.BadRequest("Invalid input received: Only one of snapshot_id, "
                                     "source_volid, backup_id and imageRef may be given.")
-        if image_ref:
-            if self.cloud.service("image") is None:
-                raise errors.BadRequest(f"Invalid image identifier or unable to access "
-                                        f"requested image: image service unavailable "
-                                        f"({image_ref}).")
-            raise errors.NotImplementedYet("Creating a volume from an image is not "
-                                           "implemented by pocketstack yet.")
+        image = images.lookup(self.cloud, ctx, image_ref) if image_ref else None
         if not ctx.project_id:
             raise errors.BadRequest("Creating a volume needs a project-scoped token.")
         size = body.get("size")
@@ -179,6 +173,8 @@ class Volumes:
                     raise common.invalid_volume(f"Unable to clone volumes that are in "
                                                 f"{src.status} status")
                 source_size, source_type = src.size, src.volume_type_id
+            if image is not None:
+                source_size = images.min_size_gb(image)
             if backup_id:
                 b = s.get(Backup, backup_id)
                 if b is None or not (admin or b.project_id == ctx.project_id):
@@ -203,6 +199,10 @@ class Volumes:
                 raise errors.BadRequest(f"Invalid input received: Volume size '{size}' must "
                                         "be an integer and greater than 0")
             if source_size is not None and size < source_size:
+                if image is not None:
+                    raise errors.BadRequest(f"Invalid input received: Size of specified "
+                                            f"image {source_size}GB is larger than volume "
+                                            f"size {size}GB.")
                 raise errors.BadRequest(f"Invalid input received: Volume size '{size}'GB "
                                         f"cannot be smaller than the source size "
                                         f"{source_size}GB.")
@@ -224,7 +224,7 @@ class Volumes:
             if vtype.extra_specs and str(vtype.extra_specs.get("multiattach", "")
                                          ).strip().lower() in ("<is> true", "true"):
                 multiattach = True
-            bootable = False
+            bootable = image is not None
             if source_volid:
                 bootable = s.get(Volume, source_volid).bootable
             elif snapshot_id:
@@ -236,7 +236,9 @@ class Volumes:
                        size=size, status="creating", attach_status="detached",
                        availability_zone=az, volume_type_id=vtype.id, snapshot_id=snapshot_id,
                        source_volid=source_volid, bootable=bootable, multiattach=multiattach,
-                       host=self.host, metadata_=meta, image_metadata={}, admin_metadata={},
+                       host=self.host, metadata_=meta,
+                       image_metadata=images.image_metadata(image) if image else {},
+                       admin_metadata={},
                        created_at=now, updated_at=now)
             s.add(v)
         status = "available"
@@ -245,6 +247,9 @@ class Volumes:
                 self.driver.create_from_snapshot(vid, snapshot_id, size)
             elif source_volid:
                 self.driver.clone_volume(vid, source_volid, size)
+            elif image is not None:
+                self.driver.create_volume(vid, size)
+                images.copy_into(self.cloud, image, self.driver.volume_path(vid))
             elif backup_id:
                 self.driver.create_volume(vid, size)
                 self.driver.restore_backup(backup_id, vid)

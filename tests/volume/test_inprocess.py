@@ -75,3 +75,57 @@ def test_file_driver_sparse_copy_and_backup(tmp_path):
         fn(arg)
         fn(arg)  # idempotent
     assert os.listdir(d.volumes_dir) == [] and os.listdir(d.backups_dir) == []
+
+
+class _StubImages:
+    def __init__(self, images):
+        self.by_id = images
+
+    def get(self, ctx, image_id):
+        if image_id not in self.by_id:
+            raise errors.NotFound(f"No image found with ID {image_id}")
+        return self.by_id[image_id]
+
+
+class _StubImageService:
+    """The image service's documented in-process API: images.get and data_path."""
+
+    name = "image"
+
+    def __init__(self, images, paths):
+        self.images = _StubImages(images)
+        self.paths = paths
+
+    def data_path(self, image_id):
+        return self.paths.get(image_id)
+
+
+def test_volume_from_image(local_cloud, tmp_path):
+    svc = local_cloud.service("volume")
+    ctx = RequestContext(user_id="u1", project_id="p1", roles=["member", "reader"])
+    data = tmp_path / "img.raw"
+    data.write_bytes(b"\0" * 4096 + b"BOOTSECTOR" + b"\0" * 100)
+    image_id = str(uuid.uuid4())
+    image = {"id": image_id, "name": "cirros", "status": "active", "disk_format": "raw",
+             "container_format": "bare", "size": data.stat().st_size, "min_disk": 0,
+             "min_ram": 0, "checksum": "abc", "os_distro": "cirros"}
+    with pytest.raises(errors.BadRequest):  # no image service in this cloud
+        svc.volumes.create(ctx, {"size": 1, "imageRef": image_id})
+    stub = _StubImageService({image_id: image}, {image_id: str(data)})
+    local_cloud.services.append(stub)
+    try:
+        vol = svc.volumes.create(ctx, {"size": 1, "imageRef": image_id})
+        assert vol["status"] == "available" and vol["bootable"] == "true"
+        assert vol["volume_image_metadata"]["image_id"] == image_id
+        assert vol["volume_image_metadata"]["os_distro"] == "cirros"
+        with open(svc.driver.volume_path(vol["id"]), "rb") as f:
+            f.seek(4096)
+            assert f.read(10) == b"BOOTSECTOR"
+        with pytest.raises(errors.BadRequest):
+            svc.volumes.create(ctx, {"size": 1, "imageRef": str(uuid.uuid4())})
+        image["min_disk"] = 5
+        with pytest.raises(errors.BadRequest):
+            svc.volumes.create(ctx, {"size": 1, "imageRef": image_id})
+        svc.volumes.delete(ctx, vol["id"])
+    finally:
+        local_cloud.services.remove(stub)
