@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import json
+import os
 import secrets
 from typing import Any
 
@@ -202,6 +205,63 @@ class Backups:
             s.get(Backup, backup_id).status = "available"
             s.get(Volume, volume_id).status = vstatus
         return {"backup_id": backup_id, "volume_id": volume_id, "volume_name": name}
+
+
+def _export(b: Backup) -> str:
+    record = {k: getattr(b, k) for k in ("id", "project_id", "user_id", "volume_id",
+                                          "snapshot_id", "parent_id", "name", "description",
+                                          "size", "availability_zone", "container",
+                                          "object_count", "is_incremental")}
+    record["metadata"] = dict(b.metadata_ or {})
+    return base64.b64encode(json.dumps(record).encode()).decode()
+
+
+class BackupRecords:
+    """export_record / import_record: the backup's row, base64 JSON, as its backup_url."""
+
+    SERVICE = "pocketstack.volume.drivers.file"
+
+    def __init__(self, backups: Backups) -> None:
+        self.backups = backups
+        self.db = backups.db
+
+    def export(self, ctx: Any, backup_id: str) -> dict[str, str]:
+        with self.db.read() as s:
+            b = self.backups.find(s, ctx, backup_id)
+            if b.status != "available":
+                raise errors.BadRequest(f"Invalid backup: Backup status must be available "
+                                        f"and not {b.status}.")
+            return {"backup_service": self.SERVICE, "backup_url": _export(b)}
+
+    def import_(self, ctx: Any, service: Any, url: Any) -> dict[str, Any]:
+        if service != self.SERVICE:
+            raise errors.BadRequest(f"Service {service} could not be found.")
+        try:
+            record = json.loads(base64.b64decode(str(url), validate=True))
+            backup_id = str(record["id"])
+        except (ValueError, KeyError, TypeError):
+            raise errors.BadRequest("Invalid input received: Can't parse backup record.") \
+                from None
+        if not os.path.exists(self.backups.driver.backup_path(backup_id)):
+            raise errors.BadRequest(f"Invalid backup: the data of backup {backup_id} is not "
+                                    "in this cloud's backup store.")
+        with self.db.write() as s:
+            if s.get(Backup, backup_id) is not None:
+                raise errors.BadRequest(f"Invalid backup: Backup {backup_id} already exists.")
+            now = utcnow()
+            b = Backup(id=backup_id, project_id=ctx.project_id or record.get("project_id"),
+                       user_id=ctx.user_id, volume_id=str(record.get("volume_id") or ""),
+                       snapshot_id=None, parent_id=None, name=record.get("name"),
+                       description=record.get("description"), status="available",
+                       size=int(record.get("size") or 1),
+                       availability_zone=record.get("availability_zone") or AZ,
+                       container=record.get("container"),
+                       object_count=int(record.get("object_count") or 0),
+                       is_incremental=False, metadata_=record.get("metadata") or {},
+                       created_at=now, updated_at=now, data_timestamp=now)
+            s.add(b)
+            s.flush()
+            return backup_view(b)
 
 
 class Transfers:

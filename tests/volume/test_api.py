@@ -321,3 +321,18 @@ def test_readonly_flag_and_attached_mode_in_metadata(api):
     meta = api("GET", f"/volumes/{vol['id']}").json()["volume"]["metadata"]
     assert "attached_mode" not in meta
     api("DELETE", f"/volumes/{vol['id']}")
+
+
+def test_backup_export_import_record(api):
+    vol = _create(api)
+    backup = api("POST", "/backups", {"backup": {"volume_id": vol["id"]}}).json()["backup"]
+    rec = api("GET", f"/backups/{backup['id']}/export_record").json()["backup-record"]
+    assert rec["backup_service"] and rec["backup_url"]
+    r = api("POST", "/backups/import_record", {"backup-record": rec})
+    assert r.status_code == 400  # it still exists
+    assert api("POST", "/backups/import_record", {"backup-record": {
+        "backup_service": rec["backup_service"], "backup_url": "!!"}}).status_code == 400
+    r = api("POST", f"/volumes/{vol['id']}/action", {"os-migrate_volume": {"host": "x"}})
+    assert r.status_code == 400
+    api("DELETE", f"/backups/{backup['id']}")
+    api("DELETE", f"/volumes/{vol['id']}")

@@ -9,7 +9,7 @@ from pocketstack.api.request import Reply, Request
 from pocketstack.volume import common
 from pocketstack.volume.api import views
 from pocketstack.volume.api.volumes import body_of, list_filters
-from pocketstack.volume.backups import Backups
+from pocketstack.volume.backups import BackupRecords, Backups
 from pocketstack.volume.common import vroute
 from pocketstack.volume.snapshots import Snapshots
 
@@ -108,6 +108,18 @@ class SnapshotsApi:
 class BackupsApi:
     def __init__(self, backups: Backups) -> None:
         self.backups = backups
+        self.records = BackupRecords(backups)
+
+    @vroute("GET", "/backups/{backup_id}/export_record", policy="volume:backup:export")
+    def export_record(self, req: Request, backup_id: str) -> dict[str, Any]:
+        return {"backup-record": self.records.export(req.ctx, backup_id)}
+
+    @vroute("POST", "/backups/import_record", status=201, policy="volume:backup:export")
+    def import_record(self, req: Request) -> dict[str, Any]:
+        body = body_of(req, "backup-record")
+        b = self.records.import_(req.ctx, body.get("backup_service"), body.get("backup_url"))
+        return {"backup": {"id": b["id"], "name": b["name"],
+                           "links": common.links(req, "backups", b["id"])}}
 
     @vroute("POST", "/backups", status=202, policy="volume:backup:create")
     def create(self, req: Request) -> dict[str, Any]:

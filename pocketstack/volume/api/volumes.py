@@ -249,6 +249,18 @@ class VolumeActions:
         req.enforce("volume:revert")
         self.actions.revert(req.ctx, vid, args.get("snapshot_id"))
 
+    def _migrate_volume(self, req: Request, vid: str, args: dict[str, Any]) -> None:
+        req.enforce("volume:migrate")
+        vol = self.volumes.get(vid, req.ctx.project_id, True)
+        host = args.get("host") or args.get("cluster")
+        if host is None:
+            raise errors.BadRequest("Must specify 'host' or 'cluster'.")
+        if host in (vol["os-vol-host-attr:host"], vol["os-vol-host-attr:host"].split("#")[0]):
+            raise errors.BadRequest("Invalid host: Destination host must be different than "
+                                    "the current host.")
+        raise errors.BadRequest(f"Invalid host: No valid back end was found. Host {host} is "
+                                "not known to the scheduler.")
+
     def _set_image_metadata(self, req: Request, vid: str, args: dict[str, Any]) -> Reply:
         req.enforce("volume:image_metadata")
         meta = self.volumes.set_image_metadata(req.ctx, vid, args.get("metadata"))
