@@ -26,7 +26,8 @@ _rules += [RuleDefault(f"volume:{name}", READER) for name in (
     "extensions")]
 _rules += [RuleDefault(f"volume:{name}", ADMIN) for name in (
     "reset_status", "force_delete", "snapshot_reset_status", "snapshot_force_delete",
-    "backup:reset_status", "backup:force_delete", "backup:export", "migrate", "type:manage", "type:access",
+    "backup:reset_status", "backup:force_delete", "backup:export", "migrate",
+    "type:manage", "type:access",
     "qos:manage", "qos:get", "quota:update", "quota:delete", "services",
     "services:update")]
 register_defaults(_rules)

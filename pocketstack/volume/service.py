@@ -58,7 +58,8 @@ class VolumeService(Service):
         for resource in (Versions(), VolumesApi(self.volumes),
                          VolumeActions(self.volumes, self.actions),
                          SnapshotsApi(self.snapshots), BackupsApi(self.backups),
-                         TypesApi(self.types), QosApi(self.types), DefaultTypesApi(self.types), Misc(self, self.quotas),
+                         TypesApi(self.types), QosApi(self.types),
+                         DefaultTypesApi(self.types), Misc(self, self.quotas),
                          TransfersApi(self.transfers), AttachmentsApi(self.actions)):
             self.router.include(resource)
         # literal segments win over parameters (/volumes/detail before /volumes/{id})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pocketstack.api import errors
@@ -34,9 +34,7 @@ class Types:
 
     def ensure_default(self) -> None:
         with self.db.write() as s:
-            if s.scalar(select(VolumeType).where(VolumeType.name == DEFAULT_TYPE)) is None:
-                s.add(VolumeType(id=new_uuid(), name=DEFAULT_TYPE, description="Default Volume Type",
-                                 is_public=True, extra_specs={}))
+            self.default(s)
 
     # -- lookups (inside a session) -------------------------------------------------
     @staticmethod
@@ -252,7 +250,7 @@ class Types:
             raise errors.BadRequest("Please specify a name for QoS specs.")
         consumer = body.pop("consumer", "back-end")
         if consumer not in ("front-end", "back-end", "both"):
-            raise errors.BadRequest(f"Invalid input received: Valid consumer of QoS specs are: "
+            raise errors.BadRequest("Invalid input received: Valid consumer of QoS specs are: "
                                     f"['front-end', 'back-end', 'both']")
         self._check_specs(body)
         with self.db.write() as s:
@@ -341,4 +339,4 @@ class Types:
                 t.qos_specs_id = None
 
 
-__all__ = ["Types", "type_dict", "qos_dict", "DEFAULT_TYPE", "or_"]
+__all__ = ["Types", "type_dict", "qos_dict", "DEFAULT_TYPE"]
