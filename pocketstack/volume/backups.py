@@ -286,7 +286,8 @@ class Transfers:
         with self.db.write() as s:
             v = Volumes.find(s, volume_id, ctx.project_id, ctx.is_admin)
             if v.status != "available":
-                raise common.invalid_volume("status must be available")
+                raise common.invalid_volume(f"Volume {v.id} status must be available to "
+                                            f"transfer, but current status is: {v.status}.")
             v.status = "awaiting-transfer"
             t = Transfer(id=new_uuid(), volume_id=v.id, project_id=v.project_id,
                          name=body.get("name"), salt=salt, crypt_hash=_hash(salt, key),

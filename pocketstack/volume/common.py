@@ -118,7 +118,7 @@ def paginate(req: Request, items: list[dict[str, Any]], collection: str,
     for key, direction in keys:
         if direction not in ("asc", "desc"):
             raise errors.BadRequest("Invalid input received: Unknown sort direction, must "
-                                    f"be 'desc' or 'asc'")
+                                    "be 'desc' or 'asc'")
         if items and key not in items[0] and key not in sort_keys:
             raise errors.BadRequest(f"Invalid input received: Invalid sort key {key}")
     for key, direction in reversed(keys):

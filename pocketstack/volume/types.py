@@ -251,7 +251,7 @@ class Types:
         consumer = body.pop("consumer", "back-end")
         if consumer not in ("front-end", "back-end", "both"):
             raise errors.BadRequest("Invalid input received: Valid consumer of QoS specs are: "
-                                    f"['front-end', 'back-end', 'both']")
+                                    "['front-end', 'back-end', 'both']")
         self._check_specs(body)
         with self.db.write() as s:
             if s.scalar(select(QosSpecs).where(QosSpecs.name == name)) is not None:
