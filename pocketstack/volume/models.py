@@ -86,6 +86,8 @@ class VolumeType(Base):
     is_public: Mapped[bool] = mapped_column(Boolean, default=True)
     extra_specs: Mapped[dict[str, Any]] = mapped_column(JSONText, default=dict)
     qos_specs_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    #: volume type encryption spec (provider, cipher, key_size, control_location, ids)
+    encryption: Mapped[dict[str, Any] | None] = mapped_column(JSONText, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 

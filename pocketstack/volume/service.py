@@ -19,6 +19,7 @@ from pocketstack.volume.api.volumes import VolumeActions, VolumesApi
 from pocketstack.volume.backups import Backups, Transfers
 from pocketstack.volume.common import MAX_VERSION
 from pocketstack.volume.drivers import FileDriver
+from pocketstack.volume.encryption import EncryptionApi
 from pocketstack.volume.quotas import Quotas
 from pocketstack.volume.snapshots import Snapshots
 from pocketstack.volume.types import Types
@@ -59,7 +60,8 @@ class VolumeService(Service):
                          VolumeActions(self.volumes, self.actions),
                          SnapshotsApi(self.snapshots), BackupsApi(self.backups),
                          TypesApi(self.types), QosApi(self.types),
-                         DefaultTypesApi(self.types), Misc(self, self.quotas),
+                         DefaultTypesApi(self.types), EncryptionApi(self.types),
+                         Misc(self, self.quotas),
                          TransfersApi(self.transfers), AttachmentsApi(self.actions)):
             self.router.include(resource)
         # literal segments win over parameters (/volumes/detail before /volumes/{id})

@@ -213,6 +213,10 @@ class Volumes:
                 vtype = s.get(VolumeType, source_type) or Types.default(s, ctx.project_id)
             else:
                 vtype = Types.default(s, ctx.project_id)
+            if vtype.encryption:
+                raise errors.BadRequest(f"Invalid volume type: Volume type {vtype.name} is "
+                                        "encrypted and this cloud has no key manager to "
+                                        "create encrypted volumes.")
             az = body.get("availability_zone") or AZ
             if az != AZ:
                 raise errors.BadRequest(f"Invalid input received: Availability zone '{az}' "

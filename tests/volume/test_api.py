@@ -336,3 +336,26 @@ def test_backup_export_import_record(api):
     assert r.status_code == 400
     api("DELETE", f"/backups/{backup['id']}")
     api("DELETE", f"/volumes/{vol['id']}")
+
+
+def test_type_encryption_specs(api):
+    name = "enc-" + uuid.uuid4().hex[:6]
+    t = api("POST", "/types", {"volume_type": {"name": name}}).json()["volume_type"]
+    base = f"/types/{t['id']}/encryption"
+    assert api("GET", base).json() == {}
+    r = api("POST", base, {"encryption": {"provider": "luks", "cipher": "aes-xts-plain64",
+                                          "key_size": 256, "control_location": "front-end"}})
+    assert r.status_code == 200, r.text
+    enc = r.json()["encryption"]
+    assert enc["provider"] == "luks" and enc["encryption_id"]
+    assert api("POST", base, {"encryption": {"provider": "luks"}}).status_code == 400
+    assert api("GET", base + "/cipher").json() == {"cipher": "aes-xts-plain64"}
+    r = api("PUT", f"{base}/{enc['encryption_id']}", {"encryption": {"key_size": 512}})
+    assert r.json()["encryption"] == {"key_size": 512}
+    assert api("GET", base).json()["key_size"] == 512
+    r = api("POST", "/volumes", {"volume": {"size": 1, "volume_type": name}})
+    assert r.status_code == 400 and "key manager" in r.json()["badRequest"]["message"]
+    assert api("POST", base, {"encryption": {"control_location": "x"}}).status_code == 400
+    assert api("DELETE", f"{base}/{enc['encryption_id']}").status_code == 202
+    assert api("GET", base).json() == {}
+    api("DELETE", f"/types/{t['id']}")

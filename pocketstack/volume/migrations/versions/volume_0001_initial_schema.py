@@ -2,7 +2,7 @@
 
 Revision ID: volume_0001
 Revises: 
-Create Date: 2026-11-21 22:35:59.279472
+Create Date: 2026-11-21 22:40:53.408750
 """
 from alembic import op
 import sqlalchemy as sa
@@ -64,6 +64,7 @@ def upgrade() -> None:
     sa.Column('is_public', sa.Boolean(), nullable=False),
     sa.Column('extra_specs', pocketstack.db.JSONText(), nullable=False),
     sa.Column('qos_specs_id', sa.String(length=36), nullable=True),
+    sa.Column('encryption', pocketstack.db.JSONText(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
