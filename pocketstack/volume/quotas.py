@@ -22,6 +22,9 @@ RESOURCES = tuple(DEFAULTS)
 
 
 class Quotas:
+    #: rows of this pseudo project hold the 'default' quota class (over the config defaults)
+    CLASS = "__quota_class_default__"
+
     def __init__(self, cloud: Any) -> None:
         self.cloud = cloud
 
@@ -30,10 +33,15 @@ class Quotas:
         for t in session.scalars(select(VolumeType.name)):
             for res in ("volumes", "gigabytes", "snapshots"):
                 out[f"{res}_{t}"] = -1
+        for q in session.scalars(select(Quota).where(Quota.project_id == self.CLASS)):
+            if q.resource in out:
+                out[q.resource] = q.hard_limit
         return out
 
     def limits(self, session: Session, project_id: str) -> dict[str, int]:
         out = self.defaults(session)
+        if project_id == self.CLASS:
+            return out
         for q in session.scalars(select(Quota).where(Quota.project_id == project_id)):
             out[q.resource] = q.hard_limit
         return out

@@ -359,3 +359,34 @@ def test_type_encryption_specs(api):
     assert api("DELETE", f"{base}/{enc['encryption_id']}").status_code == 202
     assert api("GET", base).json() == {}
     api("DELETE", f"/types/{t['id']}")
+
+
+def test_quota_class_defaults_and_hosts(api):
+    r = api("PUT", "/os-quota-class-sets/default", {"quota_class_set": {"backups": 7}})
+    assert r.status_code == 200 and r.json()["quota_class_set"]["backups"] == 7
+    try:
+        d = api("GET", f"/os-quota-sets/{api.project}/defaults").json()["quota_set"]
+        assert d["backups"] == 7
+        assert api("GET", "/os-quota-class-sets/default").json()["quota_class_set"][
+            "backups"] == 7
+    finally:
+        api("PUT", "/os-quota-class-sets/default", {"quota_class_set": {"backups": 10}})
+    hosts = api("GET", "/os-hosts").json()["hosts"]
+    assert {h["service"] for h in hosts} >= {"cinder-volume"}
+    services = api("GET", "/os-services", params={"zone": "nova",
+                                                   "binary": "cinder-volume"}).json()
+    assert len(services["services"]) == 1
+
+
+def test_snapshot_metadata_items(api):
+    vol = _create(api)
+    snap = api("POST", "/snapshots", {"snapshot": {"volume_id": vol["id"],
+                                                   "metadata": {"a": "1"}}}).json()["snapshot"]
+    base = f"/snapshots/{snap['id']}/metadata"
+    assert api("GET", base + "/a").json() == {"meta": {"a": "1"}}
+    assert api("PUT", base + "/a", {"meta": {"a": "2"}}).json() == {"meta": {"a": "2"}}
+    assert api("PUT", base + "/a", {"meta": {"b": "2"}}).status_code == 400
+    assert api("GET", base).json()["metadata"] == {"a": "2"}
+    assert api("DELETE", base + "/a").status_code == 200
+    assert api("GET", base + "/a").status_code == 404
+    api("DELETE", f"/volumes/{vol['id']}?cascade=true")

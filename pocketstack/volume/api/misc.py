@@ -64,7 +64,7 @@ class Misc:
     @vroute("GET", "/os-services", policy="volume:services")
     def services(self, req: Request) -> dict[str, Any]:
         items = self._services()
-        for key in ("binary", "host"):
+        for key in ("binary", "host", "zone"):
             if req.query.get(key):
                 items = [s for s in items if s[key] == req.query[key]]
         for s in items:
@@ -94,6 +94,13 @@ class Misc:
         return {"host": key[1], "binary": key[0], "status": status,
                 "disabled": status == "disabled",
                 "disabled_reason": body.get("disabled_reason")}
+
+    @vroute("GET", "/os-hosts", policy="volume:services")
+    def hosts(self, req: Request) -> dict[str, Any]:
+        return {"hosts": [{"service-status": s["status"], "service": s["binary"],
+                           "zone": s["zone"], "service-state": s["state"],
+                           "host_name": s["host"], "last-update": s["updated_at"]}
+                          for s in self._services()]}
 
     @vroute("GET", "/os-availability-zone", policy="volume:availability_zone")
     def zones(self, req: Request) -> dict[str, Any]:
@@ -175,6 +182,14 @@ class Misc:
     def quota_class(self, req: Request, class_name: str) -> dict[str, Any]:
         d = self.quotas.show_defaults(class_name)
         return {"quota_class_set": d}
+
+    @vroute("PUT", "/os-quota-class-sets/{class_name}", policy="volume:quota:update")
+    def quota_class_update(self, req: Request, class_name: str) -> dict[str, Any]:
+        if class_name != "default":
+            raise errors.BadRequest("Only the 'default' quota class is supported.")
+        body = body_of(req, "quota_class_set")
+        limits = self.quotas.update(Quotas.CLASS, body)
+        return {"quota_class_set": limits}
 
     @vroute("GET", "/limits", policy="volume:limits")
     def limits(self, req: Request) -> dict[str, Any]:

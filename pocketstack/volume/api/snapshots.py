@@ -98,6 +98,25 @@ class SnapshotsApi:
             raise errors.BadRequest("Malformed request body")
         return {"metadata": self.snapshots.set_metadata(req.ctx, snapshot_id, meta, True)}
 
+    @vroute("GET", "/snapshots/{snapshot_id}/metadata/{key}", policy="volume:get_snapshot")
+    def get_metadata_item(self, req: Request, snapshot_id: str, key: str) -> dict[str, Any]:
+        meta = self.snapshots.metadata(req.ctx, snapshot_id)
+        if key not in meta:
+            raise errors.NotFound(f"Snapshot {snapshot_id} has no metadata with key {key}.")
+        return {"meta": {key: meta[key]}}
+
+    @vroute("PUT", "/snapshots/{snapshot_id}/metadata/{key}",
+            policy="volume:update_snapshot_metadata")
+    def set_metadata_item(self, req: Request, snapshot_id: str, key: str) -> dict[str, Any]:
+        meta = req.json().get("meta") if isinstance(req.json(), dict) else None
+        if not isinstance(meta, dict) or len(meta) != 1:
+            raise errors.BadRequest("Request body contains too many items."
+                                    if isinstance(meta, dict) else "Malformed request body")
+        if key not in meta:
+            raise errors.BadRequest("Request body and URI mismatch")
+        self.snapshots.set_metadata(req.ctx, snapshot_id, meta, False)
+        return {"meta": meta}
+
     @vroute("DELETE", "/snapshots/{snapshot_id}/metadata/{key}", status=200,
             policy="volume:update_snapshot_metadata")
     def delete_metadata(self, req: Request, snapshot_id: str, key: str) -> Reply:
