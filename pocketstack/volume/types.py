@@ -15,10 +15,17 @@ from pocketstack.volume.models import DefaultType, QosSpecs, TypeAccess, Volume,
 DEFAULT_TYPE = "__DEFAULT__"
 
 
+# the extra specs Cinder shows to non-admins (the others describe the back end)
+USER_VISIBLE_SPECS = ("multiattach", "RESKEY:availability_zones", "replication_enabled")
+
+
 def type_dict(t: VolumeType, admin: bool = True) -> dict[str, Any]:
+    specs = dict(t.extra_specs or {})
+    if not admin:
+        specs = {k: v for k, v in specs.items() if k in USER_VISIBLE_SPECS}
     out = {"id": t.id, "name": t.name, "description": t.description,
            "is_public": t.is_public, "os-volume-type-access:is_public": t.is_public,
-           "extra_specs": dict(t.extra_specs or {})}
+           "extra_specs": specs}
     if admin:
         out["qos_specs_id"] = t.qos_specs_id
     return out

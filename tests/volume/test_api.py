@@ -390,3 +390,16 @@ def test_snapshot_metadata_items(api):
     assert api("DELETE", base + "/a").status_code == 200
     assert api("GET", base + "/a").status_code == 404
     api("DELETE", f"/volumes/{vol['id']}?cascade=true")
+
+
+def test_non_admin_sees_only_user_visible_extra_specs(cloud, api):
+    name = "vis-" + uuid.uuid4().hex[:6]
+    t = api("POST", "/types", {"volume_type": {"name": name, "extra_specs": {
+        "multiattach": "<is> True", "volume_backend_name": "file"}}}).json()["volume_type"]
+    demo = api("GET", f"/types/{t['id']}", token_=cloud.token("pocketstack")).json()
+    assert demo["volume_type"]["extra_specs"] == {"multiattach": "<is> True"}
+    assert "qos_specs_id" not in demo["volume_type"]
+    vol = _create(api, volume_type=name)
+    assert vol["multiattach"] is True
+    api("DELETE", f"/volumes/{vol['id']}")
+    api("DELETE", f"/types/{t['id']}")
