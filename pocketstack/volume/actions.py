@@ -165,6 +165,41 @@ class Actions:
                 s.get(Volume, volume_id).status = "available"
                 s.get(Snapshot, snap.id).status = "available"
 
+    def reimage(self, ctx: Any, volume_id: str, image_id: Any, reserved_ok: bool) -> None:
+        from pocketstack.volume import images
+
+        if not image_id or not isinstance(image_id, str):
+            raise errors.BadRequest("Invalid input for field/attribute image_id.")
+        image = images.lookup(self.volumes.cloud, ctx, image_id)
+        with self.db.write() as s:
+            v = self._find(s, ctx, volume_id)
+            ok = ("available", "error") + (("reserved",) if reserved_ok else ())
+            if v.status not in ok:
+                raise common.invalid_volume(f"Volume {v.id} status must be "
+                                            f"{' or '.join(ok)}, but current status is: "
+                                            f"{v.status}.")
+            if images.min_size_gb(image) > v.size:
+                raise errors.BadRequest(f"Invalid input received: Size of specified image "
+                                        f"{images.min_size_gb(image)}GB is larger than "
+                                        f"volume size {v.size}GB.")
+            v.previous_status, v.status = v.status, "downloading"
+            size = v.size
+        status = "available"
+        try:
+            self.driver.delete_volume(volume_id)
+            self.driver.create_volume(volume_id, size)
+            images.copy_into(self.volumes.cloud, image, self.driver.volume_path(volume_id))
+        except Exception:  # noqa: BLE001  (the volume records the failure, as Cinder does)
+            status = "error"
+        with self.db.write() as s:
+            v = s.get(Volume, volume_id)
+            keep_reserved = status == "available" and v.previous_status == "reserved"
+            v.status = "reserved" if keep_reserved else status
+            if status == "available":
+                v.image_metadata = images.image_metadata(image)
+                v.bootable = True
+            v.updated_at = utcnow()
+
     # -- the classic attach flow ----------------------------------------------------------
     def _transition(self, ctx: Any, volume_id: str, allowed: tuple[str, ...], new: str,
                     verb: str) -> None:
@@ -228,18 +263,26 @@ class Actions:
             v.admin_metadata = {**(v.admin_metadata or {}), "attached_mode": mode}
             v.updated_at = utcnow()
 
-    def detach(self, ctx: Any, volume_id: str, attachment_id: Any) -> None:
+    def detach(self, ctx: Any, volume_id: str, attachment_id: Any, force: bool = False
+               ) -> None:
         if attachment_id is not None and not isinstance(attachment_id, str):
             raise errors.BadRequest("Invalid input for field/attribute attachment_id.")
         with self.db.write() as s:
             v = self._find(s, ctx, volume_id)
             active = self._active(s, v)
-            if not active:
+            if force and not attachment_id:
+                for a in active:
+                    s.delete(a)
+                active = []
+                s.flush()
+            if not active and not force:
                 raise common.invalid_volume("Volume must be attached in order to detach.")
             if attachment_id:
                 chosen = [a for a in active if a.id == attachment_id]
                 if not chosen:
                     raise common.not_found("attachment", attachment_id)
+            elif force:
+                chosen = []
             elif len(active) > 1:
                 raise common.invalid_volume("Volume has multiple attachments; specify "
                                             "attachment_id.")

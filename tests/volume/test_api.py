@@ -403,3 +403,17 @@ def test_non_admin_sees_only_user_visible_extra_specs(cloud, api):
     assert vol["multiattach"] is True
     api("DELETE", f"/volumes/{vol['id']}")
     api("DELETE", f"/types/{t['id']}")
+
+
+def test_force_detach_and_reimage_version(api):
+    vol = _create(api)
+    act = f"/volumes/{vol['id']}/action"
+    api("POST", act, {"os-attach": {"instance_uuid": str(uuid.uuid4()), "mountpoint": "/a"}})
+    assert api("POST", act, {"os-force_detach": {}}).status_code == 202
+    shown = api("GET", f"/volumes/{vol['id']}").json()["volume"]
+    assert shown["status"] == "available" and shown["attachments"] == []
+    r = api("POST", act, {"os-reimage": {"image_id": str(uuid.uuid4())}}, version="3.67")
+    assert r.status_code == 400
+    r = api("POST", act, {"os-reimage": {"image_id": str(uuid.uuid4())}})
+    assert r.status_code == 400  # no image service in this cloud
+    api("DELETE", f"/volumes/{vol['id']}")

@@ -123,9 +123,21 @@ def test_volume_from_image(local_cloud, tmp_path):
             assert f.read(10) == b"BOOTSECTOR"
         with pytest.raises(errors.BadRequest):
             svc.volumes.create(ctx, {"size": 1, "imageRef": str(uuid.uuid4())})
+        # re-image (3.68): a blank volume gets the image's data and metadata
+        blank = svc.volumes.create(ctx, {"size": 1})
+        svc.actions.reimage(ctx, blank["id"], image_id, False)
+        shown = svc.get_volume(ctx, blank["id"])
+        assert shown["status"] == "available" and shown["bootable"] == "true"
+        assert shown["volume_image_metadata"]["image_name"] == "cirros"
+        with open(svc.driver.volume_path(blank["id"]), "rb") as f:
+            f.seek(4096)
+            assert f.read(10) == b"BOOTSECTOR"
         image["min_disk"] = 5
         with pytest.raises(errors.BadRequest):
             svc.volumes.create(ctx, {"size": 1, "imageRef": image_id})
+        with pytest.raises(errors.BadRequest):
+            svc.actions.reimage(ctx, blank["id"], image_id, False)
         svc.volumes.delete(ctx, vol["id"])
+        svc.volumes.delete(ctx, blank["id"])
     finally:
         local_cloud.services.remove(stub)

@@ -249,6 +249,18 @@ class VolumeActions:
         req.enforce("volume:revert")
         self.actions.revert(req.ctx, vid, args.get("snapshot_id"))
 
+    def _force_detach(self, req: Request, vid: str, args: dict[str, Any]) -> None:
+        req.enforce("volume:force_delete")
+        self.actions.detach(req.ctx, vid, args.get("attachment_id"), force=True)
+
+    def _reimage(self, req: Request, vid: str, args: dict[str, Any]) -> None:
+        if not req.at_least("3.68"):
+            raise errors.BadRequest("There is no such action: os-reimage")
+        req.enforce("volume:update")
+        self.actions.reimage(req.ctx, vid, args.get("image_id"),
+                             common.as_bool(args.get("reimage_reserved", False),
+                                            "reimage_reserved"))
+
     def _migrate_volume(self, req: Request, vid: str, args: dict[str, Any]) -> None:
         req.enforce("volume:migrate")
         vol = self.volumes.get(vid, req.ctx.project_id, True)
