@@ -18,4 +18,14 @@ or ``RequestContext.admin()``) and raises the usual API errors:
     The same connection information, without changing any state.
 ``get_volume(ctx, volume_id) -> dict``
     The volume as the API shows it (status, size, attachments, bootable...).
+``volumes.create(ctx, {"size": 1, "imageRef": image_id, ...}) -> dict``
+    Boot-from-volume: a bootable volume holding the image's data (through the image
+    service's ``images.get`` / ``data_path``); ``actions.reimage(ctx, volume_id,
+    image_id, reimage_reserved)`` rewrites one (rebuild).
+
+Layout: ``models.py`` (tables), ``drivers/`` (the back-end interface and the ``file``
+driver), ``volumes.py`` / ``actions.py`` / ``snapshots.py`` / ``backups.py`` (backups,
+transfers) / ``types.py`` (types, QoS, default types) / ``encryption.py`` /
+``quotas.py`` / ``images.py`` (domain logic), ``api/`` (thin HTTP resources; every
+route is served both as ``/v3/{project_id}/...`` and project-less ``/v3/...``).
 """
