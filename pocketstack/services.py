@@ -18,6 +18,7 @@ SERVICES: list[str] = [
     "pocketstack.object.service:ObjectStoreService",
     "pocketstack.image.service:ImageService",
     "pocketstack.placement.service:PlacementService",
+    "pocketstack.volume.service:VolumeService",
 ]
 
 

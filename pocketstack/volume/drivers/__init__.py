@@ -1,0 +1,6 @@
+"""Volume back ends: where the bytes of volumes, snapshots and backups live."""
+
+from pocketstack.volume.drivers.base import Driver
+from pocketstack.volume.drivers.file import FileDriver
+
+__all__ = ["Driver", "FileDriver"]
