@@ -1,0 +1,127 @@
+"""The networking domain layer, assembled, and the in-process API other services use.
+
+In-process API (``cloud.service("network").net``, a :class:`Networking`), used by
+compute without HTTP:
+
+``allocate_port(project_id, network_id, device_id, *, host="", fixed_ip=None,
+security_groups=None, port_id=None, device_owner="compute:nova") -> dict``
+    Create a port on ``network_id`` for instance ``device_id`` (or, with
+    ``port_id``, bind an existing unbound port to it); returns the port dict
+    (``id``, ``mac_address``, ``fixed_ips`` [{subnet_id, ip_address}], ...).
+    Raises the API errors (NetworkNotFound, IpAddressGenerationFailure, OverQuota...).
+
+``ports_for_device(device_id) -> list[dict]``
+    The ports of an instance with their fixed IPs (ordered by creation).
+
+``delete_ports_for_device(device_id) -> int``
+    Delete the ports created for an instance; ports the user created and passed
+    in with ``port_id`` are unbound (device_id cleared) instead. Returns the count.
+
+``network_info(network_id) -> dict``
+    The network dict (name, mtu, subnets...), for building instance network info.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from pocketstack.api.context import RequestContext
+from pocketstack.config import Opt, register
+from pocketstack.db import Database
+from pocketstack.network.common import not_found
+from pocketstack.network.floatingips import FloatingIPs
+from pocketstack.network.models import Network, Port
+from pocketstack.network.networks import Networks, RBACPolicies
+from pocketstack.network.ports import Ports
+from pocketstack.network.quotas import Quotas
+from pocketstack.network.routers import Routers
+from pocketstack.network.secgroups import SecurityGroupRules, SecurityGroups
+from pocketstack.network.subnets import SubnetPools, Subnets
+
+register(Opt("DEFAULT", "global_physnet_mtu", int, 1500,
+             "MTU of new networks (Neutron's global_physnet_mtu)."),
+         Opt("network", "create_default_topology", bool, True,
+             "Create DevStack's public/private networks and router1 on first start."))
+
+_ADMIN = RequestContext.admin()
+
+
+class Networking:
+    def __init__(self, conf: Any, db: Database) -> None:
+        self.conf = conf
+        self.db = db
+        self.mtu = conf.get("DEFAULT", "global_physnet_mtu")
+        self.quotas = Quotas(conf, db)
+        self.networks = Networks(self)
+        self.rbac = RBACPolicies(self)
+        self.subnets = Subnets(self)
+        self.subnetpools = SubnetPools(self)
+        self.ports = Ports(self)
+        self.routers = Routers(self)
+        self.floatingips = FloatingIPs(self)
+        self.secgroups = SecurityGroups(self)
+        self.sgrules = SecurityGroupRules(self)
+        self.kinds = {k.collection: k for k in (
+            self.networks, self.rbac, self.subnets, self.subnetpools, self.ports,
+            self.routers, self.floatingips, self.secgroups, self.sgrules)}
+
+    def next_segment(self, s: Any) -> int:
+        return (s.scalar(select(func.count()).select_from(Network)) or 0) + 1000
+
+    # -- in-process API for compute ---------------------------------------------
+    def allocate_port(self, project_id: str, network_id: str, device_id: str, *,
+                      host: str = "", fixed_ip: str | None = None,
+                      security_groups: list[str] | None = None, port_id: str | None = None,
+                      device_owner: str = "compute:nova") -> dict[str, Any]:
+        ctx = RequestContext(user_id="nova", project_id=project_id,
+                             roles=["admin", "member", "reader"])
+        with self.db.write() as s:
+            if port_id:
+                port = s.get(Port, port_id)
+                if port is None:
+                    raise not_found("port", port_id)
+                if port.device_id and port.device_id != device_id:
+                    from pocketstack.network.common import conflict
+
+                    raise conflict(f"Port {port_id} is still in use.", "PortInUse")
+                port.device_id, port.device_owner = device_id, device_owner
+                port.attrs = {**port.attrs, "binding:host_id": host, "user_port": True}
+                self.ports.touch(port)
+            else:
+                body: dict[str, Any] = {"network_id": network_id, "device_id": device_id,
+                                        "device_owner": device_owner,
+                                        "binding:host_id": host}
+                if fixed_ip:
+                    body["fixed_ips"] = [{"ip_address": fixed_ip}]
+                if security_groups is not None:
+                    body["security_groups"] = security_groups
+                port = self.ports.create_in(s, ctx, body, project_id)
+            s.flush()
+            return self.ports.view(s, port, None)
+
+    def ports_for_device(self, device_id: str) -> list[dict[str, Any]]:
+        with self.db.read() as s:
+            rows = s.scalars(select(Port).where(Port.device_id == device_id)
+                             .order_by(Port.created_at, Port.id))
+            return [self.ports.view(s, r, None) for r in rows]
+
+    def delete_ports_for_device(self, device_id: str) -> int:
+        count = 0
+        with self.db.write() as s:
+            for port in list(s.scalars(select(Port).where(Port.device_id == device_id))):
+                if not port.device_owner.startswith("compute:"):
+                    continue
+                if port.attrs.get("user_port"):
+                    port.device_id, port.device_owner = "", ""
+                    port.attrs = {k: v for k, v in port.attrs.items()
+                                  if k not in ("user_port", "binding:host_id")}
+                    self.ports.touch(port)
+                else:
+                    self.ports.delete_in(s, port)
+                count += 1
+        return count
+
+    def network_info(self, network_id: str) -> dict[str, Any]:
+        return self.networks.get(_ADMIN, network_id)
