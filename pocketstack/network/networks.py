@@ -84,6 +84,8 @@ class Networks(Kind):
                 attrs[key] = as_bool(body[key], key)
         if "mtu" in body:
             mtu = body["mtu"]
+            if isinstance(mtu, str) and mtu.strip().isdigit():
+                mtu = int(mtu)
             if isinstance(mtu, bool) or not isinstance(mtu, int) or not 68 <= mtu <= 65535:
                 raise invalid_input(f"'{mtu}' is not a valid MTU (68..65535)")
             attrs["mtu"] = mtu
