@@ -172,9 +172,11 @@ def test_rbac_quota_extensions_zones_agents(cloud):
     assert rbac["action"] == "access_as_shared"
     assert net in {n["Name"] for n in cloud.cli("network", "list", "-f", "json",
                                                 cloud="pocketstack")}
-    quota = cloud.cli("quota", "show", "--network", "demo", "-f", "json")
-    assert quota["networks"] == 100 and quota["ports"] == 500 and quota["routers"] == 10
-    assert quota["floating-ips"] == 50 if "floating-ips" in quota else quota["floating_ips"] == 50
+    rows = cloud.cli("quota", "show", "--network", "demo", "-f", "json")
+    quota = {r["Resource"]: r["Limit"] for r in rows}
+    assert (quota["networks"], quota["ports"], quota["routers"], quota["subnets"],
+            quota["floating_ips"], quota["security_groups"],
+            quota["security_group_rules"]) == (100, 500, 10, 100, 50, 10, 100)
     aliases = {e["Alias"] for e in cloud.cli("extension", "list", "--network", "-f", "json")}
     assert {"router", "external-net", "security-group", "quotas", "binding",
             "standard-attr-tag", "rbac-policies", "subnet_allocation"} <= aliases
