@@ -10,4 +10,5 @@ from pocketstack.policy import RuleDefault, register_defaults
 
 register_defaults([
     RuleDefault("network:write", "rule:project_member_or_admin or rule:admin_required"),
+    RuleDefault("network:admin", "rule:admin_required"),
 ])

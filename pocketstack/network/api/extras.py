@@ -150,7 +150,7 @@ class Quotas:
             raise errors.Forbidden("(rule:get_quota) is disallowed by policy",
                                    error_type="PolicyNotAuthorized")
 
-    @route("GET", "/v2.0/quotas", policy="rule:admin_required")
+    @route("GET", "/v2.0/quotas", policy="network:admin")
     def list(self, req: Request) -> dict[str, Any]:
         return {"quotas": self.quotas.projects()}
 
@@ -174,7 +174,7 @@ class Quotas:
         self._check(req, project_id)
         return {"quota": self.quotas.details(project_id)}
 
-    @route("PUT", "/v2.0/quotas/{project_id}", policy="rule:admin_required")
+    @route("PUT", "/v2.0/quotas/{project_id}", policy="network:admin")
     def update(self, req: Request, project_id: str) -> dict[str, Any]:
         body = req.json()
         if not isinstance(body, dict) or not isinstance(body.get("quota"), dict):
@@ -182,7 +182,7 @@ class Quotas:
                                     error_type="HTTPBadRequest")
         return {"quota": self.quotas.update(project_id, body["quota"])}
 
-    @route("DELETE", "/v2.0/quotas/{project_id}", status=204, policy="rule:admin_required")
+    @route("DELETE", "/v2.0/quotas/{project_id}", status=204, policy="network:admin")
     def reset(self, req: Request, project_id: str) -> None:
         self.quotas.reset(project_id)
 
@@ -205,7 +205,7 @@ class IPAvailability:
                 "used_ips": sum(x["used_ips"] for x in subnets),
                 "total_ips": sum(x["total_ips"] for x in subnets)}
 
-    @route("GET", "/v2.0/network-ip-availabilities", policy="rule:admin_required")
+    @route("GET", "/v2.0/network-ip-availabilities", policy="network:admin")
     def list(self, req: Request) -> dict[str, Any]:
         with self.net.db.read() as s:
             out = [self._one(s, n) for n in s.scalars(select(Network))]
@@ -219,7 +219,7 @@ class IPAvailability:
                                          for x in o["subnet_ip_availability"])]
         return {"network_ip_availabilities": out}
 
-    @route("GET", "/v2.0/network-ip-availabilities/{network_id}", policy="rule:admin_required")
+    @route("GET", "/v2.0/network-ip-availabilities/{network_id}", policy="network:admin")
     def get(self, req: Request, network_id: str) -> dict[str, Any]:
         with self.net.db.read() as s:
             network = s.get(Network, network_id)
