@@ -145,6 +145,8 @@ class Query:
 
     def keep(self, item: dict[str, Any]) -> bool:
         for key, wanted in self.filters.items():
+            if key == "fixed_ips":
+                continue  # structured: the resource's own keep() reads it
             if key in item and not _matches(item[key], wanted):
                 return False
         if self.tags:
@@ -186,6 +188,8 @@ class Query:
         more = bool(self.limit) and len(items) > self.limit
         if self.limit:
             items = items[:self.limit]
+        if self.page_reverse:
+            items.reverse()
         return items, more
 
 
@@ -269,12 +273,16 @@ class Kind:
         return list(s.scalars(stmt))
 
     def list(self, ctx: RequestContext, query: Query) -> tuple[list[dict[str, Any]], bool]:
+        """Visible items matching the query, sorted and paged (``fields`` not applied yet)."""
         with self.db.read() as s:
             items = [self.view(s, r, ctx) for r in self.rows(s, ctx, query)
                      if self.visible(s, r, ctx)]
-        items = [i for i in items if query.keep(i)]
-        items, more = query.page(items)
-        return [query.select(i) for i in items], more
+        items = [i for i in items if query.keep(i) and self.keep(i, query)]
+        return query.page(items)
+
+    def keep(self, item: dict[str, Any], query: Query) -> bool:
+        """Resource-specific filters (ports' ``fixed_ips``)."""
+        return True
 
     def get(self, ctx: RequestContext, id_: str) -> dict[str, Any]:
         with self.db.read() as s:

@@ -82,6 +82,21 @@ class Ports(Kind):
                 out.pop(key)
         return out
 
+    def keep(self, item: dict[str, Any], query: Any) -> bool:
+        """``fixed_ips=ip_address=X``, ``subnet_id=Y``, ``ip_address_substr=Z`` filters."""
+        for spec in query.filters.get("fixed_ips", []):
+            key, _, value = spec.partition("=")
+            ips = item["fixed_ips"]
+            if key == "ip_address_substr":
+                ok = any(value in f["ip_address"] for f in ips)
+            elif key in ("ip_address", "subnet_id"):
+                ok = any(f[key] == value for f in ips)
+            else:
+                raise bad_request(f"Invalid fixed_ips filter {spec}", "HTTPBadRequest")
+            if not ok:
+                return False
+        return True
+
     # -- validation -----------------------------------------------------------
     def _security_groups(self, s: Session, ctx: RequestContext, ids: Any) -> list[str]:
         if not isinstance(ids, list):
@@ -328,6 +343,8 @@ class Ports(Kind):
                             (None, alloc.ip_address) in keep:
                         keep.discard((alloc.subnet_id, alloc.ip_address))
                         keep.discard((None, alloc.ip_address))
+                    elif (alloc.subnet_id, None) in keep:
+                        keep.discard((alloc.subnet_id, None))
                     else:
                         s.delete(alloc)
                 s.flush()

@@ -53,8 +53,11 @@ class SecurityGroups(Kind):
 
     def list(self, ctx: RequestContext, query: Any) -> Any:
         if ctx.project_id:
-            with self.db.write() as s:
-                self.ensure_default(s, ctx.project_id)
+            with self.db.read() as s:
+                exists = s.get(DefaultSecurityGroup, ctx.project_id) is not None
+            if not exists:
+                with self.db.write() as s:
+                    self.ensure_default(s, ctx.project_id)
         return super().list(ctx, query)
 
     def _rule(self, s: Session, sg: SecurityGroup, direction: str, ethertype: str,

@@ -199,3 +199,28 @@ def test_visibility_and_policy(api, demo):
     assert mine["id"] in listed and net["id"] not in listed
     assert "provider:network_type" not in mine
     assert demo("DELETE", f"/v2.0/networks/{mine['id']}").status_code == 204
+
+
+def test_port_fixed_ips_filter_update_and_fields_paging(api):
+    net, sub = _net(api, "10.63.0.0/28")
+    a = api("POST", "/v2.0/ports", {"port": {"network_id": net["id"]}}).json()["port"]
+    b = api("POST", "/v2.0/ports", {"port": {"network_id": net["id"]}}).json()["port"]
+    ip_b = b["fixed_ips"][0]["ip_address"]
+    r = api("GET", "/v2.0/ports", fixed_ips=f"ip_address={ip_b}")
+    assert [p["id"] for p in r.json()["ports"]] == [b["id"]]
+    r = api("GET", "/v2.0/ports", fixed_ips=f"subnet_id={sub['id']}", fields="id")
+    assert {p["id"] for p in r.json()["ports"]} == {a["id"], b["id"]}
+    # keep the address on the subnet given by subnet_id only, add a chosen one
+    r = api("PUT", f"/v2.0/ports/{a['id']}", {"port": {"fixed_ips": [
+        {"subnet_id": sub["id"]}, {"ip_address": "10.63.0.14"}]}})
+    assert r.status_code == 200, r.text
+    ips = [f["ip_address"] for f in r.json()["port"]["fixed_ips"]]
+    assert ips == [a["fixed_ips"][0]["ip_address"], "10.63.0.14"]
+    r = api("PUT", f"/v2.0/ports/{a['id']}", {"port": {"fixed_ips": [
+        {"ip_address": "10.63.0.14"}]}})
+    assert [f["ip_address"] for f in r.json()["port"]["fixed_ips"]] == ["10.63.0.14"]
+    # paging with fields that leave out the id still links to the next page
+    body = api("GET", "/v2.0/ports", network_id=net["id"], fields="name", limit=1).json()
+    assert list(body["ports"][0]) == ["name"]
+    assert [lnk["rel"] for lnk in body["ports_links"]] == ["next"]
+    assert "marker=" in body["ports_links"][0]["href"]

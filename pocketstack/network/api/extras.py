@@ -34,8 +34,6 @@ EXTENSIONS = [
     ("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router"),
     ("fip-port-details", "Floating IP Port Details Extension", "Add port_details attribute to "
      "Floating IP resource"),
-    ("filter-validation", "Filter parameters validation", "Provides validation on filter "
-     "parameters."),
     ("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
     ("net-mtu-writable", "Network MTU (writable)", "Provides a writable MTU attribute for a "
      "network resource."),

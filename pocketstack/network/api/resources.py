@@ -63,6 +63,7 @@ class Collection:
                 links.append({"rel": "previous", "href": base + "?" + urlencode(
                     params + [("marker", items[0].get("id", "")), ("page_reverse", "True")])})
             out[f"{self.kind.collection}_links"] = links
+        out[self.kind.collection] = [query.select(i) for i in items]
         return out
 
     def create(self, req: Request) -> dict[str, Any]:
