@@ -125,6 +125,35 @@ class Routers(Kind):
             s.flush()
             return self.view(s, row, ctx)
 
+    def edit_routes(self, ctx: RequestContext, id_: str, body: Any, add: bool
+                    ) -> dict[str, Any]:
+        """``add_extraroutes`` / ``remove_extraroutes`` (extraroute-atomic)."""
+        routes = body.get("router", {}).get("routes") if isinstance(body, dict) and \
+            isinstance(body.get("router"), dict) else None
+        if not isinstance(routes, list):
+            raise bad_request("Resource body required: {'router': {'routes': [...]}}",
+                              "HTTPBadRequest")
+        with self.db.write() as s:
+            row = self.load(s, id_, ctx, write=True)
+            current = list(row.attrs.get("routes", []))
+            if add:
+                for r in self._routes(s, row, routes):
+                    if r not in current:
+                        current.append(r)
+            else:
+                try:
+                    drop = [{"destination": str(ipaddress.ip_network(r["destination"],
+                                                                     strict=False)),
+                             "nexthop": str(ipaddress.ip_address(r["nexthop"]))}
+                            for r in routes]
+                except (TypeError, KeyError, ValueError):
+                    raise invalid_input(f"Invalid routes {routes}") from None
+                current = [r for r in current if r not in drop]
+            row.attrs = {**row.attrs, "routes": current}
+            self.touch(row)
+            s.flush()
+            return self.view(s, row, ctx)
+
     def _routes(self, s: Session, row: Router, routes: Any) -> list[dict[str, str]]:
         if not isinstance(routes, list):
             raise invalid_input("routes must be a list")

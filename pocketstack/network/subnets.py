@@ -171,6 +171,7 @@ class Subnets(Kind):
             if body.get("tags"):
                 row.tags = list(dict.fromkeys(body["tags"]))
             s.add(row)
+            self.touch(network)  # the network's ``subnets`` changed
             s.flush()
             return self.view(s, row, ctx)
 
@@ -266,6 +267,9 @@ class Subnets(Kind):
             for alloc in allocs:
                 s.delete(alloc)
             s.flush()
+            network = s.get(Network, row.network_id)
+            if network is not None:
+                self.touch(network)
             s.delete(row)
 
 

@@ -224,3 +224,44 @@ def test_port_fixed_ips_filter_update_and_fields_paging(api):
     assert list(body["ports"][0]) == ["name"]
     assert [lnk["rel"] for lnk in body["ports_links"]] == ["next"]
     assert "marker=" in body["ports_links"][0]["href"]
+
+
+def test_bulk_atomic_quota_and_extraroutes(api):
+    net, sub = _net(api, "10.64.0.0/28")
+    r = api("POST", "/v2.0/ports", {"ports": [{"network_id": net["id"]},
+                                              {"network_id": net["id"]}]})
+    assert r.status_code == 201 and len(r.json()["ports"]) == 2
+    before = len(api("GET", "/v2.0/ports", network_id=net["id"]).json()["ports"])
+    r = api("POST", "/v2.0/ports", {"ports": [{"network_id": net["id"]},
+                                              {"network_id": "missing"}]})
+    assert r.status_code == 404
+    assert len(api("GET", "/v2.0/ports", network_id=net["id"]).json()["ports"]) == before
+    # network revision moves with its subnets
+    rev = api("GET", f"/v2.0/networks/{net['id']}").json()["network"]["revision_number"]
+    assert rev >= 1
+    # over quota
+    project = net["project_id"]
+    used = api("GET", f"/v2.0/quotas/{project}/details").json()["quota"]["router"]["used"]
+    api("PUT", f"/v2.0/quotas/{project}", {"quota": {"router": used + 1}})
+    try:
+        ok = api("POST", "/v2.0/routers", {"router": {"name": _name("r")}})
+        assert ok.status_code == 201
+        r = api("POST", "/v2.0/routers", {"router": {"name": _name("r")}})
+        assert r.status_code == 409 and r.json()["NeutronError"]["type"] == "OverQuota"
+    finally:
+        api("DELETE", f"/v2.0/quotas/{project}")
+    router = ok.json()["router"]
+    api("PUT", f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": sub["id"]})
+    route = {"destination": "192.168.50.0/24", "nexthop": "10.64.0.9"}
+    r = api("PUT", f"/v2.0/routers/{router['id']}/add_extraroutes",
+            {"router": {"routes": [route]}})
+    assert r.status_code == 200 and r.json()["router"]["routes"] == [route]
+    r = api("PUT", f"/v2.0/routers/{router['id']}/add_extraroutes",
+            {"router": {"routes": [{"destination": "192.168.51.0/24", "nexthop": "1.2.3.4"}]}})
+    assert r.status_code == 400
+    r = api("PUT", f"/v2.0/routers/{router['id']}/remove_extraroutes",
+            {"router": {"routes": [route]}})
+    assert r.json()["router"]["routes"] == []
+    stale = api("DELETE", f"/v2.0/routers/{router['id']}",
+                headers={"If-Match": "revision_number=999"})
+    assert stale.status_code == 412

@@ -32,6 +32,8 @@ EXTENSIONS = [
      "abstraction for specifying whether SNAT should occur on the external gateway"),
     ("extra_dhcp_opt", "Neutron Extra DHCP options", "Extra options configuration for DHCP."),
     ("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router"),
+    ("extraroute-atomic", "Atomically add/remove extra routes", "Edit extra routes of a "
+     "router on server side by atomically adding/removing extra routes"),
     ("fip-port-details", "Floating IP Port Details Extension", "Add port_details attribute to "
      "Floating IP resource"),
     ("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
@@ -137,6 +139,13 @@ class RouterInterfaces:
     @route("PUT", "/v2.0/routers/{router_id}/remove_router_interface", policy="network:write")
     def remove(self, req: Request, router_id: str) -> dict[str, Any]:
         return self.net.routers.remove_interface(req.ctx, router_id, req.json())
+    @route("PUT", "/v2.0/routers/{router_id}/add_extraroutes", policy="network:write")
+    def add_routes(self, req: Request, router_id: str) -> dict[str, Any]:
+        return {"router": self.net.routers.edit_routes(req.ctx, router_id, req.json(), True)}
+
+    @route("PUT", "/v2.0/routers/{router_id}/remove_extraroutes", policy="network:write")
+    def remove_routes(self, req: Request, router_id: str) -> dict[str, Any]:
+        return {"router": self.net.routers.edit_routes(req.ctx, router_id, req.json(), False)}
 
 
 class Quotas:

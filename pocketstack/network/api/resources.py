@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from pocketstack.api.context import RequestContext
 from pocketstack.api.request import Reply, Request
 from pocketstack.api.routing import Route, Router
 from pocketstack.network.common import Kind, Query, bad_request
@@ -74,8 +75,17 @@ class Collection:
             if not isinstance(items, list) or not items:
                 raise bad_request(f"Resources required for bulk {coll} create",
                                   "HTTPBadRequest")
-            return {coll: [self.kind.create(req.ctx, dict(i) if isinstance(i, dict) else i)
-                           for i in items]}
+            created: list[dict[str, Any]] = []
+            try:
+                for item in items:
+                    created.append(self.kind.create(req.ctx, dict(item) if isinstance(
+                        item, dict) else item))
+            except Exception:
+                # all or nothing, as Neutron's bulk create: undo what was made
+                for done in reversed(created):
+                    self.kind.delete(RequestContext.admin(), done["id"])
+                raise
+            return {coll: created}
         if not isinstance(body, dict) or not isinstance(body.get(member), dict):
             raise bad_request(f"Resource body required: {{'{member}': {{...}}}}",
                               "HTTPBadRequest")
@@ -95,6 +105,10 @@ class Collection:
                                          if_match=req.headers.get("if-match"))}
 
     def delete(self, req: Request, id: str) -> None:
+        if req.headers.get("if-match"):
+            current = self.kind.get(req.ctx, id)
+            self.kind.check_revision(type("Row", (), {"revision_number": current.get(
+                "revision_number")})(), req.headers["if-match"])
         self.kind.delete(req.ctx, id)
 
     # -- tags -----------------------------------------------------------------
