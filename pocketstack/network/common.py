@@ -217,14 +217,13 @@ class Kind:
 
     # -- helpers --------------------------------------------------------------
     def load(self, s: Session, id_: str, ctx: RequestContext | None = None,
-             write: bool = False) -> Any:
+             write: bool = False, action: str = "update") -> Any:
         row = s.get(self.model, id_)
         if row is None or (ctx is not None and not self.visible(s, row, ctx)):
             raise not_found(self.member, id_)
         if write and ctx is not None and not self.writable(s, row, ctx):
-            raise errors.Forbidden(
-                f"({'rule:update_' + self.member}) is disallowed by policy",
-                error_type="PolicyNotAuthorized")
+            raise errors.Forbidden(f"(rule:{action}_{self.member}) is disallowed by policy",
+                                   error_type="PolicyNotAuthorized")
         return row
 
     def owner(self, ctx: RequestContext, body: dict[str, Any]) -> str:

@@ -165,7 +165,7 @@ class FloatingIPs(Kind):
 
     def delete(self, ctx: RequestContext, id_: str) -> None:
         with self.db.write() as s:
-            row = self.load(s, id_, ctx, write=True)
+            row = self.load(s, id_, ctx, write=True, action="delete")
             port = s.scalar(select(Port).where(Port.device_id == row.id,
                                                Port.device_owner == FIP))
             if port is not None:

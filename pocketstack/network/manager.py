@@ -17,8 +17,18 @@ security_groups=None, port_id=None, device_owner="compute:nova") -> dict``
     Delete the ports created for an instance; ports the user created and passed
     in with ``port_id`` are unbound (device_id cleared) instead. Returns the count.
 
-``network_info(network_id) -> dict``
-    The network dict (name, mtu, subnets...), for building instance network info.
+``network_info(network_id) -> dict`` / ``subnet_info(subnet_id) -> dict``
+    The network (name, mtu, subnets...) and subnet (cidr, gateway_ip,
+    dns_nameservers, host_routes...) dicts, for building instance network info.
+
+``floating_ips_for_port(port_id) -> list[dict]``
+    Floating IPs associated with a port (for a server's ``addresses``).
+
+``bind_port(port_id, host) -> dict``
+    Set ``binding:host_id`` (e.g. after a migration).
+
+``security_groups`` given to ``allocate_port`` may be names (looked up in the
+project, as Nova passes them) or ids; by default the project's ``default`` group.
 """
 
 from __future__ import annotations
@@ -32,7 +42,7 @@ from pocketstack.config import Opt, register
 from pocketstack.db import Database
 from pocketstack.network.common import not_found
 from pocketstack.network.floatingips import FloatingIPs
-from pocketstack.network.models import Network, Port
+from pocketstack.network.models import FloatingIP, Network, Port, SecurityGroup
 from pocketstack.network.networks import Networks, RBACPolicies
 from pocketstack.network.ports import Ports
 from pocketstack.network.quotas import Quotas
@@ -96,10 +106,22 @@ class Networking:
                 if fixed_ip:
                     body["fixed_ips"] = [{"ip_address": fixed_ip}]
                 if security_groups is not None:
-                    body["security_groups"] = security_groups
+                    body["security_groups"] = [self._group_id(s, project_id, g)
+                                               for g in security_groups]
                 port = self.ports.create_in(s, ctx, body, project_id)
             s.flush()
             return self.ports.view(s, port, None)
+
+    def _group_id(self, s: Any, project_id: str, name_or_id: str) -> str:
+        if s.get(SecurityGroup, name_or_id) is not None:
+            return name_or_id
+        if name_or_id == "default":
+            return self.secgroups.ensure_default(s, project_id)
+        found = list(s.scalars(select(SecurityGroup.id).where(
+            SecurityGroup.project_id == project_id, SecurityGroup.name == name_or_id)))
+        if len(found) != 1:
+            raise not_found("security_group", name_or_id)
+        return found[0]
 
     def ports_for_device(self, device_id: str) -> list[dict[str, Any]]:
         with self.db.read() as s:
@@ -125,3 +147,21 @@ class Networking:
 
     def network_info(self, network_id: str) -> dict[str, Any]:
         return self.networks.get(_ADMIN, network_id)
+
+    def subnet_info(self, subnet_id: str) -> dict[str, Any]:
+        return self.subnets.get(_ADMIN, subnet_id)
+
+    def floating_ips_for_port(self, port_id: str) -> list[dict[str, Any]]:
+        with self.db.read() as s:
+            rows = s.scalars(select(FloatingIP).where(FloatingIP.port_id == port_id))
+            return [self.floatingips.view(s, r, _ADMIN) for r in rows]
+
+    def bind_port(self, port_id: str, host: str) -> dict[str, Any]:
+        with self.db.write() as s:
+            port = s.get(Port, port_id)
+            if port is None:
+                raise not_found("port", port_id)
+            port.attrs = {**port.attrs, "binding:host_id": host or ""}
+            self.ports.touch(port)
+            s.flush()
+            return self.ports.view(s, port, None)

@@ -147,7 +147,7 @@ class Networks(Kind):
 
     def delete(self, ctx: RequestContext, id_: str) -> None:
         with self.db.write() as s:
-            row = self.load(s, id_, ctx, write=True)
+            row = self.load(s, id_, ctx, write=True, action="delete")
             ports = list(s.scalars(select(Port).where(Port.network_id == id_)))
             if any(p.device_owner not in AUTO_DELETE_OWNERS for p in ports):
                 raise conflict(f"Unable to complete operation on network {id_}. There are one "
@@ -226,7 +226,7 @@ class RBACPolicies(Kind):
 
     def delete(self, ctx: RequestContext, id_: str) -> None:
         with self.db.write() as s:
-            row = self.load(s, id_, ctx, write=True)
+            row = self.load(s, id_, ctx, write=True, action="delete")
             if row.action == "access_as_shared" and row.object_type == "network":
                 owner = s.get(Network, row.object_id)
                 users = s.scalar(select(Port.id).where(

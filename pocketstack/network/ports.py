@@ -365,7 +365,7 @@ class Ports(Kind):
 
     def delete(self, ctx: RequestContext, id_: str) -> None:
         with self.db.write() as s:
-            row = self.load(s, id_, ctx, write=True)
+            row = self.load(s, id_, ctx, write=True, action="delete")
             if row.device_owner in SERVICE_OWNERS and not ctx.is_admin or \
                     row.device_owner in ("network:router_interface", "network:router_gateway",
                                          "network:floatingip"):

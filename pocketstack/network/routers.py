@@ -182,7 +182,7 @@ class Routers(Kind):
 
     def delete(self, ctx: RequestContext, id_: str) -> None:
         with self.db.write() as s:
-            row = self.load(s, id_, ctx, write=True)
+            row = self.load(s, id_, ctx, write=True, action="delete")
             if s.scalar(select(Port.id).where(Port.device_id == id_, Port.device_owner == IFACE)):
                 raise conflict(f"Router {id_} still has ports", "RouterInUse")
             gw = self.gateway_port(s, id_)

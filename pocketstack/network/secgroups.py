@@ -130,7 +130,7 @@ class SecurityGroups(Kind):
 
     def delete(self, ctx: RequestContext, id_: str) -> None:
         with self.db.write() as s:
-            row = self.load(s, id_, ctx, write=True)
+            row = self.load(s, id_, ctx, write=True, action="delete")
             default = s.get(DefaultSecurityGroup, row.project_id)
             if default and default.security_group_id == row.id and not ctx.is_admin:
                 raise conflict("Removing default security group not allowed.",
@@ -302,7 +302,7 @@ class SecurityGroupRules(Kind):
 
     def delete(self, ctx: RequestContext, id_: str) -> None:
         with self.db.write() as s:
-            row = self.load(s, id_, ctx, write=True)
+            row = self.load(s, id_, ctx, write=True, action="delete")
             sg = s.get(SecurityGroup, row.security_group_id)
             if sg is not None:
                 self.touch(sg)

@@ -256,7 +256,7 @@ class Subnets(Kind):
 
     def delete(self, ctx: RequestContext, id_: str) -> None:
         with self.db.write() as s:
-            row = self.load(s, id_, ctx, write=True)
+            row = self.load(s, id_, ctx, write=True, action="delete")
             allocs = list(s.scalars(select(IPAllocation).where(IPAllocation.subnet_id == id_)))
             for alloc in allocs:
                 port = s.get(Port, alloc.port_id)
@@ -371,7 +371,7 @@ class SubnetPools(Kind):
 
     def delete(self, ctx: RequestContext, id_: str) -> None:
         with self.db.write() as s:
-            row = self.load(s, id_, ctx, write=True)
+            row = self.load(s, id_, ctx, write=True, action="delete")
             if s.scalar(select(Subnet.id).where(Subnet.subnetpool_id == id_)):
                 raise conflict(f"Unable to delete subnet pool {id_}: subnets are allocated "
                                "from it.", "SubnetPoolInUse")

@@ -34,7 +34,7 @@ def test_sdk_network_subnet_port(cloud):
         raise AssertionError("stale revision accepted")
     except exceptions.PreconditionFailedException:
         pass
-    conn.network.delete_port(port)
+    conn.network.delete_port(port.id)  # the object still carries the stale If-Match
     conn.network.delete_subnet(sub)
     conn.network.delete_network(net)
     assert conn.network.find_network(net.id) is None
@@ -77,7 +77,11 @@ def test_in_process_api_for_compute(tmp_path):
             __import__("pocketstack.network.common", fromlist=["x"]).Query.empty())[0]
             if n["name"] == "private"][0]
         a = net.allocate_port(demo["id"], private["id"], "vm-1", host="node1")
-        b = net.allocate_port(demo["id"], private["id"], "vm-1")
+        b = net.allocate_port(demo["id"], private["id"], "vm-1", security_groups=["default"])
+        assert len(b["security_groups"]) == 1
+        assert net.bind_port(b["id"], "node2")["binding:host_id"] == "node2"
+        assert net.subnet_info(b["fixed_ips"][0]["subnet_id"])["cidr"] == "10.0.0.0/26"
+        assert net.floating_ips_for_port(b["id"]) == []
         assert a["fixed_ips"][0]["ip_address"] != b["fixed_ips"][0]["ip_address"]
         assert a["binding:host_id"] == "node1" and a["device_owner"] == "compute:nova"
         ports = net.ports_for_device("vm-1")
