@@ -112,6 +112,11 @@ class FloatingIPs(Kind):
             raise bad_request("Failed to parse request. Required attribute "
                               "'floating_network_id' not specified", "HTTPBadRequest")
         project = self.owner(ctx, body)
+        if body.get("floating_ip_address") and not ctx.is_admin:
+            from pocketstack.api import errors
+
+            raise errors.Forbidden("(rule:create_floatingip:floating_ip_address) is disallowed "
+                                   "by policy", error_type="PolicyNotAuthorized")
         with self.db.write() as s:
             network = s.get(Network, body["floating_network_id"])
             if network is None or not self.net.networks.visible(s, network, ctx):

@@ -252,6 +252,8 @@ def test_bulk_atomic_quota_and_extraroutes(api):
         api("DELETE", f"/v2.0/quotas/{project}")
     router = ok.json()["router"]
     api("PUT", f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": sub["id"]})
+    r = api("DELETE", f"/v2.0/subnets/{sub['id']}")
+    assert r.status_code == 409 and r.json()["NeutronError"]["type"] == "SubnetInUse"
     route = {"destination": "192.168.50.0/24", "nexthop": "10.64.0.9"}
     r = api("PUT", f"/v2.0/routers/{router['id']}/add_extraroutes",
             {"router": {"routes": [route]}})
