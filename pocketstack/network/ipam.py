@@ -9,7 +9,8 @@ address impossible on any backend.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session

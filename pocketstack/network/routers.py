@@ -214,7 +214,7 @@ class Routers(Kind):
                                    f"device {port.device_id}.", "PortInUse")
                 fixed = self.net.ports.fixed_ips(s, port.id)
                 if not fixed:
-                    raise bad_request(f"Bad router request: Router port must have at least "
+                    raise bad_request("Bad router request: Router port must have at least "
                                       "one fixed IP.", "BadRequest")
                 if {f["subnet_id"] for f in fixed} & attached:
                     raise bad_request("Bad router request: Router already has a port on "

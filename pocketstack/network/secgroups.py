@@ -245,7 +245,7 @@ class SecurityGroupRules(Kind):
             if f"IPv{net.version}" != ethertype:
                 raise bad_request(f"Conflicting value ethertype {ethertype} for CIDR {prefix}",
                                   "SecurityGroupRuleParameterConflict")
-            prefix = str(net) if "/" in str(prefix) else str(net)
+            prefix = str(net)
         if group:
             sg = s.get(SecurityGroup, group)
             if sg is None or not self.net.secgroups.visible(s, sg, ctx):

@@ -184,7 +184,7 @@ class Subnets(Kind):
             g = ipam.parse_ip(body["gateway_ip"])
             if g.version != version or g not in net or g in (net.network_address,) or (
                     version == 4 and g == net.broadcast_address and net.prefixlen < 31):
-                raise bad_request(f"Invalid input for operation: Gateway is not valid on "
+                raise bad_request("Invalid input for operation: Gateway is not valid on "
                                   "subnet.", "InvalidInput")
             gateway = str(g)
         else:

@@ -64,18 +64,18 @@ def test_sdk_router_interface_and_fip(cloud):
 
 
 def test_in_process_api_for_compute(tmp_path):
+    from pocketstack.api.context import RequestContext
     from pocketstack.cloud import Cloud
     from pocketstack.config import Config
+    from pocketstack.network.common import Query
 
     c = Cloud(Config.load(), str(tmp_path / "data"))
     c.prepare()
     try:
         net = c.service("network").net
         demo = c.identity.resources.find_project("demo", "default")
-        private = [n for n in net.networks.list(
-            __import__("pocketstack.api.context", fromlist=["x"]).RequestContext.admin(),
-            __import__("pocketstack.network.common", fromlist=["x"]).Query.empty())[0]
-            if n["name"] == "private"][0]
+        networks, _ = net.networks.list(RequestContext.admin(), Query.empty())
+        private = next(n for n in networks if n["name"] == "private")
         a = net.allocate_port(demo["id"], private["id"], "vm-1", host="node1")
         b = net.allocate_port(demo["id"], private["id"], "vm-1", security_groups=["default"])
         assert len(b["security_groups"]) == 1

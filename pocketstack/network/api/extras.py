@@ -3,7 +3,6 @@ network IP availability."""
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 from sqlalchemy import select
@@ -235,4 +234,3 @@ class IPAvailability:
             return {"network_ip_availability": self._one(s, network)}
 
 
-_unused = ipaddress  # noqa: F841
