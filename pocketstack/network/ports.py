@@ -155,8 +155,8 @@ class Ports(Kind):
             if key in body:
                 a[key] = as_bool(body[key], key)
         if "binding:host_id" in body or "binding:profile" in body:
-            if not ctx.is_admin and not creating or not ctx.is_admin and (
-                    body.get("binding:host_id") or body.get("binding:profile")):
+            if not ctx.is_admin and (not creating or body.get("binding:host_id") or
+                                     body.get("binding:profile")):
                 raise errors.Forbidden("(rule:create_port:binding:host_id) is disallowed by "
                                        "policy", error_type="PolicyNotAuthorized")
         if "binding:host_id" in body:
@@ -366,9 +366,7 @@ class Ports(Kind):
     def delete(self, ctx: RequestContext, id_: str) -> None:
         with self.db.write() as s:
             row = self.load(s, id_, ctx, write=True, action="delete")
-            if row.device_owner in SERVICE_OWNERS and not ctx.is_admin or \
-                    row.device_owner in ("network:router_interface", "network:router_gateway",
-                                         "network:floatingip"):
+            if row.device_owner in SERVICE_OWNERS:
                 raise conflict(f"Port {id_} cannot be deleted directly via the port API: has "
                                f"device owner {row.device_owner}.", "ServicePortInUse")
             self.delete_in(s, row)

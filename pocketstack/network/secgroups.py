@@ -213,7 +213,7 @@ class SecurityGroupRules(Kind):
             raise bad_request("Must also specify protocol if port range is given.",
                               "SecurityGroupProtocolRequiredWithPorts")
         if number in _PORTED:
-            if pmin is not None and pmax is None or pmax is not None and pmin is None:
+            if (pmin is None) != (pmax is None):
                 pmin = pmin if pmin is not None else pmax
                 pmax = pmax if pmax is not None else pmin
             if pmin is not None and (not 1 <= pmin <= 65535 or not 1 <= pmax <= 65535 or

@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from pocketstack.api import errors
 from pocketstack.api.service import Service, json_response
-from pocketstack.network import policies
+from pocketstack.network import policies  # noqa: F401  (registers the default rules)
 from pocketstack.network.api.extras import Discovery, IPAvailability, Quotas, RouterInterfaces
 from pocketstack.network.api.resources import install_all
 from pocketstack.network.bootstrap import default_topology

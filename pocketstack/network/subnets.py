@@ -157,7 +157,7 @@ class Subnets(Kind):
                 version = net.version
             if net.version != version:
                 raise invalid_input(f"Cidr {net} does not match the IP version {version}")
-            if version == 4 and net.prefixlen > 32 or net.num_addresses < 2 and version == 4:
+            if version == 4 and net.num_addresses < 2:
                 raise invalid_input(f"Invalid CIDR {net} for IPv4 subnet")
             for other in s.scalars(select(Subnet).where(Subnet.network_id == network.id)):
                 if ipaddress.ip_network(other.cidr).overlaps(net):
