@@ -72,9 +72,64 @@ def as_bool(value: Any, field: str) -> bool:
     raise invalid_input(f"'{value}' is not a valid boolean value for {field}")
 
 
+# Attribute types shared by every resource (Neutron's attribute map, condensed).
+_STR = {"name", "description", "device_id", "device_owner", "network_id", "subnet_id",
+        "security_group_id", "object_type", "object_id", "action", "target_tenant",
+        "target_project", "cidr", "mac_address", "direction", "ethertype",
+        "floating_network_id", "floating_ip_address", "fixed_ip_address", "binding:host_id",
+        "binding:vnic_type", "project_id", "tenant_id", "dns_name", "dns_domain",
+        "gateway_ip", "remote_ip_prefix", "remote_group_id", "ipv6_ra_mode",
+        "ipv6_address_mode", "subnetpool_id", "qos_policy_id", "port_id",
+        "address_scope_id", "provider:network_type", "provider:physical_network",
+        "remote_address_group_id", "segment_id", "flavor_id", "numa_affinity_policy"}
+_NULLABLE = {"name", "description", "gateway_ip", "remote_ip_prefix", "remote_group_id",
+             "ipv6_ra_mode", "ipv6_address_mode", "subnetpool_id", "qos_policy_id", "port_id",
+             "address_scope_id", "provider:physical_network", "remote_address_group_id",
+             "segment_id", "flavor_id", "numa_affinity_policy", "fixed_ip_address",
+             "binding:host_id", "dns_name", "dns_domain", "provider:network_type",
+             "project_id", "tenant_id", "floating_ip_address", "subnet_id"}
+_STR_LISTS = {"tags", "prefixes", "dns_nameservers", "security_groups",
+              "availability_zone_hints", "service_types"}
+_DICT_LISTS = {"allocation_pools", "host_routes", "fixed_ips", "allowed_address_pairs",
+               "extra_dhcp_opts", "routes"}
+_DICTS = {"external_gateway_info", "binding:profile"}
+_INTS = {"mtu", "ip_version", "prefixlen", "default_prefixlen", "min_prefixlen",
+         "max_prefixlen", "port_range_min", "port_range_max", "default_quota",
+         "provider:segmentation_id"}
+
+
+def check_types(body: dict[str, Any]) -> None:
+    """Reject values of the wrong JSON type with 400 (and convert integer strings)."""
+    for key, value in list(body.items()):
+        if value is None and (key in _NULLABLE or key in _INTS or key in _DICTS or
+                              key in _DICT_LISTS or key in _STR_LISTS - {"tags"}):
+            continue
+        if key in _STR and not isinstance(value, str):
+            raise invalid_input(f"'{value}' is not a valid string for {key}")
+        if key in _STR_LISTS and (not isinstance(value, list) or
+                                  any(not isinstance(v, str) for v in value)):
+            raise invalid_input(f"'{value}' is not a list of strings for {key}")
+        if key in _DICT_LISTS and (not isinstance(value, list) or
+                                   any(not isinstance(v, dict) for v in value)):
+            raise invalid_input(f"'{value}' is not a list of objects for {key}")
+        if key in _DICTS and not isinstance(value, dict):
+            raise invalid_input(f"'{value}' is not a dictionary for {key}")
+        if key in _INTS:
+            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                value = body[key] = int(value)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise invalid_input(f"'{value}' is not an integer for {key}")
+    for key in ("fixed_ips", "allocation_pools", "host_routes", "allowed_address_pairs",
+                "routes"):
+        for item in body.get(key) or []:
+            for k, v in item.items():
+                if v is not None and not isinstance(v, str):
+                    raise invalid_input(f"'{v}' is not a valid string for {key} {k}")
+
+
 def check_keys(body: Any, member: str, allowed: Iterable[str],
                readonly: Iterable[str] = ()) -> dict[str, Any]:
-    """Neutron rejects unknown attributes and read-only ones with 400."""
+    """Neutron rejects unknown attributes, read-only ones and wrong types with 400."""
     if not isinstance(body, dict):
         raise bad_request(f"Body of {member} must be an object.", "HTTPBadRequest")
     allowed = set(allowed)
@@ -83,6 +138,7 @@ def check_keys(body: Any, member: str, allowed: Iterable[str],
             raise bad_request(f"Cannot update read-only attribute {key}", "HTTPBadRequest")
         if key not in allowed:
             raise bad_request(f"Unrecognized attribute(s) '{key}'", "HTTPBadRequest")
+    check_types(body)
     return body
 
 
@@ -266,8 +322,9 @@ class Kind:
     def rows(self, s: Session, ctx: RequestContext, query: Query) -> list[Any]:
         stmt = select(self.model)
         for column in ("id", "network_id", "device_id", "project_id", "security_group_id"):
-            wanted = query.filters.get(column if column != "project_id" else "project_id") \
-                or (query.filters.get("tenant_id") if column == "project_id" else None)
+            wanted = query.filters.get(column)
+            if column == "project_id" and not wanted:
+                wanted = query.filters.get("tenant_id")
             if wanted and hasattr(self.model, column):
                 stmt = stmt.where(getattr(self.model, column).in_(wanted))
         return list(s.scalars(stmt))

@@ -137,8 +137,10 @@ def allocate(s: Session, subnet: Subnet, port_id: str, mac: str, ip: str | None 
         ip = eui64(net, mac)
     if ip is not None:
         addr = parse_ip(ip)
-        if addr not in net:
-            raise invalid_input(f"IP address {ip} is not a valid IP for the specified subnet")
+        if addr not in net or (net.version == 4 and net.prefixlen < 31 and addr in (
+                net.network_address, net.broadcast_address)):
+            raise bad_request(f"IP address {ip} is not a valid IP for the specified subnet.",
+                              "InvalidIpForSubnet")
         ip = str(addr)
         if ip in taken:
             raise conflict(f"Unable to complete operation for network {subnet.network_id}. "

@@ -81,7 +81,7 @@ class Routers(Kind):
         check_keys(body, "router", {"name", "description", "admin_state_up",
                                     "external_gateway_info", "project_id", "tenant_id",
                                     "distributed", "ha", "availability_zone_hints", "tags",
-                                    "flavor_id", "routes", "enable_ndp_proxy"})
+                                    "flavor_id", "enable_ndp_proxy"})
         check_string(body, "name")
         project = self.owner(ctx, body)
         with self.db.write() as s:

@@ -307,13 +307,13 @@ class SubnetPools(Kind):
         top = 32 if a["ip_version"] == 4 else 128
         for key, default in (("min_prefixlen", 8 if a["ip_version"] == 4 else 64),
                              ("max_prefixlen", top)):
-            if key in body:
+            if body.get(key) is not None:
                 try:
                     a[key] = int(body[key])
                 except (TypeError, ValueError):
                     raise invalid_input(f"'{body[key]}' is not an integer") from None
             a.setdefault(key, default)
-        if "default_prefixlen" in body:
+        if body.get("default_prefixlen") is not None:
             a["default_prefixlen"] = int(body["default_prefixlen"])
         a.setdefault("default_prefixlen", a["min_prefixlen"])
         if not (0 <= a["min_prefixlen"] <= a["default_prefixlen"] <= a["max_prefixlen"] <= top):

@@ -136,6 +136,9 @@ def test_ipam_exhaustion_reuse_and_in_use(api):
         assert r.status_code == 201, r.text
         ports.append(r.json()["port"])
     assert len({p["fixed_ips"][0]["ip_address"] for p in ports}) == 5
+    avail = api("GET", f"/v2.0/network-ip-availabilities/{net['id']}").json()
+    assert (avail["network_ip_availability"]["used_ips"],
+            avail["network_ip_availability"]["total_ips"]) == (5, 5)
     r = api("POST", "/v2.0/ports", {"port": {"network_id": net["id"]}})
     assert r.status_code == 409
     assert r.json()["NeutronError"]["type"] == "IpAddressGenerationFailure"
@@ -267,3 +270,46 @@ def test_bulk_atomic_quota_and_extraroutes(api):
     stale = api("DELETE", f"/v2.0/routers/{router['id']}",
                 headers={"If-Match": "revision_number=999"})
     assert stale.status_code == 412
+
+
+def test_bad_input_is_4xx_never_5xx(api):
+    net, sub = _net(api, "10.65.0.0/28")
+    sg = api("POST", "/v2.0/security-groups", {"security_group": {"name": _name("sg")}})
+    sg = sg.json()["security_group"]
+    base = {"subnets": {"network_id": net["id"], "cidr": "10.66.0.0/24", "ip_version": 4},
+            "ports": {"network_id": net["id"]},
+            "security-group-rules": {"security_group_id": sg["id"], "direction": "ingress"},
+            "subnetpools": {"name": "x", "prefixes": ["10.150.0.0/16"]},
+            "rbac-policies": {"object_type": "network", "object_id": net["id"],
+                              "action": "access_as_shared", "target_tenant": "x"}}
+    fields = {
+        "networks": ["name", "mtu", "shared", "admin_state_up", "tags", "project_id"],
+        "subnets": ["network_id", "cidr", "ip_version", "gateway_ip", "allocation_pools",
+                    "dns_nameservers", "host_routes", "subnetpool_id", "prefixlen"],
+        "ports": ["network_id", "fixed_ips", "mac_address", "security_groups",
+                  "allowed_address_pairs", "binding:vnic_type", "extra_dhcp_opts"],
+        "routers": ["external_gateway_info", "admin_state_up"],
+        "security-group-rules": ["security_group_id", "protocol", "port_range_min",
+                                 "remote_ip_prefix", "remote_group_id", "ethertype"],
+        "subnetpools": ["prefixes", "default_prefixlen", "min_prefixlen", "name"],
+        "rbac-policies": ["object_type", "object_id", "target_tenant"],
+    }
+    member = {"networks": "network", "subnets": "subnet", "ports": "port",
+              "routers": "router", "security-group-rules": "security_group_rule",
+              "subnetpools": "subnetpool", "rbac-policies": "rbac_policy"}
+    junk = [5, "x", [1], [{"a": 1}], {"k": 5}, True, "10.0.0.0/33",
+            [{"subnet_id": 5}], [{"start": 5, "end": "x"}]]
+    for coll, names in fields.items():
+        for field in names:
+            for value in junk:
+                body = {**base.get(coll, {}), field: value}
+                r = api("POST", f"/v2.0/{coll}", {member[coll]: body})
+                assert r.status_code < 500, (coll, field, value, r.text)
+                if r.status_code >= 400:
+                    assert "NeutronError" in r.json()
+    for value in (5, [1], {"k": 1}, [{"ip_address": 7}]):
+        r = api("PUT", f"/v2.0/ports/{sub['id']}", {"port": {"fixed_ips": value}})
+        assert 400 <= r.status_code < 500
+    r = api("POST", "/v2.0/ports", {"port": {"network_id": net["id"],
+                                             "fixed_ips": [{"ip_address": "10.65.0.0"}]}})
+    assert r.status_code == 400
