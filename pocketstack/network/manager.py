@@ -21,6 +21,10 @@ security_groups=None, port_id=None, device_owner="compute:nova") -> dict``
     The network (name, mtu, subnets...) and subnet (cidr, gateway_ip,
     dns_nameservers, host_routes...) dicts, for building instance network info.
 
+``networks_for_project(project_id) -> list[dict]``
+    The networks a project may attach instances to (its own and shared ones, not
+    external), e.g. to pick the network when a server is created without ``--nic``.
+
 ``floating_ips_for_port(port_id) -> list[dict]``
     Floating IPs associated with a port (for a server's ``addresses``).
 
@@ -147,6 +151,13 @@ class Networking:
 
     def network_info(self, network_id: str) -> dict[str, Any]:
         return self.networks.get(_ADMIN, network_id)
+
+    def networks_for_project(self, project_id: str) -> list[dict[str, Any]]:
+        from pocketstack.network.common import Query
+
+        ctx = RequestContext(user_id="nova", project_id=project_id, roles=["member", "reader"])
+        items, _ = self.networks.list(ctx, Query.empty())
+        return [n for n in items if not n["router:external"]]
 
     def subnet_info(self, subnet_id: str) -> dict[str, Any]:
         return self.subnets.get(_ADMIN, subnet_id)

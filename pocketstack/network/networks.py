@@ -11,7 +11,8 @@ from pocketstack.api import errors
 from pocketstack.api.context import RequestContext
 from pocketstack.network.common import (Kind, as_bool, bad_request, check_keys, check_string,
                                         conflict, invalid_input, not_found, standard)
-from pocketstack.network.models import Network, Port, RBACPolicy, Subnet
+from pocketstack.network.models import (Network, Port, RBACPolicy, SecurityGroup, Subnet,
+                                        SubnetPool)
 
 AUTO_DELETE_OWNERS = ("network:dhcp", "network:distributed", "network:agent_gateway")
 
@@ -163,8 +164,9 @@ class Networks(Kind):
             s.delete(row)
 
 
-_RBAC_TYPES = {"network": Network}
-_RBAC_ACTIONS = {"network": ("access_as_shared", "access_as_external")}
+_RBAC_TYPES = {"network": Network, "security_group": SecurityGroup, "subnetpool": SubnetPool}
+_RBAC_ACTIONS = {"network": ("access_as_shared", "access_as_external"),
+                 "security_group": ("access_as_shared",), "subnetpool": ("access_as_shared",)}
 
 
 class RBACPolicies(Kind):

@@ -12,8 +12,8 @@ from pocketstack.api import errors
 from pocketstack.api.context import RequestContext
 from pocketstack.network.common import (Kind, as_bool, bad_request, check_keys, check_string,
                                         conflict, invalid_input, not_found, standard)
-from pocketstack.network.models import (DefaultSecurityGroup, Port, SecurityGroup,
-                                        SecurityGroupRule)
+from pocketstack.network.models import (DefaultSecurityGroup, Port, RBACPolicy,
+                                        SecurityGroup, SecurityGroupRule)
 
 PROTOCOLS = {"ah": 51, "dccp": 33, "egp": 8, "esp": 50, "gre": 47, "hopopt": 0, "icmp": 1,
              "igmp": 2, "ipip": 4, "ipv6-encap": 41, "ipv6-frag": 44, "ipv6-icmp": 58,
@@ -40,14 +40,21 @@ class SecurityGroups(Kind):
     collection = "security_groups"
 
     def visible(self, s: Session, row: Any, ctx: RequestContext) -> bool:
-        return ctx.is_admin or row.project_id == ctx.project_id or bool(row.attrs.get("shared"))
+        from pocketstack.network.networks import rbac_targets
+
+        return ctx.is_admin or row.project_id == ctx.project_id or \
+            bool(row.attrs.get("shared")) or \
+            bool(rbac_targets(s, row.id, "access_as_shared") & {"*", ctx.project_id})
 
     def view(self, s: Session, row: SecurityGroup, ctx: RequestContext) -> dict[str, Any]:
         out = standard(row)
         rules = s.scalars(select(SecurityGroupRule).where(
             SecurityGroupRule.security_group_id == row.id))
+        from pocketstack.network.networks import rbac_targets
+
         out.update({"stateful": row.attrs.get("stateful", True),
-                    "shared": bool(row.attrs.get("shared")),
+                    "shared": bool(row.attrs.get("shared")) or "*" in rbac_targets(
+                        s, row.id, "access_as_shared"),
                     "security_group_rules": [self.net.sgrules.view(s, r, ctx) for r in rules]})
         return out
 
@@ -143,6 +150,8 @@ class SecurityGroups(Kind):
             for rule in s.scalars(select(SecurityGroupRule).where(
                     SecurityGroupRule.security_group_id == id_)):
                 s.delete(rule)
+            for pol in s.scalars(select(RBACPolicy).where(RBACPolicy.object_id == id_)):
+                s.delete(pol)
             s.flush()
             s.delete(row)
 

@@ -13,7 +13,8 @@ from pocketstack.api.context import RequestContext
 from pocketstack.network import ipam
 from pocketstack.network.common import (Kind, as_bool, bad_request, check_keys, check_string,
                                         conflict, invalid_input, not_found, standard)
-from pocketstack.network.models import IPAllocation, Network, Port, Subnet, SubnetPool
+from pocketstack.network.models import (IPAllocation, Network, Port, RBACPolicy, Subnet,
+                                        SubnetPool)
 from pocketstack.network.networks import AUTO_DELETE_OWNERS
 
 _CREATE = {"name", "description", "network_id", "ip_version", "cidr", "gateway_ip",
@@ -279,7 +280,11 @@ class SubnetPools(Kind):
     collection = "subnetpools"
 
     def visible(self, s: Session, row: Any, ctx: RequestContext) -> bool:
-        return ctx.is_admin or row.project_id == ctx.project_id or bool(row.attrs.get("shared"))
+        from pocketstack.network.networks import rbac_targets
+
+        return ctx.is_admin or row.project_id == ctx.project_id or \
+            bool(row.attrs.get("shared")) or \
+            bool(rbac_targets(s, row.id, "access_as_shared") & {"*", ctx.project_id})
 
     def view(self, s: Session, row: SubnetPool, ctx: RequestContext) -> dict[str, Any]:
         out = standard(row)
@@ -375,4 +380,6 @@ class SubnetPools(Kind):
             if s.scalar(select(Subnet.id).where(Subnet.subnetpool_id == id_)):
                 raise conflict(f"Unable to delete subnet pool {id_}: subnets are allocated "
                                "from it.", "SubnetPoolInUse")
+            for pol in s.scalars(select(RBACPolicy).where(RBACPolicy.object_id == id_)):
+                s.delete(pol)
             s.delete(row)

@@ -313,3 +313,22 @@ def test_bad_input_is_4xx_never_5xx(api):
     r = api("POST", "/v2.0/ports", {"port": {"network_id": net["id"],
                                              "fixed_ips": [{"ip_address": "10.65.0.0"}]}})
     assert r.status_code == 400
+
+
+def test_rbac_shares_security_group(api, demo):
+    sg = api("POST", "/v2.0/security-groups", {"security_group": {"name": _name("sh")}})
+    sg = sg.json()["security_group"]
+    assert demo("GET", f"/v2.0/security-groups/{sg['id']}").status_code == 404
+    target = demo("GET", "/v2.0/networks", name="private").json()["networks"][0]["project_id"]
+    r = api("POST", "/v2.0/rbac-policies", {"rbac_policy": {
+        "object_type": "security_group", "object_id": sg["id"], "action": "access_as_shared",
+        "target_tenant": target}})
+    assert r.status_code == 201, r.text
+    assert demo("GET", f"/v2.0/security-groups/{sg['id']}").status_code == 200
+    dup = api("POST", "/v2.0/rbac-policies", {"rbac_policy": {
+        "object_type": "security_group", "object_id": sg["id"], "action": "access_as_shared",
+        "target_tenant": target}})
+    assert dup.status_code == 409
+    assert api("DELETE", f"/v2.0/rbac-policies/{r.json()['rbac_policy']['id']}").status_code \
+        == 204
+    assert demo("GET", f"/v2.0/security-groups/{sg['id']}").status_code == 404

@@ -82,6 +82,7 @@ def test_in_process_api_for_compute(tmp_path):
         assert net.bind_port(b["id"], "node2")["binding:host_id"] == "node2"
         assert net.subnet_info(b["fixed_ips"][0]["subnet_id"])["cidr"] == "10.0.0.0/26"
         assert net.floating_ips_for_port(b["id"]) == []
+        assert [n["name"] for n in net.networks_for_project(demo["id"])] == ["private"]
         assert a["fixed_ips"][0]["ip_address"] != b["fixed_ips"][0]["ip_address"]
         assert a["binding:host_id"] == "node1" and a["device_owner"] == "compute:nova"
         ports = net.ports_for_device("vm-1")
