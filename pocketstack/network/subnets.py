@@ -174,7 +174,17 @@ class Subnets(Kind):
             s.add(row)
             self.touch(network)  # the network's ``subnets`` changed
             s.flush()
+            if self._auto_address(row):
+                # as Neutron: existing ports get their SLAAC address (routers excepted)
+                for port in s.scalars(select(Port).where(Port.network_id == network.id)):
+                    if not port.device_owner.startswith("network:router"):
+                        ipam.allocate(s, row, port.id, port.mac_address, position=100)
             return self.view(s, row, ctx)
+
+    @staticmethod
+    def _auto_address(row: Subnet) -> bool:
+        return row.ip_version == 6 and row.attrs.get("ipv6_address_mode") in (
+            "slaac", "dhcpv6-stateless")
 
     def _attrs(self, body: dict[str, Any], net: ipam.IPNetwork, version: int
                ) -> dict[str, Any]:
@@ -259,9 +269,12 @@ class Subnets(Kind):
         with self.db.write() as s:
             row = self.load(s, id_, ctx, write=True, action="delete")
             allocs = list(s.scalars(select(IPAllocation).where(IPAllocation.subnet_id == id_)))
+            auto = self._auto_address(row)
             for alloc in allocs:
                 port = s.get(Port, alloc.port_id)
-                if port is not None and port.device_owner not in AUTO_DELETE_OWNERS:
+                if port is None or (auto and not port.device_owner.startswith("network:router")):
+                    continue
+                if port.device_owner not in AUTO_DELETE_OWNERS:
                     raise conflict(f"Unable to complete operation on subnet {id_}: One or "
                                    "more ports have an IP allocation from this subnet.",
                                    "SubnetInUse")

@@ -332,3 +332,21 @@ def test_rbac_shares_security_group(api, demo):
     assert api("DELETE", f"/v2.0/rbac-policies/{r.json()['rbac_policy']['id']}").status_code \
         == 204
     assert demo("GET", f"/v2.0/security-groups/{sg['id']}").status_code == 404
+
+
+def test_slaac_subnet_addresses_existing_ports(api):
+    net, sub = _net(api, "10.67.0.0/28")
+    port = api("POST", "/v2.0/ports", {"port": {"network_id": net["id"]}}).json()["port"]
+    v6 = api("POST", "/v2.0/subnets", {"subnet": {
+        "network_id": net["id"], "cidr": "fd67::/64", "ip_version": 6,
+        "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"}}).json()["subnet"]
+    fixed = api("GET", f"/v2.0/ports/{port['id']}").json()["port"]["fixed_ips"]
+    mac = port["mac_address"].split(":")
+    # EUI-64 from the MAC: flip the universal/local bit, insert ff:fe
+    iid = f"{int(mac[0], 16) ^ 2:02x}{mac[1]}:{mac[2]}ff:fe{mac[3]}:{mac[4]}{mac[5]}"
+    import ipaddress
+    expected = str(ipaddress.ip_address(f"fd67::{iid}"))
+    assert {f["subnet_id"]: f["ip_address"] for f in fixed}[v6["id"]] == expected
+    assert api("DELETE", f"/v2.0/subnets/{v6['id']}").status_code == 204
+    fixed = api("GET", f"/v2.0/ports/{port['id']}").json()["port"]["fixed_ips"]
+    assert [f["subnet_id"] for f in fixed] == [sub["id"]]
