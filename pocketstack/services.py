@@ -19,6 +19,7 @@ SERVICES: list[str] = [
     "pocketstack.image.service:ImageService",
     "pocketstack.placement.service:PlacementService",
     "pocketstack.volume.service:VolumeService",
+    "pocketstack.network.service:NetworkService",
 ]
 
 
