@@ -15,11 +15,11 @@ if TYPE_CHECKING:
 
 SERVICES: list[str] = [
     "pocketstack.identity.service:IdentityService",
-    "pocketstack.object.service:ObjectStoreService",
-    "pocketstack.image.service:ImageService",
     "pocketstack.placement.service:PlacementService",
-    "pocketstack.volume.service:VolumeService",
+    "pocketstack.image.service:ImageService",
     "pocketstack.network.service:NetworkService",
+    "pocketstack.volume.service:VolumeService",
+    "pocketstack.object.service:ObjectStoreService",
 ]
 
 
