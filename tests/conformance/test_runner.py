@@ -94,3 +94,9 @@ def test_cli_help_and_list_dir(monkeypatch, tmp_path):
     assert conformance_dir() == str(tmp_path)
     monkeypatch.delenv("POCKETSTACK_CONFORMANCE_DIR")
     assert conformance_dir().endswith(os.path.join("shared", "conformance"))
+
+
+def test_readme_interop_table_is_current():
+    from pocketstack.conformance import coverage
+
+    assert coverage.main(["--check"]) == 0, "run python -m pocketstack.conformance.coverage"
