@@ -1,0 +1,37 @@
+"""Compute options, with Nova's names."""
+
+from pocketstack.config import Opt, register
+
+register(
+    Opt("fake", "hosts", int, 2, "Number of fake compute hosts (each a nova-compute service)."),
+    Opt("fake", "vcpus", int, 8, "vCPUs of each fake host."),
+    Opt("fake", "memory_mb", int, 16384, "RAM (MB) of each fake host."),
+    Opt("fake", "local_gb", int, 200, "Disk (GB) of each fake host."),
+    Opt("fake", "delay", float, 0.05, "Seconds a fake driver operation takes."),
+    Opt("DEFAULT", "cpu_allocation_ratio", float, 16.0, "Virtual CPU to physical CPU ratio."),
+    Opt("DEFAULT", "ram_allocation_ratio", float, 1.5, "Virtual RAM to physical RAM ratio."),
+    Opt("DEFAULT", "disk_allocation_ratio", float, 1.0, "Virtual disk to physical disk ratio."),
+    Opt("DEFAULT", "default_availability_zone", str, "nova", "Availability zone of compute hosts."),
+    Opt("DEFAULT", "internal_service_availability_zone", str, "internal",
+        "Availability zone of the non-compute services."),
+    Opt("DEFAULT", "service_down_time", int, 60,
+        "Seconds without a heartbeat after which a service is down."),
+    Opt("DEFAULT", "report_interval", int, 10, "Seconds between service heartbeats."),
+    Opt("scheduler", "max_attempts", int, 3, "Hosts tried for one build (1 + reschedules)."),
+    Opt("filter_scheduler", "enabled_filters", list,
+        ["ComputeFilter", "AvailabilityZoneFilter", "RamFilter", "DiskFilter", "CoreFilter",
+         "ServerGroupAntiAffinityFilter", "ServerGroupAffinityFilter", "SameHostFilter",
+         "DifferentHostFilter"], "Filters applied in order by the scheduler."),
+    Opt("filter_scheduler", "ram_weight_multiplier", float, 1.0,
+        "RAM weigher multiplier (positive: spread, negative: stack)."),
+    Opt("quota", "instances", int, 10, "Servers per project."),
+    Opt("quota", "cores", int, 20, "Instance cores per project."),
+    Opt("quota", "ram", int, 51200, "Megabytes of instance RAM per project."),
+    Opt("quota", "metadata_items", int, 128, "Metadata items per server."),
+    Opt("quota", "injected_files", int, 5, "Injected files per server."),
+    Opt("quota", "injected_file_content_bytes", int, 10240, "Bytes per injected file."),
+    Opt("quota", "injected_file_path_length", int, 255, "Length of an injected file path."),
+    Opt("quota", "key_pairs", int, 100, "Key pairs per user."),
+    Opt("quota", "server_groups", int, 10, "Server groups per project."),
+    Opt("quota", "server_group_members", int, 10, "Servers per server group."),
+)
