@@ -238,10 +238,12 @@ class Servers:
     def action(self, ctx: RequestContext, inst: Instance, action: str, **kwargs: Any) -> None:
         """Check the state, set the task_state, run the work asynchronously."""
         self.check_lock(ctx, inst)
+        busy_ok: tuple[str | None, ...] = (None,)
         if action == "reboot":
             hard = kwargs.get("reboot_type") == "HARD"
             allowed = states.ALLOW_HARD_REBOOT if hard else states.ALLOW_SOFT_REBOOT
             task = states.REBOOTING_HARD if hard else states.REBOOTING
+            busy_ok = (None, states.REBOOTING, states.REBOOTING_HARD) if hard else (None,)
         else:
             allowed, task = TRANSITIONS[action]
         with self.db.write() as s:
@@ -250,7 +252,7 @@ class Servers:
                 raise errors.NotFound(f"Instance {inst.uuid} could not be found.")
             if row.vm_state not in allowed:
                 raise self.invalid_state(row, action, "vm_state")
-            if row.task_state is not None:
+            if row.task_state not in busy_ok:
                 raise self.invalid_state(row, action, "task_state")
             row.task_state, row.updated_at = task, utcnow()
             s.add(InstanceAction(instance_uuid=row.uuid, action=action,

@@ -52,10 +52,10 @@ class Tasks:
         self.scheduler = scheduler
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="compute-task")
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
         def run() -> Any:
             try:
-                return fn(*args)
+                return fn(*args, **kwargs)
             except Exception:
                 LOG.exception("compute task %s failed", getattr(fn, "__name__", fn))
                 raise
