@@ -130,7 +130,7 @@ def test_server_lifecycle_cli(cloud):
     assert (sid, "ACTIVE") in [(r["ID"], r["Status"]) for r in rows]
     longer = cloud.cli("server", "list", "--long", "-f", "json", cloud=c)
     row = next(r for r in longer if r["ID"] == sid)
-    assert row["Power State"] == "Running" and row["Flavor"] == "m1.tiny"
+    assert row["Power State"] in ("Running", 1) and row["Flavor"] == "m1.tiny"
     assert row["Image ID"] == IMAGE
     for action, status, power in (("stop", "SHUTOFF", 4), ("start", "ACTIVE", 1),
                                   ("pause", "PAUSED", 3), ("unpause", "ACTIVE", 1),
