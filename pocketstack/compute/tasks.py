@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from pocketstack.config import Config
 
 LOG = logging.getLogger(__name__)
+_RETRIES = ("Exceeded maximum number of retries. Exhausted all hosts available for retrying "
+            "build failures for instance {uuid}.")
 
 # action -> (driver method, vm_state after, power_state after)
 ACTIONS: dict[str, tuple[str, str, int]] = {
@@ -104,7 +106,10 @@ class Tasks:
             try:
                 host = self.scheduler.select_destination(spec)
             except NoValidHost as exc:
-                self._fail(uuid, request_id, str(exc), started, None)
+                message = str(exc)
+                if spec.ignore_hosts:  # builds failed and no host is left to retry on
+                    message = _RETRIES.format(uuid=uuid)
+                self._fail(uuid, request_id, message, started, None)
                 return
             inst = self._update(uuid, host=host.host, node=host.nodename,
                                 availability_zone=host.availability_zone,
@@ -119,9 +124,8 @@ class Tasks:
                 self.scheduler.release(host.host, uuid)
                 spec.ignore_hosts.add(host.host)
                 if attempts >= max_attempts:
-                    self._fail(uuid, request_id, "Exceeded maximum number of retries. Exhausted "
-                               "all hosts available for retrying build failures for instance "
-                               f"{uuid}.", started, host.host, detail=str(exc))
+                    self._fail(uuid, request_id, _RETRIES.format(uuid=uuid), started,
+                               host.host, detail=str(exc))
                     return
                 self._update(uuid, host=None, node=None, task_state=states.SCHEDULING)
                 continue
