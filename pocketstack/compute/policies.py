@@ -74,6 +74,8 @@ _rules = [(f"{_P}servers:{a}", MEMBER) for a in (
     (f"{_P}os-server-groups:index", READER),
     (f"{_P}os-server-groups:index:all_projects", ADMIN),
     (f"{_P}os-server-groups:show", READER),
-]
+] + [(f"{_P}os-server-tags:{a}", READER) for a in ("index", "show")] + [
+    (f"{_P}os-server-tags:{a}", MEMBER) for a in ("update", "update_all", "delete",
+                                                  "delete_all")]
 
 register_defaults([RuleDefault(name, check) for name, check in _rules])

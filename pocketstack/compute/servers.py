@@ -95,6 +95,13 @@ class Servers:
             except re.error:
                 raise errors.BadRequest(f"Invalid regular expression for name: {name}") from None
             rows = [r for r in rows if pattern.search(r.display_name)]
+        for key, test in (("tags", lambda want, have: want <= have),
+                          ("tags-any", lambda want, have: bool(want & have)),
+                          ("not-tags", lambda want, have: not want <= have),
+                          ("not-tags-any", lambda want, have: not want & have)):
+            if filters.get(key):
+                want = {t for t in str(filters[key]).split(",") if t}
+                rows = [r for r in rows if test(want, set(r.tags or []))]
         if filters.get("task_states") is not None:
             rows = [r for r in rows if r.task_state in filters["task_states"]]
         if filters.get("ip"):

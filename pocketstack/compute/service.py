@@ -46,7 +46,8 @@ class ComputeService(Service):
     def __init__(self, cloud: "Cloud") -> None:
         super().__init__(cloud)
         from pocketstack.compute.api import (admin, flavors, keypairs, quotas, server_actions,
-                                             server_groups, servers, versions)
+                                             server_groups, servers, tags, unimplemented,
+                                             versions)
 
         conf = cloud.conf
         self.driver = load_driver(conf.get("DEFAULT", "compute_driver"), conf)
@@ -64,8 +65,10 @@ class ComputeService(Service):
                          server_actions.Metadata(self), server_actions.InstanceActions(self),
                          admin.Services(self), admin.Hypervisors(self),
                          admin.AvailabilityZones(self), quotas.Limits(self),
-                         quotas.QuotaSets(self), server_groups.ServerGroups(self)):
+                         quotas.QuotaSets(self), server_groups.ServerGroups(self),
+                         tags.Tags(self)):
             self.router.include(resource)
+        unimplemented.register(self.router)
 
     def render_error(self, exc: errors.ApiError) -> Response:
         key = _ERROR_KEYS.get(exc.code, "computeFault")

@@ -109,6 +109,10 @@ class Servers:
             for key in ("host", "node", "user_id"):
                 if q.get(key) is not None:
                     filters[key] = q.get(key)
+        if req.at_least("2.26"):
+            for key in ("tags", "tags-any", "not-tags", "not-tags-any"):
+                if q.get(key):
+                    filters[key] = q.get(key)
         if q.get("ip") or q.get("ip6"):
             filters["ip"] = True
         status = q.get("status")

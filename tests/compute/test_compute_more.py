@@ -1,0 +1,75 @@
+"""Compute: tags, list filters through the CLI, restarts, unimplemented parts."""
+
+from __future__ import annotations
+
+from compute_helpers import api, boot, name, wait
+
+
+def test_server_tags(cloud):
+    sid = boot(cloud, name("tag"), server={"tags": ["a", "b"]})
+    wait(cloud, sid, "ACTIVE")
+    assert api(cloud, "GET", f"/servers/{sid}/tags", version="2.26").json() == {
+        "tags": ["a", "b"]}
+    assert api(cloud, "PUT", f"/servers/{sid}/tags/c", version="2.26").status_code == 201
+    assert api(cloud, "GET", f"/servers/{sid}/tags/c", version="2.26").status_code == 204
+    assert api(cloud, "DELETE", f"/servers/{sid}/tags/a", version="2.26").status_code == 204
+    assert api(cloud, "GET", f"/servers/{sid}/tags/a", version="2.26").status_code == 404
+    r = api(cloud, "GET", "/servers?tags=b,c", version="2.79").json()["servers"]
+    assert sid in [s["id"] for s in r]
+    r = api(cloud, "GET", "/servers?not-tags-any=c", version="2.79").json()["servers"]
+    assert sid not in [s["id"] for s in r]
+    # tags need 2.26
+    assert api(cloud, "GET", f"/servers/{sid}/tags", version="2.25").status_code == 404
+    api(cloud, "DELETE", f"/servers/{sid}")
+
+
+def test_cli_list_filters(cloud):
+    prefix = name("flt")
+    a = boot(cloud, f"{prefix}-a", user="pocketstack", flavor="42")
+    b = boot(cloud, f"{prefix}-b", user="pocketstack", flavor="84")
+    for i in (a, b):
+        wait(cloud, i, "ACTIVE", user="pocketstack")
+    c = "pocketstack"
+    rows = cloud.cli("server", "list", "--name", prefix, "--flavor", "m1.nano", "-f", "json",
+                     cloud=c)
+    assert [r["ID"] for r in rows] == [a]
+    rows = cloud.cli("server", "list", "--name", prefix, "--status", "ACTIVE", "-f", "json",
+                     cloud=c)
+    assert {r["ID"] for r in rows} == {a, b}
+    first = cloud.cli("server", "list", "--name", prefix, "--limit", "1", "-f", "json",
+                      cloud=c)
+    assert len(first) == 1
+    rest = cloud.cli("server", "list", "--name", prefix, "--marker", first[0]["ID"], "-f",
+                     "json", cloud=c)
+    assert {r["ID"] for r in first + rest} == {a, b}
+    cloud.cli("server", "set", "--name", f"{prefix}-renamed", "--description", "d", a,
+              cloud=c)
+    shown = cloud.cli("server", "show", a, "-f", "json", cloud=c)
+    assert shown["name"] == f"{prefix}-renamed" and shown["description"] == "d"
+    cloud.cli("server", "delete", "--wait", a, b, cloud=c)
+
+
+def test_unimplemented_is_501(cloud):
+    sid = boot(cloud, name("ni"))
+    r = api(cloud, "GET", f"/servers/{sid}/os-volume_attachments", version="2.79")
+    assert r.status_code == 501 and "notImplemented" in r.json()
+    r = api(cloud, "POST", f"/servers/{sid}/action", json={"createImage": {"name": "x"}})
+    assert r.status_code == 501
+    api(cloud, "DELETE", f"/servers/{sid}")
+
+
+def test_restart_keeps_state_and_seeds_once(fresh_cloud):
+    fresh_cloud.start()
+    sid = boot(fresh_cloud, name("keep"))
+    wait(fresh_cloud, sid, "ACTIVE")
+    api(fresh_cloud, "DELETE", "/flavors/42")
+    assert fresh_cloud.stop() == 0
+    fresh_cloud.start()
+    body = wait(fresh_cloud, sid, "ACTIVE")
+    assert body["OS-EXT-SRV-ATTR:host"] in ("fake-host-1", "fake-host-2")
+    flavors = {f["id"] for f in api(fresh_cloud, "GET", "/flavors").json()["flavors"]}
+    assert "1" in flavors and "42" not in flavors  # seeded once, deletions stick
+    services = api(fresh_cloud, "GET", "/os-services", version="2.79").json()["services"]
+    assert len([s for s in services if s["binary"] == "nova-compute"]) == 2
+    usage = api(fresh_cloud, "GET", "/os-hypervisors/detail", version="2.79").json()
+    assert sum(h["running_vms"] for h in usage["hypervisors"]) == 1
