@@ -131,8 +131,8 @@ class Hosts:
                 busy = s.scalar(select(Instance.uuid).where(Instance.host == svc.host,
                                                             Instance.deleted.is_(False)))
                 if busy:
-                    raise errors.Conflict(f"Unable to delete compute service that is hosting "
-                                          f"instances. Migrate or delete the instances first.")
+                    raise errors.Conflict("Unable to delete compute service that is hosting "
+                                          "instances. Migrate or delete the instances first.")
                 node = s.scalar(select(ComputeNode).where(ComputeNode.host == svc.host))
                 if node is not None:
                     s.delete(node)

@@ -16,6 +16,7 @@ _rules = [(f"{_P}servers:{a}", MEMBER) for a in (
     (f"{_P}servers:allow_all_filters", ADMIN),
     (f"{_P}servers:show:host_status", ADMIN),
     (f"{_P}servers:create:forced_host", ADMIN),
+    (f"{_P}servers:create:requested_destination", ADMIN),
     (f"{_P}os-extended-server-attributes", ADMIN),
     (f"{_P}os-admin-actions:reset_state", ADMIN),
     (f"{_P}os-lock-server:lock", MEMBER),

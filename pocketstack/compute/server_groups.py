@@ -22,7 +22,7 @@ class ServerGroups:
     def create(self, project_id: str, user_id: str, name: str, policy: str,
                rules: dict[str, Any]) -> ServerGroup:
         if rules and policy != "anti-affinity":
-            raise errors.BadRequest(f"Only anti-affinity policy supports rules.")
+            raise errors.BadRequest("Only anti-affinity policy supports rules.")
         with self.db.write() as s:
             limit = self.quotas.limits(project_id, s)["server_groups"]
             used = s.scalar(select(func.count(ServerGroup.id))

@@ -81,6 +81,8 @@ class Servers:
                 q = q.where(Instance.locked.is_(filters["locked"]))
             if filters.get("changes-since") is not None:
                 q = q.where(Instance.updated_at >= filters["changes-since"])
+            if filters.get("changes-before") is not None:
+                q = q.where(Instance.updated_at <= filters["changes-before"])
             col = getattr(Instance, {"display_name": "display_name", "created_at": "created_at",
                                      "updated_at": "updated_at", "uuid": "uuid",
                                      "vm_state": "vm_state", "host": "host"}
@@ -146,7 +148,7 @@ class Servers:
                 kp = s.scalar(select(KeyPair).where(KeyPair.user_id == ctx.user_id,
                                                     KeyPair.name == body["key_name"]))
             if kp is None:
-                raise errors.BadRequest(f"Invalid key_name provided.")
+                raise errors.BadRequest("Invalid key_name provided.")
             key_data = kp.public_key
         az, force_host = body.get("availability_zone"), None
         if az and ":" in az:
@@ -157,12 +159,17 @@ class Servers:
                                        "forced_host to be performed.")
         zones = {sv.zone for sv in svc.hosts.services("nova-compute")}
         if az and az not in zones:
-            raise errors.BadRequest(f"The requested availability zone is not available")
+            raise errors.BadRequest("The requested availability zone is not available")
         min_count = int(body.get("min_count", 1))
         max_count = int(body.get("max_count", min_count))
         if min_count > max_count:
             raise errors.BadRequest("min_count must be <= max_count")
         group_id = hints.get("group")
+        requested = body.get("host") or body.get("hypervisor_hostname")
+        if requested:
+            if requested not in svc.driver.hosts():
+                raise errors.BadRequest(f"Compute host {requested} could not be found.")
+            force_host = requested
         admin_pass = body.get("adminPass") or secrets.token_urlsafe(9)
         reservation = "r-" + secrets.token_hex(4)
         fl = snapshot(flavor)

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from compute_helpers import IMAGE, api, boot, name, wait
+from compute_helpers import IMAGE, boot, name, wait
 
 
 def test_flavor_lifecycle(cloud):

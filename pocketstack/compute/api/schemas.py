@@ -38,6 +38,9 @@ server_create = wrapped("server", obj({
     "block_device_mapping": {"type": "array"},
     "OS-DCF:diskConfig": {"type": "string", "enum": ["AUTO", "MANUAL"]},
     "personality": {"type": "array"}, "hostname": {"type": "string"},
+    "host": {"type": "string", "minLength": 1, "maxLength": 255},
+    "hypervisor_hostname": {"type": "string", "minLength": 1, "maxLength": 255},
+    "trusted_image_certificates": {"type": ["array", "null"], "items": {"type": "string"}},
 }, ["name", "flavorRef"], additional=False))
 
 server_update = wrapped("server", obj({

@@ -176,7 +176,32 @@ class InstanceActions:
     @route("GET", "/v2.1/servers/{server_id}/os-instance-actions")
     def index(self, req: Request, server_id: str) -> dict[str, Any]:
         self._inst(req, server_id, "list")
-        return {"instanceActions": [self._view(req, a) for a in self.servers.actions(server_id)]}
+        rows = self.servers.actions(server_id)
+        out: dict[str, Any] = {}
+        if req.at_least("2.58"):
+            from pocketstack.compute.api.common import int_param, next_link
+            from pocketstack.compute.api.servers import Servers
+
+            for key, keep in (("changes-since", lambda a, t: (a.updated_at or a.start_time) >= t),
+                              ("changes-before",
+                               lambda a, t: (a.updated_at or a.start_time) <= t)):
+                if req.query.get(key) and (key == "changes-since" or req.at_least("2.66")):
+                    when = Servers._time(req.query[key], key)
+                    rows = [a for a in rows if keep(a, when)]
+            marker = req.query.get("marker")
+            if marker is not None:
+                idx = next((i for i, a in enumerate(rows) if a.request_id == marker), None)
+                if idx is None:
+                    raise errors.BadRequest(f"Marker {marker} could not be found.")
+                rows = rows[idx + 1:]
+            limit = int_param(req, "limit")
+            if limit is not None:
+                rows = rows[:limit]
+            links = next_link(req, f"servers/{server_id}/os-instance-actions", rows, limit,
+                              rows[-1].request_id if rows else "")
+            if links:
+                out["links"] = links
+        return {"instanceActions": [self._view(req, a) for a in rows], **out}
 
     @route("GET", "/v2.1/servers/{server_id}/os-instance-actions/{request_id}")
     def show(self, req: Request, server_id: str, request_id: str) -> dict[str, Any]:

@@ -65,6 +65,16 @@ class Servers:
         if "hostname" in body:
             raise errors.BadRequest("Additional properties are not allowed ('hostname' was "
                                     "unexpected)")
+        for key, version in (("host", "2.74"), ("hypervisor_hostname", "2.74"),
+                             ("trusted_image_certificates", "2.63")):
+            if key in body and not req.at_least(version):
+                raise errors.BadRequest(f"Additional properties are not allowed ('{key}' was "
+                                        "unexpected)")
+        if ("host" in body or "hypervisor_hostname" in body):
+            req.enforce("os_compute_api:servers:create:requested_destination")
+        if body.get("trusted_image_certificates"):
+            raise errors.BadRequest("Image certificate validation is not supported by the "
+                                    "fake driver.")
         for key in ("min_count", "max_count"):
             if key in body:
                 try:
@@ -120,7 +130,7 @@ class Servers:
             vm = states.STATUS_TO_VM.get(status.upper())
             if vm is None:
                 if req.at_least("2.38"):
-                    raise errors.BadRequest(f"Invalid status value")
+                    raise errors.BadRequest("Invalid status value")
                 vm = []
             filters["vm_states"] = vm
             if status.upper() in ("REBOOT", "HARD_REBOOT"):
@@ -134,6 +144,12 @@ class Servers:
             filters["locked"] = bool_param(q.get("locked"))
         if q.get("changes-since"):
             filters["changes-since"] = self._time(q.get("changes-since"), "changes-since")
+        if q.get("changes-before") and req.at_least("2.66"):
+            filters["changes-before"] = self._time(q.get("changes-before"), "changes-before")
+            since = filters.get("changes-since")
+            if since is not None and since > filters["changes-before"]:
+                raise errors.BadRequest("The value of changes-since must be less than or "
+                                        "equal to changes-before.")
         if q.get("deleted") is not None and admin and bool_param(q.get("deleted")):
             filters["deleted"] = True
         limit = int_param(req, "limit")
