@@ -73,3 +73,45 @@ def test_restart_keeps_state_and_seeds_once(fresh_cloud):
     assert len([s for s in services if s["binary"] == "nova-compute"]) == 2
     usage = api(fresh_cloud, "GET", "/os-hypervisors/detail", version="2.79").json()
     assert sum(h["running_vms"] for h in usage["hypervisors"]) == 1
+
+
+def test_bad_input_is_4xx_never_500(cloud):
+    sid = boot(cloud, name("bad"))
+    project = cloud.conn("pocketstack").current_project_id
+    garbage = [b"[]", b"null", b"42", b'"x"', b"{}", b'{"x": 1}', b"{bad json"]
+    targets = [("POST", "/servers"), ("PUT", f"/servers/{sid}"),
+               ("POST", f"/servers/{sid}/action"), ("POST", f"/servers/{sid}/metadata"),
+               ("PUT", f"/servers/{sid}/metadata"), ("PUT", f"/servers/{sid}/metadata/k"),
+               ("PUT", f"/servers/{sid}/tags"), ("POST", "/flavors"),
+               ("POST", "/flavors/1/action"), ("POST", "/flavors/1/os-extra_specs"),
+               ("PUT", "/flavors/1/os-extra_specs/k"), ("PUT", "/flavors/1"),
+               ("POST", "/os-keypairs"), ("POST", "/os-server-groups"),
+               ("PUT", f"/os-quota-sets/{project}"), ("PUT", "/os-services/nope")]
+    for method, path in targets:
+        for body in garbage:
+            r = api(cloud, method, path, version="2.79", data=body,
+                    headers={"Content-Type": "application/json"})
+            assert 400 <= r.status_code < 500, (method, path, body, r.status_code, r.text)
+    odd = [{"server": {"name": "x", "flavorRef": "1", "imageRef": "i", "networks": "none",
+                       "min_count": "abc"}},
+           {"server": {"name": " x", "flavorRef": "1", "imageRef": "i", "networks": "none"}},
+           {"server": {"name": "x", "flavorRef": "1", "imageRef": "i", "networks": "none",
+                       "metadata": {"k": 1}}},
+           {"server": {"name": "x", "flavorRef": "1", "imageRef": "i", "networks": [{}]}},
+           {"server": {"name": "x", "flavorRef": "1", "imageRef": "i", "networks": "none",
+                       "os:scheduler_hints": []}},
+           {"server": {"name": "x", "flavorRef": "1", "imageRef": "i", "networks": "none",
+                       "key_name": "missing"}},
+           {"server": {"name": "x", "flavorRef": "1", "imageRef": "i", "networks": "none",
+                       "availability_zone": "nowhere"}}]
+    for body in odd:
+        r = api(cloud, "POST", "/servers", version="2.79", json=body)
+        assert r.status_code == 400, (body, r.text)
+    r = api(cloud, "POST", "/flavors", version="2.79",
+            json={"flavor": {"name": name("f"), "ram": 10 ** 12, "vcpus": 1, "disk": 1}})
+    assert r.status_code == 400
+    r = api(cloud, "PUT", f"/os-quota-sets/{project}", json={"quota_set": {"cores": "-5"}})
+    assert r.status_code == 400
+    for q in ("limit=-1", "limit=x", "changes-since=yesterday", "sort_dir=up"):
+        assert api(cloud, "GET", f"/servers?{q}", version="2.79").status_code == 400, q
+    api(cloud, "DELETE", f"/servers/{sid}")

@@ -62,6 +62,8 @@ class Services:
 
     def _legacy(self, req: Request, action: str) -> dict[str, Any]:
         body = req.json()
+        if not isinstance(body, dict):
+            raise errors.BadRequest("Invalid input for field 'body': must be an object")
         host, binary = body.get("host"), body.get("binary")
         rows = [r for r in self.hosts.services(binary, host)] if host and binary else []
         if not rows:

@@ -93,6 +93,10 @@ class Flavors:
                 body[key] = int(body[key])
             except ValueError:
                 raise errors.BadRequest(f"Invalid input for field '{key}'") from None
+        for key in ("ram", "vcpus", "disk", "OS-FLV-EXT-DATA:ephemeral", "swap"):
+            if isinstance(body.get(key), int) and body[key] > 2147483647:
+                raise errors.BadRequest(f"Invalid input for field '{key}': must be <= "
+                                        "2147483647")
         if body["ram"] < 1 or body["vcpus"] < 1 or body["disk"] < 0:
             raise errors.BadRequest("Invalid input for field 'flavor': ram and vcpus must be "
                                     ">= 1, disk >= 0")

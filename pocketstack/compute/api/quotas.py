@@ -89,6 +89,10 @@ class QuotaSets:
                                     f"properties are not allowed ({legacy[0]!r} was "
                                     "unexpected)")
         values = {k: int(v) for k, v in body.items() if k not in LEGACY}
+        bad = [k for k, v in values.items() if v < -1]
+        if bad:
+            raise errors.BadRequest(f"Quota limit {values[bad[0]]} for {bad[0]} must be "
+                                    "greater than or equal to -1.")
         if req.query.get("user_id"):
             raise errors.NotImplementedYet("Per-user quotas are not implemented by "
                                            "pocketstack yet.")

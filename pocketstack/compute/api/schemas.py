@@ -62,7 +62,7 @@ flavor_create = wrapped("flavor", obj({
     "OS-FLV-EXT-DATA:ephemeral": {"type": ["integer", "string"], "pattern": "^[0-9]*$",
                                   "minimum": 0},
     "swap": {"type": ["integer", "string"], "pattern": "^[0-9]*$", "minimum": 0},
-    "rxtx_factor": {"type": ["number", "string"], "minimum": 0},
+    "rxtx_factor": {"type": "number", "minimum": 0, "maximum": 3.40282e+38},
     "os-flavor-access:is_public": {"type": "boolean"},
     "description": {"type": ["string", "null"], "maxLength": 65535},
 }, ["name", "ram", "vcpus", "disk"], additional=False))
@@ -92,7 +92,8 @@ server_group_create = wrapped("server_group", obj({
                                           "pattern": "^[0-9]+$", "minimum": 1}},
                  additional=False)}, ["name"], additional=False))
 
-QUOTA_VALUE = {"type": ["integer", "string"], "pattern": r"^-?[0-9]+$", "minimum": -1}
+QUOTA_VALUE = {"type": ["integer", "string"], "pattern": r"^-?[0-9]{1,9}$", "minimum": -1,
+               "maximum": 2147483647}
 quota_update = wrapped("quota_set", obj({
     **{k: QUOTA_VALUE for k in ("instances", "cores", "ram", "metadata_items", "key_pairs",
                                 "server_groups", "server_group_members", "injected_files",

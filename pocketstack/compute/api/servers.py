@@ -42,6 +42,8 @@ class Servers:
     @route("POST", "/v2.1/servers", status=202, policy=f"{P}create")
     def create(self, req: Request) -> Reply:
         raw = req.json()
+        if not isinstance(raw, dict):
+            raise errors.BadRequest("Invalid input for field 'body': must be an object")
         hints = raw.pop("os:scheduler_hints", None) or raw.pop("OS-SCH-HNT:scheduler_hints",
                                                                None) or {}
         if not isinstance(hints, dict):
