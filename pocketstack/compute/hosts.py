@@ -23,8 +23,9 @@ CONTROL_BINARIES = (("nova-scheduler", "scheduler"), ("nova-conductor", "conduct
 
 
 class Hosts:
-    def __init__(self, cloud: "Cloud", driver: "ComputeDriver") -> None:
+    def __init__(self, cloud: "Cloud", driver: "ComputeDriver", aggregates: Any) -> None:
         self.cloud = cloud
+        self.aggregates = aggregates
         self.db = cloud.db
         self.conf = cloud.conf
         self.driver = driver
@@ -48,7 +49,9 @@ class Hosts:
                     s.add(ComputeService(uuid=new_uuid(), host=host, binary=binary, topic=topic,
                                          zone=zone, last_seen_up=now, created_at=now))
                 else:
-                    row.last_seen_up, row.zone = now, zone
+                    row.last_seen_up = now
+                    row.zone = zone if binary != "nova-compute" else \
+                        (self.aggregates.zone_of(host) or zone)
             nodes = {n.host: n for n in s.scalars(select(ComputeNode))}
             for host in self.driver.hosts():
                 res = self.driver.get_available_resource(host)

@@ -165,3 +165,14 @@ class Quota(Base):
     project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     resource: Mapped[str] = mapped_column(String(255), primary_key=True)
     hard_limit: Mapped[int] = mapped_column(Integer)
+
+
+class Aggregate(Base):
+    __tablename__ = "compute_aggregate"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    aggregate_metadata: Mapped[dict[str, Any]] = mapped_column(JSONText, default=dict)
+    hosts: Mapped[list[str]] = mapped_column(JSONText, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -10,6 +10,7 @@ from pocketstack.api import errors
 from pocketstack.api.service import Microversions, Service, json_response
 from pocketstack.compute import config  # noqa: F401  (registers the options)
 from pocketstack.compute import policies  # noqa: F401  (registers the default rules)
+from pocketstack.compute.aggregates import Aggregates
 from pocketstack.compute.drivers.base import load_driver
 from pocketstack.compute.flavors import Flavors
 from pocketstack.compute.hosts import Hosts
@@ -45,9 +46,9 @@ class ComputeService(Service):
 
     def __init__(self, cloud: "Cloud") -> None:
         super().__init__(cloud)
-        from pocketstack.compute.api import (admin, flavors, keypairs, quotas, server_actions,
-                                             server_groups, servers, tags, unimplemented,
-                                             versions)
+        from pocketstack.compute.api import (admin, aggregates, flavors, keypairs, quotas,
+                                             server_actions, server_groups, servers, tags,
+                                             unimplemented, versions)
 
         conf = cloud.conf
         self.driver = load_driver(conf.get("DEFAULT", "compute_driver"), conf)
@@ -55,7 +56,9 @@ class ComputeService(Service):
         self.quotas = Quotas(cloud.db, conf)
         self.keypairs = KeyPairs(cloud.db, conf.get("quota", "key_pairs"))
         self.groups = ServerGroups(cloud.db, self.quotas)
-        self.hosts = Hosts(cloud, self.driver)
+        self.aggregates = Aggregates(cloud.db,
+                                     conf.get("DEFAULT", "default_availability_zone"))
+        self.hosts = Hosts(cloud, self.driver, self.aggregates)
         self.scheduler = Scheduler(cloud, self.hosts)
         self.tasks = Tasks(cloud.db, conf, self.driver, self.scheduler)
         self.servers = Servers(self)
@@ -66,7 +69,7 @@ class ComputeService(Service):
                          admin.Services(self), admin.Hypervisors(self),
                          admin.AvailabilityZones(self), quotas.Limits(self),
                          quotas.QuotaSets(self), server_groups.ServerGroups(self),
-                         tags.Tags(self)):
+                         tags.Tags(self), aggregates.Aggregates(self)):
             self.router.include(resource)
         unimplemented.register(self.router)
 

@@ -115,3 +115,29 @@ def test_bad_input_is_4xx_never_500(cloud):
     for q in ("limit=-1", "limit=x", "changes-since=yesterday", "sort_dir=up"):
         assert api(cloud, "GET", f"/servers?{q}", version="2.79").status_code == 400, q
     api(cloud, "DELETE", f"/servers/{sid}")
+
+
+def test_aggregate_zone_steers_scheduling(cloud):
+    aname, zone = name("agg"), name("az")
+    agg = cloud.cli("aggregate", "create", "--zone", zone, aname, "-f", "json")
+    assert agg["availability_zone"] == zone
+    cloud.cli("aggregate", "add", "host", aname, "fake-host-2")
+    try:
+        zones = [z["Zone Name"] for z in cloud.cli("availability", "zone", "list",
+                                                   "--compute", "-f", "json")]
+        assert zone in zones
+        sid = boot(cloud, name("inaz"), server={"availability_zone": zone})
+        body = wait(cloud, sid, "ACTIVE")
+        assert body["OS-EXT-SRV-ATTR:host"] == "fake-host-2"
+        assert body["OS-EXT-AZ:availability_zone"] == zone
+        proc = cloud.cli("aggregate", "delete", aname, check=False)
+        assert proc.returncode != 0 and "400" in proc.stderr
+        api(cloud, "DELETE", f"/servers/{sid}")
+        wait(cloud, sid, "DELETED")
+    finally:
+        cloud.cli("aggregate", "remove", "host", aname, "fake-host-2")
+        cloud.cli("aggregate", "delete", aname)
+    r = api(cloud, "POST", "/servers", version="2.79",
+            json={"server": {"name": "x", "flavorRef": "1", "imageRef": "i",
+                             "networks": "none", "availability_zone": zone}})
+    assert r.status_code == 400

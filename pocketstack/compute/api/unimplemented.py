@@ -22,8 +22,6 @@ PATHS = [
     "/v2.1/servers/{server_id}/migrations/{migration_id}/action",
     "/v2.1/servers/{server_id}/topology",
     "/v2.1/servers/{server_id}/ips",
-    "/v2.1/os-aggregates", "/v2.1/os-aggregates/{aggregate_id}",
-    "/v2.1/os-aggregates/{aggregate_id}/action",
     "/v2.1/os-migrations", "/v2.1/os-simple-tenant-usage",
     "/v2.1/os-simple-tenant-usage/{project_id}", "/v2.1/os-server-external-events",
     "/v2.1/os-instance_usage_audit_log", "/v2.1/os-assisted-volume-snapshots",
