@@ -77,6 +77,16 @@ class Quotas:
                 f"Quota exceeded for {', '.join(overs)}: Requested {requested[r]}, but already "
                 f"used {used[r]} of {limits[r]} {r}")
 
+    def headroom(self, s: Session, project_id: str, vcpus: int, ram: int) -> int:
+        """How many servers of this size still fit the project's quota."""
+        limits = self.limits(project_id, s)
+        used = self.usage(project_id, session=s)
+        fits = []
+        for r, per in (("instances", 1), ("cores", vcpus), ("ram", ram)):
+            if limits[r] >= 0 and per > 0:
+                fits.append(max(0, (limits[r] - used[r]) // per))
+        return min(fits) if fits else 1 << 30
+
     def check_metadata(self, project_id: str, metadata: dict[str, Any]) -> None:
         limit = self.limits(project_id)["metadata_items"]
         if limit >= 0 and len(metadata) > limit:

@@ -181,9 +181,10 @@ class Servers:
             except errors.OverQuota:
                 if min_count == max_count:
                     raise
-                svc.quotas.check_instances(s, ctx.project_id, min_count, flavor.vcpus,
-                                           flavor.memory_mb)
-                count = min_count
+                fits = svc.quotas.headroom(s, ctx.project_id, flavor.vcpus, flavor.memory_mb)
+                svc.quotas.check_instances(s, ctx.project_id, max(min_count, fits),
+                                           flavor.vcpus, flavor.memory_mb)
+                count = max(min_count, fits)
             now = utcnow()
             instances = []
             for i in range(count):

@@ -131,7 +131,9 @@ class Tasks:
                 continue
             done = self._update(uuid, vm_state=states.ACTIVE, task_state=None,
                                 power_state=states.RUNNING, launched_at=utcnow(), progress=0)
-            if done is None:
+            if done is None:  # deleted while spawning: undo the spawn and the claim
+                self.driver.destroy(host.host, driver_view(inst))
+                self.scheduler.release(host.host, uuid)
                 return
             self._event(uuid, request_id, "compute__do_build_and_run_instance", host.host,
                         "Success", started)

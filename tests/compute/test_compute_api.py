@@ -243,3 +243,42 @@ def test_services_disable_steers_scheduling(cloud):
     r = api(cloud, "GET", "/os-hypervisors/detail", version="2.79").json()["hypervisors"]
     assert all(h["hypervisor_type"] == "fake" for h in r)
     assert api(cloud, "GET", "/os-hypervisors", user="pocketstack").status_code == 403
+
+
+def test_multi_create_and_instance_quota(cloud):
+    conn = cloud.conn("pocketstack-admin")
+    project = cloud.conn("pocketstack-alt").current_project_id
+    r = api(cloud, "PUT", f"/os-quota-sets/{project}", json={"quota_set": {"instances": 3}})
+    assert r.status_code == 200
+    try:
+        prefix = name("multi")
+        r = api(cloud, "POST", "/servers", user="pocketstack-alt", version="2.79",
+                json={"server": {"name": prefix, "flavorRef": "42", "imageRef": IMAGE,
+                                 "networks": "none", "min_count": 2, "max_count": 5}})
+        assert r.status_code == 202, r.text
+        rows = api(cloud, "GET", f"/servers?name={prefix}", user="pocketstack-alt",
+                   version="2.79").json()["servers"]
+        assert sorted(s["name"] for s in rows) == [f"{prefix}-1", f"{prefix}-2", f"{prefix}-3"]
+        for s in rows:
+            wait(cloud, s["id"], "ACTIVE", user="pocketstack-alt")
+        r = api(cloud, "POST", "/servers", user="pocketstack-alt", version="2.79",
+                json={"server": {"name": "one-more", "flavorRef": "42", "imageRef": IMAGE,
+                                 "networks": "none"}})
+        assert r.status_code == 403
+        assert "Quota exceeded for instances" in r.json()["forbidden"]["message"]
+        limits = api(cloud, "GET", "/limits", user="pocketstack-alt").json()["limits"]
+        assert limits["absolute"]["totalInstancesUsed"] == 3
+        # deleting one frees the quota right away (delete while it may still be settling)
+        api(cloud, "DELETE", f"/servers/{rows[0]['id']}", user="pocketstack-alt")
+        wait(cloud, rows[0]["id"], "DELETED", user="pocketstack-alt")
+        sid = boot(cloud, name("again"), user="pocketstack-alt", flavor="42")
+        api(cloud, "DELETE", f"/servers/{sid}", user="pocketstack-alt")  # delete mid-build
+        for s in rows[1:]:
+            api(cloud, "DELETE", f"/servers/{s['id']}", user="pocketstack-alt")
+        for i in [sid, *(s["id"] for s in rows[1:])]:
+            wait(cloud, i, "DELETED", user="pocketstack-alt")
+    finally:
+        api(cloud, "DELETE", f"/os-quota-sets/{project}")
+    assert conn is not None
+    hyp = api(cloud, "GET", "/os-hypervisors/detail", version="2.79").json()["hypervisors"]
+    assert all(h["running_vms"] >= 0 for h in hyp)
