@@ -75,6 +75,8 @@ _rules = [(f"{_P}servers:{a}", MEMBER) for a in (
     (f"{_P}os-server-groups:index", READER),
     (f"{_P}os-server-groups:index:all_projects", ADMIN),
     (f"{_P}os-server-groups:show", READER),
+    (f"{_P}os-simple-tenant-usage:list", ADMIN),
+    (f"{_P}os-simple-tenant-usage:show", READER),
 ] + [(f"{_P}os-aggregates:{a}", ADMIN) for a in (
     "index", "create", "show", "update", "delete", "add_host", "remove_host",
     "set_metadata")] + [(f"{_P}os-server-tags:{a}", READER) for a in ("index", "show")] + [

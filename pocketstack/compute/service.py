@@ -48,7 +48,7 @@ class ComputeService(Service):
         super().__init__(cloud)
         from pocketstack.compute.api import (admin, aggregates, flavors, keypairs, quotas,
                                              server_actions, server_groups, servers, tags,
-                                             unimplemented, versions)
+                                             unimplemented, usage, versions)
 
         conf = cloud.conf
         self.driver = load_driver(conf.get("DEFAULT", "compute_driver"), conf)
@@ -69,7 +69,8 @@ class ComputeService(Service):
                          admin.Services(self), admin.Hypervisors(self),
                          admin.AvailabilityZones(self), quotas.Limits(self),
                          quotas.QuotaSets(self), server_groups.ServerGroups(self),
-                         tags.Tags(self), aggregates.Aggregates(self)):
+                         tags.Tags(self), aggregates.Aggregates(self),
+                         usage.Usage(self)):
             self.router.include(resource)
         unimplemented.register(self.router)
 

@@ -141,3 +141,17 @@ def test_aggregate_zone_steers_scheduling(cloud):
             json={"server": {"name": "x", "flavorRef": "1", "imageRef": "i",
                              "networks": "none", "availability_zone": zone}})
     assert r.status_code == 400
+
+
+def test_usage(cloud):
+    sid = boot(cloud, name("use"), user="pocketstack")
+    wait(cloud, sid, "ACTIVE", user="pocketstack")
+    project = cloud.conn("pocketstack").current_project_id
+    rows = cloud.cli("usage", "list", "-f", "json")
+    demo = next(r for r in rows if r["Project"] in ("demo", project))
+    assert sid in [s["instance_id"] for s in demo["Servers"]]
+    assert float(demo["CPU Hours"]) < 1
+    shown = cloud.cli("usage", "show", "-f", "json", cloud="pocketstack")
+    assert sid in [s["instance_id"] for s in shown["Servers"]]
+    assert api(cloud, "GET", "/os-simple-tenant-usage", user="pocketstack").status_code == 403
+    api(cloud, "DELETE", f"/servers/{sid}", user="pocketstack")
