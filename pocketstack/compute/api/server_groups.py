@@ -23,6 +23,8 @@ class ServerGroups:
 
     @route("POST", "/v2.1/os-server-groups", policy=f"{P}create")
     def create(self, req: Request) -> dict[str, Any]:
+        if not req.ctx.project_id:
+            raise errors.Forbidden("Creating a server group needs a project-scoped token.")
         body = validate(schemas.server_group_create, req.json())["server_group"]
         if req.at_least("2.64"):
             if "policies" in body or "policy" not in body:

@@ -41,6 +41,8 @@ class Servers:
     # -- create ---------------------------------------------------------------
     @route("POST", "/v2.1/servers", status=202, policy=f"{P}create")
     def create(self, req: Request) -> Reply:
+        if not req.ctx.project_id:
+            raise errors.Forbidden("Creating a server needs a project-scoped token.")
         raw = req.json()
         if not isinstance(raw, dict):
             raise errors.BadRequest("Invalid input for field 'body': must be an object")
