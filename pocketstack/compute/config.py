@@ -17,6 +17,8 @@ register(
     Opt("DEFAULT", "service_down_time", int, 60,
         "Seconds without a heartbeat after which a service is down."),
     Opt("DEFAULT", "report_interval", int, 10, "Seconds between service heartbeats."),
+    Opt("DEFAULT", "allow_resize_to_same_host", bool, False,
+        "Allow the scheduler to pick the server's current host for a resize."),
     Opt("scheduler", "max_attempts", int, 3, "Hosts tried for one build (1 + reschedules)."),
     Opt("filter_scheduler", "enabled_filters", list,
         ["ComputeFilter", "AvailabilityZoneFilter", "RamFilter", "DiskFilter", "CoreFilter",

@@ -81,6 +81,8 @@ class Instance(Base):
     tags: Mapped[list[str]] = mapped_column(JSONText, default=list)
     scheduler_hints: Mapped[dict[str, Any]] = mapped_column(JSONText, default=dict)
     networks: Mapped[Any] = mapped_column(JSONText, default=None, nullable=True)
+    # during a resize: {"flavor": snapshot, "host": ..., "node": ..., "vm_state": ...}
+    resize_from: Mapped[dict[str, Any] | None] = mapped_column(JSONText, nullable=True)
     reservation_id: Mapped[str] = mapped_column(String(255), default="")
     launch_index: Mapped[int] = mapped_column(Integer, default=0)
     user_data: Mapped[str | None] = mapped_column(Text)

@@ -9,7 +9,8 @@ ANY = "@"
 
 _P = "os_compute_api:"
 _rules = [(f"{_P}servers:{a}", MEMBER) for a in (
-    "create", "delete", "update", "start", "stop", "reboot")] + [
+    "create", "delete", "update", "start", "stop", "reboot", "resize", "confirm_resize",
+    "revert_resize")] + [
     (f"{_P}servers:{a}", READER) for a in ("index", "detail", "show")] + [
     (f"{_P}servers:index:get_all_tenants", ADMIN),
     (f"{_P}servers:detail:get_all_tenants", ADMIN),

@@ -77,6 +77,15 @@ class Quotas:
                 f"Quota exceeded for {', '.join(overs)}: Requested {requested[r]}, but already "
                 f"used {used[r]} of {limits[r]} {r}")
 
+    def check_delta(self, s: Session, project_id: str, cores: int, ram: int) -> None:
+        """A resize growing a server by ``cores``/``ram`` must fit the quota."""
+        limits = self.limits(project_id, s)
+        used = self.usage(project_id, session=s)
+        for r, delta in (("cores", cores), ("ram", ram)):
+            if delta > 0 and limits[r] >= 0 and used[r] + delta > limits[r]:
+                raise errors.OverQuota(f"Quota exceeded for {r}: Requested {delta}, but already "
+                                       f"used {used[r]} of {limits[r]} {r}")
+
     def headroom(self, s: Session, project_id: str, vcpus: int, ram: int) -> int:
         """How many servers of this size still fit the project's quota."""
         limits = self.limits(project_id, s)

@@ -18,6 +18,7 @@ from pocketstack.compute.keypairs import KeyPairs
 from pocketstack.compute.quotas import Quotas
 from pocketstack.compute.scheduler.manager import Scheduler
 from pocketstack.compute.server_groups import ServerGroups
+from pocketstack.compute.resize import Resizes
 from pocketstack.compute.servers import Servers
 from pocketstack.compute.tasks import Tasks
 
@@ -62,6 +63,7 @@ class ComputeService(Service):
         self.scheduler = Scheduler(cloud, self.hosts)
         self.tasks = Tasks(cloud.db, conf, self.driver, self.scheduler)
         self.servers = Servers(self)
+        self.resizes = Resizes(self)
         for resource in (versions.Versions(MAX_VERSION), flavors.Flavors(self),
                          flavors.FlavorExtras(self), keypairs.KeyPairs(self),
                          servers.Servers(self), server_actions.ServerActions(self),

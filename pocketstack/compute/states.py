@@ -6,6 +6,7 @@ from __future__ import annotations
 ACTIVE, BUILDING, PAUSED, SUSPENDED, STOPPED = "active", "building", "paused", "suspended", \
     "stopped"
 ERROR, DELETED, SOFT_DELETED = "error", "deleted", "soft-deleted"
+RESIZED = "resized"
 
 # task states
 SCHEDULING, NETWORKING, BLOCK_DEVICE_MAPPING, SPAWNING = "scheduling", "networking", \
@@ -14,6 +15,9 @@ POWERING_OFF, POWERING_ON, REBOOTING, REBOOTING_HARD = "powering-off", "powering
     "rebooting", "rebooting_hard"
 PAUSING, UNPAUSING, SUSPENDING, RESUMING, DELETING = "pausing", "unpausing", "suspending", \
     "resuming", "deleting"
+RESIZE_PREP, RESIZE_MIGRATING, RESIZE_FINISH, RESIZE_REVERTING = "resize_prep", \
+    "resize_migrating", "resize_finish", "resize_reverting"
+RESIZE_TASKS = (RESIZE_PREP, RESIZE_MIGRATING, RESIZE_FINISH)
 
 # power states
 NOSTATE, RUNNING, PAUSED_POWER, SHUTDOWN, CRASHED, SUSPENDED_POWER = 0, 1, 3, 4, 6, 7
@@ -30,10 +34,15 @@ _STATUS = {
     ERROR: {None: "ERROR", REBOOTING_HARD: "HARD_REBOOT"},
     DELETED: {None: "DELETED"},
     SOFT_DELETED: {None: "SOFT_DELETED"},
+    RESIZED: {None: "VERIFY_RESIZE"},
 }
 
 
 def status(vm_state: str, task_state: str | None) -> str:
+    if task_state in RESIZE_TASKS and vm_state in (ACTIVE, STOPPED):
+        return "RESIZE"
+    if task_state == RESIZE_REVERTING:
+        return "REVERT_RESIZE"
     by_task = _STATUS.get(vm_state, {None: "UNKNOWN"})
     return by_task.get(task_state, by_task[None])
 
@@ -43,6 +52,6 @@ STATUS_TO_VM = {
     "ACTIVE": [ACTIVE], "BUILD": [BUILDING], "SHUTOFF": [STOPPED], "PAUSED": [PAUSED],
     "SUSPENDED": [SUSPENDED], "ERROR": [ERROR], "DELETED": [DELETED],
     "SOFT_DELETED": [SOFT_DELETED], "REBOOT": [ACTIVE], "HARD_REBOOT": ALLOW_HARD_REBOOT,
-    "UNKNOWN": [], "SHELVED": [], "SHELVED_OFFLOADED": [], "RESCUE": [], "RESIZE": [],
-    "VERIFY_RESIZE": [], "MIGRATING": [], "REBUILD": [], "PASSWORD": [],
+    "UNKNOWN": [], "SHELVED": [], "SHELVED_OFFLOADED": [], "RESCUE": [],
+    "RESIZE": [ACTIVE, STOPPED], "VERIFY_RESIZE": [RESIZED], "MIGRATING": [], "REBUILD": [], "PASSWORD": [],
 }

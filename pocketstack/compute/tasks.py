@@ -186,5 +186,7 @@ class Tasks:
                 row.deleted, row.vm_state, row.task_state = True, states.DELETED, None
                 row.power_state, row.terminated_at, row.updated_at = states.NOSTATE, now, now
         self.scheduler.release(inst.host, uuid)
+        if inst.resize_from and inst.resize_from.get("host"):  # deleted while resized
+            self.scheduler.release(inst.resize_from["host"], uuid)
         self._event(uuid, request_id, "compute_terminate_instance", inst.host, "Success",
                     started)

@@ -282,3 +282,39 @@ def test_multi_create_and_instance_quota(cloud):
     assert conn is not None
     hyp = api(cloud, "GET", "/os-hypervisors/detail", version="2.79").json()["hypervisors"]
     assert all(h["running_vms"] >= 0 for h in hyp)
+
+
+def test_resize_confirm_and_revert(cloud):
+    sid = boot(cloud, name("rsz"), flavor="42")
+    before = wait(cloud, sid, "ACTIVE")
+    r = api(cloud, "POST", f"/servers/{sid}/action", json={"resize": {"flavorRef": "42"}})
+    assert r.status_code == 400
+    r = api(cloud, "POST", f"/servers/{sid}/action", json={"resize": {"flavorRef": "84"}})
+    assert r.status_code == 202, r.text
+    body = wait(cloud, sid, "VERIFY_RESIZE")
+    assert body["flavor"]["original_name"] == "m1.micro"
+    assert body["OS-EXT-SRV-ATTR:host"] != before["OS-EXT-SRV-ATTR:host"]
+    r = api(cloud, "POST", f"/servers/{sid}/action", json={"revertResize": None})
+    assert r.status_code == 202
+    body = wait(cloud, sid, "ACTIVE")
+    assert body["flavor"]["original_name"] == "m1.nano"
+    assert body["OS-EXT-SRV-ATTR:host"] == before["OS-EXT-SRV-ATTR:host"]
+    r = api(cloud, "POST", f"/servers/{sid}/action", json={"confirmResize": None})
+    assert r.status_code == 409
+    api(cloud, "POST", f"/servers/{sid}/action", json={"resize": {"flavorRef": "84"}})
+    wait(cloud, sid, "VERIFY_RESIZE")
+    r = api(cloud, "POST", f"/servers/{sid}/action", json={"confirmResize": None})
+    assert r.status_code == 204
+    body = wait(cloud, sid, "ACTIVE")
+    assert body["flavor"]["original_name"] == "m1.micro"
+    # too big for any host: 400 at once, the server stays as it was
+    fname = name("huge")
+    fid = api(cloud, "POST", "/flavors", json={"flavor": {"name": fname, "ram": 40000,
+                                                         "vcpus": 1, "disk": 1}}
+              ).json()["flavor"]["id"]
+    r = api(cloud, "POST", f"/servers/{sid}/action", json={"resize": {"flavorRef": fid}})
+    assert r.status_code == 400 and "No valid host" in r.json()["badRequest"]["message"]
+    assert wait(cloud, sid, "ACTIVE")["flavor"]["original_name"] == "m1.micro"
+    api(cloud, "DELETE", f"/flavors/{fid}")
+    api(cloud, "DELETE", f"/servers/{sid}")
+    wait(cloud, sid, "DELETED")

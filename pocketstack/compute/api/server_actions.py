@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pocketstack.api import errors
-from pocketstack.api.request import Request
+from pocketstack.api.request import Reply, Request
 from pocketstack.api.routing import route
 from pocketstack.api.validation import validate
 from pocketstack.compute.api import schemas, views
@@ -18,10 +18,11 @@ _POLICY = {"os-stop": "servers:stop", "os-start": "servers:start", "reboot": "se
            "pause": "os-pause-server:pause", "unpause": "os-pause-server:unpause",
            "suspend": "os-suspend-server:suspend", "resume": "os-suspend-server:resume",
            "lock": "os-lock-server:lock", "unlock": "os-lock-server:unlock",
-           "os-resetState": "os-admin-actions:reset_state"}
+           "os-resetState": "os-admin-actions:reset_state", "resize": "servers:resize",
+           "confirmResize": "servers:confirm_resize", "revertResize": "servers:revert_resize"}
 _SIMPLE = {"os-stop": "stop", "os-start": "start", "pause": "pause", "unpause": "unpause",
            "suspend": "suspend", "resume": "resume"}
-_NOT_IMPLEMENTED = {"createImage", "resize", "confirmResize", "revertResize", "rebuild",
+_NOT_IMPLEMENTED = {"createImage", "rebuild",
                     "migrate", "os-migrateLive", "evacuate", "shelve", "shelveOffload",
                     "unshelve", "rescue", "unrescue", "addSecurityGroup",
                     "removeSecurityGroup", "os-getConsoleOutput", "os-getVNCConsole",
@@ -65,6 +66,17 @@ class ServerActions:
             self._lock(req, inst, args)
         elif name == "unlock":
             self._unlock(req, inst)
+        elif name == "resize":
+            ref = args.get("flavorRef") if isinstance(args, dict) else None
+            if not isinstance(ref, (str, int)) or isinstance(ref, bool) or ref == "":
+                raise errors.BadRequest("Invalid input for field 'resize': 'flavorRef' is a "
+                                        "required property")
+            self.svc.resizes.resize(req.ctx, inst, str(ref))
+        elif name == "confirmResize":
+            self.svc.resizes.confirm(req.ctx, inst)
+            return Reply(None, 204)
+        elif name == "revertResize":
+            self.svc.resizes.revert(req.ctx, inst)
         elif name == "os-resetState":
             state = (args or {}).get("state") if isinstance(args, dict) else None
             if state not in ("active", "error"):

@@ -140,6 +140,8 @@ class Servers:
             if status.upper() in ("REBOOT", "HARD_REBOOT"):
                 filters["task_states"] = [states.REBOOTING if status.upper() == "REBOOT"
                                           else states.REBOOTING_HARD]
+            elif status.upper() == "RESIZE":
+                filters["task_states"] = list(states.RESIZE_TASKS)
             elif status.upper() in ("ACTIVE", "SHUTOFF", "PAUSED", "SUSPENDED", "ERROR"):
                 filters["task_states"] = [None, states.POWERING_OFF, states.POWERING_ON,
                                           states.PAUSING, states.UNPAUSING,

@@ -2,7 +2,7 @@
 
 Revision ID: compute_0001
 Revises: 
-Create Date: 2026-11-21 22:39:02.447269
+Create Date: 2026-11-21 22:49:06.027644
 """
 from alembic import op
 import sqlalchemy as sa
@@ -84,6 +84,7 @@ def upgrade() -> None:
     sa.Column('tags', pocketstack.db.JSONText(), nullable=False),
     sa.Column('scheduler_hints', pocketstack.db.JSONText(), nullable=False),
     sa.Column('networks', pocketstack.db.JSONText(), nullable=True),
+    sa.Column('resize_from', pocketstack.db.JSONText(), nullable=True),
     sa.Column('reservation_id', sa.String(length=255), nullable=False),
     sa.Column('launch_index', sa.Integer(), nullable=False),
     sa.Column('user_data', sa.Text(), nullable=True),
