@@ -113,7 +113,7 @@ def server(svc: "ComputeService", req: "Request", inst: Instance, show: bool = F
     if req.at_least("2.9"):
         out["locked"] = bool(inst.locked)
     if req.at_least("2.16") and req.authorized(f"{P}servers:show:host_status", target):
-        out["host_status"] = _host_status(svc, inst)
+        out["host_status"] = _host_status(svc, req, inst)
     if req.at_least("2.19"):
         out["description"] = inst.description
     if req.at_least("2.26"):
@@ -139,13 +139,16 @@ def _parse(text: str | None) -> Any:
     return dt.datetime.fromisoformat(text) if text else None
 
 
-def _host_status(svc: "ComputeService", inst: Instance) -> str:
+def _host_status(svc: "ComputeService", req: "Request", inst: Instance) -> str:
     if not inst.host:
         return ""
-    rows = svc.hosts.services("nova-compute", inst.host)
-    if not rows:
+    services = getattr(req, "_compute_services", None)
+    if services is None:  # once per request, not once per server of a list
+        services = svc.hosts.compute_services()
+        req._compute_services = services  # type: ignore[attr-defined]
+    row = services.get(inst.host)
+    if row is None:
         return "UNKNOWN"
-    row = rows[0]
     if row.forced_down:
         return "DOWN"
     if not svc.hosts.is_up(row):
