@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 SERVICES: list[str] = [
     "pocketstack.identity.service:IdentityService",
+    "pocketstack.compute.service:ComputeService",
     "pocketstack.placement.service:PlacementService",
     "pocketstack.image.service:ImageService",
     "pocketstack.network.service:NetworkService",

@@ -1,0 +1,41 @@
+"""Nova resources pocketstack does not implement yet: a clean 501 instead of a 404."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pocketstack.api import errors
+from pocketstack.api.request import Request
+from pocketstack.api.routing import Route, Router
+
+PATHS = [
+    "/v2.1/servers/{server_id}/os-volume_attachments",
+    "/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}",
+    "/v2.1/servers/{server_id}/os-interface",
+    "/v2.1/servers/{server_id}/os-interface/{port_id}",
+    "/v2.1/servers/{server_id}/remote-consoles",
+    "/v2.1/servers/{server_id}/diagnostics",
+    "/v2.1/servers/{server_id}/os-server-password",
+    "/v2.1/servers/{server_id}/os-security-groups",
+    "/v2.1/servers/{server_id}/migrations",
+    "/v2.1/servers/{server_id}/migrations/{migration_id}",
+    "/v2.1/servers/{server_id}/migrations/{migration_id}/action",
+    "/v2.1/servers/{server_id}/topology",
+    "/v2.1/servers/{server_id}/ips",
+    "/v2.1/os-migrations", "/v2.1/os-server-external-events",
+    "/v2.1/os-instance_usage_audit_log", "/v2.1/os-assisted-volume-snapshots",
+    "/v2.1/os-console-auth-tokens/{token}", "/v2.1/os-quota-class-sets/{name}",
+    "/v2.1/os-hypervisors/{hypervisor_id}/servers",
+    "/v2.1/os-hypervisors/{pattern}/search",
+]
+
+
+def _not_implemented(req: Request, **params: Any) -> None:
+    raise errors.NotImplementedYet(f"{req.method} {req.raw.url.path} is not implemented by "
+                                   "pocketstack's Compute API yet.")
+
+
+def register(router: Router) -> None:
+    for path in PATHS:
+        for method in ("GET", "POST", "PUT", "DELETE"):
+            router.add(Route(method=method, path=path, handler=_not_implemented))

@@ -1,0 +1,60 @@
+"""The interface between compute and a virtualisation driver (Nova's ComputeDriver, small)."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+
+class BuildFailed(Exception):
+    """The driver could not spawn the instance on this host (it may be rescheduled)."""
+
+
+class ComputeDriver(abc.ABC):
+    @abc.abstractmethod
+    def hosts(self) -> list[str]:
+        """Names of the compute hosts this driver manages."""
+
+    @abc.abstractmethod
+    def get_available_resource(self, host: str) -> dict[str, Any]:
+        """vcpus, memory_mb, local_gb, hypervisor_type, hypervisor_version, cpu_info."""
+
+    @abc.abstractmethod
+    def spawn(self, host: str, instance: dict[str, Any]) -> None:
+        """Boot the instance on host; raise BuildFailed when it cannot."""
+
+    @abc.abstractmethod
+    def destroy(self, host: str, instance: dict[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    def power_off(self, host: str, instance: dict[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    def power_on(self, host: str, instance: dict[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    def reboot(self, host: str, instance: dict[str, Any], reboot_type: str) -> None: ...
+
+    @abc.abstractmethod
+    def pause(self, host: str, instance: dict[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    def unpause(self, host: str, instance: dict[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    def suspend(self, host: str, instance: dict[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    def resume(self, host: str, instance: dict[str, Any]) -> None: ...
+
+    def get_power_state(self, host: str, instance: dict[str, Any]) -> int | None:
+        """The power state the hypervisor reports, when the driver knows it."""
+        return None
+
+
+def load_driver(name: str, conf: Any) -> ComputeDriver:
+    if name == "fake":
+        from pocketstack.compute.drivers.fake import FakeDriver
+
+        return FakeDriver(conf)
+    raise ValueError(f"compute driver {name!r} is not available (only 'fake' is implemented)")

@@ -1,0 +1,1 @@
+"""The filter scheduler: filter hosts, weigh them, claim on the best."""

@@ -1,0 +1,1 @@
+"""Scheduler weighers: higher weight wins."""

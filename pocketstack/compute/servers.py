@@ -1,0 +1,315 @@
+"""Servers: create (quota, then an asynchronous build), list, show, update, delete, actions."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from pocketstack.api import errors
+from pocketstack.api.context import RequestContext
+from pocketstack.compute import states
+from pocketstack.compute.flavors import snapshot
+from pocketstack.compute.images import lookup_image
+from pocketstack.compute.models import Instance, InstanceAction, KeyPair
+from pocketstack.compute.networks import resolve_networks
+from pocketstack.compute.scheduler.host_state import RequestSpec
+from pocketstack.compute.scheduler.manager import disk_gb
+from pocketstack.db import new_uuid, utcnow
+
+if TYPE_CHECKING:
+    from pocketstack.compute.service import ComputeService
+
+# action -> (allowed vm_states, task_state while running)
+TRANSITIONS: dict[str, tuple[list[str], str]] = {
+    "stop": ([states.ACTIVE, states.ERROR], states.POWERING_OFF),
+    "start": ([states.STOPPED], states.POWERING_ON),
+    "pause": ([states.ACTIVE], states.PAUSING),
+    "unpause": ([states.PAUSED], states.UNPAUSING),
+    "suspend": ([states.ACTIVE], states.SUSPENDING),
+    "resume": ([states.SUSPENDED], states.RESUMING),
+}
+ACTION_NAMES = {"stop": "stop", "start": "start", "pause": "pause", "unpause": "unpause",
+                "suspend": "suspend", "resume": "resume", "reboot": "reboot",
+                "lock": "lock", "unlock": "unlock", "delete": "delete"}
+
+
+def _hostname(name: str) -> str:
+    host = re.sub(r"[^\w.-]+", "-", name.lower()).replace("_", "-").strip("-.")
+    return host[:63] or "server"
+
+
+class Servers:
+    def __init__(self, svc: "ComputeService") -> None:
+        self.svc = svc
+        self.cloud = svc.cloud
+        self.db = svc.cloud.db
+
+    # -- reads ----------------------------------------------------------------
+    def get(self, ctx: RequestContext, uuid: str, all_projects: bool = False) -> Instance:
+        with self.db.read() as s:
+            inst = s.scalar(select(Instance).where(Instance.uuid == uuid))
+        if inst is None or inst.deleted or (not all_projects and
+                                            inst.project_id != ctx.project_id):
+            raise errors.NotFound(f"Instance {uuid} could not be found.")
+        return inst
+
+    def list(self, project_id: str | None, filters: dict[str, Any], limit: int | None,
+             marker: str | None, sort_key: str = "created_at", sort_dir: str = "desc"
+             ) -> list[Instance]:
+        with self.db.read() as s:
+            q = select(Instance)
+            if not filters.get("deleted"):
+                q = q.where(Instance.deleted.is_(False))
+            if project_id is not None:
+                q = q.where(Instance.project_id == project_id)
+            for key, col in (("flavor", Instance.flavorid), ("host", Instance.host),
+                             ("node", Instance.node), ("user_id", Instance.user_id),
+                             ("availability_zone", Instance.availability_zone),
+                             ("key_name", Instance.key_name),
+                             ("reservation_id", Instance.reservation_id)):
+                if filters.get(key) is not None:
+                    q = q.where(col == filters[key])
+            if filters.get("image") is not None:
+                image = str(filters["image"]).rstrip("/").rsplit("/", 1)[-1]
+                q = q.where(Instance.image_ref == image)
+            if filters.get("vm_states") is not None:
+                q = q.where(Instance.vm_state.in_(filters["vm_states"]))
+            if filters.get("locked") is not None:
+                q = q.where(Instance.locked.is_(filters["locked"]))
+            if filters.get("changes-since") is not None:
+                q = q.where(Instance.updated_at >= filters["changes-since"])
+            if filters.get("changes-before") is not None:
+                q = q.where(Instance.updated_at <= filters["changes-before"])
+            col = getattr(Instance, {"display_name": "display_name", "created_at": "created_at",
+                                     "updated_at": "updated_at", "uuid": "uuid",
+                                     "vm_state": "vm_state", "host": "host"}
+                          .get(sort_key, "created_at"))
+            order = [col.desc() if sort_dir == "desc" else col.asc(),
+                     Instance.id.desc() if sort_dir == "desc" else Instance.id.asc()]
+            rows = list(s.scalars(q.order_by(*order)))
+        name = filters.get("name")
+        if name:
+            try:
+                pattern = re.compile(name)
+            except re.error:
+                raise errors.BadRequest(f"Invalid regular expression for name: {name}") from None
+            rows = [r for r in rows if pattern.search(r.display_name)]
+        for key, test in (("tags", lambda want, have: want <= have),
+                          ("tags-any", lambda want, have: bool(want & have)),
+                          ("not-tags", lambda want, have: not want <= have),
+                          ("not-tags-any", lambda want, have: not want & have)):
+            if filters.get(key):
+                want = {t for t in str(filters[key]).split(",") if t}
+                rows = [r for r in rows if test(want, set(r.tags or []))]
+        if filters.get("task_states") is not None:
+            rows = [r for r in rows if r.task_state in filters["task_states"]]
+        if filters.get("ip"):
+            rows = []  # no addresses without a Network service
+        if marker is not None:
+            index = next((i for i, r in enumerate(rows) if r.uuid == marker), None)
+            if index is None:
+                raise errors.BadRequest(f"marker [{marker}] not found")
+            rows = rows[index + 1:]
+        if limit is not None:
+            rows = rows[:limit]
+        return rows
+
+    # -- create ---------------------------------------------------------------
+    def create(self, ctx: RequestContext, body: dict[str, Any], hints: dict[str, Any],
+               request_id: str) -> tuple[list[Instance], str]:
+        svc = self.svc
+        flavor_ref = str(body["flavorRef"]).rstrip("/").rsplit("/", 1)[-1]
+        try:
+            flavor = svc.flavors.get(flavor_ref, ctx.project_id, ctx.is_admin)
+        except errors.NotFound:
+            raise errors.BadRequest(f"Flavor {flavor_ref} could not be found.") from None
+        if flavor.disabled:
+            raise errors.BadRequest(f"Flavor {flavor_ref} is disabled.")
+        image_ref = body.get("imageRef") or ""
+        if not image_ref and not body.get("block_device_mapping_v2"):
+            raise errors.BadRequest("Missing imageRef attribute")
+        if body.get("block_device_mapping_v2") and not image_ref:
+            raise errors.BadRequest("Booting from volume is not supported: there is no Block "
+                                    "Storage service in this cloud.")
+        image = lookup_image(self.cloud, ctx, image_ref)
+        if flavor.memory_mb < int(image.get("min_ram") or 0):
+            raise errors.BadRequest("Flavor's memory is too small for requested image.")
+        if flavor.root_gb and flavor.root_gb < int(image.get("min_disk") or 0):
+            raise errors.BadRequest("Flavor's disk is too small for requested image.")
+        networks = resolve_networks(self.cloud, ctx, body.get("networks"))
+        metadata = body.get("metadata") or {}
+        svc.quotas.check_metadata(ctx.project_id, metadata)
+        key_data = None
+        if body.get("key_name"):
+            with self.db.read() as s:
+                kp = s.scalar(select(KeyPair).where(KeyPair.user_id == ctx.user_id,
+                                                    KeyPair.name == body["key_name"]))
+            if kp is None:
+                raise errors.BadRequest("Invalid key_name provided.")
+            key_data = kp.public_key
+        az, force_host = body.get("availability_zone"), None
+        if az and ":" in az:
+            az, _, force_host = az.partition(":")
+            force_host = force_host.split(":")[0] or None
+            if force_host and not ctx.is_admin:
+                raise errors.Forbidden("Policy doesn't allow os_compute_api:servers:create:"
+                                       "forced_host to be performed.")
+        zones = {sv.zone for sv in svc.hosts.services("nova-compute")}
+        if az and az not in zones:
+            raise errors.BadRequest("The requested availability zone is not available")
+        min_count = int(body.get("min_count", 1))
+        max_count = int(body.get("max_count", min_count))
+        if min_count > max_count:
+            raise errors.BadRequest("min_count must be <= max_count")
+        group_id = hints.get("group")
+        requested = body.get("host") or body.get("hypervisor_hostname")
+        if requested:
+            if requested not in svc.driver.hosts():
+                raise errors.BadRequest(f"Compute host {requested} could not be found.")
+            force_host = requested
+        admin_pass = body.get("adminPass") or secrets.token_urlsafe(9)
+        reservation = "r-" + secrets.token_hex(4)
+        fl = snapshot(flavor)
+        with self.db.write() as s:
+            count = max_count
+            try:
+                svc.quotas.check_instances(s, ctx.project_id, max_count, flavor.vcpus,
+                                           flavor.memory_mb)
+            except errors.OverQuota:
+                if min_count == max_count:
+                    raise
+                fits = svc.quotas.headroom(s, ctx.project_id, flavor.vcpus, flavor.memory_mb)
+                svc.quotas.check_instances(s, ctx.project_id, max(min_count, fits),
+                                           flavor.vcpus, flavor.memory_mb)
+                count = max(min_count, fits)
+            now = utcnow()
+            instances = []
+            for i in range(count):
+                name = body["name"] if count == 1 else f"{body['name']}-{i + 1}"
+                inst = Instance(
+                    uuid=new_uuid(), project_id=ctx.project_id, user_id=ctx.user_id,
+                    display_name=name, description=body.get("description"),
+                    hostname=_hostname(name), availability_zone=az, flavorid=flavor.flavorid,
+                    flavor=fl, vcpus=flavor.vcpus, memory_mb=flavor.memory_mb,
+                    root_gb=flavor.root_gb, ephemeral_gb=flavor.ephemeral_gb,
+                    image_ref=image["id"], key_name=body.get("key_name"), key_data=key_data,
+                    vm_state=states.BUILDING, task_state=states.SCHEDULING,
+                    power_state=states.NOSTATE, server_metadata=metadata,
+                    tags=list(body.get("tags") or []), scheduler_hints=hints,
+                    networks=networks, reservation_id=reservation, launch_index=i,
+                    user_data=body.get("user_data"),
+                    config_drive="True" if body.get("config_drive") else "",
+                    access_ip_v4=body.get("accessIPv4"), access_ip_v6=body.get("accessIPv6"),
+                    created_at=now, updated_at=now)
+                s.add(inst)
+                s.add(InstanceAction(instance_uuid=inst.uuid, action="create",
+                                     request_id=request_id, user_id=ctx.user_id,
+                                     project_id=ctx.project_id, start_time=now, events=[]))
+                instances.append(inst)
+            group = None
+            if group_id:
+                group = svc.groups.add_members(s, group_id, ctx.project_id,
+                                               [i.uuid for i in instances])
+        for inst in instances:
+            spec = RequestSpec(
+                instance_uuid=inst.uuid, project_id=ctx.project_id, vcpus=flavor.vcpus,
+                memory_mb=flavor.memory_mb,
+                disk_gb=disk_gb(flavor.root_gb, flavor.ephemeral_gb, flavor.swap),
+                availability_zone=az, group=group, hints=hints, force_host=force_host)
+            svc.tasks.submit(svc.tasks.build, spec, request_id)
+        return instances, admin_pass
+
+    # -- updates --------------------------------------------------------------
+    def update(self, ctx: RequestContext, uuid: str, changes: dict[str, Any]) -> Instance:
+        with self.db.write() as s:
+            inst = s.scalar(select(Instance).where(Instance.uuid == uuid))
+            if inst is None or inst.deleted:
+                raise errors.NotFound(f"Instance {uuid} could not be found.")
+            for k, v in changes.items():
+                setattr(inst, k, v)
+            inst.updated_at = utcnow()
+            return inst
+
+    def record_action(self, ctx: RequestContext, uuid: str, action: str) -> None:
+        now = utcnow()
+        with self.db.write() as s:
+            s.add(InstanceAction(instance_uuid=uuid, action=action, request_id=ctx.request_id,
+                                 user_id=ctx.user_id, project_id=ctx.project_id,
+                                 start_time=now, events=[]))
+
+    def check_lock(self, ctx: RequestContext, inst: Instance) -> None:
+        if inst.locked and not ctx.is_admin:
+            raise errors.Conflict(f"Instance {inst.uuid} is locked")
+
+    @staticmethod
+    def invalid_state(inst: Instance, action: str, attr: str) -> errors.Conflict:
+        value = inst.vm_state if attr == "vm_state" else inst.task_state
+        return errors.Conflict(f"Cannot '{action}' instance {inst.uuid} while it is in "
+                               f"{attr} {value}")
+
+    def action(self, ctx: RequestContext, inst: Instance, action: str, **kwargs: Any) -> None:
+        """Check the state, set the task_state, run the work asynchronously."""
+        self.check_lock(ctx, inst)
+        busy_ok: tuple[str | None, ...] = (None,)
+        if action == "reboot":
+            hard = kwargs.get("reboot_type") == "HARD"
+            allowed = states.ALLOW_HARD_REBOOT if hard else states.ALLOW_SOFT_REBOOT
+            task = states.REBOOTING_HARD if hard else states.REBOOTING
+            busy_ok = (None, states.REBOOTING, states.REBOOTING_HARD) if hard else (None,)
+        else:
+            allowed, task = TRANSITIONS[action]
+        with self.db.write() as s:
+            row = s.scalar(select(Instance).where(Instance.uuid == inst.uuid))
+            if row is None or row.deleted:
+                raise errors.NotFound(f"Instance {inst.uuid} could not be found.")
+            if row.vm_state not in allowed:
+                raise self.invalid_state(row, action, "vm_state")
+            if row.task_state not in busy_ok:
+                raise self.invalid_state(row, action, "task_state")
+            row.task_state, row.updated_at = task, utcnow()
+            s.add(InstanceAction(instance_uuid=row.uuid, action=action,
+                                 request_id=ctx.request_id, user_id=ctx.user_id,
+                                 project_id=ctx.project_id, start_time=utcnow(), events=[]))
+        self.svc.tasks.submit(self.svc.tasks.action, inst.uuid, action, ctx.request_id,
+                              **kwargs)
+
+    def delete(self, ctx: RequestContext, inst: Instance) -> None:
+        self.check_lock(ctx, inst)
+        with self.db.write() as s:
+            row = s.scalar(select(Instance).where(Instance.uuid == inst.uuid))
+            if row is None or row.deleted:
+                raise errors.NotFound(f"Instance {inst.uuid} could not be found.")
+            if row.task_state == states.DELETING:
+                return
+            row.task_state, row.updated_at = states.DELETING, utcnow()
+            s.add(InstanceAction(instance_uuid=row.uuid, action="delete",
+                                 request_id=ctx.request_id, user_id=ctx.user_id,
+                                 project_id=ctx.project_id, start_time=utcnow(), events=[]))
+        self.svc.tasks.submit(self.svc.tasks.delete, inst.uuid, ctx.request_id)
+
+    def set_metadata(self, ctx: RequestContext, uuid: str, metadata: dict[str, str],
+                     replace: bool) -> dict[str, str]:
+        inst = self.get(ctx, uuid, ctx.is_admin)
+        self.check_lock(ctx, inst)
+        new = dict(metadata) if replace else {**(inst.server_metadata or {}), **metadata}
+        self.svc.quotas.check_metadata(inst.project_id, new)
+        return dict(self.update(ctx, uuid, {"server_metadata": new}).server_metadata)
+
+    def delete_metadata(self, ctx: RequestContext, uuid: str, key: str) -> None:
+        inst = self.get(ctx, uuid, ctx.is_admin)
+        self.check_lock(ctx, inst)
+        md = dict(inst.server_metadata or {})
+        if key not in md:
+            raise errors.NotFound("Metadata item was not found")
+        del md[key]
+        self.update(ctx, uuid, {"server_metadata": md})
+
+    def actions(self, uuid: str) -> list[InstanceAction]:
+        with self.db.read() as s:
+            return list(s.scalars(select(InstanceAction)
+                                  .where(InstanceAction.instance_uuid == uuid)
+                                  .order_by(InstanceAction.start_time.desc(),
+                                            InstanceAction.id.desc())))

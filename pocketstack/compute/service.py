@@ -1,0 +1,117 @@
+"""Compute API v2.1 (Nova) on port 8774, with the fake driver."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.responses import Response
+
+from pocketstack.api import errors
+from pocketstack.api.service import Microversions, Service, json_response
+from pocketstack.compute import config  # noqa: F401  (registers the options)
+from pocketstack.compute import policies  # noqa: F401  (registers the default rules)
+from pocketstack.compute.aggregates import Aggregates
+from pocketstack.compute.drivers.base import load_driver
+from pocketstack.compute.flavors import Flavors
+from pocketstack.compute.hosts import Hosts
+from pocketstack.compute.keypairs import KeyPairs
+from pocketstack.compute.quotas import Quotas
+from pocketstack.compute.scheduler.manager import Scheduler
+from pocketstack.compute.server_groups import ServerGroups
+from pocketstack.compute.resize import Resizes
+from pocketstack.compute.servers import Servers
+from pocketstack.compute.tasks import Tasks
+
+if TYPE_CHECKING:
+    from pocketstack.cloud import Cloud
+
+MAX_VERSION = "2.79"
+
+_ERROR_KEYS = {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound",
+               405: "badMethod", 406: "notAcceptable", 409: "conflictingRequest",
+               413: "overLimit", 415: "badMediaType", 429: "overLimit",
+               501: "notImplemented", 503: "serviceUnavailable"}
+
+
+class ComputeService(Service):
+    name = "compute"
+    catalog_type = "compute"
+    catalog_name = "nova"
+    description = "Compute Service (Nova API v2.1)"
+    port = 8774
+    version_path = "/v2.1"
+    microversions = Microversions("compute", "2.1", MAX_VERSION,
+                                  legacy_headers=("X-OpenStack-Nova-API-Version",),
+                                  prefix="/v2.1")
+    request_id_headers = ("x-compute-request-id", "x-openstack-request-id")
+
+    def __init__(self, cloud: "Cloud") -> None:
+        super().__init__(cloud)
+        from pocketstack.compute.api import (admin, aggregates, flavors, keypairs, quotas,
+                                             server_actions, server_groups, servers, tags,
+                                             unimplemented, usage, versions)
+
+        conf = cloud.conf
+        self.driver = load_driver(conf.get("DEFAULT", "compute_driver"), conf)
+        self.flavors = Flavors(cloud.db)
+        self.quotas = Quotas(cloud.db, conf)
+        self.keypairs = KeyPairs(cloud.db, conf.get("quota", "key_pairs"))
+        self.groups = ServerGroups(cloud.db, self.quotas)
+        self.aggregates = Aggregates(cloud.db,
+                                     conf.get("DEFAULT", "default_availability_zone"))
+        self.hosts = Hosts(cloud, self.driver, self.aggregates)
+        self.scheduler = Scheduler(cloud, self.hosts)
+        self.tasks = Tasks(cloud.db, conf, self.driver, self.scheduler)
+        self.servers = Servers(self)
+        self.resizes = Resizes(self)
+        for resource in (versions.Versions(MAX_VERSION), flavors.Flavors(self),
+                         flavors.FlavorExtras(self), keypairs.KeyPairs(self),
+                         servers.Servers(self), server_actions.ServerActions(self),
+                         server_actions.Metadata(self), server_actions.InstanceActions(self),
+                         admin.Services(self), admin.Hypervisors(self),
+                         admin.AvailabilityZones(self), quotas.Limits(self),
+                         quotas.QuotaSets(self), server_groups.ServerGroups(self),
+                         tags.Tags(self), aggregates.Aggregates(self),
+                         usage.Usage(self)):
+            self.router.include(resource)
+        unimplemented.register(self.router)
+
+    def render_error(self, exc: errors.ApiError) -> Response:
+        key = _ERROR_KEYS.get(exc.code, "computeFault")
+        if isinstance(exc, errors.OverQuota):
+            key = "forbidden"
+        return json_response({key: {"code": exc.code, "message": exc.message}},
+                             status=exc.code, headers=exc.headers)
+
+    def start(self) -> None:
+        self.flavors.seed()
+        self.hosts.ensure()
+        self.scheduler.load()
+        self.hosts.start_heartbeat()
+        self.tasks.submit(self._recover)
+
+    def _recover(self) -> None:
+        """Servers left mid-task by a previous run: settle them (builds become ERROR)."""
+        from sqlalchemy import select
+
+        from pocketstack.compute import states
+        from pocketstack.compute.models import Instance
+        from pocketstack.db import utcnow
+
+        with self.cloud.db.write() as s:
+            for inst in s.scalars(select(Instance).where(Instance.deleted.is_(False),
+                                                         Instance.task_state.is_not(None))):
+                if inst.vm_state == states.BUILDING:
+                    inst.vm_state = states.ERROR
+                    inst.fault = {"code": 500, "created": utcnow().isoformat(),
+                                  "message": "Build interrupted by a restart of the cloud.",
+                                  "details": ""}
+                if inst.task_state == states.DELETING:
+                    inst.deleted, inst.vm_state = True, states.DELETED
+                    inst.terminated_at = utcnow()
+                inst.task_state = None
+        self.scheduler.load()
+
+    def stop(self) -> None:
+        self.hosts.stop()
+        self.tasks.shutdown()

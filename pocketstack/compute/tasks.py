@@ -1,0 +1,192 @@
+"""Asynchronous compute work: builds and server actions, in a small thread pool.
+
+The API answers 202 at once with the task_state set; the work runs here, calls the
+driver, and moves the server to its next vm_state / power_state.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Callable
+
+from sqlalchemy import select
+
+from pocketstack.compute import states
+from pocketstack.compute.drivers.base import BuildFailed, ComputeDriver
+from pocketstack.compute.models import Instance, InstanceAction
+from pocketstack.compute.scheduler.host_state import RequestSpec
+from pocketstack.compute.scheduler.manager import NoValidHost, Scheduler
+from pocketstack.db import Database, utcnow
+
+if TYPE_CHECKING:
+    from pocketstack.config import Config
+
+LOG = logging.getLogger(__name__)
+_RETRIES = ("Exceeded maximum number of retries. Exhausted all hosts available for retrying "
+            "build failures for instance {uuid}.")
+
+# action -> (driver method, vm_state after, power_state after)
+ACTIONS: dict[str, tuple[str, str, int]] = {
+    "stop": ("power_off", states.STOPPED, states.SHUTDOWN),
+    "start": ("power_on", states.ACTIVE, states.RUNNING),
+    "reboot": ("reboot", states.ACTIVE, states.RUNNING),
+    "pause": ("pause", states.PAUSED, states.PAUSED_POWER),
+    "unpause": ("unpause", states.ACTIVE, states.RUNNING),
+    "suspend": ("suspend", states.SUSPENDED, states.SUSPENDED_POWER),
+    "resume": ("resume", states.ACTIVE, states.RUNNING),
+}
+
+
+def driver_view(inst: Instance) -> dict[str, Any]:
+    return {"uuid": inst.uuid, "name": inst.display_name, "metadata": dict(inst.server_metadata
+                                                                          or {}),
+            "vcpus": inst.vcpus, "memory_mb": inst.memory_mb, "image_ref": inst.image_ref}
+
+
+class Tasks:
+    def __init__(self, db: Database, conf: "Config", driver: ComputeDriver,
+                 scheduler: Scheduler) -> None:
+        self.db = db
+        self.conf = conf
+        self.driver = driver
+        self.scheduler = scheduler
+        self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="compute-task")
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+        def run() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except Exception:
+                LOG.exception("compute task %s failed", getattr(fn, "__name__", fn))
+                raise
+        return self.pool.submit(run)
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- helpers ----------------------------------------------------------------
+    def _update(self, uuid: str, **fields: Any) -> Instance | None:
+        with self.db.write() as s:
+            inst = s.scalar(select(Instance).where(Instance.uuid == uuid))
+            if inst is None or inst.deleted:
+                return None
+            if inst.task_state == states.DELETING and fields.get("task_state", 1) is None:
+                fields.pop("task_state")  # a delete overtook this task: leave it to the delete
+                fields.pop("vm_state", None)
+            for k, v in fields.items():
+                setattr(inst, k, v)
+            inst.updated_at = utcnow()
+            return inst
+
+    def _event(self, uuid: str, request_id: str, event: str, host: str | None,
+               result: str, started: Any, tb: str | None = None) -> None:
+        with self.db.write() as s:
+            act = s.scalar(select(InstanceAction).where(InstanceAction.instance_uuid == uuid,
+                                                        InstanceAction.request_id == request_id))
+            if act is None:
+                return
+            now = utcnow()
+            act.events = [*act.events, {"event": event, "start_time": started.isoformat(),
+                                        "finish_time": now.isoformat(), "result": result,
+                                        "traceback": tb, "host": host}]
+            act.finish_time = act.updated_at = now
+            if result != "Success":
+                act.message = "Error"
+
+    # -- build ------------------------------------------------------------------
+    def build(self, spec: RequestSpec, request_id: str) -> None:
+        uuid = spec.instance_uuid
+        max_attempts = max(1, self.conf.get("scheduler", "max_attempts"))
+        started = utcnow()
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                host = self.scheduler.select_destination(spec)
+            except NoValidHost as exc:
+                message = str(exc)
+                if spec.ignore_hosts:  # builds failed and no host is left to retry on
+                    message = _RETRIES.format(uuid=uuid)
+                self._fail(uuid, request_id, message, started, None)
+                return
+            inst = self._update(uuid, host=host.host, node=host.nodename,
+                                availability_zone=host.availability_zone,
+                                task_state=states.SPAWNING)
+            if inst is None:  # deleted meanwhile
+                self.scheduler.release(host.host, uuid)
+                return
+            try:
+                self.driver.spawn(host.host, driver_view(inst))
+            except BuildFailed as exc:
+                LOG.info("build of %s failed on %s: %s", uuid, host.host, exc)
+                self.scheduler.release(host.host, uuid)
+                spec.ignore_hosts.add(host.host)
+                if attempts >= max_attempts:
+                    self._fail(uuid, request_id, _RETRIES.format(uuid=uuid), started,
+                               host.host, detail=str(exc))
+                    return
+                self._update(uuid, host=None, node=None, task_state=states.SCHEDULING)
+                continue
+            done = self._update(uuid, vm_state=states.ACTIVE, task_state=None,
+                                power_state=states.RUNNING, launched_at=utcnow(), progress=0)
+            if done is None:  # deleted while spawning: undo the spawn and the claim
+                self.driver.destroy(host.host, driver_view(inst))
+                self.scheduler.release(host.host, uuid)
+                return
+            self._event(uuid, request_id, "compute__do_build_and_run_instance", host.host,
+                        "Success", started)
+            return
+
+    def _fail(self, uuid: str, request_id: str, message: str, started: Any,
+              host: str | None, detail: str | None = None) -> None:
+        fault = {"code": 500, "message": message, "created": utcnow().isoformat(),
+                 "details": detail or ""}
+        self._update(uuid, vm_state=states.ERROR, task_state=None, host=None, node=None,
+                     fault=fault)
+        self._event(uuid, request_id, "conductor_schedule_and_build_instances", host, "Error",
+                    started, tb=message)
+
+    # -- actions ----------------------------------------------------------------
+    def action(self, uuid: str, name: str, request_id: str, **kwargs: Any) -> None:
+        started = utcnow()
+        with self.db.read() as s:
+            inst = s.scalar(select(Instance).where(Instance.uuid == uuid))
+        if inst is None or inst.deleted:
+            return
+        method, vm_state, power = ACTIONS[name]
+        try:
+            getattr(self.driver, method)(inst.host, driver_view(inst), **kwargs)
+        except Exception as exc:
+            self._update(uuid, task_state=None)
+            self._event(uuid, request_id, f"compute_{name}_instance", inst.host, "Error",
+                        started, tb=traceback.format_exc())
+            LOG.warning("%s of %s failed: %s", name, uuid, exc)
+            return
+        self._update(uuid, vm_state=vm_state, task_state=None, power_state=power)
+        self._event(uuid, request_id, f"compute_{name}_instance", inst.host, "Success",
+                    started)
+
+    def delete(self, uuid: str, request_id: str) -> None:
+        started = utcnow()
+        with self.db.read() as s:
+            inst = s.scalar(select(Instance).where(Instance.uuid == uuid))
+        if inst is None or inst.deleted:
+            return
+        if inst.host:
+            try:
+                self.driver.destroy(inst.host, driver_view(inst))
+            except Exception:
+                LOG.exception("destroying %s on %s failed (deleted anyway)", uuid, inst.host)
+        with self.db.write() as s:
+            row = s.scalar(select(Instance).where(Instance.uuid == uuid))
+            if row is not None:
+                now = utcnow()
+                row.deleted, row.vm_state, row.task_state = True, states.DELETED, None
+                row.power_state, row.terminated_at, row.updated_at = states.NOSTATE, now, now
+        self.scheduler.release(inst.host, uuid)
+        if inst.resize_from and inst.resize_from.get("host"):  # deleted while resized
+            self.scheduler.release(inst.resize_from["host"], uuid)
+        self._event(uuid, request_id, "compute_terminate_instance", inst.host, "Success",
+                    started)

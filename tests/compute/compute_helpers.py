@@ -1,0 +1,50 @@
+"""Helpers shared by the compute tests."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import requests
+
+IMAGE = "11111111-2222-3333-4444-555555555555"  # any id: no Image service is needed
+
+
+def name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def api(cloud: Any, method: str, path: str, user: str = "pocketstack-admin",
+        version: str | None = None, **kwargs: Any) -> requests.Response:
+    headers = {"X-Auth-Token": cloud.token(user), **kwargs.pop("headers", {})}
+    if version:
+        headers["OpenStack-API-Version"] = f"compute {version}"
+    return requests.request(method, cloud.url(8774, "/v2.1" + path), headers=headers,
+                            timeout=30, **kwargs)
+
+
+def boot(cloud: Any, server_name: str, user: str = "pocketstack-admin", flavor: str = "1",
+         version: str = "2.79", **extra: Any) -> str:
+    body = {"server": {"name": server_name, "flavorRef": flavor, "imageRef": IMAGE,
+                       "networks": "none", **extra.pop("server", {})}, **extra}
+    r = api(cloud, "POST", "/servers", user, version, json=body)
+    assert r.status_code == 202, r.text
+    return r.json()["server"]["id"]
+
+
+def wait(cloud: Any, server_id: str, status: str | tuple[str, ...],
+         user: str = "pocketstack-admin", timeout: float = 30) -> dict[str, Any]:
+    wanted = (status,) if isinstance(status, str) else status
+    deadline = time.monotonic() + timeout
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        r = api(cloud, "GET", f"/servers/{server_id}", user, "2.79")
+        if r.status_code == 404 and "DELETED" in wanted:
+            return {"status": "DELETED"}
+        assert r.status_code == 200, r.text
+        body = r.json()["server"]
+        if body["status"] in wanted and body["OS-EXT-STS:task_state"] is None:
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"server {server_id} never reached {wanted}: {body}")
