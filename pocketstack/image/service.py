@@ -74,6 +74,14 @@ class ImageService(Service):
             raise errors.NotFound(f"Image {image_id} has no data.")
         return open(path, "rb")
 
+    async def _dispatch(self, raw: Any, ctx: Any) -> Any:
+        # Glance's router matches paths exactly: a trailing slash (GET /v2/images/, i.e. an
+        # empty image id) is not the collection but an unknown resource.
+        path = raw.url.path
+        if len(path) > 4 and path.startswith("/v2/") and path.endswith("/"):
+            raise errors.NotFound("The resource could not be found.")
+        return await super()._dispatch(raw, ctx)
+
     # -- Glance's error format --------------------------------------------------
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         accept = ""
