@@ -353,7 +353,8 @@ class ImageManager:
         elif value.startswith("eq:"):
             wanted = {value[3:]}
         columns = ("id", "name", "status", "owner", "container_format", "disk_format",
-                   "min_ram", "min_disk", "checksum", "os_hash_algo", "os_hash_value")
+                   "min_ram", "min_disk", "checksum", "os_hash_algo", "os_hash_value", "size",
+                   "virtual_size")
         if key in columns:
             return lambda i: str(getattr(i, key)) in wanted if getattr(i, key) is not None \
                 else False

@@ -142,6 +142,14 @@ def test_patch(api):
                                            "value": "x"}]).status_code == 403
 
 
+def test_trailing_slash_is_not_found(api):
+    # Tempest's "null id" tests: GET/DELETE /v2/images/ (an empty id) are 404, not the list
+    demo = api["demo"]
+    assert demo("GET", "/v2/images/").status_code == 404
+    assert demo("DELETE", "/v2/images/").status_code == 404
+    assert demo("GET", "/v2/images").status_code == 200
+
+
 def test_list_filters_sort_pagination(api):
     demo = api["demo"]
     tag = uuid.uuid4().hex[:8]
@@ -163,6 +171,8 @@ def test_list_filters_sort_pagination(api):
     assert names(status="active", sort="name:asc") == [f"{tag}-0", f"{tag}-2"]
     assert names(size_min=15) == [f"{tag}-2"]
     assert names(size_max=15) == [f"{tag}-0"]
+    assert names(size=30) == [f"{tag}-2"]  # exact size (Tempest's list by size)
+    assert names(size=31) == []
     assert names(name=f"{tag}-1") == [f"{tag}-1"]
     assert names(name=f"in:{tag}-0,{tag}-2", sort="name:asc") == [f"{tag}-0", f"{tag}-2"]
     assert names(created_at="gte:2000-01-01T00:00:00Z").__len__() == 3
