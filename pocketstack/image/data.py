@@ -154,8 +154,16 @@ class ImageData:
                 self.images.enforce(ctx, "copy_image", self.images.target(ctx, image))
                 if image.status != "active":
                     raise errors.Conflict("Images with status active can only be copied.")
-                raise errors.Conflict(f"Image {image_id} is already present in every store "
-                                      f"('{self.store.store_id}').")
+                if not body.get("all_stores"):
+                    raise errors.Conflict(f"Image {image_id} is already present in every "
+                                          f"store ('{self.store.store_id}').")
+                # all_stores skips the stores that hold the image already: with one store
+                # there is nothing left to copy, and the (empty) copy is finished at once.
+                image.properties = {**(image.properties or {}),
+                                    "os_glance_importing_to_stores": "",
+                                    "os_glance_failed_import": ""}
+                image.updated_at = utcnow()
+                return
             image.status = "importing"
             image.updated_at = utcnow()
             disk_format = image.disk_format

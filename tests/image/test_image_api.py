@@ -227,6 +227,25 @@ def test_data_range_md5_and_conflicts(api):
     assert bad.status_code == 415
 
 
+def test_stores_field_and_copy_image(api):
+    admin = api["admin"]
+    image = admin.create()
+    assert "stores" not in admin("GET", f"/v2/images/{image['id']}").json()
+    assert admin.upload(image["id"], b"data").status_code == 204
+    assert admin("GET", f"/v2/images/{image['id']}").json()["stores"] == "file"
+    copy = {"method": {"name": "copy-image"}}
+    # the one store holds the image already: explicitly asked for, that is a conflict ...
+    r = admin("POST", f"/v2/images/{image['id']}/import", json={**copy, "stores": ["file"]})
+    assert r.status_code == 409
+    # ... with all_stores, there is nothing left to copy and the copy is finished
+    r = admin("POST", f"/v2/images/{image['id']}/import",
+              json={**copy, "all_stores": True, "all_stores_must_succeed": False})
+    assert r.status_code == 202, r.text
+    shown = admin("GET", f"/v2/images/{image['id']}").json()
+    assert shown["status"] == "active"
+    assert shown["os_glance_importing_to_stores"] == "" and shown["os_glance_failed_import"] == ""
+
+
 def test_qcow2_virtual_size(api):
     demo = api["demo"]
     image = demo.create(disk_format="qcow2")
