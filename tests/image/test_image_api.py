@@ -209,6 +209,10 @@ def test_data_range_md5_and_conflicts(api):
     r = demo("GET", f"/v2/images/{image['id']}/file")
     assert r.status_code == 200 and r.content == data
     assert r.headers["Content-MD5"] == hashlib.md5(data).hexdigest()
+    shown = demo("GET", f"/v2/images/{image['id']}").json()
+    assert shown["size"] == len(data) and shown["os_hash_algo"] == "sha512"
+    assert shown["checksum"] == hashlib.md5(data).hexdigest()
+    assert shown["os_hash_value"] == hashlib.sha512(data).hexdigest()
     r = demo("GET", f"/v2/images/{image['id']}/file", headers={"Range": "bytes=100-199"})
     assert r.status_code == 206 and r.content == data[100:200]
     assert r.headers["Content-Range"] == f"bytes 100-199/{len(data)}"
