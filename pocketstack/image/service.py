@@ -18,12 +18,14 @@ from pocketstack.image.api.data import ImageFiles
 from pocketstack.image.api.images import Images
 from pocketstack.image.api.info import Info
 from pocketstack.image.api.members import Members
+from pocketstack.image.api.tasks import Tasks
 from pocketstack.image.api.versions import Schemas, Versions
 from pocketstack.image.changes import ImageChanges
 from pocketstack.image.data import ImageData
 from pocketstack.image.images import ImageManager
 from pocketstack.image.members import MemberManager
 from pocketstack.image.store import FileStore
+from pocketstack.image.tasks import TaskManager
 
 if TYPE_CHECKING:
     from pocketstack.cloud import Cloud
@@ -50,11 +52,13 @@ class ImageService(Service):
         self.store = FileStore(root, conf.get("image", "image_size_cap"))
         self.images = ImageManager(cloud.db, self.store, cloud.policy, conf)
         self.changes = ImageChanges(self.images)
-        self.data = ImageData(self.images)
+        self.tasks = TaskManager(cloud.db)
+        self.data = ImageData(self.images, self.tasks)
         self.members = MemberManager(self.images)
         for resource in (Versions(), Schemas(), Images(self.images, self.changes, conf),
                          ImageFiles(self.data, self.store), Members(self.members),
-                         Info(self.changes, self.store, conf)):
+                         Info(self.changes, self.store, conf),
+                         Tasks(self.tasks, self.images, self.data)):
             self.router.include(resource)
 
     def start(self) -> None:

@@ -287,7 +287,7 @@ def test_info_and_web_download(api):
     assert usage["image_count_total"]["usage"] >= 1
     image = demo.create()
     r = demo("POST", f"/v2/images/{image['id']}/import",
-             json={"method": {"name": "web-download", "uri": "http://example.com/x.img"}})
+             json={"method": {"name": "web-download", "uri": "http://127.0.0.1:1/x.img"}})
     assert r.status_code == 202
     deadline = time.monotonic() + 30
     while True:
