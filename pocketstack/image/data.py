@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import urllib.error
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +22,8 @@ from pocketstack.api.context import RequestContext
 from pocketstack.db import utcnow
 from pocketstack.image.images import ImageManager
 from pocketstack.image.models import Image
-from pocketstack.image.store import HASH_ALGO, Stored
+from pocketstack.image.store import CHUNK, HASH_ALGO, Stored, Writer
+from pocketstack.image.tasks import TaskManager
 
 LOG = logging.getLogger(__name__)
 
@@ -32,8 +36,9 @@ class Download:
 
 
 class ImageData:
-    def __init__(self, images: ImageManager) -> None:
+    def __init__(self, images: ImageManager, tasks: TaskManager) -> None:
         self.images = images
+        self.tasks = tasks
         self.db = images.db
         self.store = images.store
 
@@ -137,6 +142,8 @@ class ImageData:
         if not isinstance(stores, list) or any(s != self.store.store_id for s in stores):
             raise errors.BadRequest(f"Unknown store(s) in {stores!r}: the only store is "
                                     f"'{self.store.store_id}'.")
+        task_input = {"image_id": image_id, "import_req": body,
+                      "backend": [self.store.store_id]}
         with self.db.write() as session:
             image = self.images.owned(session, ctx, image_id, "modify_image")
             if name == "glance-direct":
@@ -154,48 +161,136 @@ class ImageData:
                 self.images.enforce(ctx, "copy_image", self.images.target(ctx, image))
                 if image.status != "active":
                     raise errors.Conflict("Images with status active can only be copied.")
-                raise errors.Conflict(f"Image {image_id} is already present in every store "
-                                      f"('{self.store.store_id}').")
+                if not body.get("all_stores"):
+                    raise errors.Conflict(f"Image {image_id} is already present in every "
+                                          f"store ('{self.store.store_id}').")
+                # all_stores skips the stores that hold the image already: with one store
+                # there is nothing left to copy, and the (empty) copy is finished at once.
+                image.properties = {**(image.properties or {}),
+                                    "os_glance_importing_to_stores": "",
+                                    "os_glance_failed_import": ""}
+                image.updated_at = utcnow()
+                self.tasks.add(session, ctx, "api_image_import", task_input, image_id,
+                               status="success")
+                return
             image.status = "importing"
+            image.properties = {**(image.properties or {}),
+                                "os_glance_importing_to_stores": self.store.store_id}
             image.updated_at = utcnow()
             disk_format = image.disk_format
+            task = self.tasks.add(session, ctx, "api_image_import", task_input, image_id)
+            task_id = task.id
         worker = self._glance_direct if name == "glance-direct" else self._web_download
-        threading.Thread(target=worker, args=(image_id, disk_format), daemon=True,
+        args = (image_id, disk_format, task_id) if name == "glance-direct" else \
+            (image_id, disk_format, task_id, method["uri"])
+        threading.Thread(target=worker, args=args, daemon=True,
                          name=f"image-import-{image_id}").start()
 
-    def _glance_direct(self, image_id: str, disk_format: str | None) -> None:
+    def _glance_direct(self, image_id: str, disk_format: str | None, task_id: str) -> None:
+        self.tasks.update(task_id, "processing")
         try:
             stored = self.store.promote_staged(image_id, disk_format)
-        except Exception:
+        except Exception as exc:
             LOG.exception("import of image %s failed", image_id)
-            self._import_failed(image_id)
+            self._import_failed(image_id, task_id, f"Import failed: {exc}")
             return
+        self._imported(image_id, stored, task_id)
+
+    def _web_download(self, image_id: str, disk_format: str | None, task_id: str,
+                      uri: str) -> None:
+        self.tasks.update(task_id, "processing")
+        writer = self.store.writer(image_id)
+        try:
+            fetch_into(uri, writer)
+            stored = writer.commit(disk_format)
+        except Exception as exc:
+            writer.abort()
+            LOG.warning("web-download import of image %s from %s failed: %s", image_id, uri,
+                        exc)
+            self._import_failed(image_id, task_id, f"Failed to download {uri}: {exc}")
+            return
+        self._imported(image_id, stored, task_id)
+
+    def _imported(self, image_id: str, stored: Stored, task_id: str) -> None:
         with self.db.write() as session:
             image = session.get(Image, image_id)
-            if image is None:
-                self.store.delete(image_id)
-                return
-            self._activate(image, stored)
-            image.properties = {k: v for k, v in (image.properties or {}).items()
-                                if k != "os_glance_failed_import"}
+            if image is None or image.status != "importing":
+                LOG.info("image %s went away during its import; dropping the data", image_id)
+                if image is None:
+                    self.store.delete(image_id)
+                ok = False
+            else:
+                self._activate(image, stored)
+                image.properties = {**{k: v for k, v in (image.properties or {}).items()
+                                       if k != "os_glance_failed_import"},
+                                    "os_glance_importing_to_stores": ""}
+                ok = True
+        if ok:
+            self.tasks.update(task_id, "success", message="")
+        else:
+            self.tasks.update(task_id, "failure", message="The image was deleted during "
+                              "its import.")
 
-    def _web_download(self, image_id: str, disk_format: str | None) -> None:
-        # pocketstack has no outside network: the download fails, as it would in Glance
-        # when the URI is unreachable; the image goes back to queued.
-        LOG.warning("web-download import of image %s failed: no outside network", image_id)
-        self._import_failed(image_id)
-
-    def _import_failed(self, image_id: str) -> None:
+    def _import_failed(self, image_id: str, task_id: str | None = None,
+                       message: str = "") -> None:
         with self.db.write() as session:
             image = session.get(Image, image_id)
-            if image is None:
-                return
-            image.status = "queued"
-            image.properties = {**(image.properties or {}),
-                                "os_glance_failed_import": self.store.store_id,
-                                "os_glance_importing_to_stores": ""}
-            image.updated_at = utcnow()
+            if image is not None:
+                image.status = "queued"
+                image.properties = {**(image.properties or {}),
+                                    "os_glance_failed_import": self.store.store_id,
+                                    "os_glance_importing_to_stores": ""}
+                image.updated_at = utcnow()
         self.store.delete(image_id)
+        if task_id is not None:  # after the image: a task's end means the image settled
+            self.tasks.update(task_id, "failure", message=message)
+
+    # -- the legacy tasks API's "import" ----------------------------------------------
+    def run_task_import(self, ctx: RequestContext, task_id: str, task_input: dict) -> None:
+        """Make an image from ``image_properties`` and the data at ``import_from``."""
+        threading.Thread(target=self._task_import, args=(ctx, task_id, task_input),
+                         daemon=True, name=f"image-task-{task_id}").start()
+
+    def _task_import(self, ctx: RequestContext, task_id: str, task_input: dict) -> None:
+        self.tasks.update(task_id, "processing")
+        uri = task_input["import_from"]
+        image_id = None
+        try:
+            image = self.images.create(ctx, dict(task_input["image_properties"]))
+            image_id = image["id"]
+            disk_format = self.begin(ctx, image_id)
+            writer = self.store.writer(image_id)
+            try:
+                fetch_into(uri, writer)
+                stored = writer.commit(disk_format)
+            except BaseException:
+                writer.abort()
+                raise
+            self.finish(image_id, stored)
+        except Exception as exc:
+            LOG.warning("task %s (import from %s) failed: %s", task_id, uri, exc)
+            if image_id is not None:
+                with self.db.write() as session:
+                    row = session.get(Image, image_id)
+                    if row is not None:
+                        session.delete(row)
+                self.store.delete(image_id)
+            message = getattr(exc, "message", None) or str(exc)
+            self.tasks.update(task_id, "failure", message=f"Import from {uri} failed: "
+                              f"{message}")
+            return
+        self.tasks.update(task_id, "success", result={"image_id": image_id},
+                          image_id=image_id)
+
+
+def fetch_into(uri: str, writer: Writer, timeout: float = 60) -> None:
+    """Stream an http(s) URI into a store writer (web-download and task imports)."""
+    if urllib.parse.urlsplit(uri).scheme not in ("http", "https"):
+        raise ValueError(f"the URI scheme of {uri!r} is not allowed (http, https)")
+    request = urllib.request.Request(uri, headers={"User-Agent": "pocketstack-image"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        while chunk := response.read(CHUNK):
+            writer.write(chunk)
 
 
 def _exists(path: str) -> bool:

@@ -32,6 +32,7 @@ READ_ONLY = ("created_at", "updated_at", "status", "checksum", "size", "virtual_
 DISALLOWED = ("direct_url", "self", "file", "schema", "stores")
 RESERVED = ("location", "deleted", "deleted_at")
 RESERVED_NS = "os_glance"
+STORE_ID = "file"  # the one store (pocketstack.image.store.FileStore.store_id)
 SORT_KEYS = ("name", "status", "container_format", "disk_format", "size", "id", "created_at",
              "updated_at")
 UUID_RE = re.compile(schemas.UUID_PATTERN)
@@ -64,6 +65,8 @@ def view(image: Image) -> dict[str, Any]:
                 updated_at=isotime(image.updated_at), tags=list(image.tags or []),
                 self=f"/v2/images/{image.id}", file=f"/v2/images/{image.id}/file",
                 schema="/v2/schemas/image")
+    if image.status in ("active", "deactivated") and image.size is not None:
+        body["stores"] = STORE_ID  # /v2/info/stores is served, so Glance's multi-store view
     return body
 
 
@@ -353,7 +356,8 @@ class ImageManager:
         elif value.startswith("eq:"):
             wanted = {value[3:]}
         columns = ("id", "name", "status", "owner", "container_format", "disk_format",
-                   "min_ram", "min_disk", "checksum", "os_hash_algo", "os_hash_value")
+                   "min_ram", "min_disk", "checksum", "os_hash_algo", "os_hash_value", "size",
+                   "virtual_size")
         if key in columns:
             return lambda i: str(getattr(i, key)) in wanted if getattr(i, key) is not None \
                 else False

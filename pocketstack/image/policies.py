@@ -45,4 +45,9 @@ register_defaults([
     RuleDefault("image:get_stores_detail", ADMIN),
     RuleDefault("image:get_usage", "role:reader"),
     RuleDefault("image:import_image", ADMIN_OR_MEMBER),
+    RuleDefault("image:tasks_api_access", ADMIN),
+    RuleDefault("image:get_task", ""),
+    RuleDefault("image:get_tasks", ""),
+    RuleDefault("image:add_task", ""),
+    RuleDefault("image:modify_task", ""),
 ])

@@ -18,12 +18,14 @@ from pocketstack.image.api.data import ImageFiles
 from pocketstack.image.api.images import Images
 from pocketstack.image.api.info import Info
 from pocketstack.image.api.members import Members
+from pocketstack.image.api.tasks import Tasks
 from pocketstack.image.api.versions import Schemas, Versions
 from pocketstack.image.changes import ImageChanges
 from pocketstack.image.data import ImageData
 from pocketstack.image.images import ImageManager
 from pocketstack.image.members import MemberManager
 from pocketstack.image.store import FileStore
+from pocketstack.image.tasks import TaskManager
 
 if TYPE_CHECKING:
     from pocketstack.cloud import Cloud
@@ -50,11 +52,13 @@ class ImageService(Service):
         self.store = FileStore(root, conf.get("image", "image_size_cap"))
         self.images = ImageManager(cloud.db, self.store, cloud.policy, conf)
         self.changes = ImageChanges(self.images)
-        self.data = ImageData(self.images)
+        self.tasks = TaskManager(cloud.db)
+        self.data = ImageData(self.images, self.tasks)
         self.members = MemberManager(self.images)
         for resource in (Versions(), Schemas(), Images(self.images, self.changes, conf),
                          ImageFiles(self.data, self.store), Members(self.members),
-                         Info(self.changes, self.store, conf)):
+                         Info(self.changes, self.store, conf),
+                         Tasks(self.tasks, self.images, self.data)):
             self.router.include(resource)
 
     def start(self) -> None:
@@ -73,6 +77,14 @@ class ImageService(Service):
         if path is None:
             raise errors.NotFound(f"Image {image_id} has no data.")
         return open(path, "rb")
+
+    async def _dispatch(self, raw: Any, ctx: Any) -> Any:
+        # Glance's router matches paths exactly: a trailing slash (GET /v2/images/, i.e. an
+        # empty image id) is not the collection but an unknown resource.
+        path = raw.url.path
+        if len(path) > 4 and path.startswith("/v2/") and path.endswith("/"):
+            raise errors.NotFound("The resource could not be found.")
+        return await super()._dispatch(raw, ctx)
 
     # -- Glance's error format --------------------------------------------------
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:

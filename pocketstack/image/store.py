@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import struct
+import threading
 import uuid
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from pocketstack.api import errors
 
 CHUNK = 1024 * 1024
+DEPTH = 16  # pieces (of about CHUNK bytes) an upload may have in flight
 HASH_ALGO = "sha512"
 QCOW2_MAGIC = b"QFI\xfb"
 
@@ -46,8 +49,50 @@ def virtual_size(path: str, disk_format: str | None, size: int) -> int | None:
     return None
 
 
+class _Stage:
+    """One consumer of an upload's pieces (the file write, md5 or sha512) in its own thread.
+
+    hashlib and file writes release the GIL on large buffers, so on a machine with more
+    than one core the three consumers run at once, and beside the event loop reading the
+    request: the upload runs at the speed of the slowest hash instead of the sum of all.
+    The queue is bounded (``DEPTH`` pieces) so a slow consumer holds back the reader.
+    """
+
+    def __init__(self, consume: Callable[[bytes], object], name: str) -> None:
+        self._consume = consume
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=DEPTH)
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (piece := self._queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self._consume(piece)
+                except BaseException as exc:  # reported to the producer; keep draining
+                    self.error = exc
+
+    def has_room(self) -> bool:
+        return not self._queue.full()
+
+    def put(self, piece: bytes) -> None:
+        self._queue.put(piece)
+
+    def close(self) -> None:
+        """Wait until every piece is consumed (the thread ends)."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+
 class Writer:
-    """Writes one image's bytes to a temporary file, hashing as it goes."""
+    """Writes one image's bytes to a temporary file, hashing as it goes.
+
+    ``write`` hands the piece to three :class:`_Stage` threads (file, md5, sha512) and
+    returns at once unless they are ``DEPTH`` pieces behind; ``commit`` waits for them,
+    fsyncs and renames the file into place, so a reader never sees a partial image.
+    """
 
     def __init__(self, directory: str, final_path: str, size_cap: int) -> None:
         self.final_path = final_path
@@ -57,21 +102,38 @@ class Writer:
         self.md5 = hashlib.md5(usedforsecurity=False)
         self.sha = hashlib.new(HASH_ALGO)
         self.size = 0
+        self._stages = [_Stage(self._f.write, "image-write"),
+                        _Stage(self.md5.update, "image-md5"),
+                        _Stage(self.sha.update, f"image-{HASH_ALGO}")]
+
+    def _check(self) -> None:
+        for stage in self._stages:
+            if stage.error is not None:
+                raise stage.error
+
+    def has_room(self) -> bool:
+        """True when ``write`` would not block (it may then be called in the event loop)."""
+        return all(stage.has_room() for stage in self._stages)
 
     def write(self, data: bytes) -> None:
-        assert self._f is not None
+        self._check()
         self.size += len(data)
         if self.size > self.size_cap:
             raise errors.RequestEntityTooLarge(
                 f"Image exceeds the storage quota: the image size cap is {self.size_cap} "
                 "bytes.")
-        self._f.write(data)
-        self.md5.update(data)
-        self.sha.update(data)
+        for stage in self._stages:
+            stage.put(data)
+
+    def _drain(self) -> None:
+        for stage in self._stages:
+            stage.close()
 
     def commit(self, disk_format: str | None) -> Stored:
-        """Flush, rename into place and describe what was stored."""
+        """Wait for the stages, flush, rename into place and describe what was stored."""
         assert self._f is not None
+        self._drain()
+        self._check()
         self._f.flush()
         os.fsync(self._f.fileno())
         self._f.close()
@@ -81,6 +143,7 @@ class Writer:
                       virtual_size(self.final_path, disk_format, self.size))
 
     def abort(self) -> None:
+        self._drain()
         if self._f is not None:
             self._f.close()
             self._f = None
@@ -127,11 +190,16 @@ class FileStore:
         """Hash the staged file and move it into the store (glance-direct import)."""
         src = self.staged_path(image_id)
         md5, sha, size = hashlib.md5(usedforsecurity=False), hashlib.new(HASH_ALGO), 0
-        with open(src, "rb") as f:
-            while chunk := f.read(CHUNK):
-                md5.update(chunk)
-                sha.update(chunk)
-                size += len(chunk)
+        stages = [_Stage(md5.update, "image-md5"), _Stage(sha.update, f"image-{HASH_ALGO}")]
+        try:
+            with open(src, "rb") as f:
+                while chunk := f.read(CHUNK):
+                    for stage in stages:
+                        stage.put(chunk)
+                    size += len(chunk)
+        finally:
+            for stage in stages:
+                stage.close()
         os.replace(src, self.path(image_id))
         return Stored(size, md5.hexdigest(), sha.hexdigest(),
                       virtual_size(self.path(image_id), disk_format, size))

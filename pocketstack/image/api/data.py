@@ -1,8 +1,9 @@
 """/v2/images/{id}/file, /stage and /import: image data, streamed both ways.
 
-Uploads are read from the request stream in the event loop and written (and
-hashed) in 1 MiB pieces in worker threads; downloads are streamed from the file
-in 1 MiB reads, with single byte ranges (206/416) and Glance's hex ``Content-MD5``.
+Uploads are read from the request stream in the event loop and handed over in 1 MiB
+pieces to the writer's threads (file, md5 and sha512 at once, see store.Writer);
+downloads are streamed from the file in 1 MiB reads, with single byte ranges (206/416)
+and Glance's hex ``Content-MD5``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pocketstack.api import errors
 from pocketstack.api.request import Request
 from pocketstack.api.routing import route
 from pocketstack.image.data import ImageData
-from pocketstack.image.store import CHUNK, FileStore
+from pocketstack.image.store import CHUNK, FileStore, Writer
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$")
 
@@ -47,6 +48,15 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end - start + 1
 
 
+async def _hand_over(writer: Writer, piece: bytes) -> None:
+    """Queue a piece for the writer's threads: in the loop when there is room (no thread
+    hop), else from a worker thread that waits for room without blocking the loop."""
+    if writer.has_room():
+        writer.write(piece)
+    else:
+        await run_in_threadpool(writer.write, piece)
+
+
 class ImageFiles:
     def __init__(self, data: ImageData, store: FileStore) -> None:
         self.data = data
@@ -70,15 +80,17 @@ class ImageFiles:
             await run_in_threadpool(self.data.fail, image_id, staging)
             raise
         try:
-            buf = bytearray()
+            pending: list[bytes] = []
+            held = 0
             async for chunk in req.raw.stream():
-                buf += chunk
-                if len(buf) >= CHUNK:
-                    piece = bytes(buf)
-                    buf.clear()
-                    await run_in_threadpool(writer.write, piece)
-            if buf:
-                await run_in_threadpool(writer.write, bytes(buf))
+                pending.append(chunk)
+                held += len(chunk)
+                if held >= CHUNK:
+                    await _hand_over(writer, b"".join(pending))
+                    pending.clear()
+                    held = 0
+            if pending:
+                await _hand_over(writer, b"".join(pending))
             stored = await run_in_threadpool(writer.commit, disk_format)
         except BaseException as exc:
             writer.abort()

@@ -60,12 +60,6 @@ class Images:
     def delete_tag(self, req: Request, image_id: str, tag: str) -> None:
         self.changes.delete_tag(req.ctx, image_id, tag)
 
-    @route("GET", "/v2/images/{image_id}/tasks")
-    def tasks(self, req: Request, image_id: str) -> dict[str, Any]:
-        # Imports run in-process without Glance's task objects: there are none to list.
-        self.images.get(req.ctx, image_id)
-        return {"tasks": []}
-
     @route("POST", "/v2/images/{image_id}/actions/deactivate", status=204)
     def deactivate(self, req: Request, image_id: str) -> None:
         self.changes.set_active(req.ctx, image_id, False)
