@@ -1,15 +1,41 @@
 """Logging as OpenStack's: one line per event, with the request id and who asked.
 
 ``2026-11-21 22:00:00.123 4242 INFO pocketstack.identity [req-... user project] message``
+
+When work concerns one server the line also names it, as Nova's
+``[instance: UUID]`` prefix does: wrap the work in ``with log.instance(uuid):`` (a
+context variable, so it follows the bus onto worker threads). Besides
+``logs/pocketstack.log`` (everything), each service has its own file
+``logs/<service>.log`` for the records of loggers under ``pocketstack.<service>``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import os
 import sys
+from typing import Iterator
 
 from pocketstack.api.context import current
+
+instance_uuid: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "pocketstack_instance_uuid", default=None)
+
+#: loggers pocketstack.<first part> whose records get a file of their own
+SERVICE_LOGS = ("identity", "compute", "placement", "image", "network", "volume", "object",
+                "ops")
+
+
+@contextlib.contextmanager
+def instance(uuid: str | None) -> Iterator[None]:
+    """Log lines written inside carry ``[instance: UUID]``."""
+    token = instance_uuid.set(uuid)
+    try:
+        yield
+    finally:
+        instance_uuid.reset(token)
 
 
 class ContextFormatter(logging.Formatter):
@@ -20,7 +46,42 @@ class ContextFormatter(logging.Formatter):
                               f"{ctx.project_id or '-'}]")
         else:
             record.context = "[-]"
+        uuid = getattr(record, "instance_uuid", None) or instance_uuid.get()
+        if uuid:
+            record.context += f" [instance: {uuid}]"
         return super().format(record)
+
+
+class ServiceRouter(logging.Handler):
+    """Sends ``pocketstack.<service>...`` records to ``logs/<service>.log``."""
+
+    def __init__(self, log_dir: str, formatter: logging.Formatter) -> None:
+        super().__init__()
+        self.log_dir = log_dir
+        self.files: dict[str, logging.FileHandler] = {}
+        self.setFormatter(formatter)
+
+    def service_of(self, name: str) -> str | None:
+        parts = name.split(".")
+        if len(parts) >= 2 and parts[0] == "pocketstack" and parts[1] in SERVICE_LOGS:
+            return parts[1]
+        return None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        service = self.service_of(record.name)
+        if service is None:
+            return
+        handler = self.files.get(service)
+        if handler is None:
+            handler = logging.FileHandler(os.path.join(self.log_dir, f"{service}.log"))
+            handler.setFormatter(self.formatter)
+            self.files[service] = handler
+        handler.emit(record)
+
+    def close(self) -> None:
+        for handler in self.files.values():
+            handler.close()
+        super().close()
 
 
 FORMAT = "%(asctime)s.%(msecs)03d %(process)d %(levelname)s %(name)s %(context)s %(message)s"
@@ -34,10 +95,12 @@ def setup(data_dir: str | None, debug: bool = False, stderr: bool = True) -> Non
     level = logging.DEBUG if debug else logging.INFO
     root.setLevel(level)
     if data_dir:
-        os.makedirs(os.path.join(data_dir, "logs"), exist_ok=True)
-        fh = logging.FileHandler(os.path.join(data_dir, "logs", "pocketstack.log"))
+        log_dir = os.path.join(data_dir, "logs")
+        os.makedirs(log_dir, exist_ok=True)
+        fh = logging.FileHandler(os.path.join(log_dir, "pocketstack.log"))
         fh.setFormatter(formatter)
         root.addHandler(fh)
+        root.addHandler(ServiceRouter(log_dir, formatter))
     if stderr:
         sh = logging.StreamHandler(sys.stderr)
         sh.setFormatter(formatter)
