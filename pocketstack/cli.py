@@ -66,37 +66,9 @@ def _cloud(args: argparse.Namespace) -> "object":
 
 
 def cmd_manage(args: argparse.Namespace) -> int:
-    from pocketstack.db import migrate
+    from pocketstack.ops import manage
 
-    what = args.manage
-    if what == "db-sync":
-        cloud = _cloud(args)
-        ran = migrate.upgrade(cloud.db)  # type: ignore[attr-defined]
-        print("database schema upgraded" if ran else "database schema is up to date")
-    elif what == "db-version":
-        cloud = _cloud(args)
-        print(" ".join(sorted(migrate.current(cloud.db))) or "empty")  # type: ignore[attr-defined]
-    elif what == "db-revision":
-        cloud = _cloud(args)
-        migrate.upgrade(cloud.db)  # type: ignore[attr-defined]
-        print(migrate.revision(cloud.db, args.service, args.message))  # type: ignore[attr-defined]
-    elif what == "token-rotate":
-        cloud = _cloud(args)
-        index = cloud.identity.token_keys.rotate()  # type: ignore[attr-defined]
-        print(f"Fernet keys rotated: primary key is now {index}")
-    elif what == "bootstrap":
-        from pocketstack.identity.bootstrap import bootstrap
-
-        cloud = _cloud(args)
-        migrate.upgrade(cloud.db)  # type: ignore[attr-defined]
-        password = args.bootstrap_password or cloud.admin_password()  # type: ignore[attr-defined]
-        bootstrap(cloud.identity, password, reset_password=True)  # type: ignore[attr-defined]
-        print("admin user, projects and roles are in place; the admin password was reset")
-    elif what == "config-list":
-        conf = _load_conf(args)
-        for opt, value, source in conf.effective():  # type: ignore[attr-defined]
-            print(f"[{opt.section}] {opt.name} = {value}    ({source})")
-    return 0
+    return manage.run(args)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -146,25 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     manage = sub.add_parser("manage", help="operator commands")
     common(manage)
-    msub = manage.add_subparsers(dest="area", required=True)
-    db = msub.add_parser("db", help="database schema")
-    dbsub = db.add_subparsers(dest="action", required=True)
-    dbsub.add_parser("sync").set_defaults(manage="db-sync")
-    dbsub.add_parser("version").set_defaults(manage="db-version")
-    rev = dbsub.add_parser("revision", help="(developers) autogenerate a service's migration "
-                           "from its models, against an up-to-date scratch database")
-    rev.add_argument("--service", required=True)
-    rev.add_argument("-m", "--message", required=True)
-    rev.set_defaults(manage="db-revision")
-    token = msub.add_parser("token", help="token keys")
-    tsub = token.add_subparsers(dest="action", required=True)
-    tsub.add_parser("rotate").set_defaults(manage="token-rotate")
-    boot = msub.add_parser("bootstrap", help="re-create the admin user and roles")
-    boot.add_argument("--bootstrap-password", default=None)
-    boot.set_defaults(manage="bootstrap")
-    conf = msub.add_parser("config", help="configuration")
-    csub = conf.add_subparsers(dest="action", required=True)
-    csub.add_parser("list").set_defaults(manage="config-list")
+    from pocketstack.ops import manage as ops_manage
+
+    ops_manage.build(manage)
     manage.set_defaults(func=cmd_manage)
 
     conf_run = sub.add_parser("conformance", help="run Tempest interop tests against a fresh "
