@@ -77,6 +77,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     cloud = _cloud(args)
     service_classes()  # importing the services registers their checks
+    from pocketstack.ops import checks, config  # noqa: F401  (ops' checks and thresholds)
     findings = doctor.run_checks(cloud)  # type: ignore[arg-type]
     print(doctor.render(findings, args.json))
     return 1 if any(f.status == doctor.FAIL for f in findings) else 0

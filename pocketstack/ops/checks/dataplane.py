@@ -1,0 +1,130 @@
+"""Doctor checks of the metadata service and the real dataplane (skipped when not in use).
+
+The dataplane checks read network namespaces the way Neutron's agents name them
+(``qdhcp-<network>``, ``qrouter-<router>``); they apply only with a driver that
+plugs servers into a real dataplane (``compute_driver`` container or qemu).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from typing import TYPE_CHECKING, Iterable
+
+from sqlalchemy import select
+
+from pocketstack.ops.common import running_state
+from pocketstack.ops.doctor import FAIL, OK, WARN, Finding, check
+
+if TYPE_CHECKING:
+    from pocketstack.cloud import Cloud
+
+
+@check("metadata service")
+def metadata_service(cloud: "Cloud") -> Iterable[Finding]:
+    state = running_state(cloud.data_dir)
+    svc = next((x for x in (state or {}).get("services", []) if x["name"] == "metadata"), None)
+    if svc is None:
+        yield Finding("metadata service", OK, "no metadata service is served (skipped)")
+        return
+    url = f"http://{state['bind']}:{svc['port']}/"  # type: ignore[index]
+    slow = float(cloud.conf.get("doctor", "metadata_slow_seconds"))
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(url, timeout=max(5.0, slow * 5)) as resp:
+            resp.read()
+    except urllib.error.HTTPError:
+        pass  # it answered
+    except OSError as exc:
+        yield Finding("metadata service", FAIL, f"{url} is unreachable: {exc}",
+                      f"see {cloud.data_dir}/logs/pocketstack.log, then restart pocketstack up")
+        return
+    took = time.monotonic() - started
+    if took > slow:
+        yield Finding("metadata service", WARN, f"{url} answered in {took:.2f}s (> {slow}s)",
+                      "pocketstack manage logs errors --since 1h")
+    else:
+        yield Finding("metadata service", OK, f"{url} answered in {took:.3f}s")
+
+
+def dataplane_in_use(cloud: "Cloud") -> bool:
+    return cloud.conf.get("DEFAULT", "compute_driver") in ("container", "qemu")
+
+
+def _netns() -> set[str] | None:
+    ip = shutil.which("ip")
+    if ip is None:
+        return None
+    out = subprocess.run([ip, "netns", "list"], capture_output=True, text=True, timeout=10)
+    if out.returncode != 0:
+        return None
+    return {line.split()[0] for line in out.stdout.splitlines() if line.strip()}
+
+
+def _ns_read(ns: str, path: str) -> str | None:
+    out = subprocess.run(["ip", "netns", "exec", ns, "cat", path], capture_output=True,
+                         text=True, timeout=10)
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+@check("dataplane")
+def dataplane(cloud: "Cloud") -> Iterable[Finding]:
+    from pocketstack.network.models import Network, Router, Subnet
+
+    if not dataplane_in_use(cloud):
+        yield Finding("dataplane", OK, "not in use (compute_driver "
+                      f"{cloud.conf.get('DEFAULT', 'compute_driver')})")
+        return
+    namespaces = _netns()
+    if namespaces is None:
+        yield Finding("dataplane", WARN, "cannot list network namespaces (ip netns list)",
+                      "run pocketstack doctor as the user that runs the dataplane")
+        return
+    with cloud.db.read() as s:
+        dhcp_nets = {sub.network_id for sub in s.scalars(select(Subnet))
+                     if (sub.attrs or {}).get("enable_dhcp", True)}
+        networks = {n.id: n for n in s.scalars(select(Network))}
+        routers = list(s.scalars(select(Router)))
+    bad = 0
+    for net_id in sorted(dhcp_nets):
+        if f"qdhcp-{net_id}" not in namespaces:
+            bad += 1
+            yield Finding("dataplane", FAIL, f"no DHCP server (namespace qdhcp-{net_id}) for "
+                          f"network {net_id}, which has a subnet with DHCP enabled",
+                          "openstack subnet set --no-dhcp SUBNET && openstack subnet set "
+                          f"--dhcp SUBNET (recreates it), or restart pocketstack up")
+            continue
+        want = int((networks[net_id].attrs or {}).get("mtu", 1500)) if net_id in networks \
+            else 1500
+        mtus = subprocess.run(["ip", "netns", "exec", f"qdhcp-{net_id}", "ip", "-o", "link"],
+                              capture_output=True, text=True, timeout=10).stdout
+        for line in mtus.splitlines():
+            parts = line.split()
+            if "mtu" in parts and not parts[1].startswith("lo"):
+                mtu = int(parts[parts.index("mtu") + 1])
+                if mtu != want:
+                    bad += 1
+                    yield Finding("dataplane", FAIL, f"MTU mismatch on network {net_id}: "
+                                  f"{parts[1].rstrip(':')} has {mtu}, the network {want}",
+                                  f"openstack network set --mtu {mtu} {net_id} (or fix the "
+                                  "physical network MTU)")
+    for r in routers:
+        ns = f"qrouter-{r.id}"
+        if ns not in namespaces:
+            continue
+        if _ns_read(ns, "/proc/sys/net/ipv4/ip_forward") != "1":
+            bad += 1
+            yield Finding("dataplane", FAIL, f"IP forwarding is off in router {r.id}: "
+                          "floating IPs and routing cannot work",
+                          f"ip netns exec {ns} sysctl -w net.ipv4.ip_forward=1")
+        if _ns_read(ns, "/proc/sys/net/ipv4/conf/all/rp_filter") == "1":
+            bad += 1
+            yield Finding("dataplane", WARN, f"strict rp_filter in router {r.id} may drop "
+                          "floating IP traffic",
+                          f"ip netns exec {ns} sysctl -w net.ipv4.conf.all.rp_filter=2")
+    if not bad:
+        yield Finding("dataplane", OK, f"{len(dhcp_nets)} DHCP networks and {len(routers)} "
+                      "routers checked")
