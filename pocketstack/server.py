@@ -132,8 +132,20 @@ def write_client_files(cloud: Cloud) -> None:
         _write_private(os.path.join(cloud.data_dir, filename), "\n".join(lines) + "\n")
 
 
+def _status_dump(cloud: Cloud) -> None:
+    from pocketstack.ops import status
+
+    try:
+        status.dump(cloud)
+    except Exception:  # a failed report must not take the cloud down
+        LOG.exception("status report failed")
+
+
 def run(cloud: Cloud, started_at: float) -> int:
+    from pocketstack import ops
+
     cloud.prepare()
+    ops.install(cloud)  # notification log, gauges
     sockets, apps, described = [], {}, []
     for svc in cloud.services:
         sockets.append(_bind(cloud.bind, svc.port))
@@ -154,6 +166,8 @@ def run(cloud: Cloud, started_at: float) -> int:
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop, sig)
+        # the Guru Meditation-style report, written off the event loop
+        loop.add_signal_handler(signal.SIGUSR2, loop.run_in_executor, None, _status_dump, cloud)
         serving = asyncio.create_task(server.serve(sockets=sockets))
         while not server.started and not serving.done():
             await asyncio.sleep(0.005)
