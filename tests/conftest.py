@@ -10,89 +10,21 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import signal
-import socket
 import subprocess
 import sys
-import time
 from typing import Any, Iterator
 
 import pytest
 
-PORTS = (5000, 8774, 9292, 8776, 9696, 8778, 8775, 8080)
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from pocketstack.conformance.cloudproc import CloudProcess
 
 
-def _free_address() -> str:
-    for _ in range(200):
-        addr = f"127.{random.randint(1, 254)}.{random.randint(0, 254)}.{random.randint(2, 254)}"
-        busy = False
-        for port in PORTS:
-            with socket.socket() as s:
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                try:
-                    s.bind((addr, port))
-                except OSError:
-                    busy = True
-                    break
-        if not busy:
-            return addr
-    raise RuntimeError("no free loopback address")
+class CloudHandle(CloudProcess):
+    """A cloud for tests, with the real clients attached."""
 
-
-class CloudHandle:
-    def __init__(self, data_dir: str, extra_args: list[str] | None = None,
-                 config: str | None = None) -> None:
-        self.data_dir = data_dir
-        self.addr = _free_address()
-        self.extra_args = extra_args or []
-        self.config = config
-        self.proc: subprocess.Popen[str] | None = None
-        self.output: list[str] = []
-
-    # -- lifecycle --------------------------------------------------------------
-    def start(self, timeout: float = 90) -> None:
-        cmd = [sys.executable, "-m", "pocketstack.cli", "up", "--data-dir", self.data_dir,
-               "--bind", self.addr, *self.extra_args]
-        if self.config:
-            cmd += ["--config", self.config]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, cwd=ROOT)
-        deadline = time.monotonic() + timeout
-        assert self.proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            self.output.append(line)
-            if "ready" in line:
-                # keep draining output so the server never blocks on a full pipe
-                import threading
-
-                threading.Thread(target=self._drain, daemon=True).start()
-                return
-        self.stop()
-        raise RuntimeError("pocketstack did not become ready:\n" + "".join(self.output))
-
-    def _drain(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.output.append(line)
-
-    def stop(self) -> int | None:
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        code = self.proc.returncode
-        self.proc = None
-        return code
+    @property
+    def addr(self) -> str:
+        return self.bind
 
     # -- clients ------------------------------------------------------------------
     @property

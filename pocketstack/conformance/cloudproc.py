@@ -1,4 +1,8 @@
-"""A throw-away cloud for a conformance run: ``pocketstack up`` on a free loopback address."""
+"""A throw-away cloud: ``pocketstack up`` on a free loopback address.
+
+Used by conformance runs, the test suite (tests/conftest.py adds the clients) and the
+benchmarks, so that every one of them starts clouds the same way.
+"""
 
 from __future__ import annotations
 
@@ -37,16 +41,19 @@ class CloudProcess:
     """``python -m pocketstack.cli up`` on DATA_DIR, stopped with SIGTERM."""
 
     def __init__(self, data_dir: str, bind: str | None = None,
-                 extra_args: list[str] | None = None) -> None:
+                 extra_args: list[str] | None = None, config: str | None = None) -> None:
         self.data_dir = os.path.abspath(data_dir)
         self.bind = bind or free_loopback_address()
         self.extra_args = extra_args or []
+        self.config = config
         self.proc: subprocess.Popen[str] | None = None
         self.output: list[str] = []
 
     def start(self, timeout: float = 120) -> None:
         cmd = [sys.executable, "-m", "pocketstack.cli", "up", "--data-dir", self.data_dir,
                "--bind", self.bind, *self.extra_args]
+        if self.config:
+            cmd += ["--config", self.config]
         env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, env=env)
