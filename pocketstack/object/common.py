@@ -22,6 +22,9 @@ MAX_OBJECT_NAME = 1024
 MAX_CONTAINER_NAME = 256
 MAX_FILE_SIZE = 5 * 1024 ** 3 + 2
 LISTING_LIMIT = 10000
+# the Content-Type of Swift's bodiless replies: HEAD listings, and POST/DELETE
+TEXT = "text/plain; charset=utf-8"
+HTML = "text/html; charset=UTF-8"
 
 # Object headers Swift stores with the object and returns on GET/HEAD.
 STORED_OBJECT_HEADERS = ("content-disposition", "content-encoding", "content-language",

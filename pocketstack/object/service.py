@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from pocketstack.cloud import Cloud
 
 
+RESELLER_ROLES = ("ResellerAdmin",)
+
+
 class ObjectStoreService(Service):
     name = "object-store"
     catalog_type = "object-store"
@@ -69,9 +72,20 @@ class ObjectStoreService(Service):
         return render_error(exc)
 
     def start(self) -> None:
+        self._seed_roles()
         self.files.clear_temp()
         self._reaper = threading.Thread(target=self._reap, name="object-expirer", daemon=True)
         self._reaper.start()
+
+    def _seed_roles(self) -> None:
+        """The ResellerAdmin role Swift's keystoneauth knows (Tempest assigns it)."""
+        roles = self.cloud.identity.roles
+        for name in RESELLER_ROLES:
+            if roles.find_role(name) is None:
+                try:
+                    roles.create_role({"name": name})
+                except errors.Conflict:  # created meanwhile
+                    pass
 
     def stop(self) -> None:
         self._stop.set()

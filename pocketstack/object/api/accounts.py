@@ -12,7 +12,7 @@ from pocketstack.api import errors
 from pocketstack.api.request import Request
 from pocketstack.api.routing import route
 from pocketstack.object.api.base import Resource
-from pocketstack.object.common import (LISTING_LIMIT, MAX_FILE_SIZE, MAX_META_COUNT,
+from pocketstack.object.common import (HTML, LISTING_LIMIT, TEXT, MAX_FILE_SIZE, MAX_META_COUNT,
                                        MAX_META_NAME, MAX_META_OVERALL, MAX_META_VALUE,
                                        MAX_CONTAINER_NAME, MAX_OBJECT_NAME, iso,
                                        listing_format, listing_params, merge_meta,
@@ -86,7 +86,7 @@ class Accounts(Resource):
         info = self.store.account(account)
         headers = self.account_headers(info)
         if req.method == "HEAD":
-            return Response(status_code=204, headers=headers)
+            return Response(status_code=204, headers=headers, media_type=TEXT)
         params = listing_params(req.query)
         fmt = listing_format(req.query, req.headers)
         rows = self.store.list_containers(account, params)
@@ -108,7 +108,7 @@ class Accounts(Resource):
         if sets.get("Quota-Bytes") is not None and not sets["Quota-Bytes"].isdigit():
             raise errors.BadRequest("Invalid bytes quota.")
         self.store.update_account(account, lambda m: merge_meta(m, sets, removes))
-        return Response(status_code=204)
+        return Response(status_code=204, media_type=HTML)
 
     @route("DELETE", "/v1/{account}", auth=False)
     def delete(self, req: Request, account: str) -> Response:
