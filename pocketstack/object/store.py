@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, insert, or_, select, update
 
 from pocketstack.api import errors
 from pocketstack.db import Database, utcnow
@@ -94,6 +94,14 @@ class Store:
         return {"meta": dict(acct.meta) if acct else {},
                 "created": acct.created_at.timestamp() if acct else time.time(),
                 "containers": count, "objects": objects, "bytes": used}
+
+    def account_quota(self, name: str) -> dict[str, Any] | None:
+        """The account's usage when it has a byte quota (None without: the common case)."""
+        with self.db.read() as s:
+            meta = s.scalar(select(Account.meta).where(Account.name == name))
+        if not meta or not any(k.lower() == "quota-bytes" for k in meta):
+            return None
+        return self.account(name)
 
     def update_account(self, name: str, fn: Callable[[dict[str, str]], dict[str, str]]
                        ) -> None:
@@ -194,31 +202,36 @@ class Store:
         return o
 
     def put_object(self, account: str, container: str, values: dict[str, Any],
-                   check: Callable[[Container, Object | None], None] | None = None
+                   check: Callable[[Container, Any], None] | None = None
                    ) -> str | None:
-        """Insert or replace an object row; returns the data file it replaced."""
+        """Insert or replace an object row; returns the data file it replaced.
+
+        One write transaction of plain statements (no ORM unit of work): this is the
+        path every PUT takes.
+        """
         with self.db.write() as s:
             c = s.scalars(select(Container).where(Container.account == account,
                                                   Container.name == container)).first()
             if c is None:
                 raise errors.NotFound()
-            old = s.scalars(select(Object).where(Object.container_id == c.id,
-                                                 Object.name == values["name"])).first()
+            old = s.execute(select(Object.id, Object.path, Object.size, Object.headers)
+                            .where(Object.container_id == c.id,
+                                   Object.name == values["name"])).first()
             if check is not None:
                 check(c, old)
-            replaced = None
             stored = values.pop("stored_bytes", values["size"])
-            if old is not None:
-                replaced = old.path
-                c.bytes_used -= old.headers.get("_stored", old.size)
-                c.object_count -= 1
-                s.delete(old)
-                s.flush()
             headers = dict(values.pop("headers", {}))
             headers["_stored"] = stored
-            s.add(Object(container_id=c.id, headers=headers, **values))
-            c.object_count += 1
-            c.bytes_used += stored
+            replaced, delta_count, delta_bytes = None, 1, stored
+            if old is not None:
+                replaced = old.path
+                delta_count = 0
+                delta_bytes -= old.headers.get("_stored", old.size)
+                s.execute(delete(Object).where(Object.id == old.id))
+            s.execute(insert(Object).values(container_id=c.id, headers=headers, **values))
+            s.execute(update(Container).where(Container.id == c.id).values(
+                object_count=Container.object_count + delta_count,
+                bytes_used=Container.bytes_used + delta_bytes))
             return replaced
 
     def update_object(self, container: Container, name: str, fn: Callable[[Object], None]
