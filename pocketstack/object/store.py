@@ -9,10 +9,11 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 
 from pocketstack.api import errors
 from pocketstack.db import Database, utcnow
+from pocketstack.object.batch import GroupWriter
 from pocketstack.object.common import now_timestamp
 from pocketstack.object.models import Account, Container, Object
 
@@ -81,6 +82,7 @@ def prefix_filter(column: Any, prefix: str) -> list[Any]:
 class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.writer = GroupWriter(db)
 
     # -- accounts ---------------------------------------------------------------
     def account(self, name: str) -> dict[str, Any]:
@@ -202,37 +204,45 @@ class Store:
         return o
 
     def put_object(self, account: str, container: str, values: dict[str, Any],
-                   check: Callable[[Container, Any], None] | None = None
-                   ) -> str | None:
+                   check: Callable[[Any, Any], None] | None = None) -> str | None:
         """Insert or replace an object row; returns the data file it replaced.
 
-        One write transaction of plain statements (no ORM unit of work): this is the
-        path every PUT takes.
+        This is the write every PUT makes: it goes through the group writer (concurrent
+        PUTs share a transaction) as plain statements. ``check(container, old)`` sees
+        rows with the container's meta, object_count and bytes_used, and the replaced
+        object's size and headers (or None); it may refuse the write by raising.
         """
-        with self.db.write() as s:
-            c = s.scalars(select(Container).where(Container.account == account,
-                                                  Container.name == container)).first()
-            if c is None:
+        def job(s: Any) -> str | None:
+            row = s.execute(
+                select(Container.id, Container.meta, Container.object_count,
+                       Container.bytes_used, Object.id.label("old_id"), Object.path,
+                       Object.size, Object.headers)
+                .select_from(Container)
+                .outerjoin(Object, and_(Object.container_id == Container.id,
+                                        Object.name == values["name"]))
+                .where(Container.account == account, Container.name == container)).first()
+            if row is None:
                 raise errors.NotFound()
-            old = s.execute(select(Object.id, Object.path, Object.size, Object.headers)
-                            .where(Object.container_id == c.id,
-                                   Object.name == values["name"])).first()
+            old = row if row.old_id is not None else None
             if check is not None:
-                check(c, old)
-            stored = values.pop("stored_bytes", values["size"])
-            headers = dict(values.pop("headers", {}))
+                check(row, old)
+            vals = dict(values)
+            stored = vals.pop("stored_bytes", vals["size"])
+            headers = dict(vals.pop("headers", {}))
             headers["_stored"] = stored
             replaced, delta_count, delta_bytes = None, 1, stored
             if old is not None:
                 replaced = old.path
                 delta_count = 0
                 delta_bytes -= old.headers.get("_stored", old.size)
-                s.execute(delete(Object).where(Object.id == old.id))
-            s.execute(insert(Object).values(container_id=c.id, headers=headers, **values))
-            s.execute(update(Container).where(Container.id == c.id).values(
+                s.execute(delete(Object).where(Object.id == old.old_id))
+            s.execute(insert(Object).values(container_id=row.id, headers=headers, **vals))
+            s.execute(update(Container).where(Container.id == row.id).values(
                 object_count=Container.object_count + delta_count,
                 bytes_used=Container.bytes_used + delta_bytes))
             return replaced
+
+        return self.writer.run(job)
 
     def update_object(self, container: Container, name: str, fn: Callable[[Object], None]
                       ) -> None:
