@@ -9,13 +9,27 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 
 from pocketstack.api import errors
 from pocketstack.db import Database, utcnow
-from pocketstack.object.batch import GroupWriter
 from pocketstack.object.common import now_timestamp
 from pocketstack.object.models import Account, Container, Object
+
+
+_C, _O = Container.__table__.c, Object.__table__.c
+# the statements of a PUT, built once
+_PUT_LOOKUP = (select(_C.id, _C.meta, _C.object_count, _C.bytes_used, _O.id.label("old_id"),
+                      _O.path, _O.size, _O.headers)
+               .select_from(Container.__table__.outerjoin(
+                   Object.__table__, and_(_O.container_id == _C.id,
+                                          _O.name == bindparam("name"))))
+               .where(_C.account == bindparam("account"), _C.name == bindparam("container")))
+_DELETE_OBJECT = delete(Object.__table__).where(_O.id == bindparam("old_id"))
+_INSERT_OBJECT = insert(Object.__table__)
+_COUNT_OBJECT = (update(Container.__table__).where(_C.id == bindparam("cid"))
+                 .values(object_count=_C.object_count + bindparam("dc"),
+                         bytes_used=_C.bytes_used + bindparam("db")))
 
 
 def _upper(prefix: str) -> str | None:
@@ -82,7 +96,6 @@ def prefix_filter(column: Any, prefix: str) -> list[Any]:
 class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.writer = GroupWriter(db)
 
     # -- accounts ---------------------------------------------------------------
     def account(self, name: str) -> dict[str, Any]:
@@ -207,20 +220,15 @@ class Store:
                    check: Callable[[Any, Any], None] | None = None) -> str | None:
         """Insert or replace an object row; returns the data file it replaced.
 
-        This is the write every PUT makes: it goes through the group writer (concurrent
-        PUTs share a transaction) as plain statements. ``check(container, old)`` sees
-        rows with the container's meta, object_count and bytes_used, and the replaced
-        object's size and headers (or None); it may refuse the write by raising.
+        The write every PUT makes, kept short: one write transaction of prepared Core
+        statements (the write lock is what concurrent PUTs queue on). ``check(container,
+        old)`` sees rows with the container's meta, object_count and bytes_used, and the
+        replaced object's size and headers (or None); it may refuse by raising.
         """
-        def job(s: Any) -> str | None:
-            row = s.execute(
-                select(Container.id, Container.meta, Container.object_count,
-                       Container.bytes_used, Object.id.label("old_id"), Object.path,
-                       Object.size, Object.headers)
-                .select_from(Container)
-                .outerjoin(Object, and_(Object.container_id == Container.id,
-                                        Object.name == values["name"]))
-                .where(Container.account == account, Container.name == container)).first()
+        with self.db.write() as s:
+            conn = s.connection()
+            row = conn.execute(_PUT_LOOKUP, {"account": account, "container": container,
+                                             "name": values["name"]}).first()
             if row is None:
                 raise errors.NotFound()
             old = row if row.old_id is not None else None
@@ -228,21 +236,18 @@ class Store:
                 check(row, old)
             vals = dict(values)
             stored = vals.pop("stored_bytes", vals["size"])
-            headers = dict(vals.pop("headers", {}))
-            headers["_stored"] = stored
+            vals["headers"] = {**vals.get("headers", {}), "_stored": stored}
+            vals.setdefault("last_modified", utcnow())
             replaced, delta_count, delta_bytes = None, 1, stored
             if old is not None:
                 replaced = old.path
                 delta_count = 0
                 delta_bytes -= old.headers.get("_stored", old.size)
-                s.execute(delete(Object).where(Object.id == old.old_id))
-            s.execute(insert(Object).values(container_id=row.id, headers=headers, **vals))
-            s.execute(update(Container).where(Container.id == row.id).values(
-                object_count=Container.object_count + delta_count,
-                bytes_used=Container.bytes_used + delta_bytes))
-            return replaced
-
-        return self.writer.run(job)
+                conn.execute(_DELETE_OBJECT, {"old_id": old.old_id})
+            conn.execute(_INSERT_OBJECT, {**vals, "container_id": row.id})
+            conn.execute(_COUNT_OBJECT, {"cid": row.id, "dc": delta_count,
+                                         "db": delta_bytes})
+        return replaced
 
     def update_object(self, container: Container, name: str, fn: Callable[[Object], None]
                       ) -> None:
