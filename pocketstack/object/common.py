@@ -99,11 +99,13 @@ def parse_http_date(value: str | None) -> float | None:
 
 
 # -- metadata -----------------------------------------------------------------
-def meta_updates(headers: Mapping[str, str], kind: str) -> tuple[dict[str, str], list[str]]:
+def meta_updates(headers: Mapping[str, str], kind: str, keep_empty: bool = False
+                 ) -> tuple[dict[str, str], list[str]]:
     """(metadata to set, metadata names to remove) from ``X-<Kind>-Meta-*`` headers.
 
     Names are title-cased as Swift does; an empty value or ``X-Remove-<Kind>-Meta-*``
-    removes the item.
+    removes the item, except with ``keep_empty`` (an object's PUT or POST, which replace
+    the whole metadata: there Swift stores empty values).
     """
     prefix, remove = f"x-{kind}-meta-", f"x-remove-{kind}-meta-"
     sets: dict[str, str] = {}
@@ -112,7 +114,7 @@ def meta_updates(headers: Mapping[str, str], kind: str) -> tuple[dict[str, str],
         k = key.lower()
         if k.startswith(prefix) and len(k) > len(prefix):
             name = key[len(prefix):].title()
-            if value == "":
+            if value == "" and not keep_empty:
                 removes.append(name)
             else:
                 sets[name] = value

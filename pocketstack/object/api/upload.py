@@ -20,8 +20,8 @@ from pocketstack.object import large
 from pocketstack.object.api.objects import Objects, delete_at
 from pocketstack.object.common import (MAX_FILE_SIZE, STORED_OBJECT_HEADERS, LengthRequired,
                                        Unprocessable, check_object_name, http_date,
-                                       merge_meta, meta_get, meta_updates, now_timestamp,
-                                       split_path, truthy)
+                                       merge_meta, meta_get, meta_headers, meta_updates,
+                                       now_timestamp, split_path, truthy)
 from pocketstack.object.models import Container, Object
 
 
@@ -109,7 +109,7 @@ class Upload(Objects):
         """Content type, stored headers, metadata and expiry of the new object."""
         h = req.headers
         fresh = base is None or truthy(h.get("x-fresh-metadata"))
-        sets, removes = meta_updates(h, "object")
+        sets, removes = meta_updates(h, "object", keep_empty=fresh)
         meta = merge_meta({} if fresh else dict(base.meta), sets, removes)  # type: ignore
         stored = {} if base is None else {k: v for k, v in base.headers.items()
                                           if not k.startswith("_") and
@@ -133,8 +133,8 @@ class Upload(Objects):
                 "delete_at": None if expiry is False else expiry}
 
     def _commit(self, f: IO[bytes], temp: str, account: str, container: str, name: str,
-                values: dict[str, Any], req: Request, c: Container | None = None
-                ) -> dict[str, str]:
+                values: dict[str, Any], req: Request, c: Container | None = None,
+                no_account_quota: bool = False) -> dict[str, str]:
         """fsync + rename the temp file, then publish the index row."""
         try:
             f.flush()
@@ -155,7 +155,7 @@ class Upload(Objects):
             self.files.remove(path)
             raise
         check = quota_check(values.get("stored_bytes", values["size"]),
-                            self.store.account_quota(account))
+                            None if no_account_quota else self.store.account_quota(account))
         if req.headers.get("if-none-match", "").strip() == "*":
             check = no_overwrite(check)
         try:
@@ -203,6 +203,7 @@ class Upload(Objects):
                                            values, body)
         if expected is not None and expected > MAX_FILE_SIZE:
             raise errors.RequestEntityTooLarge()
+        acct: Any = False  # not looked up
         if expected is not None:
             acct = await run_in_threadpool(self.store.account_quota, account)
             quota_check(expected, acct)(c, None)
@@ -222,7 +223,7 @@ class Upload(Objects):
             raise
         values.update(size=size, etag=etag, slo=False)
         headers = await run_in_threadpool(self._commit, f, temp, account, container, obj,
-                                          values, req, c)
+                                          values, req, c, acct is None)
         return Response(status_code=201, headers=headers, media_type="text/html; "
                         "charset=UTF-8")
 
@@ -280,6 +281,7 @@ class Upload(Objects):
             self.files.discard(temp)
             raise
         headers = self._commit(f, temp, account, container, obj, values, req)
+        headers.update(meta_headers(values["meta"], "object"))
         headers.update({"X-Copied-From": quote(f"{src_container}/{src_obj}"),
                         "X-Copied-From-Account": quote(src_account),
                         "X-Copied-From-Last-Modified": http_date(float(src.timestamp))})
