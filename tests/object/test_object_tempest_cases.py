@@ -54,3 +54,26 @@ def test_tempurl_inline_and_expiry_even_with_a_token(swift, cloud):
                                   "temp_url_expires": old},
                      headers={"X-Auth-Token": swift.token}, timeout=10)
     assert r.status_code == 401
+
+
+def test_formpost_with_a_token_and_an_object_prefix(swift, cloud):
+    c = swift.container()
+    swift("POST", "", headers={"X-Account-Meta-Temp-URL-Key": "fk"})
+    path = f"/v1/{swift.account}/{c}/pre-"
+    expires = int(time.time()) + 60
+    sig = hmac.new(b"fk", f"{path}\n\n1024\n5\n{expires}".encode(), hashlib.sha1).hexdigest()
+    fields = {"redirect": "", "max_file_size": "1024", "max_file_count": "5",
+              "expires": str(expires), "signature": sig}
+    lines = []
+    for k, v in fields.items():
+        lines += ["--b0undary", f'Content-Disposition: form-data; name="{k}"', "", v]
+    lines += ["--b0undary", 'Content-Disposition: form-data; name="file1"; filename="t.txt"',
+              "Content-Type: text/plain", "", "hello world", "--b0undary--", ""]
+    r = swift("POST", f"/{c}/pre-", data="\r\n".join(lines),
+              headers={"Content-Type": "multipart/form-data; boundary=b0undary"})
+    assert r.status_code == 201, r.text
+    assert swift("GET", f"/{c}/pre-t.txt").content == b"hello world"
+    bad = "\r\n".join(lines).replace(sig, "0" * 40)
+    r = swift("POST", f"/{c}/pre-", data=bad,
+              headers={"Content-Type": "multipart/form-data; boundary=b0undary"})
+    assert r.status_code == 401
