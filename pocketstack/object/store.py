@@ -107,25 +107,37 @@ class Store:
                        func.coalesce(func.sum(Container.bytes_used), 0))
                 .where(Container.account == name)).one()
         return {"meta": dict(acct.meta) if acct else {},
+                "sysmeta": dict(acct.sysmeta or {}) if acct else {},
                 "created": acct.created_at.timestamp() if acct else time.time(),
                 "containers": count, "objects": objects, "bytes": used}
 
     def account_quota(self, name: str) -> dict[str, Any] | None:
         """The account's usage when it has a byte quota (None without: the common case)."""
         with self.db.read() as s:
-            meta = s.scalar(select(Account.meta).where(Account.name == name))
-        if not meta or not any(k.lower() == "quota-bytes" for k in meta):
+            row = s.execute(select(Account.meta, Account.sysmeta)
+                            .where(Account.name == name)).first()
+        if row is None or not (any(k.lower() == "quota-bytes" for k in row.meta or {}) or
+                               any(k.startswith("quota-") for k in row.sysmeta or {})):
             return None
         return self.account(name)
 
-    def update_account(self, name: str, fn: Callable[[dict[str, str]], dict[str, str]]
-                       ) -> None:
+    def update_account(self, name: str, fn: Callable[[dict[str, str]], dict[str, str]],
+                       sysmeta: dict[str, str | None] | None = None) -> None:
+        """Apply fn to the metadata; sysmeta items are set (removed when None)."""
         with self.db.write() as s:
             acct = s.get(Account, name)
             if acct is None:
                 acct = Account(name=name, meta={}, sysmeta={})
                 s.add(acct)
             acct.meta = fn(dict(acct.meta))
+            if sysmeta:
+                merged = dict(acct.sysmeta or {})
+                for k, v in sysmeta.items():
+                    if v is None:
+                        merged.pop(k, None)
+                    else:
+                        merged[k] = v
+                acct.sysmeta = merged
 
     def list_containers(self, account: str, params: dict[str, Any]) -> list[Any]:
         def fetch(low: str | None, high: str | None, rev: bool, n: int) -> list[Any]:

@@ -77,3 +77,20 @@ def test_formpost_with_a_token_and_an_object_prefix(swift, cloud):
     r = swift("POST", f"/{c}/pre-", data=bad,
               headers={"Content-Type": "multipart/form-data; boundary=b0undary"})
     assert r.status_code == 401
+
+
+def test_account_object_count_quota(cloud, alt):
+    admin = cloud.token("pocketstack-admin")
+    assert alt("POST", headers={"X-Account-Quota-Count": "1"}).status_code == 403
+    assert alt("POST", headers={"X-Account-Quota-Count": "many"},
+               token=admin).status_code == 400
+    objects = int(alt("HEAD").headers["X-Account-Object-Count"])
+    c = alt.container()
+    assert alt("POST", headers={"X-Account-Quota-Count": str(objects + 1)},
+               token=admin).status_code == 204
+    try:
+        assert alt("PUT", f"/{c}/one", data=b"").status_code == 201
+        assert alt("PUT", f"/{c}/two", data=b"").status_code == 413
+    finally:
+        alt("POST", headers={"X-Remove-Account-Quota-Count": "x"}, token=admin)
+    assert alt("PUT", f"/{c}/two", data=b"").status_code == 201

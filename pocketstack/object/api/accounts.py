@@ -103,11 +103,21 @@ class Accounts(Resource):
         access.require_account(write=True)
         sets, removes = meta_updates(req.headers, "account")
         quotas = [k for k in [*sets, *removes] if k.lower() == "quota-bytes"]
-        if quotas and not req.authorized("object_store:reseller_admin"):
+        # the newer quota headers (Swift 2.34): X-Account-Quota-Bytes / -Count
+        sysmeta: dict[str, str | None] = {}
+        for kind in ("bytes", "count"):
+            if f"x-remove-account-quota-{kind}" in req.headers:
+                sysmeta[f"quota-{kind}"] = None
+            elif f"x-account-quota-{kind}" in req.headers:
+                value = req.headers[f"x-account-quota-{kind}"].strip()
+                if value and not value.isdigit():
+                    raise errors.BadRequest(f"Invalid {kind} quota.")
+                sysmeta[f"quota-{kind}"] = value or None
+        if (quotas or sysmeta) and not req.authorized("object_store:reseller_admin"):
             raise errors.Forbidden()
         if sets.get("Quota-Bytes") is not None and not sets["Quota-Bytes"].isdigit():
             raise errors.BadRequest("Invalid bytes quota.")
-        self.store.update_account(account, lambda m: merge_meta(m, sets, removes))
+        self.store.update_account(account, lambda m: merge_meta(m, sets, removes), sysmeta)
         return Response(status_code=204, media_type=HTML)
 
     @route("DELETE", "/v1/{account}", auth=False)

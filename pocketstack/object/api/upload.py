@@ -31,10 +31,16 @@ def quota_check(extra_bytes: int, account: dict[str, Any] | None = None) -> Any:
         quota_bytes = meta_get(c.meta, "Quota-Bytes")
         quota_count = meta_get(c.meta, "Quota-Count")
         freed = old.headers.get("_stored", old.size) if old is not None else 0
-        account_quota = meta_get(account["meta"], "Quota-Bytes") if account else None
-        if account_quota is not None and account_quota.isdigit() and \
-                account["bytes"] - freed + extra_bytes > int(account_quota):  # type: ignore
-            raise errors.RequestEntityTooLarge("Upload exceeds quota.")
+        if account:
+            sysmeta = account.get("sysmeta") or {}
+            for quota in (meta_get(account["meta"], "Quota-Bytes"),
+                          sysmeta.get("quota-bytes")):
+                if quota is not None and quota.isdigit() and \
+                        account["bytes"] - freed + extra_bytes > int(quota):
+                    raise errors.RequestEntityTooLarge("Upload exceeds quota.")
+            count = sysmeta.get("quota-count")
+            if count is not None and old is None and account["objects"] + 1 > int(count):
+                raise errors.RequestEntityTooLarge("Upload exceeds quota.")
         if quota_bytes is not None and \
                 c.bytes_used - freed + extra_bytes > int(quota_bytes):
             raise errors.RequestEntityTooLarge("Upload exceeds quota.")
