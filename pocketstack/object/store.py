@@ -202,11 +202,15 @@ class Store:
                                       "request.")
             s.delete(c)
 
-    def list_objects(self, container: Container, params: dict[str, Any]) -> list[Any]:
+    def list_objects(self, container: Container, params: dict[str, Any],
+                     light: bool = False) -> list[Any]:
+        """Object rows (or, ``light``, rows of the listing columns only: much cheaper)."""
         now = time.time()
+        cols = ((Object.name, Object.etag, Object.size, Object.content_type,
+                 Object.timestamp, Object.slo, Object.path) if light else (Object,))
 
         def fetch(low: str | None, high: str | None, rev: bool, n: int) -> list[Any]:
-            q = select(Object).where(Object.container_id == container.id,
+            q = select(*cols).where(Object.container_id == container.id,
                                      or_(Object.delete_at.is_(None), Object.delete_at > now),
                                      *prefix_filter(Object.name, params["prefix"]))
             if low is not None:
@@ -215,7 +219,7 @@ class Store:
                 q = q.where(Object.name < high)
             q = q.order_by(Object.name.desc() if rev else Object.name).limit(n)
             with self.db.read() as s:
-                return list(s.scalars(q).all())
+                return list(s.execute(q).all() if light else s.scalars(q).all())
 
         return paged(fetch, lambda o: o.name, params)
 

@@ -104,7 +104,7 @@ class Containers(Resource):
             return Response(status_code=204, headers=headers, media_type=TEXT)
         params = listing_params(req.query)
         fmt = listing_format(req.query, req.headers)
-        rows = self.store.list_objects(c, params)
+        rows = self.store.list_objects(c, params, light=True)
         items = []
         for r in rows:
             if isinstance(r, dict):
