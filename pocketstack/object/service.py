@@ -45,8 +45,9 @@ class ObjectStoreService(Service):
         self._reaper: threading.Thread | None = None
         containers, objects = Containers(self.store, self.files), Upload(self.store, self.files)
         containers.objects = objects
-        for resource in (Info(), CrossDomain(), Accounts(self.store, self.files), containers,
-                         objects):
+        accounts = Accounts(self.store, self.files)
+        accounts.objects = objects
+        for resource in (Info(), CrossDomain(), accounts, containers, objects):
             self.router.include(resource)
 
     async def _dispatch(self, raw: Any, ctx: RequestContext) -> Any:

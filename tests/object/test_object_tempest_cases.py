@@ -94,3 +94,38 @@ def test_account_object_count_quota(cloud, alt):
     finally:
         alt("POST", headers={"X-Remove-Account-Quota-Count": "x"}, token=admin)
     assert alt("PUT", f"/{c}/two", data=b"").status_code == 201
+
+
+def _tar(files: dict[str, bytes], mode: str = "w") -> bytes:
+    import io
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode=mode) as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_extract_archive_then_bulk_delete(swift):
+    import uuid
+    cname = f"tar-{uuid.uuid4().hex[:8]}"
+    body = _tar({f"{cname}/a.txt": b"aaa", f"{cname}/sub/b.bin": b"bb"})
+    r = swift("PUT", "", params={"extract-archive": "tar"}, data=body,
+              headers={"Accept": "application/json"})
+    assert r.status_code == 200, r.text
+    assert r.json()["Number Files Created"] == 2 and r.json()["Errors"] == []
+    assert swift("GET", f"/{cname}/sub/b.bin").content == b"bb"
+    # into one container, gzipped
+    r = swift("PUT", f"/{cname}", params={"extract-archive": "tar.gz"},
+              data=_tar({"c.txt": b"c"}, "w:gz"))
+    assert r.status_code == 200 and "Number Files Created: 1" in r.text
+    r = swift("PUT", "", params={"extract-archive": "tar"}, data=b"not a tar",
+              headers={"Accept": "application/json"})
+    assert r.status_code == 200 and r.json()["Response Status"] == "400 Bad Request"
+    assert swift("PUT", "", data=b"x").status_code == 405
+    r = swift("DELETE", "", params={"bulk-delete": ""}, headers={"Accept": "application/json"},
+              data=f"{cname}/a.txt\n{cname}/sub/b.bin\n{cname}/c.txt\n{cname}")
+    assert r.status_code == 200 and r.json()["Number Deleted"] == 4
+    assert swift("HEAD", f"/{cname}").status_code == 404

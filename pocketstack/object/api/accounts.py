@@ -12,6 +12,7 @@ from pocketstack.api import errors
 from pocketstack.api.request import Request
 from pocketstack.api.routing import route
 from pocketstack.object.api.base import Resource
+from pocketstack.object.api.extract import extract_archive
 from pocketstack.object.common import (HTML, LISTING_LIMIT, TEXT, MAX_FILE_SIZE, MAX_META_COUNT,
                                        MAX_META_NAME, MAX_META_OVERALL, MAX_META_VALUE,
                                        MAX_CONTAINER_NAME, MAX_OBJECT_NAME, iso,
@@ -47,6 +48,8 @@ def capabilities() -> dict[str, Any]:
                     "allowed_digests": ["sha1", "sha256", "sha512"]},
         "bulk_delete": {"max_deletes_per_request": MAX_BULK_DELETES,
                         "max_failed_deletes": 1000},
+        "bulk_upload": {"max_containers_per_extraction": 10000,
+                        "max_failed_extractions": 1000},
         "container_quotas": {},
         "staticweb": {},
         "formpost": {},
@@ -79,6 +82,8 @@ class CrossDomain:
 
 
 class Accounts(Resource):
+    objects: Any = None  # the object resource (Upload), for extract-archive
+
     @route("GET", "/v1/{account}", auth=False)
     def get(self, req: Request, account: str) -> Response:
         access = self.access(req, account)
@@ -119,6 +124,12 @@ class Accounts(Resource):
             raise errors.BadRequest("Invalid bytes quota.")
         self.store.update_account(account, lambda m: merge_meta(m, sets, removes), sysmeta)
         return Response(status_code=204, media_type=HTML)
+
+    @route("PUT", "/v1/{account}", auth=False)
+    def put(self, req: Request, account: str) -> Response:
+        if "extract-archive" in req.query and self.objects is not None:
+            return extract_archive(self.objects, req, account)
+        raise errors.MethodNotAllowed()
 
     @route("DELETE", "/v1/{account}", auth=False)
     def delete(self, req: Request, account: str) -> Response:

@@ -12,6 +12,7 @@ from pocketstack.api.routing import route
 from pocketstack.object import acl
 from pocketstack.object.api import staticweb
 from pocketstack.object.api.base import Resource, ts_header
+from pocketstack.object.api.extract import extract_archive
 from pocketstack.object.common import (HTML, TEXT, check_container_name, iso, listing_format,
                                        listing_params, merge_meta, meta_updates,
                                        render_listing)
@@ -74,6 +75,8 @@ class Containers(Resource):
 
     @route("PUT", "/v1/{account}/{container}", auth=False)
     def put(self, req: Request, account: str, container: str) -> Response:
+        if "extract-archive" in req.query and self.objects is not None:
+            return extract_archive(self.objects, req, account, container)
         self.access(req, account).require_account(write=True)
         check_container_name(container)
         created = self.store.put_container(account, container, lambda c: self._apply(req, c))
