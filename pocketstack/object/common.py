@@ -104,8 +104,8 @@ def meta_updates(headers: Mapping[str, str], kind: str, keep_empty: bool = False
     """(metadata to set, metadata names to remove) from ``X-<Kind>-Meta-*`` headers.
 
     Names are title-cased as Swift does; an empty value or ``X-Remove-<Kind>-Meta-*``
-    removes the item, except with ``keep_empty`` (an object's PUT or POST, which replace
-    the whole metadata: there Swift stores empty values).
+    removes the item, except with ``keep_empty`` (objects: there Swift stores empty
+    values, on PUT, POST and copy alike).
     """
     prefix, remove = f"x-{kind}-meta-", f"x-remove-{kind}-meta-"
     sets: dict[str, str] = {}

@@ -36,6 +36,9 @@ def test_copy_reply_carries_the_metadata(swift):
     assert r.status_code == 201
     assert r.headers["X-Object-Meta-Src"] == "s" and r.headers["X-Object-Meta-Test"] == "t"
     assert r.headers["X-Copied-From"] == f"{c}/src"
+    r = swift("COPY", f"/{c}/src", headers={"Destination": f"{c}/dst2",
+                                            "X-Object-Meta-Blank": ""})
+    assert r.headers["X-Object-Meta-Blank"] == ""
 
 
 def test_tempurl_inline_and_expiry_even_with_a_token(swift, cloud):
@@ -49,6 +52,11 @@ def test_tempurl_inline_and_expiry_even_with_a_token(swift, cloud):
     r = requests.get(f"{url}?temp_url_sig={sig}&temp_url_expires={expires}&inline",
                      timeout=10)
     assert r.status_code == 200 and r.headers["Content-Disposition"] == "inline"
+    # a HEAD may use a PUT signature
+    put_sig = _sign("ck", "PUT", expires, path)
+    r = requests.head(url, params={"temp_url_sig": put_sig, "temp_url_expires": expires},
+                      headers={"X-Auth-Token": swift.token}, timeout=10)
+    assert r.status_code == 200
     old = int(time.time()) - 5
     r = requests.get(url, params={"temp_url_sig": _sign("ck", "GET", old, path),
                                   "temp_url_expires": old},

@@ -115,7 +115,7 @@ class Upload(Objects):
         """Content type, stored headers, metadata and expiry of the new object."""
         h = req.headers
         fresh = base is None or truthy(h.get("x-fresh-metadata"))
-        sets, removes = meta_updates(h, "object", keep_empty=fresh)
+        sets, removes = meta_updates(h, "object", keep_empty=True)
         meta = merge_meta({} if fresh else dict(base.meta), sets, removes)  # type: ignore
         stored = {} if base is None else {k: v for k, v in base.headers.items()
                                           if not k.startswith("_") and
