@@ -153,7 +153,8 @@ def tempurl_valid(query: Mapping[str, str], method: str, path: str,
             return False
     else:
         signed = path
-    methods = ("GET", "HEAD") if method == "HEAD" else (method,)
+    # as Swift: a HEAD may use a signature made for GET, HEAD or PUT
+    methods = ("HEAD", "GET", "PUT") if method == "HEAD" else (method,)
     for key in keys:
         for m in methods:
             body = f"{m}\n{when}\n{signed}"

@@ -22,6 +22,9 @@ MAX_OBJECT_NAME = 1024
 MAX_CONTAINER_NAME = 256
 MAX_FILE_SIZE = 5 * 1024 ** 3 + 2
 LISTING_LIMIT = 10000
+# the Content-Type of Swift's bodiless replies: HEAD listings, and POST/DELETE
+TEXT = "text/plain; charset=utf-8"
+HTML = "text/html; charset=UTF-8"
 
 # Object headers Swift stores with the object and returns on GET/HEAD.
 STORED_OBJECT_HEADERS = ("content-disposition", "content-encoding", "content-language",
@@ -96,11 +99,13 @@ def parse_http_date(value: str | None) -> float | None:
 
 
 # -- metadata -----------------------------------------------------------------
-def meta_updates(headers: Mapping[str, str], kind: str) -> tuple[dict[str, str], list[str]]:
+def meta_updates(headers: Mapping[str, str], kind: str, keep_empty: bool = False
+                 ) -> tuple[dict[str, str], list[str]]:
     """(metadata to set, metadata names to remove) from ``X-<Kind>-Meta-*`` headers.
 
     Names are title-cased as Swift does; an empty value or ``X-Remove-<Kind>-Meta-*``
-    removes the item.
+    removes the item, except with ``keep_empty`` (objects: there Swift stores empty
+    values, on PUT, POST and copy alike).
     """
     prefix, remove = f"x-{kind}-meta-", f"x-remove-{kind}-meta-"
     sets: dict[str, str] = {}
@@ -109,7 +114,7 @@ def meta_updates(headers: Mapping[str, str], kind: str) -> tuple[dict[str, str],
         k = key.lower()
         if k.startswith(prefix) and len(k) > len(prefix):
             name = key[len(prefix):].title()
-            if value == "":
+            if value == "" and not keep_empty:
                 removes.append(name)
             else:
                 sets[name] = value

@@ -13,7 +13,8 @@ import shutil
 import tempfile
 from typing import IO, Iterator
 
-CHUNK = 65536
+# reads: each chunk of a download is one hop to a worker thread, so make them big
+CHUNK = 1024 * 1024
 
 
 class Files:

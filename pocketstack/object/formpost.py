@@ -106,5 +106,8 @@ def handle(store: "Store", files: "Files", path: str, content_type: str, body: b
 
 
 def is_formpost(method: str, headers: Any) -> bool:
-    return method == "POST" and headers.get("content-type", "").lower().startswith(
-        "multipart/form-data") and not headers.get("x-auth-token")
+    """As Swift's formpost middleware (before auth): any multipart/form-data POST with a
+    boundary, token or not."""
+    ctype = headers.get("content-type", "").lower()
+    return method == "POST" and ctype.startswith("multipart/form-data") and \
+        "boundary=" in ctype

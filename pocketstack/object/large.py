@@ -124,7 +124,7 @@ def dlo_pieces(store: "Store", account: str, manifest: str) -> tuple[list[Piece]
     if c is None:
         return [], hashlib.md5(b"", usedforsecurity=False).hexdigest()
     params = listing_params({"prefix": prefix})
-    rows = store.list_objects(c, params)
+    rows = store.list_objects(c, params, light=True)
     etags = hashlib.md5(usedforsecurity=False)
     pieces: list[Piece] = []
     for row in rows:

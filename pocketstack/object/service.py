@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from pocketstack.cloud import Cloud
 
 
+RESELLER_ROLES = ("ResellerAdmin",)
+
+
 class ObjectStoreService(Service):
     name = "object-store"
     catalog_type = "object-store"
@@ -42,8 +45,9 @@ class ObjectStoreService(Service):
         self._reaper: threading.Thread | None = None
         containers, objects = Containers(self.store, self.files), Upload(self.store, self.files)
         containers.objects = objects
-        for resource in (Info(), CrossDomain(), Accounts(self.store, self.files), containers,
-                         objects):
+        accounts = Accounts(self.store, self.files)
+        accounts.objects = objects
+        for resource in (Info(), CrossDomain(), accounts, containers, objects):
             self.router.include(resource)
 
     async def _dispatch(self, raw: Any, ctx: RequestContext) -> Any:
@@ -69,9 +73,20 @@ class ObjectStoreService(Service):
         return render_error(exc)
 
     def start(self) -> None:
+        self._seed_roles()
         self.files.clear_temp()
         self._reaper = threading.Thread(target=self._reap, name="object-expirer", daemon=True)
         self._reaper.start()
+
+    def _seed_roles(self) -> None:
+        """The ResellerAdmin role Swift's keystoneauth knows (Tempest assigns it)."""
+        roles = self.cloud.identity.roles
+        for name in RESELLER_ROLES:
+            if roles.find_role(name) is None:
+                try:
+                    roles.create_role({"name": name})
+                except errors.Conflict:  # created meanwhile
+                    pass
 
     def stop(self) -> None:
         self._stop.set()

@@ -9,12 +9,27 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 
 from pocketstack.api import errors
 from pocketstack.db import Database, utcnow
 from pocketstack.object.common import now_timestamp
 from pocketstack.object.models import Account, Container, Object
+
+
+_C, _O = Container.__table__.c, Object.__table__.c
+# the statements of a PUT, built once
+_PUT_LOOKUP = (select(_C.id, _C.meta, _C.object_count, _C.bytes_used, _O.id.label("old_id"),
+                      _O.path, _O.size, _O.headers)
+               .select_from(Container.__table__.outerjoin(
+                   Object.__table__, and_(_O.container_id == _C.id,
+                                          _O.name == bindparam("name"))))
+               .where(_C.account == bindparam("account"), _C.name == bindparam("container")))
+_DELETE_OBJECT = delete(Object.__table__).where(_O.id == bindparam("old_id"))
+_INSERT_OBJECT = insert(Object.__table__)
+_COUNT_OBJECT = (update(Container.__table__).where(_C.id == bindparam("cid"))
+                 .values(object_count=_C.object_count + bindparam("dc"),
+                         bytes_used=_C.bytes_used + bindparam("db")))
 
 
 def _upper(prefix: str) -> str | None:
@@ -92,17 +107,37 @@ class Store:
                        func.coalesce(func.sum(Container.bytes_used), 0))
                 .where(Container.account == name)).one()
         return {"meta": dict(acct.meta) if acct else {},
+                "sysmeta": dict(acct.sysmeta or {}) if acct else {},
                 "created": acct.created_at.timestamp() if acct else time.time(),
                 "containers": count, "objects": objects, "bytes": used}
 
-    def update_account(self, name: str, fn: Callable[[dict[str, str]], dict[str, str]]
-                       ) -> None:
+    def account_quota(self, name: str) -> dict[str, Any] | None:
+        """The account's usage when it has a byte quota (None without: the common case)."""
+        with self.db.read() as s:
+            row = s.execute(select(Account.meta, Account.sysmeta)
+                            .where(Account.name == name)).first()
+        if row is None or not (any(k.lower() == "quota-bytes" for k in row.meta or {}) or
+                               any(k.startswith("quota-") for k in row.sysmeta or {})):
+            return None
+        return self.account(name)
+
+    def update_account(self, name: str, fn: Callable[[dict[str, str]], dict[str, str]],
+                       sysmeta: dict[str, str | None] | None = None) -> None:
+        """Apply fn to the metadata; sysmeta items are set (removed when None)."""
         with self.db.write() as s:
             acct = s.get(Account, name)
             if acct is None:
                 acct = Account(name=name, meta={}, sysmeta={})
                 s.add(acct)
             acct.meta = fn(dict(acct.meta))
+            if sysmeta:
+                merged = dict(acct.sysmeta or {})
+                for k, v in sysmeta.items():
+                    if v is None:
+                        merged.pop(k, None)
+                    else:
+                        merged[k] = v
+                acct.sysmeta = merged
 
     def list_containers(self, account: str, params: dict[str, Any]) -> list[Any]:
         def fetch(low: str | None, high: str | None, rev: bool, n: int) -> list[Any]:
@@ -167,11 +202,15 @@ class Store:
                                       "request.")
             s.delete(c)
 
-    def list_objects(self, container: Container, params: dict[str, Any]) -> list[Any]:
+    def list_objects(self, container: Container, params: dict[str, Any],
+                     light: bool = False) -> list[Any]:
+        """Object rows (or, ``light``, rows of the listing columns only: much cheaper)."""
         now = time.time()
+        cols = ((Object.name, Object.etag, Object.size, Object.content_type,
+                 Object.timestamp, Object.slo, Object.path) if light else (Object,))
 
         def fetch(low: str | None, high: str | None, rev: bool, n: int) -> list[Any]:
-            q = select(Object).where(Object.container_id == container.id,
+            q = select(*cols).where(Object.container_id == container.id,
                                      or_(Object.delete_at.is_(None), Object.delete_at > now),
                                      *prefix_filter(Object.name, params["prefix"]))
             if low is not None:
@@ -180,7 +219,7 @@ class Store:
                 q = q.where(Object.name < high)
             q = q.order_by(Object.name.desc() if rev else Object.name).limit(n)
             with self.db.read() as s:
-                return list(s.scalars(q).all())
+                return list(s.execute(q).all() if light else s.scalars(q).all())
 
         return paged(fetch, lambda o: o.name, params)
 
@@ -194,32 +233,37 @@ class Store:
         return o
 
     def put_object(self, account: str, container: str, values: dict[str, Any],
-                   check: Callable[[Container, Object | None], None] | None = None
-                   ) -> str | None:
-        """Insert or replace an object row; returns the data file it replaced."""
+                   check: Callable[[Any, Any], None] | None = None) -> str | None:
+        """Insert or replace an object row; returns the data file it replaced.
+
+        The write every PUT makes, kept short: one write transaction of prepared Core
+        statements (the write lock is what concurrent PUTs queue on). ``check(container,
+        old)`` sees rows with the container's meta, object_count and bytes_used, and the
+        replaced object's size and headers (or None); it may refuse by raising.
+        """
         with self.db.write() as s:
-            c = s.scalars(select(Container).where(Container.account == account,
-                                                  Container.name == container)).first()
-            if c is None:
+            conn = s.connection()
+            row = conn.execute(_PUT_LOOKUP, {"account": account, "container": container,
+                                             "name": values["name"]}).first()
+            if row is None:
                 raise errors.NotFound()
-            old = s.scalars(select(Object).where(Object.container_id == c.id,
-                                                 Object.name == values["name"])).first()
+            old = row if row.old_id is not None else None
             if check is not None:
-                check(c, old)
-            replaced = None
-            stored = values.pop("stored_bytes", values["size"])
+                check(row, old)
+            vals = dict(values)
+            stored = vals.pop("stored_bytes", vals["size"])
+            vals["headers"] = {**vals.get("headers", {}), "_stored": stored}
+            vals.setdefault("last_modified", utcnow())
+            replaced, delta_count, delta_bytes = None, 1, stored
             if old is not None:
                 replaced = old.path
-                c.bytes_used -= old.headers.get("_stored", old.size)
-                c.object_count -= 1
-                s.delete(old)
-                s.flush()
-            headers = dict(values.pop("headers", {}))
-            headers["_stored"] = stored
-            s.add(Object(container_id=c.id, headers=headers, **values))
-            c.object_count += 1
-            c.bytes_used += stored
-            return replaced
+                delta_count = 0
+                delta_bytes -= old.headers.get("_stored", old.size)
+                conn.execute(_DELETE_OBJECT, {"old_id": old.old_id})
+            conn.execute(_INSERT_OBJECT, {**vals, "container_id": row.id})
+            conn.execute(_COUNT_OBJECT, {"cid": row.id, "dc": delta_count,
+                                         "db": delta_bytes})
+        return replaced
 
     def update_object(self, container: Container, name: str, fn: Callable[[Object], None]
                       ) -> None:

@@ -34,6 +34,25 @@ def test_auth_errors(swift, alt):
     assert r.status_code == 403 and "<h1>Forbidden</h1>" in r.text
 
 
+def test_bodiless_replies_have_content_type(swift):
+    """Swift sends a Content-Type even on 204s (Tempest checks it on every reply)."""
+    name = swift.container()
+    replies = [swift("HEAD"), swift("HEAD", f"/{name}"),
+               swift("POST", f"/{name}", headers={"X-Container-Meta-A": "b"}),
+               swift("POST", headers={"X-Account-Meta-A": "b"})]
+    assert swift("PUT", f"/{name}/o", data=b"x").status_code == 201
+    replies += [swift("DELETE", f"/{name}/o"), swift("DELETE", f"/{name}")]
+    for r in replies:
+        assert r.status_code in (204,), r.status_code
+        assert r.headers.get("Content-Type", "").startswith(("text/plain", "text/html")), \
+            (r.request.method, r.request.url)
+
+
+def test_reseller_admin_role_is_seeded(cloud):
+    roles = cloud.cli("role", "list", "-f", "json", cloud="pocketstack-admin")
+    assert "ResellerAdmin" in {r["Name"] for r in roles}
+
+
 def test_not_found_body(swift):
     r = swift("GET", "/nope-nope/obj")
     assert r.status_code == 404

@@ -12,7 +12,8 @@ from pocketstack.api import errors
 from pocketstack.api.request import Request
 from pocketstack.api.routing import route
 from pocketstack.object.api.base import Resource
-from pocketstack.object.common import (LISTING_LIMIT, MAX_FILE_SIZE, MAX_META_COUNT,
+from pocketstack.object.api.extract import extract_archive
+from pocketstack.object.common import (HTML, LISTING_LIMIT, TEXT, MAX_FILE_SIZE, MAX_META_COUNT,
                                        MAX_META_NAME, MAX_META_OVERALL, MAX_META_VALUE,
                                        MAX_CONTAINER_NAME, MAX_OBJECT_NAME, iso,
                                        listing_format, listing_params, merge_meta,
@@ -47,6 +48,8 @@ def capabilities() -> dict[str, Any]:
                     "allowed_digests": ["sha1", "sha256", "sha512"]},
         "bulk_delete": {"max_deletes_per_request": MAX_BULK_DELETES,
                         "max_failed_deletes": 1000},
+        "bulk_upload": {"max_containers_per_extraction": 10000,
+                        "max_failed_extractions": 1000},
         "container_quotas": {},
         "staticweb": {},
         "formpost": {},
@@ -79,6 +82,8 @@ class CrossDomain:
 
 
 class Accounts(Resource):
+    objects: Any = None  # the object resource (Upload), for extract-archive
+
     @route("GET", "/v1/{account}", auth=False)
     def get(self, req: Request, account: str) -> Response:
         access = self.access(req, account)
@@ -86,7 +91,7 @@ class Accounts(Resource):
         info = self.store.account(account)
         headers = self.account_headers(info)
         if req.method == "HEAD":
-            return Response(status_code=204, headers=headers)
+            return Response(status_code=204, headers=headers, media_type=TEXT)
         params = listing_params(req.query)
         fmt = listing_format(req.query, req.headers)
         rows = self.store.list_containers(account, params)
@@ -103,12 +108,28 @@ class Accounts(Resource):
         access.require_account(write=True)
         sets, removes = meta_updates(req.headers, "account")
         quotas = [k for k in [*sets, *removes] if k.lower() == "quota-bytes"]
-        if quotas and not req.authorized("object_store:reseller_admin"):
+        # the newer quota headers (Swift 2.34): X-Account-Quota-Bytes / -Count
+        sysmeta: dict[str, str | None] = {}
+        for kind in ("bytes", "count"):
+            if f"x-remove-account-quota-{kind}" in req.headers:
+                sysmeta[f"quota-{kind}"] = None
+            elif f"x-account-quota-{kind}" in req.headers:
+                value = req.headers[f"x-account-quota-{kind}"].strip()
+                if value and not value.isdigit():
+                    raise errors.BadRequest(f"Invalid {kind} quota.")
+                sysmeta[f"quota-{kind}"] = value or None
+        if (quotas or sysmeta) and not req.authorized("object_store:reseller_admin"):
             raise errors.Forbidden()
         if sets.get("Quota-Bytes") is not None and not sets["Quota-Bytes"].isdigit():
             raise errors.BadRequest("Invalid bytes quota.")
-        self.store.update_account(account, lambda m: merge_meta(m, sets, removes))
-        return Response(status_code=204)
+        self.store.update_account(account, lambda m: merge_meta(m, sets, removes), sysmeta)
+        return Response(status_code=204, media_type=HTML)
+
+    @route("PUT", "/v1/{account}", auth=False)
+    def put(self, req: Request, account: str) -> Response:
+        if "extract-archive" in req.query and self.objects is not None:
+            return extract_archive(self.objects, req, account)
+        raise errors.MethodNotAllowed()
 
     @route("DELETE", "/v1/{account}", auth=False)
     def delete(self, req: Request, account: str) -> Response:

@@ -32,7 +32,10 @@ class Resource:
         """The container, once the caller may read (or write) in it; 404 otherwise."""
         access = self.access(req, account)
         c = self.store.container(account, container)
-        if obj is not None and not access.authenticated and "temp_url_sig" in req.query:
+        # as Swift's tempurl middleware (before auth): a request that carries a signature
+        # and an expiry is judged by them alone, token or not
+        if obj is not None and "temp_url_sig" in req.query and \
+                "temp_url_expires" in req.query:
             acct = self.store.account(account)
             keys = acl.tempurl_keys(acct["meta"], c.meta if c else {})
             if acl.tempurl_valid(req.query, req.method, req.raw.url.path, keys):

@@ -12,7 +12,8 @@ from pocketstack.api.routing import route
 from pocketstack.object import acl
 from pocketstack.object.api import staticweb
 from pocketstack.object.api.base import Resource, ts_header
-from pocketstack.object.common import (check_container_name, iso, listing_format,
+from pocketstack.object.api.extract import extract_archive
+from pocketstack.object.common import (HTML, TEXT, check_container_name, iso, listing_format,
                                        listing_params, merge_meta, meta_updates,
                                        render_listing)
 from pocketstack.object.models import Container
@@ -74,6 +75,8 @@ class Containers(Resource):
 
     @route("PUT", "/v1/{account}/{container}", auth=False)
     def put(self, req: Request, account: str, container: str) -> Response:
+        if "extract-archive" in req.query and self.objects is not None:
+            return extract_archive(self.objects, req, account, container)
         self.access(req, account).require_account(write=True)
         check_container_name(container)
         created = self.store.put_container(account, container, lambda c: self._apply(req, c))
@@ -84,13 +87,13 @@ class Containers(Resource):
     def post(self, req: Request, account: str, container: str) -> Response:
         self.access(req, account).require_account(write=True)
         self.store.update_container(account, container, lambda c: self._apply(req, c))
-        return Response(status_code=204)
+        return Response(status_code=204, media_type=HTML)
 
     @route("DELETE", "/v1/{account}/{container}", auth=False)
     def delete(self, req: Request, account: str, container: str) -> Response:
         self.access(req, account).require_account(write=True)
         self.store.delete_container(account, container)
-        return Response(status_code=204)
+        return Response(status_code=204, media_type=HTML)
 
     @route("GET", "/v1/{account}/{container}", auth=False)
     def get(self, req: Request, account: str, container: str) -> Response:
@@ -101,10 +104,10 @@ class Containers(Resource):
         access, c = self.container_for(req, account, container, write=False, listing=True)
         headers = self.container_headers(c, owner=access.operator)
         if req.method == "HEAD":
-            return Response(status_code=204, headers=headers)
+            return Response(status_code=204, headers=headers, media_type=TEXT)
         params = listing_params(req.query)
         fmt = listing_format(req.query, req.headers)
-        rows = self.store.list_objects(c, params)
+        rows = self.store.list_objects(c, params, light=True)
         items = []
         for r in rows:
             if isinstance(r, dict):

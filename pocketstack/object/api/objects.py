@@ -182,9 +182,12 @@ class Objects(Resource):
                        k.startswith("X-Object-Meta-Public-")}
         if tempurl and req.method == "GET":
             name = req.query.get("filename") or os.path.basename(obj)
-            kind = "inline" if "inline" in req.query else "attachment"
-            headers["Content-Disposition"] = f'{kind}; filename="{name}"; ' \
-                f"filename*=UTF-8''{quote(name)}"
+            if "inline" in req.query and not req.query.get("filename"):
+                headers["Content-Disposition"] = "inline"
+            else:
+                kind = "inline" if "inline" in req.query else "attachment"
+                headers["Content-Disposition"] = f'{kind}; filename="{name}"; ' \
+                    f"filename*=UTF-8''{quote(name)}"
         try:
             check_conditions(req, etag, float(o.timestamp), headers)
         except NotModified as nm:
@@ -229,7 +232,7 @@ class Objects(Resource):
     @route("POST", "/v1/{account}/{container}/{obj:path}", auth=False)
     def post(self, req: Request, account: str, container: str, obj: str) -> Response:
         _, c, o = self.load(req, account, container, obj, write=True)
-        sets, removes = meta_updates(req.headers, "object")
+        sets, removes = meta_updates(req.headers, "object", keep_empty=True)
         meta = merge_meta({}, sets, [])
         expiry = delete_at(req.headers)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import mimetypes
 import os
-from typing import IO, Any, Iterator
+from typing import IO, Any, AsyncIterator, Iterator
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
@@ -19,8 +20,8 @@ from pocketstack.object import large
 from pocketstack.object.api.objects import Objects, delete_at
 from pocketstack.object.common import (MAX_FILE_SIZE, STORED_OBJECT_HEADERS, LengthRequired,
                                        Unprocessable, check_object_name, http_date,
-                                       merge_meta, meta_get, meta_updates, now_timestamp,
-                                       split_path, truthy)
+                                       merge_meta, meta_get, meta_headers, meta_updates,
+                                       now_timestamp, split_path, truthy)
 from pocketstack.object.models import Container, Object
 
 
@@ -30,10 +31,16 @@ def quota_check(extra_bytes: int, account: dict[str, Any] | None = None) -> Any:
         quota_bytes = meta_get(c.meta, "Quota-Bytes")
         quota_count = meta_get(c.meta, "Quota-Count")
         freed = old.headers.get("_stored", old.size) if old is not None else 0
-        account_quota = meta_get(account["meta"], "Quota-Bytes") if account else None
-        if account_quota is not None and account_quota.isdigit() and \
-                account["bytes"] - freed + extra_bytes > int(account_quota):  # type: ignore
-            raise errors.RequestEntityTooLarge("Upload exceeds quota.")
+        if account:
+            sysmeta = account.get("sysmeta") or {}
+            for quota in (meta_get(account["meta"], "Quota-Bytes"),
+                          sysmeta.get("quota-bytes")):
+                if quota is not None and quota.isdigit() and \
+                        account["bytes"] - freed + extra_bytes > int(quota):
+                    raise errors.RequestEntityTooLarge("Upload exceeds quota.")
+            count = sysmeta.get("quota-count")
+            if count is not None and old is None and account["objects"] + 1 > int(count):
+                raise errors.RequestEntityTooLarge("Upload exceeds quota.")
         if quota_bytes is not None and \
                 c.bytes_used - freed + extra_bytes > int(quota_bytes):
             raise errors.RequestEntityTooLarge("Upload exceeds quota.")
@@ -50,13 +57,65 @@ def no_overwrite(inner: Any) -> Any:
     return check
 
 
+class BodySink:
+    """Receives a request body into a file, hashing and writing in a worker thread.
+
+    The event loop only gathers chunks; each batch of ``BATCH`` bytes is hashed and
+    written by a worker while the next one arrives (MD5 and write release the GIL),
+    with at most one batch in flight, so memory stays bounded.
+    """
+
+    BATCH = 1024 * 1024
+
+    def __init__(self, f: IO[bytes]) -> None:
+        self.f = f
+        self.md5 = hashlib.md5(usedforsecurity=False)
+
+    def _write(self, data: bytes) -> None:
+        self.md5.update(data)
+        self.f.write(data)
+
+    async def receive(self, stream: AsyncIterator[bytes]) -> int:
+        size, buffered = 0, 0
+        parts: list[bytes] = []
+        pending: asyncio.Future[None] | None = None
+        try:
+            async for chunk in stream:
+                if not chunk:
+                    continue
+                size += len(chunk)
+                if size > MAX_FILE_SIZE:
+                    raise errors.RequestEntityTooLarge()
+                parts.append(chunk)
+                buffered += len(chunk)
+                if buffered >= self.BATCH:
+                    data = b"".join(parts)
+                    parts, buffered = [], 0
+                    if pending is not None:
+                        await pending
+                    pending = asyncio.ensure_future(run_in_threadpool(self._write, data))
+            if pending is not None:
+                await pending
+                pending = None
+            if parts:
+                data = b"".join(parts)
+                if len(data) >= 65536:
+                    await run_in_threadpool(self._write, data)
+                else:
+                    self._write(data)
+        finally:
+            if pending is not None:  # let the worker finish before the file is closed
+                await asyncio.gather(pending, return_exceptions=True)
+        return size
+
+
 class Upload(Objects):
     def _values(self, req: Request, name: str, base: Object | None = None
                 ) -> dict[str, Any]:
         """Content type, stored headers, metadata and expiry of the new object."""
         h = req.headers
         fresh = base is None or truthy(h.get("x-fresh-metadata"))
-        sets, removes = meta_updates(h, "object")
+        sets, removes = meta_updates(h, "object", keep_empty=True)
         meta = merge_meta({} if fresh else dict(base.meta), sets, removes)  # type: ignore
         stored = {} if base is None else {k: v for k, v in base.headers.items()
                                           if not k.startswith("_") and
@@ -80,7 +139,8 @@ class Upload(Objects):
                 "delete_at": None if expiry is False else expiry}
 
     def _commit(self, f: IO[bytes], temp: str, account: str, container: str, name: str,
-                values: dict[str, Any], req: Request) -> dict[str, str]:
+                values: dict[str, Any], req: Request, c: Container | None = None,
+                no_account_quota: bool = False) -> dict[str, str]:
         """fsync + rename the temp file, then publish the index row."""
         try:
             f.flush()
@@ -93,14 +153,15 @@ class Upload(Objects):
             self.files.discard(temp)
             raise
         try:
-            c = self.store.container(account, container)
+            if c is None:
+                c = self.store.container(account, container)
             if c is not None and req.headers.get("if-none-match", "").strip() != "*":
                 self.versioning.before_write(account, c, name)
         except BaseException:
             self.files.remove(path)
             raise
         check = quota_check(values.get("stored_bytes", values["size"]),
-                            self.store.account(account))
+                            None if no_account_quota else self.store.account_quota(account))
         if req.headers.get("if-none-match", "").strip() == "*":
             check = no_overwrite(check)
         try:
@@ -148,24 +209,17 @@ class Upload(Objects):
                                            values, body)
         if expected is not None and expected > MAX_FILE_SIZE:
             raise errors.RequestEntityTooLarge()
+        acct: Any = False  # not looked up
         if expected is not None:
-            acct = await run_in_threadpool(self.store.account, account)
+            acct = await run_in_threadpool(self.store.account_quota, account)
             quota_check(expected, acct)(c, None)
         f, temp = self.files.temp()
-        md5 = hashlib.md5(usedforsecurity=False)
-        size = 0
+        sink = BodySink(f)
         try:
-            async for chunk in req.raw.stream():
-                if not chunk:
-                    continue
-                size += len(chunk)
-                if size > MAX_FILE_SIZE:
-                    raise errors.RequestEntityTooLarge()
-                md5.update(chunk)
-                f.write(chunk)
+            size = await sink.receive(req.raw.stream())
             if expected is not None and size != expected:
                 raise errors.BadRequest("Client disconnected before sending the whole body")
-            etag = md5.hexdigest()
+            etag = sink.md5.hexdigest()
             want = h.get("etag", "").strip().strip('"').lower()
             if want and want != etag:
                 raise Unprocessable()
@@ -175,7 +229,7 @@ class Upload(Objects):
             raise
         values.update(size=size, etag=etag, slo=False)
         headers = await run_in_threadpool(self._commit, f, temp, account, container, obj,
-                                          values, req)
+                                          values, req, c, acct is None)
         return Response(status_code=201, headers=headers, media_type="text/html; "
                         "charset=UTF-8")
 
@@ -233,6 +287,7 @@ class Upload(Objects):
             self.files.discard(temp)
             raise
         headers = self._commit(f, temp, account, container, obj, values, req)
+        headers.update(meta_headers(values["meta"], "object"))
         headers.update({"X-Copied-From": quote(f"{src_container}/{src_obj}"),
                         "X-Copied-From-Account": quote(src_account),
                         "X-Copied-From-Last-Modified": http_date(float(src.timestamp))})
