@@ -1,0 +1,6 @@
+"""Lets the compute tests import their shared helpers (compute_helpers, stub_image)."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
