@@ -128,16 +128,15 @@ class Servers:
             raise errors.BadRequest(f"Flavor {flavor_ref} could not be found.") from None
         if flavor.disabled:
             raise errors.BadRequest(f"Flavor {flavor_ref} is disabled.")
+        plan = svc.volumes.plan(ctx, body, int(body.get("max_count", 1) or 1))
         image_ref = body.get("imageRef") or ""
-        if not image_ref and not body.get("block_device_mapping_v2"):
+        if not image_ref and not plan.boot_volume:
             raise errors.BadRequest("Missing imageRef attribute")
-        if body.get("block_device_mapping_v2") and not image_ref:
-            raise errors.BadRequest("Booting from volume is not supported: there is no Block "
-                                    "Storage service in this cloud.")
-        image = lookup_image(self.cloud, ctx, image_ref)
+        image = lookup_image(self.cloud, ctx, image_ref) if image_ref else {"id": ""}
         if flavor.memory_mb < int(image.get("min_ram") or 0):
             raise errors.BadRequest("Flavor's memory is too small for requested image.")
-        if flavor.root_gb and flavor.root_gb < int(image.get("min_disk") or 0):
+        if flavor.root_gb and flavor.root_gb < int(image.get("min_disk") or 0) \
+                and not plan.boot_volume:
             raise errors.BadRequest("Flavor's disk is too small for requested image.")
         networks = resolve_networks(self.cloud, ctx, body.get("networks"))
         metadata = body.get("metadata") or {}
@@ -213,6 +212,7 @@ class Servers:
             if group_id:
                 group = svc.groups.add_members(s, group_id, ctx.project_id,
                                                [i.uuid for i in instances])
+        svc.volumes.setup(ctx, instances, plan)
         for inst in instances:
             spec = RequestSpec(
                 instance_uuid=inst.uuid, project_id=ctx.project_id, vcpus=flavor.vcpus,
