@@ -50,9 +50,16 @@ class ReportClient:
     def __init__(self, cloud: "Cloud") -> None:
         self.conf = cloud.conf
         self.db = cloud.db
-        svc = cloud.service("placement")
-        self.api = getattr(svc, "placement", None)
+        self.cloud = cloud
+        self._api: Any = None
         self.providers: dict[str, str] = {}  # compute host -> provider uuid
+
+    @property
+    def api(self) -> Any:
+        """The in-process Placement (looked up late: it is built after compute)."""
+        if self._api is None:
+            self._api = getattr(self.cloud.service("placement"), "placement", None)
+        return self._api
 
     @property
     def enabled(self) -> bool:
