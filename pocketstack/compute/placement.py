@@ -104,6 +104,7 @@ class ReportClient:
         reserved = {"VCPU": c.get("DEFAULT", "reserved_host_cpus"),
                     "MEMORY_MB": c.get("DEFAULT", "reserved_host_memory_mb"),
                     "DISK_GB": -(-c.get("DEFAULT", "reserved_host_disk_mb") // 1024)}
+        changes: list[tuple["ComputeNode", str | None, dict[str, dict[str, Any]]]] = []
         for n in nodes:
             uuid, have = current.get(n.hypervisor_hostname, (None, None))
             totals = {"VCPU": n.vcpus, "MEMORY_MB": n.memory_mb, "DISK_GB": n.local_gb}
@@ -117,12 +118,43 @@ class ReportClient:
             if uuid is not None and have == wanted:
                 self.providers[n.host] = uuid
                 continue
+            changes.append((n, uuid, wanted))
+        if changes:
             try:
-                self.providers[n.host] = self.api.ensure_compute_provider(
-                    n.hypervisor_hostname, wanted, uuid=n.uuid)
-            except errors.ApiError as exc:
-                LOG.warning("placement: cannot report host %s: %s", n.host, exc)
+                self._write(changes)
+            except errors.ApiError as exc:  # one by one, to report the others
+                LOG.warning("placement: bulk report failed (%s), reporting one by one", exc)
+                for n, _, wanted in changes:
+                    try:
+                        self.providers[n.host] = self.api.ensure_compute_provider(
+                            n.hypervisor_hostname, wanted, uuid=n.uuid)
+                    except errors.ApiError as exc:
+                        LOG.warning("placement: cannot report host %s: %s", n.host, exc)
         return ratios
+
+    def _write(self, changes: list[tuple[Any, str | None, dict[str, dict[str, Any]]]]
+               ) -> None:
+        """New providers and inventories of many hosts in one transaction (start-up with
+        thousands of fake hosts would otherwise take a transaction or three per host)."""
+        from pocketstack.placement.models import ResourceProvider
+
+        done = {}
+        with self.db.write() as s:
+            for n, uuid, wanted in changes:
+                if uuid is None:
+                    rp = ResourceProvider(uuid=n.uuid, name=n.hypervisor_hostname,
+                                          generation=0)
+                    s.add(rp)
+                    s.flush()
+                    rp.root_provider_id = rp.id
+                    uuid = rp.uuid
+                    generation = 0
+                else:
+                    generation = s.scalar(select(ResourceProvider.generation)
+                                          .where(ResourceProvider.uuid == uuid))
+                self.api.inventories.replace_in(s, uuid, generation, wanted)
+                done[n.host] = uuid
+        self.providers.update(done)
 
     # -- allocations ----------------------------------------------------------------
     def allocations(self) -> dict[str, dict[str, dict[str, int]]]:

@@ -89,7 +89,12 @@ class Servers:
                           .get(sort_key, "created_at"))
             order = [col.desc() if sort_dir == "desc" else col.asc(),
                      Instance.id.desc() if sort_dir == "desc" else Instance.id.asc()]
-            rows = list(s.scalars(q.order_by(*order)))
+            q = q.order_by(*order)
+            if limit is not None and marker is None and not any(filters.get(k) for k in (
+                    "name", "tags", "tags-any", "not-tags", "not-tags-any", "ip")) \
+                    and filters.get("task_states") is None:
+                q = q.limit(limit)  # nothing filtered in Python: let the database stop early
+            rows = list(s.scalars(q))
         name = filters.get("name")
         if name:
             try:
@@ -156,8 +161,7 @@ class Servers:
             if force_host and not ctx.is_admin:
                 raise errors.Forbidden("Policy doesn't allow os_compute_api:servers:create:"
                                        "forced_host to be performed.")
-        zones = {sv.zone for sv in svc.hosts.services("nova-compute")}
-        if az and az not in zones:
+        if az and az not in {sv.zone for sv in svc.hosts.services("nova-compute")}:
             raise errors.BadRequest("The requested availability zone is not available")
         min_count = int(body.get("min_count", 1))
         max_count = int(body.get("max_count", min_count))

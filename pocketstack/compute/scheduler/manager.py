@@ -168,17 +168,23 @@ class Scheduler:
         if not force and sig == self._svc_sig and now - self._svc_at < _SERVICE_TTL:
             return
         self._svc_sig, self._svc_at = sig, now
-        services = self.hosts.compute_services()
+        with self.db.read() as s:
+            services = {r[0]: r for r in s.execute(
+                select(ComputeService.host, ComputeService.disabled,
+                       ComputeService.forced_down, ComputeService.zone,
+                       ComputeService.last_seen_up, ComputeService.updated_at,
+                       ComputeService.created_at)
+                .where(ComputeService.binary == "nova-compute"))}
         limit = utcnow().timestamp() - self.conf.get("DEFAULT", "service_down_time")
         for st in self._states.values():
             svc = services.get(st.host)
-            st.service_enabled = svc is not None and not svc.disabled
+            st.service_enabled = svc is not None and not svc[1]
             if svc is None:
                 st.service_up = False
                 continue
-            last = svc.last_seen_up or svc.updated_at or svc.created_at
-            st.service_up = not svc.forced_down and last.timestamp() >= limit
-            st.availability_zone = svc.zone
+            last = svc[4] or svc[5] or svc[6]
+            st.service_up = not svc[2] and last.timestamp() >= limit
+            st.availability_zone = svc[3]
 
     # -- decisions ------------------------------------------------------------------
     def _passes(self, st: HostState, spec: RequestSpec, everything: list[HostState]) -> bool:
