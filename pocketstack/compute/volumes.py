@@ -320,14 +320,18 @@ class ServerVolumes:
     def attached(self, req: Any, inst: Instance) -> list[dict[str, Any]]:
         """``os-extended-volumes:volumes_attached`` (one query per request)."""
         cache = getattr(req, "_volumes_attached", None)
-        if cache is None:
-            cache = {}
+        if cache is None or (inst.uuid not in cache and not cache.get("*")):
+            one = not req.raw.url.path.endswith("/detail")  # a list: every server at once
+            cache = cache or {"*": not one}
+            q = select(BlockDeviceMapping.instance_uuid, BlockDeviceMapping.volume_id,
+                       BlockDeviceMapping.delete_on_termination) \
+                .where(BlockDeviceMapping.destination_type == "volume") \
+                .order_by(BlockDeviceMapping.id)
+            if one:
+                q = q.where(BlockDeviceMapping.instance_uuid == inst.uuid)
+                cache[inst.uuid] = []
             with self.db.read() as s:
-                for uuid, vid, dot in s.execute(
-                        select(BlockDeviceMapping.instance_uuid, BlockDeviceMapping.volume_id,
-                               BlockDeviceMapping.delete_on_termination)
-                        .where(BlockDeviceMapping.destination_type == "volume")
-                        .order_by(BlockDeviceMapping.id)):
+                for uuid, vid, dot in s.execute(q):
                     cache.setdefault(uuid, []).append((vid, dot))
             req._volumes_attached = cache
         if req.at_least("2.3"):
