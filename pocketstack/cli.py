@@ -21,6 +21,8 @@ def _load_conf(args: argparse.Namespace) -> "object":
     overrides = {}
     if getattr(args, "driver", None):
         overrides[("DEFAULT", "compute_driver")] = args.driver
+    if getattr(args, "fake_hosts", None) is not None:
+        overrides[("fake", "hosts")] = args.fake_hosts
     if getattr(args, "debug", False):
         overrides[("DEFAULT", "debug")] = True
     try:
@@ -105,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--bind", default="127.0.0.1",
                     help="address to serve on; any 127.x.y.z lets clouds run side by side")
     up.add_argument("--driver", default=None, help="compute driver: fake, container or qemu")
+    up.add_argument("--fake-hosts", type=int, default=None,
+                    help="number of fake compute hosts ([fake] hosts)")
     up.add_argument("--debug", action="store_true", help="log at DEBUG level")
     up.set_defaults(func=cmd_up)
 

@@ -77,7 +77,9 @@ class Hosts:
 
     def _beat(self) -> None:
         interval = self.conf.get("DEFAULT", "report_interval")
-        while not self._stop.wait(interval):
+        first = True  # beat at once: a long start-up must not leave the hosts "down"
+        while first or not self._stop.wait(interval):
+            first = False
             try:
                 with self.db.write() as s:
                     now = utcnow()

@@ -178,3 +178,25 @@ class Aggregate(Base):
     hosts: Mapped[list[str]] = mapped_column(JSONText, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class BlockDeviceMapping(Base):
+    """A server's volumes (Nova's block_device_mapping): boot volumes and attachments."""
+
+    __tablename__ = "compute_block_device_mapping"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36), index=True)
+    source_type: Mapped[str] = mapped_column(String(32))
+    destination_type: Mapped[str] = mapped_column(String(32))
+    device_name: Mapped[str | None] = mapped_column(String(255))
+    boot_index: Mapped[int | None] = mapped_column(Integer)
+    volume_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    snapshot_id: Mapped[str | None] = mapped_column(String(36))
+    image_id: Mapped[str | None] = mapped_column(String(36))
+    volume_size: Mapped[int | None] = mapped_column(Integer)
+    volume_type: Mapped[str | None] = mapped_column(String(255))
+    attachment_id: Mapped[str | None] = mapped_column(String(36))
+    delete_on_termination: Mapped[bool] = mapped_column(Boolean, default=False)
+    tag: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

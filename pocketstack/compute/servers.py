@@ -89,7 +89,12 @@ class Servers:
                           .get(sort_key, "created_at"))
             order = [col.desc() if sort_dir == "desc" else col.asc(),
                      Instance.id.desc() if sort_dir == "desc" else Instance.id.asc()]
-            rows = list(s.scalars(q.order_by(*order)))
+            q = q.order_by(*order)
+            if limit is not None and marker is None and not any(filters.get(k) for k in (
+                    "name", "tags", "tags-any", "not-tags", "not-tags-any", "ip")) \
+                    and filters.get("task_states") is None:
+                q = q.limit(limit)  # nothing filtered in Python: let the database stop early
+            rows = list(s.scalars(q))
         name = filters.get("name")
         if name:
             try:
@@ -128,16 +133,15 @@ class Servers:
             raise errors.BadRequest(f"Flavor {flavor_ref} could not be found.") from None
         if flavor.disabled:
             raise errors.BadRequest(f"Flavor {flavor_ref} is disabled.")
+        plan = svc.volumes.plan(ctx, body, int(body.get("max_count", 1) or 1))
         image_ref = body.get("imageRef") or ""
-        if not image_ref and not body.get("block_device_mapping_v2"):
+        if not image_ref and not plan.boot_volume:
             raise errors.BadRequest("Missing imageRef attribute")
-        if body.get("block_device_mapping_v2") and not image_ref:
-            raise errors.BadRequest("Booting from volume is not supported: there is no Block "
-                                    "Storage service in this cloud.")
-        image = lookup_image(self.cloud, ctx, image_ref)
+        image = lookup_image(self.cloud, ctx, image_ref) if image_ref else {"id": ""}
         if flavor.memory_mb < int(image.get("min_ram") or 0):
             raise errors.BadRequest("Flavor's memory is too small for requested image.")
-        if flavor.root_gb and flavor.root_gb < int(image.get("min_disk") or 0):
+        if flavor.root_gb and flavor.root_gb < int(image.get("min_disk") or 0) \
+                and not plan.boot_volume:
             raise errors.BadRequest("Flavor's disk is too small for requested image.")
         networks = resolve_networks(self.cloud, ctx, body.get("networks"))
         metadata = body.get("metadata") or {}
@@ -157,8 +161,7 @@ class Servers:
             if force_host and not ctx.is_admin:
                 raise errors.Forbidden("Policy doesn't allow os_compute_api:servers:create:"
                                        "forced_host to be performed.")
-        zones = {sv.zone for sv in svc.hosts.services("nova-compute")}
-        if az and az not in zones:
+        if az and az not in {sv.zone for sv in svc.hosts.services("nova-compute")}:
             raise errors.BadRequest("The requested availability zone is not available")
         min_count = int(body.get("min_count", 1))
         max_count = int(body.get("max_count", min_count))
@@ -213,6 +216,7 @@ class Servers:
             if group_id:
                 group = svc.groups.add_members(s, group_id, ctx.project_id,
                                                [i.uuid for i in instances])
+        svc.volumes.setup(ctx, instances, plan)
         for inst in instances:
             spec = RequestSpec(
                 instance_uuid=inst.uuid, project_id=ctx.project_id, vcpus=flavor.vcpus,

@@ -21,6 +21,7 @@ from pocketstack.compute.server_groups import ServerGroups
 from pocketstack.compute.resize import Resizes
 from pocketstack.compute.servers import Servers
 from pocketstack.compute.tasks import Tasks
+from pocketstack.compute.volumes import ServerVolumes
 
 if TYPE_CHECKING:
     from pocketstack.cloud import Cloud
@@ -49,7 +50,8 @@ class ComputeService(Service):
         super().__init__(cloud)
         from pocketstack.compute.api import (admin, aggregates, flavors, keypairs, quotas,
                                              server_actions, server_groups, servers, tags,
-                                             unimplemented, usage, versions)
+                                             unimplemented, usage, versions,
+                                             volume_attachments)
 
         conf = cloud.conf
         self.driver = load_driver(conf.get("DEFAULT", "compute_driver"), conf)
@@ -64,6 +66,8 @@ class ComputeService(Service):
         self.tasks = Tasks(cloud.db, conf, self.driver, self.scheduler)
         self.servers = Servers(self)
         self.resizes = Resizes(self)
+        self.volumes = ServerVolumes(self)
+        self.tasks.delete_hooks.append(self.volumes.cleanup)
         for resource in (versions.Versions(MAX_VERSION), flavors.Flavors(self),
                          flavors.FlavorExtras(self), keypairs.KeyPairs(self),
                          servers.Servers(self), server_actions.ServerActions(self),
@@ -72,7 +76,7 @@ class ComputeService(Service):
                          admin.AvailabilityZones(self), quotas.Limits(self),
                          quotas.QuotaSets(self), server_groups.ServerGroups(self),
                          tags.Tags(self), aggregates.Aggregates(self),
-                         usage.Usage(self)):
+                         usage.Usage(self), volume_attachments.VolumeAttachments(self)):
             self.router.include(resource)
         unimplemented.register(self.router)
 

@@ -53,6 +53,7 @@ class Tasks:
         self.driver = driver
         self.scheduler = scheduler
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="compute-task")
+        self.delete_hooks: list[Callable[[str], None]] = []  # run with the uuid on delete
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
         def run() -> Any:
@@ -179,6 +180,8 @@ class Tasks:
                 self.driver.destroy(inst.host, driver_view(inst))
             except Exception:
                 LOG.exception("destroying %s on %s failed (deleted anyway)", uuid, inst.host)
+        for hook in self.delete_hooks:
+            hook(uuid)
         with self.db.write() as s:
             row = s.scalar(select(Instance).where(Instance.uuid == uuid))
             if row is not None:

@@ -112,7 +112,28 @@ class CloudFacts:
     # -- resources Tempest wants references to -----------------------------------------
     def images(self) -> list[str]:
         body = self.get("image", "/v2/images?status=active") or {}
-        return [i["id"] for i in body.get("images", [])]
+        found = [i["id"] for i in body.get("images", [])]
+        return found or self._seed_image()
+
+    def _seed_image(self) -> list[str]:
+        """A fresh cloud has no image: upload a tiny public one for [compute] image_ref."""
+        base = self.endpoint("image")
+        if base is None:
+            return []
+        status, _, img = _request("POST", base.rstrip("/") + "/v2/images", {
+            "name": "tempest-tiny", "disk_format": "raw", "container_format": "bare",
+            "visibility": "public"}, token=self.token)
+        if status != 201:
+            return []
+        req = urllib.request.Request(f"{base.rstrip('/')}/v2/images/{img['id']}/file",
+                                     data=b"\0" * 1024, method="PUT")
+        req.add_header("Content-Type", "application/octet-stream")
+        req.add_header("X-Auth-Token", self.token)
+        try:
+            urllib.request.urlopen(req, timeout=30).read()
+        except urllib.error.URLError:
+            return []
+        return [img["id"]]
 
     def flavors(self) -> list[str]:
         body = self.get("compute", "/flavors/detail") or {}

@@ -9,8 +9,6 @@ from pocketstack.api.request import Request
 from pocketstack.api.routing import Route, Router
 
 PATHS = [
-    "/v2.1/servers/{server_id}/os-volume_attachments",
-    "/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}",
     "/v2.1/servers/{server_id}/os-interface",
     "/v2.1/servers/{server_id}/os-interface/{port_id}",
     "/v2.1/servers/{server_id}/remote-consoles",

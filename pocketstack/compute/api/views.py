@@ -97,7 +97,7 @@ def server(svc: "ComputeService", req: "Request", inst: Instance, show: bool = F
         "OS-SRV-USG:terminated_at": iso_us(inst.terminated_at),
         "OS-EXT-STS:task_state": inst.task_state, "OS-EXT-STS:vm_state": inst.vm_state,
         "OS-EXT-STS:power_state": inst.power_state,
-        "os-extended-volumes:volumes_attached": [],
+        "os-extended-volumes:volumes_attached": svc.volumes.attached(req, inst),
     }
     if req.authorized(f"{P}os-extended-server-attributes", target):
         out.update({"OS-EXT-SRV-ATTR:host": inst.host,

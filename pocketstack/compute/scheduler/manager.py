@@ -1,24 +1,39 @@
-"""Select a host for a request: filters, then weighers, then an in-memory claim."""
+"""Select a host for a request: filters and the RAM weigher in memory, then a claim in
+Placement (the server's uuid as consumer) so that ``resource provider usage show`` and
+the hypervisor statistics agree.
+
+Fast at scale: the hosts are kept in weight order (a sorted list updated on each claim
+and release), and the first host in that order that passes every filter is the one the
+full filter-then-weigh pass would pick; so a decision usually looks at one host, not all.
+The nova-compute service rows (enabled, up, zone) are cached and re-read when they or
+the aggregates change, or after a few seconds for the heartbeats.
+"""
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import threading
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from pocketstack.compute.models import ComputeNode, Instance
+from pocketstack.api import errors
+from pocketstack.compute.models import Aggregate, ComputeNode, ComputeService, Instance
+from pocketstack.compute.placement import ReportClient
 from pocketstack.compute.scheduler import filters as filter_mod
 from pocketstack.compute.scheduler.host_state import HostState, RequestSpec
 from pocketstack.compute.scheduler.weighers.ram import RAMWeigher
+from pocketstack.db import utcnow
 
 if TYPE_CHECKING:
     from pocketstack.cloud import Cloud
     from pocketstack.compute.hosts import Hosts
 
 LOG = logging.getLogger(__name__)
+_SERVICE_TTL = 2.0  # seconds a cached view of the service rows is trusted (heartbeats)
 
 
 class NoValidHost(Exception):
@@ -35,77 +50,234 @@ class Scheduler:
         self.conf = cloud.conf
         self.db = cloud.db
         self.hosts = hosts
-        self._lock = threading.Lock()
+        self.report = ReportClient(cloud)
+        self._lock = threading.RLock()
         self._states: dict[str, HostState] = {}
+        self._keys: dict[str, tuple[Any, ...]] = {}
+        self._order: list[tuple[Any, ...]] = []  # ascending; the best host is last
+        self._owners: dict[str, tuple[str, str]] = {}  # instance -> (project, user)
+        self._where: dict[str, set[str]] = {}  # instance -> hosts holding a claim for it
+        self._svc_sig: Any = None
+        self._svc_at = 0.0
         names = self.conf.get("filter_scheduler", "enabled_filters")
         unknown = [n for n in names if n not in filter_mod.ALL]
         if unknown:
             LOG.warning("unknown scheduler filters ignored: %s", ", ".join(unknown))
         self.filters = [filter_mod.ALL[n]() for n in names if n in filter_mod.ALL]
         self.weigher = RAMWeigher(self.conf.get("filter_scheduler", "ram_weight_multiplier"))
+        m = self.weigher.multiplier
+        self._sign = 1 if m > 0 else -1 if m < 0 else 0
 
+    # -- state ----------------------------------------------------------------------
     def load(self) -> None:
-        """(Re)build the host states from the compute nodes and the instances on them."""
+        """(Re)build the host states from the compute nodes and the instances on them,
+        report the nodes to Placement and heal the servers' allocations there."""
         c = self.conf
         with self.db.read() as s:
             nodes = list(s.scalars(select(ComputeNode)))
             rows = list(s.execute(select(Instance.uuid, Instance.host, Instance.vcpus,
                                          Instance.memory_mb, Instance.root_gb,
-                                         Instance.ephemeral_gb, Instance.flavor)
+                                         Instance.ephemeral_gb, Instance.flavor,
+                                         Instance.project_id, Instance.user_id,
+                                         Instance.resize_from)
                                   .where(Instance.deleted.is_(False),
                                          Instance.host.is_not(None))))
-        zones = {h: svc.zone for h, svc in self.hosts.compute_services().items()}
+        ratios = self.report.sync(nodes)
         states = {}
         for n in nodes:
+            r = ratios.get(n.host, {})
             states[n.host] = HostState(
                 host=n.host, nodename=n.hypervisor_hostname,
-                availability_zone=zones.get(n.host, c.get("DEFAULT", "default_availability_zone")),
+                availability_zone=c.get("DEFAULT", "default_availability_zone"),
                 total_vcpus=n.vcpus, total_ram_mb=n.memory_mb, total_disk_gb=n.local_gb,
-                cpu_allocation_ratio=c.get("DEFAULT", "cpu_allocation_ratio"),
-                ram_allocation_ratio=c.get("DEFAULT", "ram_allocation_ratio"),
-                disk_allocation_ratio=c.get("DEFAULT", "disk_allocation_ratio"))
-        for uuid, host, vcpus, ram, root, eph, flavor in rows:
+                cpu_allocation_ratio=r.get("VCPU", c.get("DEFAULT", "cpu_allocation_ratio")),
+                ram_allocation_ratio=r.get("MEMORY_MB",
+                                           c.get("DEFAULT", "ram_allocation_ratio")),
+                disk_allocation_ratio=r.get("DISK_GB",
+                                            c.get("DEFAULT", "disk_allocation_ratio")))
+        owners = {}
+        for uuid, host, vcpus, ram, root, eph, flavor, project, user, resize_from in rows:
+            owners[uuid] = (project, user)
             if host in states:
                 states[host].consume(uuid, vcpus, ram,
                                      disk_gb(root, eph, int((flavor or {}).get("swap") or 0)))
+            src = (resize_from or {}).get("host")
+            old = (resize_from or {}).get("flavor") or {}
+            if src and src != host and src in states:  # the source keeps its claim
+                states[src].consume(uuid, int(old.get("vcpus", vcpus)),
+                                    int(old.get("memory_mb", ram)),
+                                    disk_gb(int(old.get("root_gb", root)),
+                                            int(old.get("ephemeral_gb", eph)),
+                                            int(old.get("swap") or 0)))
+        where: dict[str, set[str]] = {}
+        for st in states.values():
+            for uuid in st.instances:
+                where.setdefault(uuid, set()).add(st.host)
         with self._lock:
             self._states = states
+            self._owners = owners
+            self._where = where
+            self._svc_sig = None
+            self._refresh_services(force=True)
+            self._keys = {h: self._key(st) for h, st in states.items()}
+            self._order = sorted(self._keys.values())
+        self._heal()
+
+    def _heal(self) -> None:
+        """Give Placement the allocations of the servers it does not know (or wrongly)."""
+        if not self.report.enabled:
+            return
+        have = self.report.allocations()
+        with self._lock:
+            wanted: dict[str, dict[str, tuple[int, int, int]]] = {}
+            for st in self._states.values():
+                for uuid, usage in st.instances.items():
+                    wanted.setdefault(uuid, {})[st.host] = usage
+        for uuid, usage in wanted.items():
+            from pocketstack.compute.placement import resources
+
+            expect = {self.report.providers.get(h): resources(*u) for h, u in usage.items()}
+            if have.get(uuid) != expect and uuid in self._owners:
+                try:
+                    self.report.put(uuid, usage, *self._owners[uuid])
+                except errors.ApiError as exc:
+                    LOG.warning("placement: cannot heal allocations of %s: %s", uuid, exc)
+
+    def _key(self, st: HostState) -> tuple[Any, ...]:
+        return (self._sign * st.free_ram_mb, -len(st.instances), st.host)
+
+    def _reorder(self, st: HostState) -> None:
+        old = self._keys.get(st.host)
+        if old is not None:
+            i = bisect.bisect_left(self._order, old)
+            if i < len(self._order) and self._order[i] == old:
+                del self._order[i]
+        new = self._key(st)
+        self._keys[st.host] = new
+        bisect.insort(self._order, new)
+
+    def _refresh_services(self, force: bool = False) -> None:
+        """Copy the service rows' enabled/up/zone onto the host states when changed."""
+        with self.db.read() as s:
+            sig = s.execute(select(
+                select(func.count(ComputeService.id), func.max(ComputeService.updated_at))
+                .where(ComputeService.binary == "nova-compute").subquery(),
+                select(func.count(Aggregate.id), func.max(Aggregate.updated_at)).subquery()
+            )).first()
+        now = time.monotonic()
+        if not force and sig == self._svc_sig and now - self._svc_at < _SERVICE_TTL:
+            return
+        self._svc_sig, self._svc_at = sig, now
+        with self.db.read() as s:
+            services = {r[0]: r for r in s.execute(
+                select(ComputeService.host, ComputeService.disabled,
+                       ComputeService.forced_down, ComputeService.zone,
+                       ComputeService.last_seen_up, ComputeService.updated_at,
+                       ComputeService.created_at)
+                .where(ComputeService.binary == "nova-compute"))}
+        limit = utcnow().timestamp() - self.conf.get("DEFAULT", "service_down_time")
+        for st in self._states.values():
+            svc = services.get(st.host)
+            st.service_enabled = svc is not None and not svc[1]
+            if svc is None:
+                st.service_up = False
+                continue
+            last = svc[4] or svc[5] or svc[6]
+            st.service_up = not svc[2] and last.timestamp() >= limit
+            st.availability_zone = svc[3]
+
+    # -- decisions ------------------------------------------------------------------
+    def _passes(self, st: HostState, spec: RequestSpec, everything: list[HostState]) -> bool:
+        if st.host in spec.ignore_hosts:
+            return False
+        return all(f.host_passes(st, spec, everything) for f in self.filters)
+
+    def _pick(self, spec: RequestSpec) -> HostState:
+        everything = list(self._states.values())
+        if spec.force_host:
+            st = self._states.get(spec.force_host)
+            if st is not None and self._passes(st, spec, everything):
+                return st
+            raise NoValidHost()
+        order = self._order
+        for i in range(len(order) - 1, -1, -1):
+            st = self._states[order[i][2]]
+            if self._passes(st, spec, everything):
+                return st
+        LOG.info("no valid host for %s among %d hosts", spec.instance_uuid, len(order))
+        raise NoValidHost()
 
     def select_destination(self, spec: RequestSpec) -> HostState:
         """Filter and weigh the hosts; claim the request's resources on the winner."""
-        services = self.hosts.compute_services()
-        with self._lock:
-            candidates = []
-            for st in self._states.values():
-                svc = services.get(st.host)
-                st.service_enabled = svc is not None and not svc.disabled
-                st.service_up = svc is not None and self.hosts.is_up(svc)
-                if svc is not None:
-                    st.availability_zone = svc.zone
-                if st.host in spec.ignore_hosts:
-                    continue
-                if spec.force_host and st.host != spec.force_host:
-                    continue
-                candidates.append(st)
-            everything = list(self._states.values())
-            for flt in self.filters:
-                before = len(candidates)
-                candidates = [h for h in candidates if flt.host_passes(h, spec, everything)]
-                LOG.debug("filter %s: %d -> %d hosts", type(flt).__name__, before,
-                          len(candidates))
-                if not candidates:
-                    LOG.info("no valid host for %s: %s returned 0 hosts", spec.instance_uuid,
-                             type(flt).__name__)
-                    raise NoValidHost()
-            weights = self.weigher.weigh(candidates)
-            best = max(candidates, key=lambda h: (weights[h.host], -len(h.instances), h.host))
-            best.consume(spec.instance_uuid, spec.vcpus, spec.memory_mb, spec.disk_gb)
-            return best
+        self._refresh_services()
+        tried: set[str] = set()
+        for _ in range(3):
+            with self._lock:
+                best = self._pick(spec)
+                best.consume(spec.instance_uuid, spec.vcpus, spec.memory_mb, spec.disk_gb)
+                self._where.setdefault(spec.instance_uuid, set()).add(best.host)
+                self._reorder(best)
+            try:
+                self._claim(spec.instance_uuid, spec.project_id)
+                return best
+            except errors.Conflict as exc:  # Placement disagrees (usage made elsewhere)
+                LOG.info("placement refused %s on %s: %s", spec.instance_uuid, best.host, exc)
+                self._release_memory(best.host, spec.instance_uuid)
+                tried.add(best.host)
+                spec.ignore_hosts.add(best.host)
+        spec.ignore_hosts -= tried
+        raise NoValidHost()
 
-    def release(self, host: str | None, uuid: str) -> None:
-        if not host:
+    def _owner(self, uuid: str, project_id: str | None = None) -> tuple[str, str]:
+        owner = self._owners.get(uuid)
+        if owner is None:
+            with self.db.read() as s:
+                row = s.execute(select(Instance.project_id, Instance.user_id)
+                                .where(Instance.uuid == uuid)).first()
+            owner = (row[0], row[1]) if row else (project_id or "", project_id or "")
+            self._owners[uuid] = owner
+        return owner
+
+    def _usage_of(self, uuid: str) -> dict[str, tuple[int, int, int]]:
+        with self._lock:
+            out = {}
+            for h in self._where.get(uuid, ()):
+                st = self._states.get(h)
+                if st is not None and uuid in st.instances:
+                    out[h] = st.instances[uuid]
+            return out
+
+    def _claim(self, uuid: str, project_id: str | None = None) -> None:
+        if not self.report.enabled:
             return
+        project, user = self._owner(uuid, project_id)
+        self.report.put(uuid, self._usage_of(uuid), project, user)
+
+    def _release_memory(self, host: str, uuid: str) -> None:
         with self._lock:
             st = self._states.get(host)
-            if st is not None:
+            if st is not None and uuid in st.instances:
                 st.release(uuid)
+                self._reorder(st)
+            hosts = self._where.get(uuid)
+            if hosts is not None:
+                hosts.discard(host)
+                if not hosts:
+                    del self._where[uuid]
+
+    def release(self, host: str | None, uuid: str) -> None:
+        """Free the server's resources on ``host`` (in memory and in Placement)."""
+        if not host:
+            return
+        self._release_memory(host, uuid)
+        if not self.report.enabled:
+            return
+        usage = self._usage_of(uuid)
+        try:
+            if usage:
+                self.report.put(uuid, usage, *self._owner(uuid))
+            else:
+                self.report.release(uuid)
+                self._owners.pop(uuid, None)
+        except errors.ApiError as exc:
+            LOG.warning("placement: cannot release %s on %s: %s", uuid, host, exc)

@@ -1,0 +1,105 @@
+"""/servers/{server_id}/os-volume_attachments: list, show, attach (200), detach (202)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pocketstack.api import errors
+from pocketstack.api.request import Request
+from pocketstack.api.routing import route
+from pocketstack.compute.models import BlockDeviceMapping
+from pocketstack.compute.volumes import _as_bool
+from pocketstack.policy import RuleDefault, register_defaults
+
+if TYPE_CHECKING:
+    from pocketstack.compute.service import ComputeService
+
+P = "os_compute_api:os-volumes-attachments:"
+register_defaults([RuleDefault(P + "index", "rule:project_reader_or_admin"),
+                   RuleDefault(P + "show", "rule:project_reader_or_admin"),
+                   RuleDefault(P + "create", "rule:project_member_or_admin"),
+                   RuleDefault(P + "update", "rule:project_member_or_admin"),
+                   RuleDefault(P + "swap", "rule:admin_required"),
+                   RuleDefault(P + "delete", "rule:project_member_or_admin")])
+BASE = "/v2.1/servers/{server_id}/os-volume_attachments"
+
+
+def view(req: Request, row: BlockDeviceMapping) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": row.volume_id, "serverId": row.instance_uuid,
+                           "volumeId": row.volume_id, "device": row.device_name}
+    if req.at_least("2.70"):
+        out["tag"] = row.tag
+    if req.at_least("2.79"):
+        out["delete_on_termination"] = bool(row.delete_on_termination)
+    return out
+
+
+class VolumeAttachments:
+    def __init__(self, svc: "ComputeService") -> None:
+        self.svc = svc
+
+    def _server(self, req: Request, server_id: str, action: str) -> Any:
+        inst = self.svc.servers.get(req.ctx, server_id, all_projects=req.ctx.is_admin)
+        req.enforce(P + action, {"project_id": inst.project_id, "user_id": inst.user_id})
+        return inst
+
+    @route("GET", BASE)
+    def index(self, req: Request, server_id: str) -> dict[str, Any]:
+        inst = self._server(req, server_id, "index")
+        rows = self.svc.volumes.attachments(inst.uuid)
+        try:
+            offset = int(req.query.get("offset") or 0)
+            limit = int(req.query["limit"]) if req.query.get("limit") else None
+        except ValueError:
+            raise errors.BadRequest("limit and offset must be integers") from None
+        if offset < 0 or (limit is not None and limit < 0):
+            raise errors.BadRequest("limit and offset must be >= 0")
+        rows = rows[offset:] if limit is None else rows[offset:offset + limit]
+        return {"volumeAttachments": [view(req, r) for r in rows]}
+
+    @route("GET", BASE + "/{volume_id}")
+    def show(self, req: Request, server_id: str, volume_id: str) -> dict[str, Any]:
+        inst = self._server(req, server_id, "show")
+        return {"volumeAttachment": view(req, self.svc.volumes.find(inst.uuid, volume_id))}
+
+    @route("POST", BASE)
+    def create(self, req: Request, server_id: str) -> dict[str, Any]:
+        body = req.json()
+        att = body.get("volumeAttachment") if isinstance(body, dict) else None
+        if not isinstance(att, dict) or not isinstance(att.get("volumeId"), str):
+            raise errors.BadRequest("Invalid input for field/attribute volumeAttachment. "
+                                    "'volumeId' is a required property")
+        allowed = {"volumeId", "device"}
+        if req.at_least("2.49"):
+            allowed.add("tag")
+        if req.at_least("2.79"):
+            allowed.add("delete_on_termination")
+        extra = set(att) - allowed
+        if extra:
+            raise errors.BadRequest("Invalid input for field/attribute volumeAttachment. "
+                                    "Additional properties are not allowed "
+                                    f"({', '.join(sorted(extra))} was unexpected)")
+        device = att.get("device")
+        if device is not None and not isinstance(device, str):
+            raise errors.BadRequest("Invalid input for field/attribute device.")
+        tag = att.get("tag")
+        if tag is not None and (not isinstance(tag, str) or len(tag) > 60 or "/" in tag
+                                or "," in tag):
+            raise errors.BadRequest(f"Invalid input for field/attribute tag. Value: {tag}.")
+        inst = self._server(req, server_id, "create")
+        row = self.svc.volumes.attach(req.ctx, inst, att["volumeId"], device or None, tag,
+                                      _as_bool(att.get("delete_on_termination"),
+                                               "delete_on_termination"))
+        return {"volumeAttachment": view(req, row)}
+
+    @route("PUT", BASE + "/{volume_id}", status=202)
+    def update(self, req: Request, server_id: str, volume_id: str) -> None:
+        inst = self._server(req, server_id, "update")
+        self.svc.volumes.find(inst.uuid, volume_id)
+        raise errors.NotImplementedYet("Swapping or updating a volume attachment is not "
+                                       "implemented by pocketstack yet.")
+
+    @route("DELETE", BASE + "/{volume_id}", status=202)
+    def delete(self, req: Request, server_id: str, volume_id: str) -> None:
+        inst = self._server(req, server_id, "delete")
+        self.svc.volumes.detach(req.ctx, inst, volume_id)
