@@ -67,6 +67,8 @@ EXTENSIONS = [
      "tag on resources with standard attribute."),
     ("standard-attr-timestamp", "Resource timestamps", "Adds created_at and updated_at fields "
      "to all Neutron resources that have Neutron standard attributes."),
+    ("subnet-external-network", "Subnet External Network", "Informs if the subnet is "
+     "associated to an external network."),
     ("subnet_allocation", "Subnet Allocation", "Enables allocation of subnets from a subnet "
      "pool"),
     ("stateful-security-group", "Stateful security group", "Indicates if the security group "
