@@ -141,6 +141,10 @@ class SecurityGroups(Kind):
                     body.get("name") not in (None, "default"):
                 raise conflict("Updating default security group not allowed.",
                                "SecurityGroupCannotUpdateDefault")
+            if body.get("name") == "default" and not (default and
+                                                      default.security_group_id == row.id):
+                raise conflict("Default security group already exists.",
+                               "SecurityGroupDefaultAlreadyExists")
             for key in ("name", "description"):
                 if key in body:
                     check_string(body, key)

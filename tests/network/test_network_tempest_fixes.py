@@ -85,3 +85,28 @@ def test_external_subnets_visible_with_extension(cloud, api):
     assert subs and all(s["router:external"] is True for s in subs)
     _, private = _net_subnet(api, "10.72.0.0/28")
     assert private["router:external"] is False
+
+
+def test_security_group_cannot_be_renamed_default(api):
+    sg = api("POST", "/v2.0/security-groups", {"security_group": {"name": "tf-rename"}})
+    sg_id = sg.json()["security_group"]["id"]
+    r = api("PUT", f"/v2.0/security-groups/{sg_id}", {"security_group": {"name": "default"}})
+    assert r.status_code == 409
+    assert r.json()["NeutronError"]["type"] == "SecurityGroupDefaultAlreadyExists"
+    api("DELETE", f"/v2.0/security-groups/{sg_id}")
+
+
+def test_external_network_deleted_with_unassociated_floating_ips(api):
+    net = api("POST", "/v2.0/networks", {"network": {"name": "tf-ext",
+                                                     "router:external": True}})
+    net = net.json()["network"]
+    sub = api("POST", "/v2.0/subnets", {"subnet": {"network_id": net["id"], "ip_version": 4,
+                                                   "cidr": "172.31.9.0/28",
+                                                   "enable_dhcp": False}}).json()["subnet"]
+    fip = api("POST", "/v2.0/floatingips", {"floatingip": {
+        "floating_network_id": net["id"]}})
+    assert fip.status_code == 201, fip.text
+    assert api("DELETE", f"/v2.0/networks/{net['id']}").status_code == 204
+    fip_id = fip.json()["floatingip"]["id"]
+    assert api("GET", f"/v2.0/floatingips/{fip_id}").status_code == 404
+    assert api("GET", f"/v2.0/subnets/{sub['id']}").status_code == 404

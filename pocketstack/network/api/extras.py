@@ -63,6 +63,11 @@ EXTENSIONS = [
      "to standard attributes"),
     ("standard-attr-revisions", "Resource revision numbers", "This extension will display the "
      "revision number of neutron resources."),
+    ("tag", "Tag support", "Enables to set tag on resources."),
+    ("tag-ext", "Tag support for resources: subnet, subnetpool, port, router", "Extends tag "
+     "support to more L2 and L3 resources."),
+    ("ip-substring-filtering", "IP address substring filtering", "Provides IP address "
+     "substring filtering when listing ports"),
     ("standard-attr-tag", "Tag support for resources with standard attribute", "Enables to set "
      "tag on resources with standard attribute."),
     ("standard-attr-timestamp", "Resource timestamps", "Adds created_at and updated_at fields "
