@@ -8,7 +8,10 @@ restarts the cloud and allocates again, checking the same after each step.
 
 No peer figure: ../shared/peers/openstack/README.md has none for Neutron port creation.
 
-    python benchmarks/network_ports.py [--ports 10000] [--concurrency 8]
+    python benchmarks/network_ports.py [--ports 10000] [--concurrency 8] [--only ipam|http]
+
+The first part times the allocator alone in-process (next-fit, then the linear scan it
+replaced as a reference), the second the whole API over HTTP.
 """
 
 from __future__ import annotations
@@ -47,11 +50,16 @@ class Client:
         return s
 
 
-def create_ports(client: Client, network_id: str, count: int, threads: int) -> list[float]:
-    """Create ``count`` ports; returns the completion time of each (monotonic, sorted)."""
+def create_ports(client: Client, network_id: str, count: int, threads: int,
+                 block: int = 0) -> list[float]:
+    """Create ``count`` ports; returns the completion time of each (monotonic, sorted).
+
+    With ``block``, prints the time each successive ``block`` ports took as they complete.
+    """
     counter = itertools.count()
     lock = threading.Lock()
     done: list[float] = []
+    last = [time.monotonic()]
 
     def worker(_: int) -> None:
         s = client.session()
@@ -60,7 +68,13 @@ def create_ports(client: Client, network_id: str, count: int, threads: int) -> l
             if r.status_code != 201:
                 raise RuntimeError(f"port create: {r.status_code} {r.text}")
             with lock:
-                done.append(time.monotonic())
+                now = time.monotonic()
+                done.append(now)
+                if block and len(done) % block == 0:
+                    print(f"  ports {len(done) - block + 1:>6}-{len(done):<6} "
+                          f"{now - last[0]:6.2f} s  ({block / (now - last[0]):6.1f}/s)",
+                          flush=True)
+                    last[0] = now
 
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(worker, range(threads)))
@@ -93,14 +107,81 @@ def check_ips(client: Client, network_id: str, subnet: dict, expected: int) -> l
     return ports
 
 
+def linear_first_free(s, subnet) -> str:
+    """The allocator before next-fit, kept here as the reference: read every used address
+    of the subnet, then walk the pools for the first one not in that set."""
+    from sqlalchemy import select
+
+    from pocketstack.network.models import IPAllocation
+
+    taken = set(s.scalars(select(IPAllocation.ip_address).where(
+        IPAllocation.subnet_id == subnet.id)))
+    for pool in subnet.attrs["allocation_pools"]:
+        a, b = (int(ipaddress.ip_address(pool[k])) for k in ("start", "end"))
+        for v in range(a, b + 1):
+            if str(ipaddress.IPv4Address(v)) not in taken:
+                return str(ipaddress.IPv4Address(v))
+    raise RuntimeError("full")
+
+
+def ipam_in_process(tmp: str, count: int, block: int) -> None:
+    """Allocation alone, without HTTP: one write transaction per port, as the API does."""
+    from pocketstack.db import Base, Database
+    from pocketstack.network import ipam
+    from pocketstack.network.models import IPAllocation, Network, Port, Subnet
+
+    tables = [m.__table__ for m in (Network, Subnet, Port, IPAllocation)]
+    for label in ("next-fit (pocketstack)", "linear scan (reference)"):
+        db = Database(f"sqlite:///{tmp}/ipam-{label[:4]}.db")
+        Base.metadata.create_all(db.writer, tables=tables)
+        net = ipaddress.ip_network(CIDR)
+        with db.write() as s:
+            s.add(Network(id="n", project_id="p"))
+            s.add(Subnet(id="sub", project_id="p", network_id="n", cidr=CIDR, ip_version=4,
+                         attrs={"allocation_pools": ipam.default_pools(net, str(net[1])),
+                                "gateway_ip": str(net[1])}))
+        print(f"in-process allocation, {label}:", flush=True)
+        last = time.monotonic()
+        for i in range(count):
+            with db.write() as s:
+                subnet = s.get(Subnet, "sub")
+                s.add(Port(id=f"p{i}", project_id="p", network_id="n",
+                           mac_address=f"fa:16:3e:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:"
+                                       f"{i & 255:02x}"))
+                s.flush()
+                if label.startswith("next"):
+                    ipam.allocate(s, subnet, f"p{i}", "")
+                else:
+                    s.add(IPAllocation(subnet_id="sub", ip_address=linear_first_free(s, subnet),
+                                       port_id=f"p{i}", network_id="n", position=0))
+            if (i + 1) % block == 0:
+                now = time.monotonic()
+                print(f"  allocations {i + 2 - block:>6}-{i + 1:<6} {now - last:6.2f} s "
+                      f"({block / (now - last):7.1f}/s)", flush=True)
+                last = now
+        with db.read() as s:
+            from sqlalchemy import func, select
+            n, d = s.execute(select(func.count(), func.count(IPAllocation.ip_address.distinct()))
+                             ).one()
+        print(f"  {n} allocations, {d} distinct addresses -> {'OK' if n == d == count else 'FAILED'}")
+        db.writer.dispose()
+        db.reader.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ports", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--block", type=int, default=1_000)
+    parser.add_argument("--only", choices=("ipam", "http"), help="run one part only")
     args = parser.parse_args()
-    print("load before:", uptime())
+    print("load before:", uptime(), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
+        if args.only != "http":
+            ipam_in_process(tmp, args.ports, args.block)
+            print("load:", uptime(), flush=True)
+        if args.only == "ipam":
+            return
         cloud = CloudHandle(f"{tmp}/data")
         cloud.start()
         try:
@@ -113,15 +194,11 @@ def main() -> None:
             subnet = s.post(f"{client.base}/subnets", json={"subnet": {
                 "network_id": net["id"], "cidr": CIDR, "ip_version": 4}}).json()["subnet"]
 
-            print(f"creating {args.ports} ports on {CIDR}, {args.concurrency} threads")
+            print(f"creating {args.ports} ports on {CIDR}, {args.concurrency} threads",
+                  flush=True)
             t0 = time.monotonic()
-            times = create_ports(client, net["id"], args.ports, args.concurrency)
+            create_ports(client, net["id"], args.ports, args.concurrency, args.block)
             total = time.monotonic() - t0
-            prev = t0
-            for i in range(args.block - 1, len(times), args.block):
-                print(f"  ports {i + 1 - args.block + 1:>6}-{i + 1:<6} "
-                      f"{times[i] - prev:6.2f} s  ({args.block / (times[i] - prev):6.1f}/s)")
-                prev = times[i]
             print(f"  total {total:.1f} s, {args.ports / total:.1f} ports/s")
             ports = check_ips(client, net["id"], subnet, args.ports)
 
