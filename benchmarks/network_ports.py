@@ -160,14 +160,15 @@ def ipam_in_process(tmp: str, count: int, block: int) -> None:
                 spent += time.perf_counter() - t0
             if (i + 1) % block == 0:
                 now = time.monotonic()
-                print(f"  allocations {i + 2 - block:>6}-{i + 1:<6} alloc {spent * 1e3 / block:6.2f}"
-                      f" ms each, wall {now - last:6.2f} s", flush=True)
+                print(f"  allocations {i + 2 - block:>6}-{i + 1:<6} alloc "
+                      f"{spent * 1e3 / block:6.2f} ms each, wall {now - last:6.2f} s", flush=True)
                 last, spent = now, 0.0
         with db.read() as s:
             from sqlalchemy import func, select
             n, d = s.execute(select(func.count(), func.count(IPAllocation.ip_address.distinct()))
                              ).one()
-        print(f"  {n} allocations, {d} distinct addresses -> {'OK' if n == d == count else 'FAILED'}")
+        verdict = "OK" if n == d == count else "FAILED"
+        print(f"  {n} allocations, {d} distinct addresses -> {verdict}")
         db.writer.dispose()
         db.reader.dispose()
 
