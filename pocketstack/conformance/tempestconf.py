@@ -151,6 +151,10 @@ class CloudFacts:
             return None
         return sorted(k for k in body if k != "swift")
 
+    def network_extensions(self) -> list[str]:
+        body = self.get("network", "/v2.0/extensions") or {}
+        return sorted(e["alias"] for e in body.get("extensions", []) if e.get("alias"))
+
     def public_network(self) -> dict[str, Any] | None:
         body = self.get("network", "/v2.0/networks?router:external=True") or {}
         nets = body.get("networks", [])
@@ -210,6 +214,10 @@ def build_config(facts: CloudFacts, concurrency: int = 2) -> configparser.Config
             network["public_network_id"] = public["id"]
             network["floating_network_name"] = public.get("name", "public")
         section("network", network)
+        extensions = facts.network_extensions()
+        if extensions:  # Tempest's default "all" would run tests of extensions we lack
+            section("network-feature-enabled", {"api_extensions": ",".join(extensions),
+                                                 "ipv6": True, "ipv6_subnet_attributes": True})
         if "nova" in available:
             conf["compute"]["fixed_network_name"] = "private"
     if "cinder" in available:

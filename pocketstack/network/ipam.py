@@ -9,10 +9,11 @@ address impossible on any backend.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
 from collections.abc import Iterator
+from itertools import islice
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pocketstack.network.common import bad_request, conflict, invalid_input
@@ -105,17 +106,67 @@ def in_pools(ip: Any, pools: list[dict[str, str]]) -> bool:
                for p in pools)
 
 
-def used(s: Session, subnet_id: str) -> set[str]:
-    return set(s.scalars(select(IPAllocation.ip_address).where(
-        IPAllocation.subnet_id == subnet_id)))
+# Where the next search for a free address of a subnet starts (subnet id -> integer address).
+# Only a hint: ``network_ipallocation`` is the truth, so a lost hint (restart) or a stale one
+# (a rolled-back transaction) costs one longer search, never a wrong answer.
+_cursors: dict[str, int] = {}
+_WINDOW = 64  # addresses checked per query
 
 
-def _candidates(pools: list[dict[str, str]], version: int) -> Iterator[str]:
-    cls = ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address
-    for p in pools:
-        a, b = int(ipaddress.ip_address(p["start"])), int(ipaddress.ip_address(p["end"]))
-        for v in range(a, b + 1):
-            yield str(cls(v))
+def _walk(ranges: list[tuple[int, int]], start: int) -> Iterator[int]:
+    """Every pool address from ``start`` on, in pool order, then the ones before it."""
+    for a, b in ranges:
+        if b >= start:
+            yield from range(max(a, start), b + 1)
+    for a, b in ranges:
+        if a >= start:
+            break
+        yield from range(a, min(b, start - 1) + 1)
+
+
+def _first_free(s: Session, subnet: Subnet, pools: list[dict[str, str]]) -> str | None:
+    """Next-fit search: the first free pool address at or after the subnet's cursor.
+
+    Each step asks the database about a window of candidates through the primary key, so
+    an allocation costs O(1) queries while addresses are handed out in order, whatever the
+    number already used; freed addresses are found again when the cursor wraps around.
+    """
+    ranges = sorted((int(ipaddress.ip_address(p["start"])), int(ipaddress.ip_address(p["end"])))
+                    for p in pools)
+    if not ranges:
+        return None
+    cls = ipaddress.IPv4Address if subnet.ip_version == 4 else ipaddress.IPv6Address
+    candidates = _walk(ranges, _cursors.get(subnet.id, ranges[0][0]))
+    windows = 0
+    while True:
+        chunk = list(islice(candidates, _WINDOW))
+        if not chunk:
+            return None
+        texts = [str(cls(v)) for v in chunk]
+        taken = set(s.scalars(select(IPAllocation.ip_address).where(
+            IPAllocation.subnet_id == subnet.id, IPAllocation.ip_address.in_(texts))))
+        for value, text in zip(chunk, texts):
+            if text not in taken:
+                _cursors[subnet.id] = value + 1
+                return text
+        windows += 1
+        if windows == 4:  # a crowded stretch: stop early if the subnet is simply full
+            size = sum(b - a + 1 for a, b in ranges)
+            count = s.scalar(select(func.count()).select_from(IPAllocation).where(
+                IPAllocation.subnet_id == subnet.id)) or 0
+            if count >= size and not _has_outside(s, subnet.id, ranges, cls):
+                return None
+
+
+def _has_outside(s: Session, subnet_id: str, ranges: list[tuple[int, int]],
+                 cls: type) -> bool:
+    """Whether some allocation lies outside the pools (then a full count proves nothing)."""
+    for text in s.scalars(select(IPAllocation.ip_address).where(
+            IPAllocation.subnet_id == subnet_id)):
+        v = int(cls(text))
+        if not any(a <= v <= b for a, b in ranges):
+            return True
+    return False
 
 
 def eui64(net: IPNetwork, mac: str) -> str:
@@ -131,7 +182,6 @@ def allocate(s: Session, subnet: Subnet, port_id: str, mac: str, ip: str | None 
     """Take ``ip`` (or the first free address) of ``subnet`` for ``port_id``."""
     attrs = subnet.attrs
     net = ipaddress.ip_network(subnet.cidr)
-    taken = used(s, subnet.id)
     if ip is None and subnet.ip_version == 6 and attrs.get("ipv6_address_mode") in (
             "slaac", "dhcpv6-stateless"):
         ip = eui64(net, mac)
@@ -142,12 +192,11 @@ def allocate(s: Session, subnet: Subnet, port_id: str, mac: str, ip: str | None 
             raise bad_request(f"IP address {ip} is not a valid IP for the specified subnet.",
                               "InvalidIpForSubnet")
         ip = str(addr)
-        if ip in taken:
+        if s.get(IPAllocation, (subnet.id, ip)) is not None:
             raise conflict(f"Unable to complete operation for network {subnet.network_id}. "
                            f"The IP address {ip} is in use.", "IpAddressInUse")
     else:
-        ip = next((c for c in _candidates(attrs.get("allocation_pools") or [],
-                                          subnet.ip_version) if c not in taken), None)
+        ip = _first_free(s, subnet, attrs.get("allocation_pools") or [])
         if ip is None:
             raise conflict(f"No more IP addresses available on network {subnet.network_id}.",
                            "IpAddressGenerationFailure")

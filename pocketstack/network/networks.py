@@ -11,8 +11,8 @@ from pocketstack.api import errors
 from pocketstack.api.context import RequestContext
 from pocketstack.network.common import (Kind, as_bool, bad_request, check_keys, check_string,
                                         conflict, invalid_input, not_found, standard)
-from pocketstack.network.models import (Network, Port, RBACPolicy, SecurityGroup, Subnet,
-                                        SubnetPool)
+from pocketstack.network.models import (FloatingIP, Network, Port, RBACPolicy, SecurityGroup,
+                                        Subnet, SubnetPool)
 
 AUTO_DELETE_OWNERS = ("network:dhcp", "network:distributed", "network:agent_gateway")
 
@@ -149,8 +149,15 @@ class Networks(Kind):
     def delete(self, ctx: RequestContext, id_: str) -> None:
         with self.db.write() as s:
             row = self.load(s, id_, ctx, write=True, action="delete")
+            fips = list(s.scalars(select(FloatingIP).where(
+                FloatingIP.floating_network_id == id_)))
+            if all(f.port_id is None for f in fips):  # unassociated floating IPs go with it
+                for fip in fips:
+                    s.delete(fip)
+                fips = []
             ports = list(s.scalars(select(Port).where(Port.network_id == id_)))
-            if any(p.device_owner not in AUTO_DELETE_OWNERS for p in ports):
+            if fips or any(p.device_owner not in AUTO_DELETE_OWNERS + ("network:floatingip",)
+                           for p in ports):
                 raise conflict(f"Unable to complete operation on network {id_}. There are one "
                                "or more ports still in use on the network.", "NetworkInUse")
             for p in ports:

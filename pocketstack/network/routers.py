@@ -155,6 +155,8 @@ class Routers(Kind):
             return self.view(s, row, ctx)
 
     def _routes(self, s: Session, row: Router, routes: Any) -> list[dict[str, str]]:
+        if routes is None:  # ``routes: null`` clears them
+            return []
         if not isinstance(routes, list):
             raise invalid_input("routes must be a list")
         nets = [ipaddress.ip_network(sub.cidr) for sub in self._subnets(s, row.id)]
@@ -172,6 +174,16 @@ class Routers(Kind):
                                   "connected with router", "InvalidRoutes")
             out.append({"destination": str(dest), "nexthop": str(hop)})
         return out
+
+    def _check_overlap(self, s: Session, router_id: str, new: list[Subnet | None]) -> None:
+        """A router cannot route between subnets whose CIDRs overlap."""
+        for sub in self._subnets(s, router_id):
+            cidr = ipaddress.ip_network(sub.cidr)
+            for other in filter(None, new):
+                if other.id != sub.id and cidr.overlaps(ipaddress.ip_network(other.cidr)):
+                    raise bad_request(f"Bad router request: Cidr {other.cidr} of subnet "
+                                      f"{other.id} overlaps with cidr {sub.cidr} of subnet "
+                                      f"{sub.id}.", "BadRequest")
 
     def _subnets(self, s: Session, router_id: str) -> list[Subnet]:
         ports = s.scalars(select(Port.id).where(Port.device_id == router_id,
@@ -219,6 +231,7 @@ class Routers(Kind):
                 if {f["subnet_id"] for f in fixed} & attached:
                     raise bad_request("Bad router request: Router already has a port on "
                                       "subnet.", "BadRequest")
+                self._check_overlap(s, row.id, [s.get(Subnet, f["subnet_id"]) for f in fixed])
                 port.device_id, port.device_owner = row.id, IFACE
                 self.touch(port)
                 subnet_ids = [f["subnet_id"] for f in fixed]
@@ -232,6 +245,7 @@ class Routers(Kind):
                 if subnet.id in attached:
                     raise bad_request(f"Bad router request: Router already has a port on "
                                       f"subnet {subnet.id}.", "BadRequest")
+                self._check_overlap(s, row.id, [subnet])
                 port = self.net.ports.create_in(s, _ADMIN, {
                     "network_id": subnet.network_id, "device_id": row.id,
                     "device_owner": IFACE, "fixed_ips": [{

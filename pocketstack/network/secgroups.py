@@ -34,6 +34,21 @@ def proto_number(protocol: str | None) -> int | None:
     return int(protocol)
 
 
+
+def _port_value(value: Any) -> int | None:
+    """neutron-lib's port converter: an integer (or integer string) from 0 to 65535."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise invalid_input(f"Invalid value for port {value}")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise invalid_input(f"Invalid value for port {value}") from None
+    if isinstance(value, float) and number != value or not 0 <= number <= 65535:
+        raise invalid_input(f"Invalid value for port {value}")
+    return number
+
 class SecurityGroups(Kind):
     model = SecurityGroup
     member = "security_group"
@@ -126,6 +141,10 @@ class SecurityGroups(Kind):
                     body.get("name") not in (None, "default"):
                 raise conflict("Updating default security group not allowed.",
                                "SecurityGroupCannotUpdateDefault")
+            if body.get("name") == "default" and not (default and
+                                                      default.security_group_id == row.id):
+                raise conflict("Default security group already exists.",
+                               "SecurityGroupDefaultAlreadyExists")
             for key in ("name", "description"):
                 if key in body:
                     check_string(body, key)
@@ -211,29 +230,25 @@ class SecurityGroupRules(Kind):
                                   "SecurityGroupRuleInvalidProtocol")
             if protocol == "any":
                 protocol = None
-        pmin, pmax = body.get("port_range_min"), body.get("port_range_max")
-        for name, value in (("port_range_min", pmin), ("port_range_max", pmax)):
-            if value is not None and (isinstance(value, bool) or not str(value).isdigit()):
-                raise invalid_input(f"'{value}' is not an integer for {name}")
-        pmin = int(pmin) if pmin is not None else None
-        pmax = int(pmax) if pmax is not None else None
+        pmin = _port_value(body.get("port_range_min"))
+        pmax = _port_value(body.get("port_range_max"))
         number = proto_number(protocol)
         if (pmin is not None or pmax is not None) and number is None:
             raise bad_request("Must also specify protocol if port range is given.",
                               "SecurityGroupProtocolRequiredWithPorts")
         if number in _PORTED:
-            if (pmin is None) != (pmax is None):
-                pmin = pmin if pmin is not None else pmax
-                pmax = pmax if pmax is not None else pmin
-            if pmin is not None and (not 1 <= pmin <= 65535 or not 1 <= pmax <= 65535 or
-                                     pmin > pmax):
+            if pmin == 0 or pmax == 0:
+                raise bad_request("Invalid value for port 0.", "SecurityGroupInvalidPortValue")
+            if (pmin is not None or pmax is not None) and (
+                    pmin is None or pmax is None or pmin > pmax):
                 raise bad_request("For TCP/UDP protocols, port_range_min must be <= "
                                   "port_range_max", "SecurityGroupInvalidPortRange")
         elif number in (1, 58):
-            for name, value in (("type", pmin), ("code", pmax)):
+            for name, attr, value in (("type", "port-range-min", pmin),
+                                      ("code", "port-range-max", pmax)):
                 if value is not None and not 0 <= value <= 255:
-                    raise bad_request(f"Invalid value for ICMP {name} (port-range-min) {value}."
-                                      " It must be 0 to 255.", "SecurityGroupInvalidIcmpValue")
+                    raise bad_request(f"Invalid value for ICMP {name} ({attr}) {value}. "
+                                      "It must be 0 to 255.", "SecurityGroupInvalidIcmpValue")
             if pmax is not None and pmin is None:
                 raise bad_request("ICMP code (port-range-max) is provided but ICMP type "
                                   "(port-range-min) is missing.",

@@ -81,6 +81,9 @@ class Subnets(Kind):
             "service_types": a.get("service_types", []), "segment_id": None,
             "dns_publish_fixed_ip": a.get("dns_publish_fixed_ip", False),
         })
+        network = s.get(Network, row.network_id)
+        out["router:external"] = network is not None and self.net.networks.is_external(
+            s, network)
         return out
 
     # -- create ----------------------------------------------------------------

@@ -82,6 +82,10 @@ def test_tempest_conf_from_the_live_catalog(cloud):
     assert (conf["service_available"]["swift"] == "True") == ("object-store" in types)
     if "compute" not in types:
         assert not conf.has_section("compute")
+    if "network" in types:
+        extensions = conf["network-feature-enabled"]["api_extensions"].split(",")
+        assert "router" in extensions and "all" not in extensions
+        assert conf["network"]["public_network_id"]
 
 
 def test_cli_help_and_list_dir(monkeypatch, tmp_path):

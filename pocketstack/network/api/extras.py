@@ -63,10 +63,17 @@ EXTENSIONS = [
      "to standard attributes"),
     ("standard-attr-revisions", "Resource revision numbers", "This extension will display the "
      "revision number of neutron resources."),
+    ("tag", "Tag support", "Enables to set tag on resources."),
+    ("tag-ext", "Tag support for resources: subnet, subnetpool, port, router", "Extends tag "
+     "support to more L2 and L3 resources."),
+    ("ip-substring-filtering", "IP address substring filtering", "Provides IP address "
+     "substring filtering when listing ports"),
     ("standard-attr-tag", "Tag support for resources with standard attribute", "Enables to set "
      "tag on resources with standard attribute."),
     ("standard-attr-timestamp", "Resource timestamps", "Adds created_at and updated_at fields "
      "to all Neutron resources that have Neutron standard attributes."),
+    ("subnet-external-network", "Subnet External Network", "Informs if the subnet is "
+     "associated to an external network."),
     ("subnet_allocation", "Subnet Allocation", "Enables allocation of subnets from a subnet "
      "pool"),
     ("stateful-security-group", "Stateful security group", "Indicates if the security group "
