@@ -57,7 +57,7 @@ done
 MD=http://169.254.169.254/openstack/latest
 got_md=no
 for i in 1 2 3 4 5 6 7 8 9 10; do
-  if wget -q -T 3 -O /run/meta_data.json "$MD/meta_data.json" 2>/dev/null; then
+  if timeout 5 wget -q -O /run/meta_data.json "$MD/meta_data.json" 2>/dev/null; then
     got_md=yes; break
   fi
   sleep 1
@@ -75,7 +75,7 @@ if [ "$got_md" = yes ]; then
   keys=$(grep -c . /root/.ssh/authorized_keys)
   log "ssh: $keys key(s) installed in /root/.ssh/authorized_keys"
   sed -n 's/^\(ssh-[a-z0-9]* [^ ]*\).*/  \1/p' /root/.ssh/authorized_keys | cut -c1-60
-  if wget -q -T 3 -O /run/user_data "$MD/user_data" 2>/dev/null; then
+  if timeout 5 wget -q -O /run/user_data "$MD/user_data" 2>/dev/null; then
     log "user_data: $(wc -c < /run/user_data) bytes"
     sed 's/^/  | /' /run/user_data | head -n 20
     if head -n1 /run/user_data | grep -q '^#!'; then
