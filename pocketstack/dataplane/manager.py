@@ -176,6 +176,9 @@ class Dataplane:
             shutil.rmtree(state, ignore_errors=True)
             LOG.info("dataplane of network %s removed", network_id)
 
+    def teardown_all(self) -> None:
+        teardown_state(self.root)
+
     def gc(self) -> None:
         """Remove the namespaces of networks that no longer exist."""
         net = self.net
@@ -228,3 +231,25 @@ class Dataplane:
         if ip.netns_exists(ns) and ip.link_exists(tap, ns):
             ip.ip("link", "delete", tap, netns=ns, check=False)
         self.sync_dhcp(port["network_id"], exclude_device=device_id)
+
+
+def teardown_state(state_root: str) -> list[str]:
+    """Stop every network daemon and namespace recorded under ``state_root`` (used when
+    a whole cloud is thrown away, e.g. by tests); returns the networks removed."""
+    import signal
+
+    removed = []
+    try:
+        names = sorted(os.listdir(state_root))
+    except FileNotFoundError:
+        return removed
+    for network_id in names:
+        state = os.path.join(state_root, network_id)
+        Dnsmasq(network_netns(network_id), state).stop()
+        pid = ip.pid_alive(os.path.join(state, "metaproxy.pid"))
+        if pid:
+            os.kill(pid, signal.SIGTERM)
+        ip.netns_delete(network_netns(network_id))
+        shutil.rmtree(state, ignore_errors=True)
+        removed.append(network_id)
+    return removed

@@ -3,8 +3,8 @@
 ``python -m pocketstack.compute.drivers.container.shim INSTANCE_DIR``
 
 It reads ``INSTANCE_DIR/config.json``, joins the instance's network namespace,
-unshares mount, UTS, IPC and PID namespaces, and forks the instance's PID 1: that
-child mounts the overlay root (lower = cached image rootfs, upper/work in the
+unshares UTS, IPC and PID namespaces and forks the instance's PID 1: that child
+unshares a mount namespace, mounts the overlay root (lower = cached image rootfs, upper/work in the
 instance directory), /proc, /sys, a small /dev, pivots into it and execs the init.
 The shim puts the child into the instance's cgroups before letting it exec, then
 copies the console output to ``console.log`` (bounded: rotated to ``console.log.1``
@@ -74,6 +74,7 @@ def _child(cfg: dict[str, Any], write_fd: int, sync_fd: int) -> None:
     os.close(sync_fd)
     inst = cfg["dir"]
     root = os.path.join(inst, "rootfs")
+    linux.unshare(linux.CLONE_NEWNS)
     for d in ("rootfs", "upper", "work"):
         os.makedirs(os.path.join(inst, d), exist_ok=True)
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
@@ -125,8 +126,9 @@ def run(inst: str) -> int:
     fd = os.open(cfg["netns_path"], os.O_RDONLY)
     linux.setns(fd, linux.CLONE_NEWNET)
     os.close(fd)
-    linux.unshare(linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC |
-                  linux.CLONE_NEWPID)
+    # the shim stays in the host's mount namespace (pivot_root moves the root of every
+    # process of a mount namespace): the child unshares its own before mounting anything
+    linux.unshare(linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWPID)
     read_fd, write_fd = os.pipe()
     sync_r, sync_w = os.pipe()
     console.note(f"starting instance {cfg.get('uuid')} ({cfg.get('reason', 'start')})")
