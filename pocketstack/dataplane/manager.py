@@ -106,9 +106,11 @@ class Dataplane:
             ip.ip("addr", "replace", f"{METADATA_IP}/32", "dev", "br0", netns=ns)
             state = self.state_dir(network_id)
             dnsmasq = Dnsmasq(ns, state)
-            dnsmasq.write_hosts(hosts_lines(self.ports_on_network(network_id),
-                                            {s["id"]: s for s in subnets}))
+            changed = dnsmasq.write_hosts(hosts_lines(self.ports_on_network(network_id),
+                                                      {s["id"]: s for s in subnets}))
             dnsmasq.ensure(command(ns, state, dhcp_subnets, dhcp_ips, self.lease_time, mtu))
+            if changed:
+                dnsmasq.reload()
             self._ensure_proxy(network_id, ns, state)
         return {"netns": ns, "mtu": mtu, "dhcp_ips": dhcp_ips}
 
