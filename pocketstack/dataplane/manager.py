@@ -12,7 +12,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from pocketstack.dataplane import ip
+from pocketstack.dataplane import firewall, ip
 from pocketstack.dataplane.dhcp import METADATA_IP, Dnsmasq, command, hosts_lines
 
 if TYPE_CHECKING:
@@ -39,6 +39,8 @@ class Dataplane:
         self.upstream = metadata_upstream
         self.lease_time = lease_time
         self._locks: dict[str, threading.Lock] = {}
+        self._applied: dict[str, str] = {}
+        self._stop = threading.Event()
         self._guard = threading.Lock()
         os.makedirs(self.root, exist_ok=True)
 
@@ -204,6 +206,66 @@ class Dataplane:
             except Exception as exc:
                 LOG.warning("network namespace %s not restored: %s", ns, exc)
 
+    # -- security groups -----------------------------------------------------------
+    def firewall_script(self, network_id: str) -> str:
+        from sqlalchemy import select
+
+        from pocketstack.network.models import SecurityGroupRule
+
+        ports = [p for p in self.ports_on_network(network_id)
+                 if p.get("device_owner", "").startswith("compute:")]
+        groups = {g for p in ports for g in p.get("security_groups") or []}
+        rules: dict[str, list[dict[str, Any]]] = {}
+        with self.net.db.read() as s:
+            for row in s.scalars(select(SecurityGroupRule).where(
+                    SecurityGroupRule.security_group_id.in_(sorted(groups)))):
+                rules.setdefault(row.security_group_id, []).append(dict(row.attrs))
+        for group_rules in rules.values():
+            group_rules.sort(key=lambda r: repr(sorted(r.items())))
+        members: dict[str, dict[str, list[str]]] = {}
+        for port in ports:
+            for group in port.get("security_groups") or []:
+                for fixed in port.get("fixed_ips", []):
+                    fam = "ip6" if ":" in fixed["ip_address"] else "ip"
+                    members.setdefault(group, {}).setdefault(fam, []).append(
+                        fixed["ip_address"])
+        return firewall.build(ports, rules, members, tap_name)
+
+    def sync_firewall(self, network_id: str) -> None:
+        ns = network_netns(network_id)
+        if not ip.netns_exists(ns):
+            return
+        script = self.firewall_script(network_id)
+        with self._lock("fw-" + network_id):
+            if self._applied.get(network_id) == script:
+                return
+            firewall.apply(ns, script)
+            self._applied[network_id] = script
+            LOG.info("security groups applied in %s", ns)
+
+    def start_firewall_sync(self, interval: float = 1.0) -> None:
+        """Re-apply changed security groups every ``interval`` seconds (daemon thread)."""
+        def loop() -> None:
+            failed: dict[str, str] = {}
+            while not self._stop.wait(interval):
+                if self.net is None:
+                    continue
+                for ns in ip.netns_list(NET_PREFIX):
+                    network_id = ns[len(NET_PREFIX):]
+                    try:
+                        self.sync_firewall(network_id)
+                        failed.pop(network_id, None)
+                    except Exception as exc:  # log each distinct failure once
+                        if failed.get(network_id) != str(exc):
+                            LOG.warning("security groups of %s not applied: %s", network_id,
+                                        exc)
+                        failed[network_id] = str(exc)
+
+        threading.Thread(target=loop, name="dataplane-firewall", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
     # -- ports ---------------------------------------------------------------------
     def plug(self, instance_netns: str, port: dict[str, Any]) -> str:
         """Connect a port to the instance: veth with the port's MAC, on the bridge."""
@@ -221,6 +283,7 @@ class Dataplane:
         ip.ip("link", "set", dev, "address", port["mac_address"], "mtu", str(info["mtu"]),
               netns=instance_netns)
         ip.ip("link", "set", tap, "master", "br0", "mtu", str(info["mtu"]), "up", netns=ns)
+        self.sync_firewall(port["network_id"])  # filtered before its link comes up
         ip.ip("link", "set", dev, "up", netns=instance_netns)
         self.sync_dhcp(port["network_id"])
         LOG.info("port %s (%s) plugged as %s in %s", port["id"], port["mac_address"], dev,
@@ -233,6 +296,10 @@ class Dataplane:
         if ip.netns_exists(ns) and ip.link_exists(tap, ns):
             ip.ip("link", "delete", tap, netns=ns, check=False)
         self.sync_dhcp(port["network_id"], exclude_device=device_id)
+        try:
+            self.sync_firewall(port["network_id"])
+        except Exception as exc:
+            LOG.warning("security groups of %s not re-applied: %s", port["network_id"], exc)
 
 
 def teardown_state(state_root: str) -> list[str]:

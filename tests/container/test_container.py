@@ -78,6 +78,53 @@ def test_ping_between_instances(ccloud: Any, pair: list[dict[str, Any]]) -> None
     assert a["ip"] in page.stdout, page.stdout + page.stderr
 
 
+def _eventually(check: Any, timeout: float = 15) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def test_security_groups_apply_to_running_instances(ccloud: Any,
+                                                    pair: list[dict[str, Any]]) -> None:
+    a, b = pair
+    for server in pair:
+        ccloud.wait_console(server["id"], "up: httpd on port 80")
+
+    def ping() -> bool:
+        return ccloud.in_instance(a["id"], "ping", "-c", "1", "-W", "1",
+                                  b["ip"]).returncode == 0
+
+    def http() -> bool:
+        out = ccloud.in_instance(a["id"], "timeout", "3", "wget", "-q", "-O", "-",
+                                 f"http://{b['ip']}/")
+        return b["ip"] in out.stdout
+
+    assert ping()  # both in the project's default group: ingress from the group
+    group = ccloud.cli("security", "group", "create", "web-only", "-f", "json",
+                       cloud="pocketstack")
+    port = ccloud.cli("port", "list", "--device-id", b["id"], "-f", "json",
+                      cloud="pocketstack")[0]["ID"]
+    ccloud.cli("port", "set", "--no-security-group", "--security-group", group["id"], port,
+               cloud="pocketstack")
+    try:
+        assert _eventually(lambda: not ping()), "ping still allowed without a rule"
+        assert not http()
+        rule = ccloud.cli("security", "group", "rule", "create", "--protocol", "tcp",
+                          "--dst-port", "80", "--remote-ip", "0.0.0.0/0", group["id"], "-f",
+                          "json", cloud="pocketstack")
+        assert _eventually(http), "port 80 not opened by the rule"
+        assert not ping()  # still only port 80
+        ccloud.cli("security", "group", "rule", "delete", rule["id"], cloud="pocketstack")
+        assert _eventually(lambda: not http()), "port 80 still open after the rule's delete"
+    finally:
+        ccloud.cli("port", "set", "--no-security-group", "--security-group", "default", port,
+                   cloud="pocketstack")
+    assert _eventually(ping)
+
+
 def test_isolation_and_limits(ccloud: Any, pair: list[dict[str, Any]]) -> None:
     a = pair[0]
     ps = ccloud.in_instance(a["id"], "ps")

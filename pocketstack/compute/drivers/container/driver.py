@@ -111,6 +111,7 @@ class ContainerDriver(ComputeDriver):
         import threading
 
         threading.Thread(target=self.reconcile, name="container-reconcile", daemon=True).start()
+        self._dataplane.start_firewall_sync()
 
     def reconcile(self) -> None:
         """At start: restore the networks' daemons, report what the instances are doing
