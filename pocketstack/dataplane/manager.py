@@ -40,6 +40,7 @@ class Dataplane:
         self.lease_time = lease_time
         self._locks: dict[str, threading.Lock] = {}
         self._applied: dict[str, str] = {}
+        self._routers: dict[str, str] = {}
         self._stop = threading.Event()
         self._guard = threading.Lock()
         os.makedirs(self.root, exist_ok=True)
@@ -194,6 +195,11 @@ class Dataplane:
                 net.network_info(network_id)
             except Exception:
                 self.teardown_network(network_id)
+        for ns in ip.netns_list("psext-"):
+            try:
+                net.network_info(ns[len("psext-"):])
+            except Exception:
+                ip.netns_delete(ns)
 
     def reconcile(self) -> None:
         """At start: restart dnsmasq and proxies of the networks that have namespaces."""
@@ -250,6 +256,13 @@ class Dataplane:
             while not self._stop.wait(interval):
                 if self.net is None:
                     continue
+                try:
+                    self.sync_routers()
+                    failed.pop("routers", None)
+                except Exception as exc:
+                    if failed.get("routers") != str(exc):
+                        LOG.warning("routers not applied: %s", exc)
+                    failed["routers"] = str(exc)
                 for ns in ip.netns_list(NET_PREFIX):
                     network_id = ns[len(NET_PREFIX):]
                     try:
@@ -265,6 +278,37 @@ class Dataplane:
 
     def stop(self) -> None:
         self._stop.set()
+
+    # -- routers -----------------------------------------------------------------------
+    def sync_routers(self) -> None:
+        """Routers with an interface on an active network: namespaces, NAT, floating IPs."""
+        import json
+
+        from pocketstack.dataplane import router
+
+        states = router.router_states(self)
+        with self._lock("routers"):
+            for ns in ip.netns_list(router.RTR_PREFIX):
+                router_id = ns[len(router.RTR_PREFIX):]
+                if router_id not in states:
+                    ip.netns_delete(ns)
+                    self._routers.pop(router_id, None)
+                    shutil.rmtree(os.path.join(self.root, "router-" + router_id),
+                                  ignore_errors=True)
+            for router_id, state in states.items():
+                active = any(ip.netns_exists(network_netns(p["network_id"]))
+                             for p in state["ifaces"])
+                if not active:
+                    continue
+                key = json.dumps(state, sort_keys=True)
+                if self._routers.get(router_id) == key:
+                    continue
+                os.makedirs(os.path.join(self.root, "router-" + router_id), exist_ok=True)
+                if state["gw"] is not None:
+                    os.makedirs(os.path.join(self.root, "ext-" + state["gw"]["network_id"]),
+                                exist_ok=True)
+                router.apply_router(self, state)
+                self._routers[router_id] = key
 
     # -- ports ---------------------------------------------------------------------
     def plug(self, instance_netns: str, port: dict[str, Any]) -> str:
@@ -286,6 +330,10 @@ class Dataplane:
         self.sync_firewall(port["network_id"])  # filtered before its link comes up
         ip.ip("link", "set", dev, "up", netns=instance_netns)
         self.sync_dhcp(port["network_id"])
+        try:
+            self.sync_routers()
+        except Exception as exc:  # the instance still boots; the sync loop retries
+            LOG.warning("routers of network %s not applied: %s", port["network_id"], exc)
         LOG.info("port %s (%s) plugged as %s in %s", port["id"], port["mac_address"], dev,
                  instance_netns)
         return tap
@@ -314,6 +362,12 @@ def teardown_state(state_root: str) -> list[str]:
         return removed
     for network_id in names:
         state = os.path.join(state_root, network_id)
+        if network_id.startswith(("router-", "ext-")):
+            kind, _, ident = network_id.partition("-")
+            ip.netns_delete(("psrtr-" if kind == "router" else "psext-") + ident)
+            shutil.rmtree(state, ignore_errors=True)
+            removed.append(network_id)
+            continue
         Dnsmasq(network_netns(network_id), state).stop()
         pid = ip.pid_alive(os.path.join(state, "metaproxy.pid"))
         if pid:

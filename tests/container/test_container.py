@@ -125,6 +125,49 @@ def test_security_groups_apply_to_running_instances(ccloud: Any,
     assert _eventually(ping)
 
 
+def test_floating_ip_from_the_external_namespace(ccloud: Any,
+                                                 pair: list[dict[str, Any]]) -> None:
+    from pocketstack.image.seed import find_busybox
+
+    a = pair[0]
+    ccloud.wait_console(a["id"], "up: httpd on port 80")
+    busybox = find_busybox()
+    public = ccloud.cli("network", "show", "public", "-f", "json")["id"]
+    ext = f"psext-{public}"
+    port = ccloud.cli("port", "list", "--device-id", a["id"], "-f", "json",
+                      cloud="pocketstack")[0]["ID"]
+    fip = ccloud.cli("floating", "ip", "create", "--port", port, "public", "-f", "json",
+                     cloud="pocketstack")
+
+    def http() -> bool:
+        out = subprocess.run(["ip", "netns", "exec", ext, busybox, "timeout", "3", busybox,
+                              "wget", "-q", "-O", "-", f"http://{fip['floating_ip_address']}/"],
+                             capture_output=True, text=True, check=False)
+        return a["ip"] in out.stdout
+
+    assert _eventually(lambda: ext in _netns()), "no external namespace"
+    # outbound through the router's SNAT works (egress is open in the default group)
+    gateway = ccloud.in_instance(a["id"], "ping", "-c", "1", "-W", "2", "172.24.4.1")
+    assert gateway.returncode == 0, gateway.stdout + gateway.stderr
+    assert not http()  # the default group allows ingress from the group only
+    rule = ccloud.cli("security", "group", "rule", "create", "--protocol", "tcp",
+                      "--dst-port", "80", "--remote-ip", "0.0.0.0/0", "default", "-f", "json",
+                      cloud="pocketstack")
+    try:
+        assert _eventually(http), "the floating IP is not reachable on port 80 with the rule"
+        ccloud.cli("security", "group", "rule", "delete", rule["id"], cloud="pocketstack")
+        assert _eventually(lambda: not http()), "still reachable after the rule's delete"
+        rule = ccloud.cli("security", "group", "rule", "create", "--protocol", "tcp",
+                          "--dst-port", "80", "--remote-ip", "0.0.0.0/0", "default", "-f",
+                          "json", cloud="pocketstack")
+        assert _eventually(http)
+        ccloud.cli("floating", "ip", "delete", fip["id"], cloud="pocketstack")
+        assert _eventually(lambda: not http()), "still reachable after the floating IP's delete"
+    finally:
+        ccloud.cli("security", "group", "rule", "delete", rule["id"], cloud="pocketstack",
+                   check=False)
+
+
 def test_isolation_and_limits(ccloud: Any, pair: list[dict[str, Any]]) -> None:
     a = pair[0]
     ps = ccloud.in_instance(a["id"], "ps")
