@@ -89,6 +89,7 @@ class Dataplane:
         subnets = [net.subnet_info(sid) for sid in info.get("subnets", [])]
         mtu = int(info.get("mtu") or 1500)
         ns = network_netns(network_id)
+        self.state_dir(network_id)  # recorded, so that teardown_state finds every namespace
         ip.netns_add(ns)
         if not ip.link_exists("br0", ns):
             ip.ip("link", "add", "br0", "type", "bridge", netns=ns)
