@@ -88,6 +88,7 @@ class ComputeService(Service):
                              status=exc.code, headers=exc.headers)
 
     def start(self) -> None:
+        self.driver.init_host(self.cloud)
         self.flavors.seed()
         self.hosts.ensure()
         self.scheduler.load()

@@ -14,6 +14,7 @@ from pocketstack.api import errors
 from pocketstack.api.service import Service
 from pocketstack.image import config  # noqa: F401  (registers the options)
 from pocketstack.image import policies  # noqa: F401  (registers the default rules)
+from pocketstack.image import seed
 from pocketstack.image.api.data import ImageFiles
 from pocketstack.image.api.images import Images
 from pocketstack.image.api.info import Info
@@ -62,7 +63,7 @@ class ImageService(Service):
             self.router.include(resource)
 
     def start(self) -> None:
-        # No images are seeded: a bootable image is built elsewhere, never faked here.
+        seed.seed_image(self)  # the busybox test image, when this machine has busybox
         recovered = self.data.recover()
         if recovered:
             self.log.info("%d interrupted image upload(s) set back to queued", recovered)

@@ -51,10 +51,25 @@ class ComputeDriver(abc.ABC):
         """The power state the hypervisor reports, when the driver knows it."""
         return None
 
+    def init_host(self, cloud: Any) -> None:
+        """Called once from the compute service's start() with the cloud (Nova's init_host):
+        drivers that need other services (image data, ports) or must reconcile what
+        already runs do it here."""
+
+    def get_console_output(self, host: str, instance: dict[str, Any],
+                           length: int | None = None) -> str:
+        """The instance's console log (the last ``length`` lines), for os-getConsoleOutput."""
+        raise NotImplementedError("this driver has no console output")
+
 
 def load_driver(name: str, conf: Any) -> ComputeDriver:
     if name == "fake":
         from pocketstack.compute.drivers.fake import FakeDriver
 
         return FakeDriver(conf)
-    raise ValueError(f"compute driver {name!r} is not available (only 'fake' is implemented)")
+    if name == "container":
+        from pocketstack.compute.drivers.container.driver import ContainerDriver
+
+        return ContainerDriver(conf)
+    raise ValueError(f"compute driver {name!r} is not available (fake and container are "
+                     "implemented)")

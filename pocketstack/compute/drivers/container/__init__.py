@@ -1,0 +1,1 @@
+"""The container compute driver (``pocketstack up --driver container``); see driver.py."""

@@ -1,0 +1,385 @@
+"""The container driver: instances are Linux namespaces booting a Glance rootfs image.
+
+Per instance (``DATA_DIR/instances/<uuid>/``): ``config.json`` (what the shim needs),
+``upper``/``work`` (the overlay's writable layer: the instance's disk, kept across
+stop/start), ``console.log`` (+ ``.1``), ``init.pid``/``shim.pid`` while it runs.
+Namespaces: a named network namespace ``psi-<uuid>`` (``ip netns``) made by the driver,
+and mount/PID/UTS/IPC namespaces made by the shim
+(:mod:`pocketstack.compute.drivers.container.shim`). Limits: cgroups from the flavor
+(:mod:`.cgroups`); pause/suspend use the freezer. Ports: :mod:`pocketstack.dataplane`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from pocketstack.compute import states
+from pocketstack.compute.drivers.base import BuildFailed, ComputeDriver
+from pocketstack.compute.drivers.container.cgroups import Cgroups
+from pocketstack.config import Opt, register
+from pocketstack.dataplane import ip
+
+if TYPE_CHECKING:
+    from pocketstack.cloud import Cloud
+
+LOG = logging.getLogger(__name__)
+INST_PREFIX = "psi-"
+_POWER_NAMES = {states.RUNNING: "running", states.SHUTDOWN: "shut down",
+                states.PAUSED_POWER: "paused (frozen)", states.NOSTATE: "unknown"}
+
+register(Opt("container", "shutdown_timeout", float, 10.0,
+             "Seconds between SIGTERM and SIGKILL when an instance is stopped."),
+         Opt("container", "console_log_max_bytes", int, 1 << 20,
+             "Size at which an instance's console.log is rotated (one old copy kept)."),
+         Opt("container", "pids_max", int, 1024, "pids cgroup limit per instance."),
+         Opt("container", "dhcp_lease_time", int, 86400, "DHCP lease time in seconds."),
+         Opt("container", "metadata_host", str, "",
+             "Host of the metadata service the proxies forward to (default: the cloud's "
+             "bind address)."),
+         Opt("container", "metadata_port", int, 8775, "Port of the metadata service."))
+
+
+def requirements() -> list[str]:
+    """What this machine lacks to run container instances (empty when all is there)."""
+    missing = []
+    if os.geteuid() != 0:
+        missing.append("root privileges")
+    if not os.path.exists("/proc/self/ns/net"):
+        missing.append("namespaces")
+    try:
+        with open("/proc/filesystems") as f:
+            if "overlay" not in f.read():
+                missing.append("overlayfs")
+    except OSError:
+        missing.append("overlayfs")
+    for tool in ("ip", "tar", "dnsmasq"):
+        if shutil.which(tool) is None and not os.path.exists(f"/usr/sbin/{tool}"):
+            missing.append(tool)
+    return missing
+
+
+def netns_name(uuid: str) -> str:
+    return INST_PREFIX + uuid
+
+
+def hostname_for(name: str | None, uuid: str) -> str:
+    host = re.sub(r"[^a-z0-9-]+", "-", (name or "").lower()).strip("-")[:63].strip("-")
+    return host or "host-" + uuid[:8]
+
+
+class ContainerDriver(ComputeDriver):
+    def __init__(self, conf: Any) -> None:
+        self.conf = conf
+        self.host = socket.gethostname().split(".")[0] or "localhost"
+        self.cloud: "Cloud | None" = None
+        self.cgroups = Cgroups(pids_max=conf.get("container", "pids_max"))
+        self._rootfs: Any = None
+        self._dataplane: Any = None
+        self._dir = ""
+
+    # -- set-up --------------------------------------------------------------------
+    def init_host(self, cloud: "Cloud") -> None:
+        from pocketstack.compute.drivers.container.rootfs import RootfsCache
+        from pocketstack.dataplane.manager import Dataplane
+
+        self.cloud = cloud
+        self._dir = os.path.join(cloud.data_dir, "instances")
+        os.makedirs(self._dir, mode=0o700, exist_ok=True)
+        self._rootfs = RootfsCache(cloud, os.path.join(self._dir, "_base"))
+        bind = self.conf.get("container", "metadata_host") or cloud.bind
+        if bind in ("0.0.0.0", "", "::"):
+            bind = "127.0.0.1"
+        upstream = f"http://{bind}:{self.conf.get('container', 'metadata_port')}"
+        self._dataplane = Dataplane(cloud, os.path.join(cloud.data_dir, "dataplane"), upstream,
+                                    self.conf.get("container", "dhcp_lease_time"))
+        missing = requirements()
+        if missing:
+            LOG.warning("container driver: this machine lacks %s; instances cannot boot",
+                        ", ".join(missing))
+        LOG.info("container driver on %s: cgroups %s, instances in %s", self.host,
+                 self.cgroups.describe(), self._dir)
+        import threading
+
+        threading.Thread(target=self.reconcile, name="container-reconcile", daemon=True).start()
+        self._dataplane.start_firewall_sync()
+
+    def reconcile(self) -> None:
+        """At start: restore the networks' daemons, report what the instances are doing
+        (they keep running while pocketstack restarts)."""
+        time.sleep(0.5)  # let the other services start first
+        try:
+            self._dataplane.reconcile()
+        except Exception:
+            LOG.exception("dataplane reconcile failed")
+        for uuid in self.instance_uuids():
+            state = self._power(uuid)
+            LOG.info("instance %s found %s", uuid, _POWER_NAMES.get(state, state))
+
+    def instance_uuids(self) -> list[str]:
+        try:
+            return sorted(n for n in os.listdir(self._dir)
+                          if os.path.exists(os.path.join(self._dir, n, "config.json")))
+        except FileNotFoundError:
+            return []
+
+    def hosts(self) -> list[str]:
+        return [self.host]
+
+    def get_available_resource(self, host: str) -> dict[str, Any]:
+        cpus = os.cpu_count() or 1
+        mem = 1024
+        try:
+            with open("/proc/meminfo") as f:
+                for line in f:
+                    if line.startswith("MemTotal:"):
+                        mem = int(line.split()[1]) // 1024
+        except OSError:
+            pass
+        st = os.statvfs(self._dir or "/")
+        disk = st.f_blocks * st.f_frsize // (1 << 30)
+        return {"vcpus": cpus, "memory_mb": mem, "local_gb": disk,
+                "hypervisor_type": "container", "hypervisor_version": 1000,
+                "cpu_info": {"arch": os.uname().machine, "model": "host",
+                             "vendor": "pocketstack",
+                             "topology": {"sockets": 1, "cores": cpus, "threads": 1},
+                             "features": []}}
+
+    # -- paths and state -------------------------------------------------------------
+    def _inst(self, uuid: str) -> str:
+        if not re.fullmatch(r"[0-9a-fA-F-]{8,64}", uuid):
+            raise BuildFailed(f"invalid instance uuid {uuid!r}")
+        return os.path.join(self._dir, uuid)
+
+    def _read_pid(self, uuid: str, name: str) -> int | None:
+        try:
+            with open(os.path.join(self._inst(uuid), name)) as f:
+                pid = int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                status = f.read()
+        except OSError:
+            return None
+        if name == "init.pid":  # PID 1 of its own namespace, not a recycled pid
+            m = re.search(r"^NSpid:\s+(.*)$", status, re.M)
+            if not m or m.group(1).split()[-1] != "1":
+                return None
+        return pid
+
+    def _power(self, uuid: str) -> int:
+        if not os.path.exists(os.path.join(self._inst(uuid), "config.json")):
+            return states.NOSTATE
+        if self._read_pid(uuid, "init.pid") is None:
+            return states.SHUTDOWN
+        if self.cgroups.frozen(uuid):
+            return states.PAUSED_POWER
+        return states.RUNNING
+
+    def get_power_state(self, host: str, instance: dict[str, Any]) -> int | None:
+        return self._power(instance["uuid"])
+
+    # -- spawn ------------------------------------------------------------------------
+    def spawn(self, host: str, instance: dict[str, Any]) -> None:
+        if self.cloud is None:
+            raise BuildFailed("the container driver was not initialised")
+        missing = requirements()
+        if missing:
+            raise BuildFailed("container driver: this host lacks " + ", ".join(missing))
+        uuid = instance["uuid"]
+        inst = self._inst(uuid)
+        try:
+            lower = self._rootfs.get(instance.get("image_ref"))
+            os.makedirs(inst, mode=0o700, exist_ok=True)
+            ip.netns_add(netns_name(uuid))
+            procs = self.cgroups.create(uuid, instance.get("vcpus") or 1,
+                                        instance.get("memory_mb") or 64)
+            cfg = {"uuid": uuid, "lower": lower, "netns_path": ip.netns_path(netns_name(uuid)),
+                   "hostname": hostname_for(instance.get("name"), uuid),
+                   "console_cap": self.conf.get("container", "console_log_max_bytes"),
+                   "cgroup_procs": procs, "image_ref": instance.get("image_ref"),
+                   "vcpus": instance.get("vcpus"), "memory_mb": instance.get("memory_mb"),
+                   "init": [self._rootfs.init_path(instance["image_ref"])], "ports": []}
+            self._write_config(uuid, cfg)
+            self._plug_ports(uuid)
+            self._start(uuid, "spawn")
+        except BuildFailed:
+            self._cleanup(uuid)
+            raise
+        except Exception as exc:
+            LOG.exception("spawning %s failed", uuid)
+            self._cleanup(uuid)
+            raise BuildFailed(f"container driver: {exc}") from exc
+
+    def _write_config(self, uuid: str, cfg: dict[str, Any]) -> None:
+        path = os.path.join(self._inst(uuid), "config.json")
+        with open(path + ".tmp", "w") as f:
+            json.dump(cfg, f, indent=1)
+        os.replace(path + ".tmp", path)
+
+    def _config(self, uuid: str) -> dict[str, Any]:
+        try:
+            with open(os.path.join(self._inst(uuid), "config.json")) as f:
+                return dict(json.load(f))
+        except (OSError, ValueError):
+            return {}
+
+    def _plug_ports(self, uuid: str) -> None:
+        """Plug the instance's ports that are not plugged yet (spawn, start, reboot)."""
+        ports = self._dataplane.ports_for_instance(uuid)
+        for port in ports:
+            self._dataplane.plug(netns_name(uuid), port)
+        cfg = self._config(uuid)
+        known = {p["id"]: p for p in cfg.get("ports", [])}
+        known.update({p["id"]: {"id": p["id"], "network_id": p["network_id"],
+                                "mac_address": p["mac_address"]} for p in ports})
+        cfg["ports"] = list(known.values())
+        self._write_config(uuid, cfg)
+
+    def _start(self, uuid: str, reason: str) -> None:
+        inst = self._inst(uuid)
+        if self._read_pid(uuid, "init.pid") is not None:
+            return
+        cfg = self._config(uuid)
+        cfg["reason"] = reason
+        self._write_config(uuid, cfg)
+        for name in ("init.pid", "shim.pid"):
+            try:
+                os.unlink(os.path.join(inst, name))
+            except FileNotFoundError:
+                pass
+        log = open(os.path.join(inst, "shim.log"), "ab")
+        shim = subprocess.Popen([sys.executable, "-m",
+                                 "pocketstack.compute.drivers.container.shim", inst],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                close_fds=True, start_new_session=True, cwd="/")
+        log.close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self._read_pid(uuid, "init.pid") is not None:
+                threading_reap(shim)
+                return
+            if shim.poll() is not None:
+                break
+            time.sleep(0.01)
+        tail = self.get_console_output(self.host, {"uuid": uuid}, 10)
+        with open(os.path.join(inst, "shim.log"), errors="replace") as f:
+            tail += f.read()[-800:]
+        raise BuildFailed(f"instance {uuid} did not start: {tail.strip()[-1000:]}")
+
+    # -- stop and friends -----------------------------------------------------------
+    def _stop(self, uuid: str, timeout: float) -> None:
+        if self.cgroups.frozen(uuid):
+            self.cgroups.freeze(uuid, False)
+        pid = self._read_pid(uuid, "init.pid")
+        if pid is not None and timeout > 0:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and self._read_pid(uuid, "init.pid") == pid \
+                    and os.path.exists(f"/proc/{pid}"):
+                time.sleep(0.05)
+        pid = self._read_pid(uuid, "init.pid")
+        if pid is not None:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for leftover in self.cgroups.pids(uuid):  # anything that escaped the PID namespace
+            try:
+                os.kill(leftover, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (self._read_pid(uuid, "shim.pid") is not None or
+                                               self.cgroups.pids(uuid)):
+            time.sleep(0.02)
+
+    def power_off(self, host: str, instance: dict[str, Any]) -> None:
+        self._stop(instance["uuid"], self.conf.get("container", "shutdown_timeout"))
+
+    def power_on(self, host: str, instance: dict[str, Any]) -> None:
+        uuid = instance["uuid"]
+        self._plug_ports(uuid)
+        self._start(uuid, "power on")
+
+    def reboot(self, host: str, instance: dict[str, Any], reboot_type: str) -> None:
+        uuid = instance["uuid"]
+        hard = str(reboot_type).upper() == "HARD"
+        self._stop(uuid, 0 if hard else self.conf.get("container", "shutdown_timeout"))
+        self._plug_ports(uuid)
+        self._start(uuid, "hard reboot" if hard else "soft reboot")
+
+    def pause(self, host: str, instance: dict[str, Any]) -> None:
+        self.cgroups.freeze(instance["uuid"], True)
+
+    def unpause(self, host: str, instance: dict[str, Any]) -> None:
+        self.cgroups.freeze(instance["uuid"], False)
+
+    def suspend(self, host: str, instance: dict[str, Any]) -> None:
+        self.cgroups.freeze(instance["uuid"], True)
+
+    def resume(self, host: str, instance: dict[str, Any]) -> None:
+        self.cgroups.freeze(instance["uuid"], False)
+
+    def resize_limits(self, instance: dict[str, Any]) -> None:
+        self.cgroups.set_limits(instance["uuid"], instance.get("vcpus") or 1,
+                                instance.get("memory_mb") or 64)
+
+    def destroy(self, host: str, instance: dict[str, Any]) -> None:
+        self._cleanup(instance["uuid"])
+
+    def _cleanup(self, uuid: str) -> None:
+        inst = self._inst(uuid)
+        cfg = self._config(uuid)
+        self._stop(uuid, 0)
+        self.cgroups.remove(uuid)
+        ports = {p["id"]: p for p in cfg.get("ports", [])}
+        if self._dataplane is not None:
+            try:
+                for p in self._dataplane.ports_for_instance(uuid):
+                    ports[p["id"]] = p
+            except Exception:
+                LOG.exception("listing the ports of %s failed", uuid)
+            for port in ports.values():
+                try:
+                    self._dataplane.unplug(port, device_id=uuid)
+                except Exception:
+                    LOG.exception("unplugging port %s of %s failed", port.get("id"), uuid)
+        ip.netns_delete(netns_name(uuid))
+        shutil.rmtree(inst, ignore_errors=True)
+
+    # -- console -------------------------------------------------------------------
+    def get_console_output(self, host: str, instance: dict[str, Any],
+                           length: int | None = None) -> str:
+        inst = self._inst(instance["uuid"])
+        text = ""
+        for name in ("console.log.1", "console.log"):
+            try:
+                with open(os.path.join(inst, name), "rb") as f:
+                    text += f.read().decode("utf-8", "replace")
+            except FileNotFoundError:
+                pass
+        if length is not None and length >= 0:
+            lines = text.splitlines(keepends=True)
+            text = "".join(lines[-length:]) if length else ""
+        return text
+
+
+def threading_reap(proc: subprocess.Popen[bytes]) -> None:
+    """Reap the shim when it exits, without blocking (it outlives this call)."""
+    import threading
+
+    threading.Thread(target=proc.wait, name="container-shim-reaper", daemon=True).start()

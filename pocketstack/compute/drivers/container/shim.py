@@ -1,0 +1,181 @@
+"""The per-instance supervisor (what conmon is to podman), run detached by the driver.
+
+``python -m pocketstack.compute.drivers.container.shim INSTANCE_DIR``
+
+It reads ``INSTANCE_DIR/config.json``, joins the instance's network namespace,
+unshares UTS, IPC and PID namespaces and forks the instance's PID 1: that child
+unshares a mount namespace, mounts the overlay root (lower = cached image rootfs, upper/work in the
+instance directory), /proc, /sys, a small /dev, pivots into it and execs the init.
+The shim puts the child into the instance's cgroups before letting it exec, then
+copies the console output to ``console.log`` (bounded: rotated to ``console.log.1``
+at the size cap) until the init exits. It runs in its own session, so that
+pocketstack restarting does not stop instances; the mounts live in the instance's
+mount namespace and vanish with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+from pocketstack.compute.drivers.container import linux
+
+DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
+           ("urandom", 1, 9), ("tty", 5, 0))
+
+
+class Console:
+    """Append-only console log with a size cap (one rotated generation kept)."""
+
+    def __init__(self, path: str, cap: int) -> None:
+        self.path, self.cap = path, max(4096, cap)
+        self.f = open(path, "ab", buffering=0)
+        self.size = self.f.tell()
+
+    def write(self, data: bytes) -> None:
+        if self.size + len(data) > self.cap:
+            self.f.close()
+            os.replace(self.path, self.path + ".1")
+            self.f = open(self.path, "ab", buffering=0)
+            self.size = 0
+            data = data[-self.cap:]
+        self.f.write(data)
+        self.size += len(data)
+
+    def note(self, text: str) -> None:
+        self.write(f"[pocketstack] {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} "
+                   f"{text}\n".encode())
+
+
+def _dev(root: str) -> None:
+    dev = os.path.join(root, "dev")
+    os.makedirs(dev, exist_ok=True)
+    linux.mount("tmpfs", dev, "tmpfs", linux.MS_NOSUID | linux.MS_NOEXEC, "mode=755,size=64k")
+    for name, major, minor in DEVICES:
+        path = os.path.join(dev, name)
+        os.mknod(path, 0o666 | 0o020000, os.makedev(major, minor))
+        os.chmod(path, 0o666)
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, os.path.join(dev, name))
+    for sub in ("pts", "shm"):
+        os.makedirs(os.path.join(dev, sub), exist_ok=True)
+
+
+def _child(cfg: dict[str, Any], write_fd: int, sync_fd: int) -> None:
+    """In the new namespaces: wait for the cgroups, build the root, exec the init."""
+    os.setsid()
+    if os.read(sync_fd, 1) != b"1":
+        os._exit(120)
+    os.close(sync_fd)
+    inst = cfg["dir"]
+    root = os.path.join(inst, "rootfs")
+    linux.unshare(linux.CLONE_NEWNS)
+    for d in ("rootfs", "upper", "work"):
+        os.makedirs(os.path.join(inst, d), exist_ok=True)
+    linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+    linux.mount("overlay", root, "overlay", 0,
+                f"lowerdir={cfg['lower']},upperdir={inst}/upper,workdir={inst}/work")
+    for d in ("proc", "sys", "dev", "tmp", "run"):
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    linux.mount("proc", os.path.join(root, "proc"), "proc",
+                linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
+    linux.mount("sysfs", os.path.join(root, "sys"), "sysfs",
+                linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
+    _dev(root)
+    linux.sethostname(cfg.get("hostname") or "instance")
+    os.chdir(root)
+    linux.pivot_root(".", ".")
+    linux.umount(".", linux.MNT_DETACH)
+    os.chdir("/")
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(write_fd, 1)
+    os.dup2(write_fd, 2)
+    for fd in (null, write_fd):
+        if fd > 2:
+            os.close(fd)
+    env = {"PATH": "/sbin:/bin:/usr/sbin:/usr/bin", "HOME": "/root", "TERM": "linux",
+           "container": "pocketstack", "INSTANCE_UUID": cfg.get("uuid", "")}
+    argv = cfg.get("init") or ["/init"]
+    os.execve(argv[0], argv, env)
+
+
+def _join_cgroups(pid: int, procs_files: list[str]) -> None:
+    for path in procs_files:
+        with open(path, "w") as f:
+            f.write(str(pid))
+
+
+def run(inst: str) -> int:
+    with open(os.path.join(inst, "config.json")) as f:
+        cfg = json.load(f)
+    cfg["dir"] = inst
+    console = Console(os.path.join(inst, "console.log"), int(cfg.get("console_cap", 1 << 20)))
+    with open(os.path.join(inst, "shim.pid.tmp"), "w") as f:
+        f.write(str(os.getpid()))
+    os.replace(os.path.join(inst, "shim.pid.tmp"), os.path.join(inst, "shim.pid"))
+    try:
+        os.unlink(os.path.join(inst, "exit"))
+    except FileNotFoundError:
+        pass
+    fd = os.open(cfg["netns_path"], os.O_RDONLY)
+    linux.setns(fd, linux.CLONE_NEWNET)
+    os.close(fd)
+    # the shim stays in the host's mount namespace (pivot_root moves the root of every
+    # process of a mount namespace): the child unshares its own before mounting anything
+    linux.unshare(linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWPID)
+    read_fd, write_fd = os.pipe()
+    sync_r, sync_w = os.pipe()
+    console.note(f"starting instance {cfg.get('uuid')} ({cfg.get('reason', 'start')})")
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read_fd)
+            os.close(sync_w)
+            _child(cfg, write_fd, sync_r)
+        except BaseException as exc:  # report on the console, never return into the shim
+            try:
+                os.write(write_fd, f"[pocketstack] instance start failed: {exc}\n".encode())
+            finally:
+                os._exit(127)
+    os.close(write_fd)
+    os.close(sync_r)
+    try:
+        _join_cgroups(pid, cfg.get("cgroup_procs", []))
+        os.write(sync_w, b"1")
+    except OSError as exc:
+        console.note(f"could not join the cgroups: {exc}")
+        os.kill(pid, signal.SIGKILL)
+    os.close(sync_w)
+    with open(os.path.join(inst, "init.pid.tmp"), "w") as f:
+        f.write(str(pid))
+    os.replace(os.path.join(inst, "init.pid.tmp"), os.path.join(inst, "init.pid"))
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the driver signals the init, not us
+    while True:
+        try:
+            data = os.read(read_fd, 65536)
+        except InterruptedError:
+            continue
+        if not data:
+            break
+        console.write(data)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    console.note(f"instance init exited ({'signal ' + str(-code) if code < 0 else code})")
+    with open(os.path.join(inst, "exit"), "w") as f:
+        f.write(str(code))
+    for name in ("init.pid", "shim.pid"):
+        try:
+            os.unlink(os.path.join(inst, name))
+        except FileNotFoundError:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(sys.argv[1]))

@@ -1,0 +1,379 @@
+"""Networks, DHCP and ports made real in namespaces (see the package docstring)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from pocketstack.dataplane import firewall, ip
+from pocketstack.dataplane.dhcp import METADATA_IP, Dnsmasq, command, hosts_lines
+
+if TYPE_CHECKING:
+    from pocketstack.cloud import Cloud
+
+LOG = logging.getLogger(__name__)
+NET_PREFIX = "psnet-"
+DHCP_OWNER = "network:dhcp"
+
+
+def network_netns(network_id: str) -> str:
+    return NET_PREFIX + network_id
+
+
+def tap_name(port_id: str) -> str:
+    return "tap" + port_id[:11]
+
+
+class Dataplane:
+    def __init__(self, cloud: "Cloud", state_root: str, metadata_upstream: str,
+                 lease_time: int = 86400) -> None:
+        self.cloud = cloud
+        self.root = state_root
+        self.upstream = metadata_upstream
+        self.lease_time = lease_time
+        self._locks: dict[str, threading.Lock] = {}
+        self._applied: dict[str, str] = {}
+        self._routers: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._guard = threading.Lock()
+        os.makedirs(self.root, exist_ok=True)
+
+    # -- plumbing ---------------------------------------------------------------
+    @property
+    def net(self) -> Any:
+        service = self.cloud.service("network")
+        return getattr(service, "net", None)
+
+    def _lock(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def state_dir(self, network_id: str) -> str:
+        path = os.path.join(self.root, network_id)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def ports_on_network(self, network_id: str) -> list[dict[str, Any]]:
+        from sqlalchemy import select
+
+        from pocketstack.network.models import Port
+
+        net = self.net
+        with net.db.read() as s:
+            rows = s.scalars(select(Port).where(Port.network_id == network_id))
+            return [net.ports.view(s, r, None) for r in rows]
+
+    def ports_for_instance(self, uuid: str) -> list[dict[str, Any]]:
+        net = self.net
+        if net is None:
+            return []
+        return [p for p in net.ports_for_device(uuid)
+                if p.get("device_owner", "").startswith("compute:")]
+
+    # -- networks ----------------------------------------------------------------
+    def ensure_network(self, network_id: str) -> dict[str, Any]:
+        """Namespace, bridge, DHCP port addresses, dnsmasq and metadata proxy."""
+        with self._lock(network_id):
+            return self._ensure_network(network_id)
+
+    def _ensure_network(self, network_id: str) -> dict[str, Any]:
+        net = self.net
+        info = net.network_info(network_id)
+        subnets = [net.subnet_info(sid) for sid in info.get("subnets", [])]
+        mtu = int(info.get("mtu") or 1500)
+        ns = network_netns(network_id)
+        self.state_dir(network_id)  # recorded, so that teardown_state finds every namespace
+        ip.netns_add(ns)
+        if not ip.link_exists("br0", ns):
+            ip.ip("link", "add", "br0", "type", "bridge", netns=ns)
+        ip.ip("link", "set", "br0", "mtu", str(mtu), "up", netns=ns)
+        dhcp_subnets = [s for s in subnets if s.get("enable_dhcp") and s["ip_version"] == 4]
+        dhcp_ips: dict[str, str] = {}
+        if dhcp_subnets:
+            port = self._dhcp_port(info)
+            by_id = {s["id"]: s for s in subnets}
+            for fixed in port.get("fixed_ips", []):
+                subnet = by_id.get(fixed["subnet_id"])
+                if subnet is None or subnet["ip_version"] != 4:
+                    continue
+                prefix = ipaddress.ip_network(subnet["cidr"]).prefixlen
+                ip.ip("addr", "replace", f"{fixed['ip_address']}/{prefix}", "dev", "br0",
+                      netns=ns)
+                dhcp_ips[subnet["id"]] = fixed["ip_address"]
+            ip.ip("addr", "replace", f"{METADATA_IP}/32", "dev", "br0", netns=ns)
+            state = self.state_dir(network_id)
+            dnsmasq = Dnsmasq(ns, state)
+            changed = dnsmasq.write_hosts(hosts_lines(self.ports_on_network(network_id),
+                                                      {s["id"]: s for s in subnets}))
+            dnsmasq.ensure(command(ns, state, dhcp_subnets, dhcp_ips, self.lease_time, mtu))
+            if changed:
+                dnsmasq.reload()
+            self._ensure_proxy(network_id, ns, state)
+        return {"netns": ns, "mtu": mtu, "dhcp_ips": dhcp_ips}
+
+    def _dhcp_port(self, info: dict[str, Any]) -> dict[str, Any]:
+        net = self.net
+        device_id = f"dhcp-pocketstack-{info['id']}"
+        found = [p for p in net.ports_for_device(device_id)]
+        if found:
+            return dict(found[0])
+        port = net.allocate_port(info.get("project_id") or info.get("tenant_id") or "",
+                                 info["id"], device_id, device_owner=DHCP_OWNER)
+        LOG.info("DHCP port %s for network %s: %s", port["id"], info["id"],
+                 [f["ip_address"] for f in port.get("fixed_ips", [])])
+        return dict(port)
+
+    def _ensure_proxy(self, network_id: str, ns: str, state: str) -> None:
+        pidfile = os.path.join(state, "metaproxy.pid")
+        if ip.pid_alive(pidfile):
+            return
+        try:
+            os.unlink(pidfile)
+        except FileNotFoundError:
+            pass
+        log = open(os.path.join(state, "metaproxy.log"), "ab")
+        subprocess.Popen([sys.executable, "-m", "pocketstack.dataplane.metaproxy",
+                          "--netns", ns, "--network-id", network_id, "--upstream",
+                          self.upstream, "--pidfile", pidfile, "--listen", f"{METADATA_IP}:80"],
+                         stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True,
+                         start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not ip.pid_alive(pidfile):
+            time.sleep(0.02)
+        if not ip.pid_alive(pidfile):
+            LOG.warning("metadata proxy for network %s did not start (see %s)", network_id,
+                        os.path.join(state, "metaproxy.log"))
+
+    def sync_dhcp(self, network_id: str, exclude_device: str | None = None) -> None:
+        """Rewrite the network's DHCP reservations from its ports; SIGHUP dnsmasq."""
+        with self._lock(network_id):
+            if not ip.netns_exists(network_netns(network_id)):
+                return
+            net = self.net
+            try:
+                info = net.network_info(network_id)
+            except Exception:  # the network is gone: nothing to serve
+                return
+            subnets = {sid: net.subnet_info(sid) for sid in info.get("subnets", [])}
+            ports = [p for p in self.ports_on_network(network_id)
+                     if not exclude_device or p.get("device_id") != exclude_device]
+            dnsmasq = Dnsmasq(network_netns(network_id), self.state_dir(network_id))
+            if dnsmasq.write_hosts(hosts_lines(ports, subnets)):
+                dnsmasq.reload()
+
+    def teardown_network(self, network_id: str) -> None:
+        with self._lock(network_id):
+            state = os.path.join(self.root, network_id)
+            Dnsmasq(network_netns(network_id), state).stop()
+            pid = ip.pid_alive(os.path.join(state, "metaproxy.pid"))
+            if pid:
+                import signal
+
+                os.kill(pid, signal.SIGTERM)
+            ip.netns_delete(network_netns(network_id))
+            shutil.rmtree(state, ignore_errors=True)
+            LOG.info("dataplane of network %s removed", network_id)
+
+    def teardown_all(self) -> None:
+        teardown_state(self.root)
+
+    def gc(self) -> None:
+        """Remove the namespaces of networks that no longer exist."""
+        net = self.net
+        if net is None:
+            return
+        for ns in ip.netns_list(NET_PREFIX):
+            network_id = ns[len(NET_PREFIX):]
+            try:
+                net.network_info(network_id)
+            except Exception:
+                self.teardown_network(network_id)
+        for ns in ip.netns_list("psext-"):
+            try:
+                net.network_info(ns[len("psext-"):])
+            except Exception:
+                ip.netns_delete(ns)
+
+    def reconcile(self) -> None:
+        """At start: restart dnsmasq and proxies of the networks that have namespaces."""
+        if self.net is None:
+            return
+        self.gc()
+        for ns in ip.netns_list(NET_PREFIX):
+            try:
+                self.ensure_network(ns[len(NET_PREFIX):])
+            except Exception as exc:
+                LOG.warning("network namespace %s not restored: %s", ns, exc)
+
+    # -- security groups -----------------------------------------------------------
+    def firewall_script(self, network_id: str) -> str:
+        from sqlalchemy import select
+
+        from pocketstack.network.models import SecurityGroupRule
+
+        ports = [p for p in self.ports_on_network(network_id)
+                 if p.get("device_owner", "").startswith("compute:")]
+        groups = {g for p in ports for g in p.get("security_groups") or []}
+        rules: dict[str, list[dict[str, Any]]] = {}
+        with self.net.db.read() as s:
+            for row in s.scalars(select(SecurityGroupRule).where(
+                    SecurityGroupRule.security_group_id.in_(sorted(groups)))):
+                rules.setdefault(row.security_group_id, []).append(dict(row.attrs))
+        for group_rules in rules.values():
+            group_rules.sort(key=lambda r: repr(sorted(r.items())))
+        members: dict[str, dict[str, list[str]]] = {}
+        for port in ports:
+            for group in port.get("security_groups") or []:
+                for fixed in port.get("fixed_ips", []):
+                    fam = "ip6" if ":" in fixed["ip_address"] else "ip"
+                    members.setdefault(group, {}).setdefault(fam, []).append(
+                        fixed["ip_address"])
+        return firewall.build(ports, rules, members, tap_name)
+
+    def sync_firewall(self, network_id: str) -> None:
+        ns = network_netns(network_id)
+        if not ip.netns_exists(ns):
+            return
+        script = self.firewall_script(network_id)
+        with self._lock("fw-" + network_id):
+            if self._applied.get(network_id) == script:
+                return
+            firewall.apply(ns, script)
+            self._applied[network_id] = script
+            LOG.info("security groups applied in %s", ns)
+
+    def start_firewall_sync(self, interval: float = 1.0) -> None:
+        """Re-apply changed security groups every ``interval`` seconds (daemon thread)."""
+        def loop() -> None:
+            failed: dict[str, str] = {}
+            while not self._stop.wait(interval):
+                if self.net is None:
+                    continue
+                try:
+                    self.sync_routers()
+                    failed.pop("routers", None)
+                except Exception as exc:
+                    if failed.get("routers") != str(exc):
+                        LOG.warning("routers not applied: %s", exc)
+                    failed["routers"] = str(exc)
+                for ns in ip.netns_list(NET_PREFIX):
+                    network_id = ns[len(NET_PREFIX):]
+                    try:
+                        self.sync_firewall(network_id)
+                        failed.pop(network_id, None)
+                    except Exception as exc:  # log each distinct failure once
+                        if failed.get(network_id) != str(exc):
+                            LOG.warning("security groups of %s not applied: %s", network_id,
+                                        exc)
+                        failed[network_id] = str(exc)
+
+        threading.Thread(target=loop, name="dataplane-firewall", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # -- routers -----------------------------------------------------------------------
+    def sync_routers(self) -> None:
+        """Routers with an interface on an active network: namespaces, NAT, floating IPs."""
+        import json
+
+        from pocketstack.dataplane import router
+
+        states = router.router_states(self)
+        with self._lock("routers"):
+            for ns in ip.netns_list(router.RTR_PREFIX):
+                router_id = ns[len(router.RTR_PREFIX):]
+                if router_id not in states:
+                    ip.netns_delete(ns)
+                    self._routers.pop(router_id, None)
+                    shutil.rmtree(os.path.join(self.root, "router-" + router_id),
+                                  ignore_errors=True)
+            for router_id, state in states.items():
+                active = any(ip.netns_exists(network_netns(p["network_id"]))
+                             for p in state["ifaces"])
+                if not active:
+                    continue
+                key = json.dumps(state, sort_keys=True)
+                if self._routers.get(router_id) == key:
+                    continue
+                os.makedirs(os.path.join(self.root, "router-" + router_id), exist_ok=True)
+                if state["gw"] is not None:
+                    os.makedirs(os.path.join(self.root, "ext-" + state["gw"]["network_id"]),
+                                exist_ok=True)
+                router.apply_router(self, state)
+                self._routers[router_id] = key
+
+    # -- ports ---------------------------------------------------------------------
+    def plug(self, instance_netns: str, port: dict[str, Any]) -> str:
+        """Connect a port to the instance: veth with the port's MAC, on the bridge."""
+        info = self.ensure_network(port["network_id"])
+        ns, tap = info["netns"], tap_name(port["id"])
+        if ip.link_exists(tap, ns):
+            return tap
+        existing = ip.ip("-o", "link", "show", netns=instance_netns).stdout
+        index = 0
+        while f": eth{index}:" in existing or f": eth{index}@" in existing:
+            index += 1
+        dev = f"eth{index}"
+        ip.ip("link", "add", tap, "type", "veth", "peer", "name", dev, "netns",
+              instance_netns, netns=ns)
+        ip.ip("link", "set", dev, "address", port["mac_address"], "mtu", str(info["mtu"]),
+              netns=instance_netns)
+        ip.ip("link", "set", tap, "master", "br0", "mtu", str(info["mtu"]), "up", netns=ns)
+        self.sync_firewall(port["network_id"])  # filtered before its link comes up
+        ip.ip("link", "set", dev, "up", netns=instance_netns)
+        self.sync_dhcp(port["network_id"])
+        try:
+            self.sync_routers()
+        except Exception as exc:  # the instance still boots; the sync loop retries
+            LOG.warning("routers of network %s not applied: %s", port["network_id"], exc)
+        LOG.info("port %s (%s) plugged as %s in %s", port["id"], port["mac_address"], dev,
+                 instance_netns)
+        return tap
+
+    def unplug(self, port: dict[str, Any], device_id: str | None = None) -> None:
+        ns = network_netns(port["network_id"])
+        tap = tap_name(port["id"])
+        if ip.netns_exists(ns) and ip.link_exists(tap, ns):
+            ip.ip("link", "delete", tap, netns=ns, check=False)
+        self.sync_dhcp(port["network_id"], exclude_device=device_id)
+        try:
+            self.sync_firewall(port["network_id"])
+        except Exception as exc:
+            LOG.warning("security groups of %s not re-applied: %s", port["network_id"], exc)
+
+
+def teardown_state(state_root: str) -> list[str]:
+    """Stop every network daemon and namespace recorded under ``state_root`` (used when
+    a whole cloud is thrown away, e.g. by tests); returns the networks removed."""
+    import signal
+
+    removed = []
+    try:
+        names = sorted(os.listdir(state_root))
+    except FileNotFoundError:
+        return removed
+    for network_id in names:
+        state = os.path.join(state_root, network_id)
+        if network_id.startswith(("router-", "ext-")):
+            kind, _, ident = network_id.partition("-")
+            ip.netns_delete(("psrtr-" if kind == "router" else "psext-") + ident)
+            shutil.rmtree(state, ignore_errors=True)
+            removed.append(network_id)
+            continue
+        Dnsmasq(network_netns(network_id), state).stop()
+        pid = ip.pid_alive(os.path.join(state, "metaproxy.pid"))
+        if pid:
+            os.kill(pid, signal.SIGTERM)
+        ip.netns_delete(network_netns(network_id))
+        shutil.rmtree(state, ignore_errors=True)
+        removed.append(network_id)
+    return removed

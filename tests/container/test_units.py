@@ -1,0 +1,145 @@
+"""Pieces of the container driver and dataplane that need no privileges."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+
+import pytest
+
+from pocketstack.compute.drivers.container.driver import hostname_for
+from pocketstack.compute.drivers.container.shim import Console
+from pocketstack.dataplane.dhcp import command, hosts_lines
+from pocketstack.dataplane.metaproxy import rewrite_head
+from pocketstack.image import seed
+
+SUBNET = {"id": "s1", "cidr": "10.0.0.0/26", "gateway_ip": "10.0.0.1", "enable_dhcp": True,
+          "ip_version": 4, "host_routes": [], "dns_nameservers": ["10.0.0.53"]}
+
+
+def test_proxy_headers_replace_what_the_instance_sent() -> None:
+    head = (b"GET /openstack/latest/meta_data.json HTTP/1.1\r\nHost: 169.254.169.254\r\n"
+            b"X-Forwarded-For: 6.6.6.6\r\nX-Instance-ID: forged\r\n"
+            b"x-neutron-network-id: forged\r\nUser-Agent: Wget\r\n\r\n")
+    out = rewrite_head(head, "10.0.0.5", "net-1", "127.0.0.1:8775").decode()
+    lines = out.split("\r\n")
+    assert lines[0] == "GET /openstack/latest/meta_data.json HTTP/1.1"
+    assert "X-Forwarded-For: 10.0.0.5" in lines and "X-Neutron-Network-ID: net-1" in lines
+    assert "6.6.6.6" not in out and "forged" not in out
+    assert "Host: 127.0.0.1:8775" in lines and "User-Agent: Wget" in lines
+    assert out.endswith("\r\n\r\n")
+
+
+def test_console_log_is_bounded_and_rotated(tmp_path: object) -> None:
+    path = os.path.join(str(tmp_path), "console.log")
+    console = Console(path, 4096)
+    for i in range(100):
+        console.write(f"line {i:03d} ".encode() + b"x" * 90 + b"\n")
+    assert os.path.getsize(path) <= 4096
+    assert os.path.getsize(path + ".1") <= 4096
+    with open(path) as f:
+        assert "line 099" in f.read()
+
+
+def test_dhcp_reservations_only_for_dhcp_v4_subnets() -> None:
+    ports = [{"mac_address": "fa:16:3e:00:00:01",
+              "fixed_ips": [{"subnet_id": "s1", "ip_address": "10.0.0.5"},
+                            {"subnet_id": "v6", "ip_address": "2001:db8::5"}]},
+             {"mac_address": "fa:16:3e:00:00:02",
+              "fixed_ips": [{"subnet_id": "nodhcp", "ip_address": "10.1.0.5"}]}]
+    subnets = {"s1": SUBNET, "v6": {**SUBNET, "id": "v6", "ip_version": 6},
+               "nodhcp": {**SUBNET, "id": "nodhcp", "enable_dhcp": False}}
+    assert hosts_lines(ports, subnets) == ["fa:16:3e:00:00:01,10.0.0.5,host-10-0-0-5"]
+
+
+def test_dnsmasq_serves_static_leases_with_the_metadata_route() -> None:
+    argv = command("psnet-x", "/state", [SUBNET], {"s1": "10.0.0.2"}, 600, 1450)
+    assert argv[:5] == ["ip", "netns", "exec", "psnet-x", "dnsmasq"]
+    assert "--dhcp-range=set:subnet0,10.0.0.0,static,255.255.255.192,600s" in argv
+    assert ("--dhcp-option=tag:subnet0,option:classless-static-route,"
+            "169.254.169.254/32,10.0.0.2,0.0.0.0/0,10.0.0.1") in argv
+    assert "--dhcp-option=tag:subnet0,option:dns-server,10.0.0.53" in argv
+    assert "--dhcp-option-force=tag:subnet0,option:mtu,1450" in argv
+    assert "--dhcp-hostsfile=/state/hosts" in argv and "--port=0" in argv
+
+
+def test_hostnames() -> None:
+    assert hostname_for("My Server_1", "abcdef12-0000") == "my-server-1"
+    assert hostname_for("", "abcdef12-0000") == "host-abcdef12"
+    assert len(hostname_for("x" * 200, "u")) <= 63
+
+
+def test_static_detection(tmp_path: object) -> None:
+    assert not seed._is_static("/bin/sh") or os.path.realpath("/bin/sh").endswith("busybox")
+    fake = os.path.join(str(tmp_path), "busybox")
+    with open(fake, "w") as f:
+        f.write("#!/bin/sh\n")
+    assert not seed._is_static(fake)
+
+
+@pytest.mark.skipif(seed.find_busybox() is None, reason="no static busybox on this machine")
+def test_seed_rootfs_contents() -> None:
+    data = seed.build_rootfs(seed.find_busybox() or "")
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        names = {m.name: m for m in tar.getmembers()}
+        assert names["init"].mode & 0o111 and names["bin/busybox"].isreg()
+        assert names["sbin/udhcpc"].issym() and names["bin/sh"].issym()
+        init = tar.extractfile("init").read().decode()  # type: ignore[union-attr]
+    for needle in ("udhcpc", "169.254.169.254/openstack/latest", "meta_data.json",
+                   "user_data", "authorized_keys", "hostname", "httpd"):
+        assert needle in init
+
+
+def _sg_script() -> str:
+    from pocketstack.dataplane.firewall import build
+
+    ports = [{"id": "p1", "mac_address": "FA:16:3E:00:00:01", "security_groups": ["g1"],
+              "fixed_ips": [{"subnet_id": "s1", "ip_address": "10.0.0.5"}],
+              "allowed_address_pairs": [{"ip_address": "10.0.0.100"}]},
+             {"id": "p2", "mac_address": "fa:16:3e:00:00:02", "security_groups": ["g2"],
+              "fixed_ips": [{"subnet_id": "s1", "ip_address": "10.0.0.6"}]},
+             {"id": "p3", "mac_address": "fa:16:3e:00:00:03", "port_security_enabled": False,
+              "fixed_ips": [{"subnet_id": "s1", "ip_address": "10.0.0.7"}]}]
+    rules = {"g1": [{"direction": "ingress", "ethertype": "IPv4", "remote_group_id": "g1"},
+                    {"direction": "egress", "ethertype": "IPv4"},
+                    {"direction": "egress", "ethertype": "IPv6"}],
+             "g2": [{"direction": "ingress", "ethertype": "IPv4", "protocol": "tcp",
+                     "port_range_min": 80, "port_range_max": 81,
+                     "remote_ip_prefix": "10.0.0.0/24"},
+                    {"direction": "ingress", "ethertype": "IPv4", "protocol": "icmp",
+                     "port_range_min": 8, "remote_group_id": "g1"}]}
+    members = {"g1": {"ip": ["10.0.0.5"]}, "g2": {"ip": ["10.0.0.6"]}}
+    return build(ports, rules, members, lambda pid: "tap" + pid)
+
+
+def test_security_group_ruleset() -> None:
+    script = _sg_script()
+    assert 'iifname "tapp1" ether saddr != { fa:16:3e:00:00:01 } drop' in script
+    assert "ip saddr != { 10.0.0.5, 10.0.0.100/32 } drop" in script
+    assert "meta nfproto ipv4 ip saddr @gip_g1 accept" in script
+    assert "meta nfproto ipv4 ip saddr 10.0.0.0/24 meta l4proto tcp th dport 80-81 accept" \
+        in script
+    assert "meta l4proto icmp icmp type 8 accept" in script
+    assert "tapp3" not in script  # port security disabled: not filtered
+    assert "elements = { 10.0.0.5 }" in script
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/sbin/nft"),
+                    reason="needs root and nftables to check the ruleset")
+def test_security_group_ruleset_loads_in_nft() -> None:
+    import subprocess
+    import uuid
+
+    ns = "pstest-" + uuid.uuid4().hex[:8]
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        from pocketstack.dataplane.firewall import apply
+
+        apply(ns, _sg_script())
+        listed = subprocess.run(["ip", "netns", "exec", ns, "nft", "list", "ruleset"],
+                                capture_output=True, text=True, check=True).stdout
+        assert "chain in_1" in listed and "set gip_g1" in listed
+        apply(ns, _sg_script())  # replacing is atomic and idempotent
+    finally:
+        subprocess.run(["ip", "netns", "delete", ns], check=False)
