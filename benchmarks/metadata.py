@@ -35,6 +35,8 @@ from _cloud import CloudHandle
 INSTANCES = int(os.environ.get("MD_INSTANCES", "1000"))
 CONNECTIONS = int(os.environ.get("MD_CONNECTIONS", "1000"))
 DURATION = os.environ.get("MD_DURATION", "20s")
+PUBLIC_KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC/d3jxtWlPBBS8z8sMPT+57vzsXHdbSFUUUeMhIe8yh"
+              " bench@pocketstack")
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONFIG = """[fake]
 hosts = 4
@@ -52,8 +54,8 @@ quota_port = {ports}
 
 
 def api(cloud: CloudHandle, token: str, method: str, port: int, path: str, **kw):
-    r = requests.request(method, cloud.url(port, path), headers={"X-Auth-Token": token},
-                         timeout=300, **kw)
+    headers = {"X-Auth-Token": token, "OpenStack-API-Version": "compute 2.37"}
+    r = requests.request(method, cloud.url(port, path), headers=headers, timeout=300, **kw)
     assert r.status_code < 300, f"{method} {path}: {r.status_code} {r.text[:300]}"
     return r.json() if r.content else None
 
@@ -69,9 +71,11 @@ def make_instances(cloud: CloudHandle) -> tuple[str, list[str]]:
     requests.put(cloud.url(9292, f"/v2/images/{image}/file"), data=b"x" * 512, timeout=60,
                  headers={"X-Auth-Token": token,
                           "Content-Type": "application/octet-stream"}).raise_for_status()
+    api(cloud, token, "POST", 8774, "/v2.1/os-keypairs", json={"keypair": {
+        "name": "bench", "public_key": PUBLIC_KEY}})
     t0 = time.monotonic()
     r = api(cloud, token, "POST", 8774, "/v2.1/servers", json={"server": {
-        "name": "md", "flavorRef": "42", "imageRef": image, "networks": "none",
+        "name": "md", "flavorRef": "42", "imageRef": image, "networks": "none", "key_name": "bench",
         "min_count": INSTANCES, "max_count": INSTANCES, "return_reservation_id": True,
         "user_data": "I2Nsb3VkLWNvbmZpZwo=", "metadata": {"bench": "1"}}})
     reservation = r["reservation_id"]

@@ -129,6 +129,24 @@ class MetadataService(Service):
             now = time.monotonic()
             self.docs[uuid] = Entry(docs, now + self.ttl, now)
 
+    # -- config drive (compute's hook) -----------------------------------------
+    def config_drive(self, uuid: str) -> str | None:
+        """Build ``DATA_DIR/instances/<uuid>/disk.config``; its path (None: no instance)."""
+        from pocketstack.metadata.configdrive import build_for
+
+        return build_for(self, uuid)
+
+    def start(self) -> None:
+        from pocketstack.metadata.configdrive import Watcher
+
+        self.watcher = Watcher(self)
+        self.watcher.start()
+
+    def stop(self) -> None:
+        watcher = getattr(self, "watcher", None)
+        if watcher is not None:
+            watcher.stop()
+
     def invalidate(self, uuid: str) -> None:
         """Forget an instance's rendered documents (e.g. after its metadata changed)."""
         self.docs.pop(uuid, None)

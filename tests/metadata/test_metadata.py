@@ -183,3 +183,38 @@ def test_methods_and_bad_input(cloud, vm):
     assert r.status_code == 404
     assert json.loads(get(cloud, "/openstack/latest/vendor_data.json", h).text) == {}
     assert name("x")
+
+
+def test_config_drive(cloud, tmp_path):
+    import os
+    import time
+
+    from pocketstack.metadata.configdrive import read_iso
+
+    from md_helpers import image
+
+    img = image(cloud, tmp_path)
+    ud = tmp_path / "ud"
+    ud.write_text("#!/bin/sh\necho hi\n")
+    server = cloud.cli("server", "create", "--image", img, "--flavor", "m1.tiny", "--nic",
+                       "none", "--config-drive", "True", "--user-data", str(ud),
+                       "--property", "drive=yes", name("cd"), "-f", "json", cloud="pocketstack")
+    path = os.path.join(cloud.data_dir, "instances", server["id"], "disk.config")
+    deadline = time.monotonic() + 60
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    drive = read_iso(path)
+    assert drive["label"] == "config-2"
+    files = drive["files"]
+    md = json.loads(files["openstack/latest/meta_data.json"])
+    assert md["uuid"] == server["id"] and md["meta"] == {"drive": "yes"}
+    assert files["openstack/latest/user_data"] == ud.read_bytes()
+    assert json.loads(files["openstack/latest/network_data.json"])["links"] == []
+    assert json.loads(files["openstack/latest/vendor_data.json"]) == {}
+    assert "instance-id" in json.loads(files["ec2/latest/meta-data.json"])
+    assert files["ec2/latest/user-data"] == ud.read_bytes()
+    # a server without a config drive gets none
+    plain = cloud.cli("server", "create", "--image", img, "--flavor", "m1.tiny", "--nic",
+                      "none", name("nocd"), "-f", "json", cloud="pocketstack")
+    time.sleep(3)
+    assert not os.path.exists(os.path.join(cloud.data_dir, "instances", plain["id"]))
