@@ -46,6 +46,8 @@ class Callers:
         self.secret = secret
         self.ttl = max(ttl, _RELOAD_AFTER)
         self.nets: dict[str, Entry[dict[str, str]]] = {}
+        # (X-Forwarded-For, X-Neutron-Network-ID) as received -> (uuid, until): the hot path
+        self.known: dict[tuple[bytes, bytes], tuple[str, float]] = {}
         self.routers: dict[str, Entry[list[str]]] = {}
         self._nets: Batcher[str, dict[str, str]] = Batcher(
             lambda ids: {i: self.source.addresses(i) for i in ids})
@@ -69,10 +71,17 @@ class Callers:
         forwarded = h.get(b"x-forwarded-for")
         if forwarded is None:
             raise Refused(404)
-        ip = forwarded.split(b",")[0].strip().decode("latin-1")
         network = h.get(b"x-neutron-network-id")
         if network is not None:
+            hit = self.known.get((forwarded, network))
+            if hit is not None and hit[1] > time.monotonic():
+                return hit[0], None
+        ip = forwarded.split(b",")[0].strip().decode("latin-1")
+        if network is not None:
             uuid = await self._lookup(network.decode("latin-1"), ip)
+            if uuid:
+                entry = self.nets[network.decode("latin-1")]
+                self.known[(forwarded, network)] = (uuid, entry.expires)
         elif b"x-neutron-router-id" in h:
             uuid = None
             for net in await self._router(h[b"x-neutron-router-id"].decode("latin-1")):
@@ -124,6 +133,8 @@ class Callers:
         return entry.value
 
     def sweep(self, horizon: float) -> None:
+        for key in [k for k, (_, until) in self.known.items() if until < horizon]:
+            del self.known[key]
         for table in (self.nets, self.routers):
             for key in [k for k, e in table.items() if e.expires < horizon]:
                 del table[key]
