@@ -82,6 +82,13 @@ def make_instances(cloud: CloudHandle) -> tuple[str, list[str]]:
     servers = api(cloud, token, "GET", 8774,
                   f"/v2.1/servers?reservation_id={reservation}&limit={INSTANCES}")["servers"]
     ids = [s["id"] for s in servers]
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:  # measure once the builds are over
+        building = api(cloud, token, "GET", 8774, f"/v2.1/servers?reservation_id="
+                       f"{reservation}&status=BUILD&limit={INSTANCES}")["servers"]
+        if not building:
+            break
+        time.sleep(1)
     ips: list[str] = []
     for i in range(0, len(ids), 100):
         body = {"ports": [{"network_id": net, "device_id": sid, "device_owner": "compute:nova",
@@ -105,12 +112,35 @@ def wrk(cloud: CloudHandle, net: str, ips_file: str, close: bool, duration: str,
     return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
 
 
-def report(title: str, r: dict[str, int]) -> None:
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run(cloud: CloudHandle, title: str, *args) -> None:
+    assert cloud.proc is not None
+    before = cpu_seconds(cloud.proc.pid)
+    spy = None
+    if os.environ.get("MD_PYSPY") and title == "keep-alive":  # profile: MD_PYSPY=out.txt
+        spy = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "py-spy"),
+                                "record", "--pid", str(cloud.proc.pid), "--duration", "10",
+                                "--format", "raw", "--nonblocking", "-o",
+                                os.environ["MD_PYSPY"]], stdout=subprocess.DEVNULL)
+    r = wrk(cloud, *args)
+    if spy is not None:
+        spy.wait()
+    cpu = cpu_seconds(cloud.proc.pid) - before
+    report(title, r, cpu)
+
+
+def report(title: str, r: dict[str, int], cpu: float) -> None:
     rate = r["requests"] / (r["duration_us"] / 1e6)
     errors = r["non200"] + r["connect"] + r["read"] + r["write"] + r["timeout"]
     print(f"{title:<28} {rate:>9.0f} req/s  p50 {r['p50_us'] / 1000:7.2f} ms  "
           f"p99 {r['p99_us'] / 1000:7.2f} ms  max {r['max_us'] / 1000:8.2f} ms  "
-          f"errors {errors} (non-200 {r['non200']}, socket {errors - r['non200']})")
+          f"errors {errors} (non-200 {r['non200']}, socket {errors - r['non200']})  "
+          f"server CPU {cpu * 1e6 / max(r['requests'], 1):.0f} us/request")
 
 
 def main() -> None:
@@ -131,10 +161,14 @@ def main() -> None:
             print(f"load average: {open('/proc/loadavg').read().split()[:3]}")
             print(f"{INSTANCES} instances on one network, {CONNECTIONS} connections, "
                   f"wrk -t2, {DURATION} per run")
-            report("cold cache (3 s)", wrk(cloud, net, ips_file, False, "3s", CONNECTIONS))
-            report("keep-alive", wrk(cloud, net, ips_file, False, DURATION, CONNECTIONS))
-            report("no keep-alive", wrk(cloud, net, ips_file, True, DURATION, CONNECTIONS))
+            run(cloud, "cold cache (3 s)", net, ips_file, False, "3s", CONNECTIONS)
+            run(cloud, "keep-alive", net, ips_file, False, DURATION, CONNECTIONS)
+            run(cloud, "no keep-alive", net, ips_file, True, DURATION, CONNECTIONS)
             print(f"load average: {open('/proc/loadavg').read().split()[:3]}")
+            metrics = requests.get(cloud.url(8775, "/metrics"), timeout=30).text
+            print("cache:", ", ".join(ln.split("{")[1].replace('outcome="', "").replace(
+                '"} ', "=") for ln in metrics.splitlines()
+                if ln.startswith("pocketstack_metadata_requests{")))
         finally:
             cloud.stop()
 

@@ -219,6 +219,35 @@ class Documents:
             hit = self.pages[path] = self._render(path)
         return hit
 
+    def response(self, path: str) -> Any:
+        """(status, ASGI headers, body) of ``path``, built once."""
+        hit = self.wire.get(path)
+        if hit is None:
+            status, ctype, body = self.page(path)
+            hit = self.wire[path] = (status, [(b"content-type", ctype.encode()),
+                                              (b"content-length", str(len(body)).encode())],
+                                     body)
+        return hit
+
+    def prerender(self) -> None:
+        """Render what cloud-init reads (in the loading thread, not in the event loop)."""
+        paths = ["/", "/latest", "/latest/meta-data", "/latest/user-data", "/openstack",
+                 "/openstack/latest"]
+
+        def walk(prefix: str, node: dict[str, Any]) -> None:
+            for key, value in node.items():
+                if key == "_name":
+                    continue
+                paths.append(f"{prefix}/{key}")
+                if isinstance(value, dict):
+                    walk(f"{prefix}/{key}", value)
+
+        walk("/latest/meta-data", self.ec2("latest"))
+        paths.extend(f"/openstack/latest/{name}" for name in self.openstack("latest"))
+        paths.append("/openstack/latest/user_data")
+        for path in paths:
+            self.response(path)
+
     def ec2(self, version: str) -> dict[str, Any]:
         tree = self._ec2.get(version)
         if tree is None:

@@ -97,6 +97,7 @@ class MetadataService(Service):
                 continue
             docs = Documents(data, self.dhcp_domain, self.vendor.static, {})
             docs.vendor2 = self.vendor.dynamic(data, docs.user_data)
+            docs.prerender()
             out[uuid] = docs
         return out
 
@@ -230,13 +231,7 @@ class MetadataService(Service):
             return await self._password(docs, method, receive)
         if method not in ("GET", "HEAD"):
             raise Refused(405)
-        wire = docs.wire.get(key)
-        if wire is None:
-            status, ctype, body = docs.page(key)
-            wire = docs.wire[key] = (status, [(b"content-type", ctype.encode()),
-                                              (b"content-length", str(len(body)).encode())],
-                                     body)
-        return wire
+        return docs.response(key)
 
     async def _password(self, docs: Documents, method: str, receive: Any
                         ) -> tuple[int, list[Any], bytes]:

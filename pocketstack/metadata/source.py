@@ -27,6 +27,13 @@ ROUTER_OWNERS = ("network:router_interface", "network:router_interface_distribut
                  "network:ha_router_replicated_interface")
 
 
+_COLUMNS = [Instance.id, Instance.uuid, Instance.display_name, Instance.hostname,
+            Instance.project_id, Instance.user_id, Instance.availability_zone, Instance.flavor,
+            Instance.image_ref, Instance.key_name, Instance.key_data, Instance.server_metadata,
+            Instance.reservation_id, Instance.launch_index, Instance.user_data,
+            Instance.root_gb, Instance.ephemeral_gb]
+
+
 @dataclass
 class PortInfo:
     id: str
@@ -123,8 +130,9 @@ class Source:
         """The instances (None for unknown or deleted ones), read in one batch."""
         out: dict[str, InstanceData | None] = {u: None for u in uuids}
         with self.db.read() as s:
-            insts = list(s.scalars(select(Instance).where(Instance.uuid.in_(uuids),
-                                                          Instance.deleted.is_(False))))
+            # only the columns the documents use (no faults, hints... to decode)
+            insts = list(s.execute(select(*_COLUMNS).where(Instance.uuid.in_(uuids),
+                                                           Instance.deleted.is_(False))))
             keys = {(i.user_id, i.key_name) for i in insts if i.key_name}
             key_types: dict[tuple[str, str], str] = {}
             if keys:
