@@ -135,8 +135,9 @@ def write_client_files(cloud: Cloud) -> None:
 def run(cloud: Cloud, started_at: float) -> int:
     cloud.prepare()
     sockets, apps, described = [], {}, []
+    own = []  # services with their own HTTP server on their socket (metadata)
     for svc in cloud.services:
-        sockets.append(_bind(cloud.bind, svc.port))
+        (own if hasattr(svc, "serve_socket") else sockets).append(_bind(cloud.bind, svc.port))
         apps[svc.port] = svc
         described.append({"name": svc.name, "port": svc.port, "type": svc.catalog_type})
     config = uvicorn.Config(PortMux(apps), lifespan="off", access_log=False, log_config=None,
@@ -154,6 +155,9 @@ def run(cloud: Cloud, started_at: float) -> int:
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop, sig)
+        for svc in cloud.services:
+            if hasattr(svc, "serve_socket"):
+                await svc.serve_socket(own.pop(0))
         serving = asyncio.create_task(server.serve(sockets=sockets))
         while not server.started and not serving.done():
             await asyncio.sleep(0.005)
