@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from typing import Any
 
 from pocketstack.metadata.cache import Batcher, Entry
 from pocketstack.metadata.source import Source

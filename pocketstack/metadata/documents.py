@@ -194,6 +194,17 @@ def _leaf(value: Any) -> str:
 
 
 Page = tuple[int, str, bytes]  # status, content type, body
+_REASONS = {200: b"OK", 400: b"Bad Request", 403: b"Forbidden", 404: b"Not Found",
+            405: b"Method Not Allowed", 409: b"Conflict", 500: b"Internal Server Error",
+            204: b"No Content"}
+
+
+def http_head(status: int, headers: list[tuple[bytes, bytes]]) -> bytes:
+    """Status line and headers, without the Date line and the final CRLF."""
+    lines = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Unknown"))]
+    lines.extend(k + b": " + v + b"\r\n" for k, v in headers)
+    return b"".join(lines)
+
 NOT_FOUND: Page = (404, TEXT, b"404 Not Found\n\nThe resource could not be found.\n\n   ")
 
 
@@ -220,13 +231,13 @@ class Documents:
         return hit
 
     def response(self, path: str) -> Any:
-        """(status, ASGI headers, body) of ``path``, built once."""
+        """(status, ASGI headers, body, HTTP/1.1 head bytes) of ``path``, built once."""
         hit = self.wire.get(path)
         if hit is None:
             status, ctype, body = self.page(path)
-            hit = self.wire[path] = (status, [(b"content-type", ctype.encode()),
-                                              (b"content-length", str(len(body)).encode())],
-                                     body)
+            headers = [(b"content-type", ctype.encode()),
+                       (b"content-length", str(len(body)).encode())]
+            hit = self.wire[path] = (status, headers, body, http_head(status, headers))
         return hit
 
     def prerender(self) -> None:

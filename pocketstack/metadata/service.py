@@ -163,9 +163,28 @@ class MetadataService(Service):
 
     # -- ASGI ---------------------------------------------------------------------
     def _hot(self, scope: dict[str, Any]) -> tuple[int, list[Any], bytes] | None:
+        return self._hot_lookup(scope["path"], scope["headers"])
+
+    def hot_response(self, path: str, headers: list[tuple[bytes, bytes]]
+                     ) -> tuple[bytes, bytes] | None:
+        """For :mod:`fastserver`: (status line and headers, body) of a cache hit, or None."""
+        wire = self._hot_lookup(path, headers)
+        if wire is None:
+            return None
+        return wire[3], wire[2]
+
+    async def serve_socket(self, sock: Any) -> None:
+        """Serve the metadata port with :class:`FastServer` (called by ``pocketstack up``)."""
+        from pocketstack.metadata.fastserver import FastServer
+
+        self.fast = FastServer(self)
+        await self.fast.serve(sock)
+
+    def _hot_lookup(self, path: str, headers: list[tuple[bytes, bytes]]
+                    ) -> tuple[int, list[Any], bytes] | None:
         """A GET answered from the caches alone, or None (then the full path runs)."""
         forwarded = network = None
-        for k, v in scope["headers"]:
+        for k, v in headers:
             if k == b"x-forwarded-for":
                 forwarded = v
             elif k == b"x-neutron-network-id":
@@ -181,7 +200,6 @@ class MetadataService(Service):
         entry = self.docs.get(hit[0])
         if entry is None or entry.expires <= now:
             return None
-        path = scope["path"]
         wire = entry.value.wire.get(path.rstrip("/") if path != "/" else "/")
         if wire is not None:
             self.stats["hits"] += 1
@@ -192,7 +210,7 @@ class MetadataService(Service):
             wire = self._hot(scope)
             if wire is not None:
                 await send({"type": "http.response.start", "status": wire[0],
-                            "headers": wire[1]})
+                            "headers": wire[1]})  # wire[3]: the same, as HTTP/1.1 bytes
                 await send({"type": "http.response.body", "body": wire[2]})
                 return
         path = scope["path"]
@@ -231,7 +249,7 @@ class MetadataService(Service):
             return await self._password(docs, method, receive)
         if method not in ("GET", "HEAD"):
             raise Refused(405)
-        return docs.response(key)
+        return docs.response(key)[:3]
 
     async def _password(self, docs: Documents, method: str, receive: Any
                         ) -> tuple[int, list[Any], bytes]:
