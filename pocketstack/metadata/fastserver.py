@@ -63,26 +63,19 @@ class Connection(asyncio.Protocol):
         self.pending: collections.deque[Request] = collections.deque()
         self.busy = False
         self.closing = False
-        self.timer: Any = None
-        self.client: tuple[str, int] | None = None
-        self.local: tuple[str, int] | None = None
+        self.last_active = time.monotonic()
 
     # -- asyncio.Protocol -----------------------------------------------------------
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
-        self.client = transport.get_extra_info("peername")
-        self.local = transport.get_extra_info("sockname")
         self.server.connections.add(self)
-        self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
         self.server.connections.discard(self)
-        if self.timer is not None:
-            self.timer.cancel()
 
     def data_received(self, data: bytes) -> None:
-        self._arm()
+        self.last_active = time.monotonic()
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -90,13 +83,8 @@ class Connection(asyncio.Protocol):
         except httptools.HttpParserError:
             self._fail()
 
-    def _arm(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        self.timer = asyncio.get_running_loop().call_later(IDLE_TIMEOUT, self._idle)
-
-    def _idle(self) -> None:
-        if not self.busy and self.transport is not None:
+    def close_if_idle(self, now: float) -> None:
+        if not self.busy and now - self.last_active > IDLE_TIMEOUT and self.transport:
             self.transport.close()
 
     def _fail(self) -> None:
@@ -172,7 +160,8 @@ class Connection(asyncio.Protocol):
                  "http_version": req.version, "method": req.method, "scheme": "http",
                  "path": req.path, "raw_path": req.path.encode("latin-1"),
                  "query_string": req.query, "root_path": "", "headers": req.headers,
-                 "client": self.client, "server": self.local}
+                 "client": self.transport.get_extra_info("peername"),
+                 "server": self.transport.get_extra_info("sockname")}
         sent = False
         out: dict[str, Any] = {}
 
@@ -212,11 +201,21 @@ class FastServer:
         self.svc = svc
         self.connections: set[Connection] = set()
         self.server: Any = None
+        self.reaper: Any = None
 
     async def serve(self, sock: Any) -> None:
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(lambda: Connection(self), sock=sock,
                                                backlog=4096)
+        self.reaper = asyncio.ensure_future(self._reap())
+
+    async def _reap(self) -> None:
+        """Close keep-alive connections idle for IDLE_TIMEOUT (one timer, not one each)."""
+        while True:
+            await asyncio.sleep(IDLE_TIMEOUT / 5)
+            now = time.monotonic()
+            for conn in list(self.connections):
+                conn.close_if_idle(now)
 
     def close(self) -> None:
         if self.server is not None:

@@ -11,6 +11,7 @@ pre-rendered bytes; only misses, refreshes and password writes reach a worker th
 from __future__ import annotations
 
 import logging
+import random
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +65,7 @@ class MetadataService(Service):
         self.vendor = VendorData(conf)
         self.callers = Callers(self.source, self._secret(), self.ttl)
         self.docs: dict[str, Entry[Documents]] = {}
-        self._loader: Batcher[str, Documents | None] = Batcher(self._build)
+        self._loader: Batcher[str, Documents | None] = Batcher(self._build, max_batch=50)
         self._last_sweep = time.monotonic()
         self.stats = {"hits": 0, "misses": 0, "refreshes": 0, "denied": 0}
         cloud.metrics.gauge("pocketstack_metadata_requests",
@@ -126,9 +127,9 @@ class MetadataService(Service):
     def _store_value(self, uuid: str, docs: Documents | None) -> None:
         if docs is None:
             self.docs.pop(uuid, None)
-        elif self.ttl > 0:
+        elif self.ttl > 0:  # expiries spread over the last quarter: refreshes do not bunch up
             now = time.monotonic()
-            self.docs[uuid] = Entry(docs, now + self.ttl, now)
+            self.docs[uuid] = Entry(docs, now + self.ttl * (0.75 + random.random() / 4), now)
 
     # -- config drive (compute's hook) -----------------------------------------
     def config_drive(self, uuid: str) -> str | None:
