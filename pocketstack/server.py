@@ -180,6 +180,10 @@ def run(cloud: Cloud, started_at: float) -> int:
         await serving
 
     try:
+        if sys.platform != "win32":  # the loop the uvicorn config asks for (it is ours here)
+            import uvloop
+
+            asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
         asyncio.run(main())
     finally:
         cloud.stop()
