@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Generic, TypeVar
-
-from starlette.concurrency import run_in_threadpool
 
 LOG = logging.getLogger(__name__)
 K = TypeVar("K")
@@ -34,8 +33,12 @@ class Entry(Generic[V]):
 class Batcher(Generic[K, V]):
     """Loads keys in batches with ``load(keys) -> {key: value}`` run in a worker thread."""
 
-    def __init__(self, load: Callable[[list[K]], dict[K, V]], max_batch: int = 200) -> None:
+    def __init__(self, load: Callable[[list[K]], dict[K, V]], max_batch: int = 200,
+                 name: str = "metadata-load") -> None:
         self.load = load
+        # one thread of its own: loads never starve the event loop of the GIL (many
+        # CPU-bound threads would) and never queue behind other services' work
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self.max_batch = max_batch
         self._waiting: dict[K, asyncio.Future[V]] = {}
         self._queued: list[K] = []
@@ -66,7 +69,8 @@ class Batcher(Generic[K, V]):
 
     async def _run(self, keys: list[K]) -> None:
         try:
-            result = await run_in_threadpool(self.load, keys)
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(self.executor, self.load, keys)
         except Exception as exc:
             LOG.exception("metadata load failed")
             for key in keys:

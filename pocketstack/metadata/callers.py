@@ -49,9 +49,10 @@ class Callers:
         self.known: dict[tuple[bytes, bytes], tuple[str, float]] = {}
         self.routers: dict[str, Entry[list[str]]] = {}
         self._nets: Batcher[str, dict[str, str]] = Batcher(
-            lambda ids: {i: self.source.addresses(i) for i in ids})
+            lambda ids: {i: self.source.addresses(i) for i in ids}, name="metadata-callers")
         self._routers: Batcher[str, list[str]] = Batcher(
-            lambda ids: {i: self.source.router_networks(i) for i in ids})
+            lambda ids: {i: self.source.router_networks(i) for i in ids},
+            name="metadata-routers")
 
     def sign(self, instance_id: str) -> str:
         return hmac.new(self.secret, instance_id.encode(), hashlib.sha256).hexdigest()

@@ -98,7 +98,10 @@ class MetadataService(Service):
                 continue
             docs = Documents(data, self.dhcp_domain, self.vendor.static, {})
             docs.vendor2 = self.vendor.dynamic(data, docs.user_data)
-            docs.prerender()
+            current = self.docs.get(uuid)
+            if current is None or current.value.data != data or \
+                    current.value.vendor2 != docs.vendor2:
+                docs.prerender()  # (an unchanged instance keeps its pages: _store_value)
             out[uuid] = docs
         return out
 
@@ -125,6 +128,10 @@ class MetadataService(Service):
             self._store_value(uuid, fut.result())
 
     def _store_value(self, uuid: str, docs: Documents | None) -> None:
+        old = self.docs.get(uuid)
+        if docs is not None and old is not None and old.value.data == docs.data and \
+                old.value.vendor2 == docs.vendor2:
+            docs = old.value  # unchanged: keep the rendered pages (and their bytes)
         if docs is None:
             self.docs.pop(uuid, None)
         elif self.ttl > 0:  # expiries spread over the last quarter: refreshes do not bunch up
