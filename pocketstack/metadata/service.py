@@ -65,7 +65,7 @@ class MetadataService(Service):
         self.vendor = VendorData(conf)
         self.callers = Callers(self.source, self._secret(), self.ttl)
         self.docs: dict[str, Entry[Documents]] = {}
-        self._loader: Batcher[str, Documents | None] = Batcher(self._build, max_batch=50)
+        self._loader: Batcher[str, Documents | None] = Batcher(self._build, max_batch=200)
         self._last_sweep = time.monotonic()
         self.stats = {"hits": 0, "misses": 0, "refreshes": 0, "denied": 0}
         cloud.metrics.gauge("pocketstack_metadata_requests",
