@@ -50,6 +50,8 @@ cores = {n}
 ram = {ram}
 [quotas]
 quota_port = {ports}
+[api]
+metadata_cache_expiration = {ttl}
 """
 
 
@@ -150,7 +152,8 @@ def main() -> None:
         conf = os.path.join(tmp, "pocketstack.conf")
         with open(conf, "w") as f:
             f.write(CONFIG.format(n=INSTANCES + 10, ram=(INSTANCES + 10) * 64,
-                                  ports=INSTANCES + 100))
+                                  ports=INSTANCES + 100,
+                                  ttl=os.environ.get("MD_TTL", "15")))
         cloud = CloudHandle(f"{tmp}/data", config=conf)
         cloud.start()
         try:

@@ -65,7 +65,7 @@ class MetadataService(Service):
         self.vendor = VendorData(conf)
         self.callers = Callers(self.source, self._secret(), self.ttl)
         self.docs: dict[str, Entry[Documents]] = {}
-        self._loader: Batcher[str, Documents | None] = Batcher(self._build, max_batch=200)
+        self._loader: Batcher[str, Documents | None] = Batcher(self._build, max_batch=25)
         self._last_sweep = time.monotonic()
         self.stats = {"hits": 0, "misses": 0, "refreshes": 0, "denied": 0}
         cloud.metrics.gauge("pocketstack_metadata_requests",
@@ -93,6 +93,7 @@ class MetadataService(Service):
         """Worker thread: read the instances and render their documents."""
         out: dict[str, Documents | None] = {}
         for uuid, data in self.source.load(uuids).items():
+            time.sleep(0)  # let the event loop have the GIL between instances
             if data is None:
                 out[uuid] = None
                 continue
