@@ -65,7 +65,7 @@ class MetadataService(Service):
         self.vendor = VendorData(conf)
         self.callers = Callers(self.source, self._secret(), self.ttl)
         self.docs: dict[str, Entry[Documents]] = {}
-        self._loader: Batcher[str, Documents | None] = Batcher(self._build, max_batch=25)
+        self._loader: Batcher[str, Documents | None] = Batcher(self._build, max_batch=100)
         self._last_sweep = time.monotonic()
         self.stats = {"hits": 0, "misses": 0, "refreshes": 0, "denied": 0}
         cloud.metrics.gauge("pocketstack_metadata_requests",
@@ -135,9 +135,9 @@ class MetadataService(Service):
             docs = old.value  # unchanged: keep the rendered pages (and their bytes)
         if docs is None:
             self.docs.pop(uuid, None)
-        elif self.ttl > 0:  # expiries spread over the last quarter: refreshes do not bunch up
+        elif self.ttl > 0:  # expiries spread over the second half: refreshes do not bunch up
             now = time.monotonic()
-            self.docs[uuid] = Entry(docs, now + self.ttl * (0.75 + random.random() / 4), now)
+            self.docs[uuid] = Entry(docs, now + self.ttl * (0.5 + random.random() / 2), now)
 
     # -- config drive (compute's hook) -----------------------------------------
     def config_drive(self, uuid: str) -> str | None:
