@@ -219,6 +219,7 @@ class Documents:
         self.vendor2 = vendor2
         self.user_data = user_data(data)
         self.pages: dict[str, Page] = {}
+        self.fingerprint: Any = None  # of the tables when the data was read
         self.wire: dict[str, Any] = {}  # path -> (status, ASGI headers, body), the service's
         self._ec2: dict[str, dict[str, Any]] = {}
         self._os: dict[str, dict[str, dict[str, Any]]] = {}

@@ -10,6 +10,7 @@ pre-rendered bytes; only misses, refreshes and password writes reach a worker th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -66,6 +67,10 @@ class MetadataService(Service):
         self.callers = Callers(self.source, self._secret(), self.ttl)
         self.docs: dict[str, Entry[Documents]] = {}
         self._loader: Batcher[str, Documents | None] = Batcher(self._build, max_batch=100)
+        self._fingerprints: Batcher[str, Any] = Batcher(
+            lambda keys: {k: self.source.fingerprint() for k in keys}, name="metadata-fp")
+        self._fp: tuple[float, Any] = (0.0, None)
+        self._revalidating: set[str] = set()
         self._last_sweep = time.monotonic()
         self.stats = {"hits": 0, "misses": 0, "refreshes": 0, "denied": 0}
         cloud.metrics.gauge("pocketstack_metadata_requests",
@@ -92,12 +97,14 @@ class MetadataService(Service):
     def _build(self, uuids: list[str]) -> dict[str, Documents | None]:
         """Worker thread: read the instances and render their documents."""
         out: dict[str, Documents | None] = {}
+        fingerprint = self.source.fingerprint()  # before reading: changes meanwhile show
         for uuid, data in self.source.load(uuids).items():
             time.sleep(0)  # let the event loop have the GIL between instances
             if data is None:
                 out[uuid] = None
                 continue
             docs = Documents(data, self.dhcp_domain, self.vendor.static, {})
+            docs.fingerprint = fingerprint
             docs.vendor2 = self.vendor.dynamic(data, docs.user_data)
             current = self.docs.get(uuid)
             if current is None or current.value.data != data or \
@@ -113,20 +120,32 @@ class MetadataService(Service):
             if entry.expires > now:
                 self.stats["hits"] += 1
                 return entry.value
-            if self.ttl > 0:  # stale: serve it, refresh behind (once)
-                if not self._loader.busy(uuid):
-                    self.stats["refreshes"] += 1
-                    self._loader.get(uuid).add_done_callback(
-                        lambda fut, u=uuid: self._store(u, fut))
+            if self.ttl > 0:  # stale: serve it, revalidate behind (once)
+                if uuid not in self._revalidating:
+                    self._revalidating.add(uuid)
+                    asyncio.ensure_future(self._revalidate(uuid, entry))
                 return entry.value
         self.stats["misses"] += 1
         docs = await self._loader.get(uuid)
         self._store_value(uuid, docs)
         return docs
 
-    def _store(self, uuid: str, fut: Any) -> None:
-        if not fut.cancelled() and fut.exception() is None:
-            self._store_value(uuid, fut.result())
+    async def _revalidate(self, uuid: str, entry: Entry[Documents]) -> None:
+        """Nothing changed in the tables since the documents were read: keep them for
+        another cache period; else read the instance again."""
+        try:
+            now = time.monotonic()
+            if now - self._fp[0] > 0.5:  # one query answers every instance for a moment
+                self._fp = (now, await self._fingerprints.get("all"))
+            if self._fp[1] == entry.value.fingerprint:
+                self.docs[uuid] = Entry(entry.value, now + self.ttl, now)
+                return
+            self.stats["refreshes"] += 1
+            self._store_value(uuid, await self._loader.get(uuid))
+        except Exception:
+            LOG.exception("refreshing the metadata of %s failed", uuid)
+        finally:
+            self._revalidating.discard(uuid)
 
     def _store_value(self, uuid: str, docs: Documents | None) -> None:
         old = self.docs.get(uuid)

@@ -125,6 +125,21 @@ class Source:
                                                           Port.device_owner.in_(ROUTER_OWNERS)))
             return sorted(set(rows))
 
+    def fingerprint(self) -> tuple[Any, ...]:
+        """Counts and last updates of every table the documents come from: while it
+        stays the same, no instance's documents can have changed (a cheap revalidation)."""
+        from sqlalchemy import func
+
+        models: list[Any] = [Instance]
+        if self.net is not None:
+            from pocketstack.network.models import (FloatingIP, Network, Port, SecurityGroup,
+                                                    Subnet)
+
+            models += [Port, Subnet, Network, FloatingIP, SecurityGroup]
+        with self.db.read() as s:
+            return tuple(tuple(s.execute(select(func.count(), func.max(m.updated_at))).one())
+                         for m in models)
+
     # -- what the documents say -----------------------------------------------------
     def load(self, uuids: list[str]) -> dict[str, InstanceData | None]:
         """The instances (None for unknown or deleted ones), read in one batch."""
