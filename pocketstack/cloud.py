@@ -100,6 +100,8 @@ class Cloud:
                   reset_password=bool(self.conf.get("DEFAULT", "admin_password")))
         self.services = [cls(self) for cls in service_classes()]
         for svc in self.services:
+            if not svc.catalog_type:  # e.g. metadata: reached by instances, not the catalog
+                continue
             url = svc.catalog_url(self.base_url(svc))
             self.identity.catalog.ensure(type=svc.catalog_type, name=svc.catalog_name,
                                          description=getattr(svc, "description", ""),

@@ -147,8 +147,9 @@ def run(cloud: Cloud, started_at: float) -> int:
     cloud.prepare()
     ops.install(cloud)  # notification log, gauges
     sockets, apps, described = [], {}, []
+    own = []  # services with their own HTTP server on their socket (metadata)
     for svc in cloud.services:
-        sockets.append(_bind(cloud.bind, svc.port))
+        (own if hasattr(svc, "serve_socket") else sockets).append(_bind(cloud.bind, svc.port))
         apps[svc.port] = svc
         described.append({"name": svc.name, "port": svc.port, "type": svc.catalog_type})
     config = uvicorn.Config(PortMux(apps), lifespan="off", access_log=False, log_config=None,
@@ -168,6 +169,9 @@ def run(cloud: Cloud, started_at: float) -> int:
             loop.add_signal_handler(sig, stop, sig)
         # the Guru Meditation-style report, written off the event loop
         loop.add_signal_handler(signal.SIGUSR2, loop.run_in_executor, None, _status_dump, cloud)
+        for svc in cloud.services:
+            if hasattr(svc, "serve_socket"):
+                await svc.serve_socket(own.pop(0))
         serving = asyncio.create_task(server.serve(sockets=sockets))
         while not server.started and not serving.done():
             await asyncio.sleep(0.005)
@@ -190,6 +194,10 @@ def run(cloud: Cloud, started_at: float) -> int:
         await serving
 
     try:
+        if sys.platform != "win32":  # the loop the uvicorn config asks for (it is ours here)
+            import uvloop
+
+            asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
         asyncio.run(main())
     finally:
         cloud.stop()

@@ -21,6 +21,7 @@ SERVICES: list[str] = [
     "pocketstack.network.service:NetworkService",
     "pocketstack.volume.service:VolumeService",
     "pocketstack.object.service:ObjectStoreService",
+    "pocketstack.metadata.service:MetadataService",
 ]
 
 

@@ -78,6 +78,7 @@ class ComputeService(Service):
                          tags.Tags(self), aggregates.Aggregates(self),
                          usage.Usage(self), volume_attachments.VolumeAttachments(self)):
             self.router.include(resource)
+        self.router.include(__import__("pocketstack.compute.api.server_password", fromlist=["_"]).ServerPassword(self))  # noqa: E501
         unimplemented.register(self.router)
 
     def render_error(self, exc: errors.ApiError) -> Response:

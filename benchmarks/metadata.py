@@ -1,0 +1,188 @@
+"""Metadata API under a boot storm: 1,000 instances on one network, 1,000 concurrent clients.
+
+How the instances are made (all over the HTTP APIs, in bulk, with the fake driver): a
+config file gives the fake hosts room for 1,000 m1.nano servers (``[fake] vcpus``,
+``memory_mb``, ``delay = 0``) and the quotas; one Nova multi-create request
+(``min_count = max_count = 1000``, ``networks: none``) makes the servers, and Neutron
+bulk port creation (``{"ports": [...]}``, 100 per request) gives each one a port on
+``bench-net`` (a /20) with ``device_id`` = the server and ``device_owner`` compute:nova,
+which is what the metadata service looks callers up by.
+
+The load comes from ``wrk`` (Debian package ``wrk``; C, so the client leaves the server
+most of the 2 cores) with ``metadata_wrk.lua``: each request is for a random path of a
+random instance, with the ``X-Forwarded-For`` + ``X-Neutron-Network-ID`` headers of
+Neutron's proxy. Runs: cold (the first pass over all instances), keep-alive (1,000
+connections) and without keep-alive (``Connection: close``, like Chef's ohai).
+
+Goal (issue 7): >= 10,000 req/s, p99 < 100 ms, no errors; without keep-alive no request
+over 1 s. Peer: no figure for Nova's metadata API in ../shared/peers/openstack/README.md.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import requests
+
+from _cloud import CloudHandle
+
+INSTANCES = int(os.environ.get("MD_INSTANCES", "1000"))
+CONNECTIONS = int(os.environ.get("MD_CONNECTIONS", "1000"))
+DURATION = os.environ.get("MD_DURATION", "20s")
+PUBLIC_KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC/d3jxtWlPBBS8z8sMPT+57vzsXHdbSFUUUeMhIe8yh"
+              " bench@pocketstack")
+HERE = os.path.dirname(os.path.abspath(__file__))
+CONFIG = """[fake]
+hosts = 4
+vcpus = 512
+memory_mb = 1048576
+local_gb = 100000
+delay = 0
+[quota]
+instances = {n}
+cores = {n}
+ram = {ram}
+[quotas]
+quota_port = {ports}
+[api]
+metadata_cache_expiration = {ttl}
+"""
+
+
+def api(cloud: CloudHandle, token: str, method: str, port: int, path: str, **kw):
+    headers = {"X-Auth-Token": token, "OpenStack-API-Version": "compute 2.37"}
+    r = requests.request(method, cloud.url(port, path), headers=headers, timeout=300, **kw)
+    assert r.status_code < 300, f"{method} {path}: {r.status_code} {r.text[:300]}"
+    return r.json() if r.content else None
+
+
+def make_instances(cloud: CloudHandle) -> tuple[str, list[str]]:
+    token = cloud.token("pocketstack-admin")
+    net = api(cloud, token, "POST", 9696, "/v2.0/networks",
+              json={"network": {"name": "bench-net"}})["network"]["id"]
+    api(cloud, token, "POST", 9696, "/v2.0/subnets", json={"subnet": {
+        "network_id": net, "cidr": "10.100.0.0/20", "ip_version": 4, "name": "bench-sub"}})
+    image = api(cloud, token, "POST", 9292, "/v2/images", json={
+        "name": "bench", "disk_format": "raw", "container_format": "bare"})["id"]
+    requests.put(cloud.url(9292, f"/v2/images/{image}/file"), data=b"x" * 512, timeout=60,
+                 headers={"X-Auth-Token": token,
+                          "Content-Type": "application/octet-stream"}).raise_for_status()
+    api(cloud, token, "POST", 8774, "/v2.1/os-keypairs", json={"keypair": {
+        "name": "bench", "public_key": PUBLIC_KEY}})
+    t0 = time.monotonic()
+    r = api(cloud, token, "POST", 8774, "/v2.1/servers", json={"server": {
+        "name": "md", "flavorRef": "42", "imageRef": image, "networks": "none", "key_name": "bench",
+        "min_count": INSTANCES, "max_count": INSTANCES, "return_reservation_id": True,
+        "user_data": "I2Nsb3VkLWNvbmZpZwo=", "metadata": {"bench": "1"}}})
+    reservation = r["reservation_id"]
+    servers = api(cloud, token, "GET", 8774,
+                  f"/v2.1/servers?reservation_id={reservation}&limit={INSTANCES}")["servers"]
+    ids = [s["id"] for s in servers]
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:  # measure once the builds are over
+        building = api(cloud, token, "GET", 8774, f"/v2.1/servers?reservation_id="
+                       f"{reservation}&status=BUILD&limit={INSTANCES}")["servers"]
+        if not building:
+            break
+        time.sleep(1)
+    ips: list[str] = []
+    for i in range(0, len(ids), 100):
+        body = {"ports": [{"network_id": net, "device_id": sid, "device_owner": "compute:nova",
+                           "binding:host_id": "fake-host-1"} for sid in ids[i:i + 100]]}
+        ports = api(cloud, token, "POST", 9696, "/v2.0/ports", json=body)["ports"]
+        ips.extend(p["fixed_ips"][0]["ip_address"] for p in ports)
+    print(f"made {len(ids)} servers and ports in {time.monotonic() - t0:.1f}s "
+          "(one multi-create, bulk ports)")
+    return net, ips
+
+
+def wrk(cloud: CloudHandle, net: str, ips_file: str, close: bool, duration: str,
+        connections: int) -> dict[str, int]:
+    env = {**os.environ, "MD_IPS": ips_file, "MD_NET": net, "MD_CLOSE": "1" if close else "0"}
+    proc = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}", "--timeout",
+                           "10s", "-s", os.path.join(HERE, "metadata_wrk.lua"),
+                           cloud.url(8775, "/")], capture_output=True, text=True, env=env,
+                          timeout=600)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("MDRESULT")), None)
+    assert line, proc.stdout + proc.stderr
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run(cloud: CloudHandle, title: str, *args) -> None:
+    assert cloud.proc is not None
+    before = cpu_seconds(cloud.proc.pid)
+    spy = None
+    if os.environ.get("MD_PYSPY") and title == "keep-alive":  # profile: MD_PYSPY=out.txt
+        spy = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "py-spy"),
+                                "record", "--pid", str(cloud.proc.pid), "--duration", "10",
+                                "--format", "raw", "--nonblocking", "-o",
+                                os.environ["MD_PYSPY"]], stdout=subprocess.DEVNULL)
+    r = wrk(cloud, *args)
+    if spy is not None:
+        spy.wait()
+    cpu = cpu_seconds(cloud.proc.pid) - before
+    report(title, r, cpu)
+
+
+def report(title: str, r: dict[str, int], cpu: float) -> None:
+    rate = r["requests"] / (r["duration_us"] / 1e6)
+    errors = r["non200"] + r["connect"] + r["read"] + r["write"] + r["timeout"]
+    print(f"{title:<28} {rate:>9.0f} req/s  p50 {r['p50_us'] / 1000:7.2f} ms  "
+          f"p99 {r['p99_us'] / 1000:7.2f} ms  max {r['max_us'] / 1000:8.2f} ms  "
+          f"errors {errors} (non-200 {r['non200']}, socket {errors - r['non200']})  "
+          f"server CPU {cpu * 1e6 / max(r['requests'], 1):.0f} us/request")
+
+
+def main() -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("benchmarks/metadata.py needs wrk (apt-get install wrk)")
+    with tempfile.TemporaryDirectory() as tmp:
+        conf = os.path.join(tmp, "pocketstack.conf")
+        with open(conf, "w") as f:
+            f.write(CONFIG.format(n=INSTANCES + 10, ram=(INSTANCES + 10) * 64,
+                                  ports=INSTANCES + 100,
+                                  ttl=os.environ.get("MD_TTL", "15")))
+        cloud = CloudHandle(f"{tmp}/data", config=conf)
+        cloud.start()
+        try:
+            net, ips = make_instances(cloud)
+            ips_file = os.path.join(tmp, "ips")
+            with open(ips_file, "w") as f:
+                f.write("\n".join(ips) + "\n")
+            print(f"load average: {open('/proc/loadavg').read().split()[:3]}")
+            print(f"{INSTANCES} instances on one network, {CONNECTIONS} connections, "
+                  f"wrk -t2, {DURATION} per run")
+            run(cloud, "cold cache (3 s)", net, ips_file, False, "3s", CONNECTIONS)
+            t0 = time.monotonic()  # then make sure every instance is cached before measuring
+            with requests.Session() as session:
+                for ip in ips:
+                    session.get(cloud.url(8775, "/openstack/latest/meta_data.json"), timeout=60,
+                                headers={"X-Forwarded-For": ip, "X-Neutron-Network-ID": net}
+                                ).raise_for_status()
+            print(f"warm-up: one request per instance, sequential: "
+                  f"{time.monotonic() - t0:.1f}s")
+            run(cloud, "keep-alive", net, ips_file, False, DURATION, CONNECTIONS)
+            run(cloud, "no keep-alive", net, ips_file, True, DURATION, CONNECTIONS)
+            print(f"load average: {open('/proc/loadavg').read().split()[:3]}")
+            metrics = requests.get(cloud.url(8775, "/metrics"), timeout=30).text
+            print("cache:", ", ".join(ln.split("{")[1].replace('outcome="', "").replace(
+                '"} ', "=") for ln in metrics.splitlines()
+                if ln.startswith("pocketstack_metadata_requests{")))
+        finally:
+            cloud.stop()
+
+
+if __name__ == "__main__":
+    main()
