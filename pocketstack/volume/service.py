@@ -23,6 +23,7 @@ from pocketstack.volume.encryption import EncryptionApi
 from pocketstack.volume.quotas import Quotas
 from pocketstack.volume.snapshots import Snapshots
 from pocketstack.volume.types import Types
+from pocketstack.volume.upload import Uploads
 from pocketstack.volume.volumes import Volumes
 
 if TYPE_CHECKING:
@@ -53,11 +54,12 @@ class VolumeService(Service):
         self.types = Types(cloud.db)
         self.volumes = Volumes(cloud, self.driver, self.quotas, self.host_name)
         self.actions = Actions(self.volumes)
+        self.uploads = Uploads(self.volumes)
         self.snapshots = Snapshots(self.volumes)
         self.backups = Backups(self.volumes)
         self.transfers = Transfers(self.volumes)
         for resource in (Versions(), VolumesApi(self.volumes),
-                         VolumeActions(self.volumes, self.actions),
+                         VolumeActions(self.volumes, self.actions, self.uploads),
                          SnapshotsApi(self.snapshots), BackupsApi(self.backups),
                          TypesApi(self.types), QosApi(self.types),
                          DefaultTypesApi(self.types), EncryptionApi(self.types),

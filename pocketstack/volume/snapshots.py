@@ -36,6 +36,8 @@ class Snapshots:
 
     def create(self, ctx: Any, body: dict[str, Any], in_use_ok: bool) -> dict[str, Any]:
         volume_id = body.get("volume_id")
+        if "volume_id" in body and volume_id is None:  # Cinder looks a null id up: 404
+            raise common.not_found("volume", "None")
         if not volume_id or not isinstance(volume_id, str):
             raise errors.BadRequest("Invalid input for field/attribute volume_id.")
         common.check_strings(body, ("name", "display_name"))

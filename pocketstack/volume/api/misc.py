@@ -22,6 +22,7 @@ EXTENSIONS = [
     ("Qos_specs_manage", "qos-specs", "QoS specs support."),
     ("Quotas", "os-quota-sets", "Quota management support."),
     ("Services", "os-services", "Services support."),
+    ("Hosts", "os-hosts", "Admin-only host administration."),
     ("TypesManage", "os-types-manage", "Types manage support."),
     ("TypesExtraSpecs", "os-types-extra-specs", "Type extra specs support."),
     ("VolumeTransfer", "os-volume-transfer", "Volume transfer management support."),
