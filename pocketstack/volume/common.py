@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from urllib.parse import urlencode
 from typing import Any, Callable
 
 from pocketstack.api import errors
@@ -100,6 +101,15 @@ def links(req: Request, collection: str, ident: str) -> list[dict[str, str]]:
             {"rel": "bookmark", "href": f"{base}/{project}/{collection}/{ident}"}]
 
 
+def api_prefix(req: Request) -> str:
+    """``/v3/{project_id}`` or ``/v3``: the form of URL the request itself used."""
+    parts = req.raw.url.path.split("/")
+    if len(parts) > 2 and parts[1] == "v3" and parts[2] and \
+            parts[2] == (req.ctx.project_id or ""):
+        return f"/v3/{parts[2]}"
+    return "/v3"
+
+
 def paginate(req: Request, items: list[dict[str, Any]], collection: str,
              sort_keys: tuple[str, ...] = ("created_at", "id")
              ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
@@ -150,9 +160,9 @@ def paginate(req: Request, items: list[dict[str, Any]], collection: str,
             if items:
                 params = {k: v for k, v in q.items() if k != "marker"}
                 params["marker"] = items[-1]["id"]
-                query = "&".join(f"{k}={v}" for k, v in params.items())
+                query = urlencode(params)
                 page_links = [{"rel": "next", "href":
-                               f"{req.base_url}/v3/{req.ctx.project_id}/{collection}?{query}"}]
+                               f"{req.base_url}{api_prefix(req)}/{collection}?{query}"}]
     return items, page_links
 
 

@@ -74,6 +74,14 @@ class VolumeService(Service):
         # project-less form (Cinder 3.67+) is what clients get.
         return base_url + "/v3"
 
+    async def _dispatch(self, raw: Any, ctx: "RequestContext") -> Any:
+        # Cinder's routes have no trailing slash: "/volumes/" (an empty id) is not found,
+        # it is neither the collection nor a 405.
+        path = raw.url.path
+        if len(path) > 1 and path.endswith("/") and path.count("/") > 2:
+            raise errors.NotFound("The resource could not be found.")
+        return await super()._dispatch(raw, ctx)
+
     def render_error(self, exc: errors.ApiError) -> Response:
         name = FAULT_NAMES.get(exc.code, "computeFault")
         body: dict[str, Any] = {"code": exc.code, "message": exc.message}

@@ -22,7 +22,7 @@ class SnapshotsApi:
     def create(self, req: Request) -> dict[str, Any]:
         body = body_of(req, "snapshot")
         snap = self.snapshots.create(req.ctx, body, req.at_least("3.66"))
-        return {"snapshot": views.snapshot(req, snap)}
+        return {"snapshot": views.snapshot(req, snap, False)}
 
     def _list(self, req: Request, detail: bool) -> dict[str, Any]:
         items = self.snapshots.list(req.ctx, common.all_projects(req),
@@ -32,8 +32,7 @@ class SnapshotsApi:
         if detail:
             out: dict[str, Any] = {"snapshots": [views.snapshot(req, x) for x in page]}
         else:
-            out = {"snapshots": [{k: v for k, v in views.snapshot(req, x).items()
-                                  if not k.startswith("os-extended")} for x in page]}
+            out = {"snapshots": [views.snapshot(req, x, False) for x in page]}
         if links:
             out["snapshots_links"] = links
         return out
@@ -53,8 +52,8 @@ class SnapshotsApi:
     @vroute("PUT", "/snapshots/{snapshot_id}", policy="volume:update_snapshot")
     def update(self, req: Request, snapshot_id: str) -> dict[str, Any]:
         body = body_of(req, "snapshot")
-        return {"snapshot": views.snapshot(req, self.snapshots.update(req.ctx, snapshot_id,
-                                                                      body))}
+        snap = self.snapshots.update(req.ctx, snapshot_id, body)
+        return {"snapshot": views.snapshot(req, snap, False)}
 
     @vroute("DELETE", "/snapshots/{snapshot_id}", status=202, policy="volume:delete_snapshot")
     def delete(self, req: Request, snapshot_id: str) -> None:

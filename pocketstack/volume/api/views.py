@@ -48,8 +48,12 @@ def volume_summary(req: Request, d: dict[str, Any]) -> dict[str, Any]:
     return {"id": d["id"], "name": d["name"], "links": common.links(req, "volumes", d["id"])}
 
 
-def snapshot(req: Request, d: dict[str, Any]) -> dict[str, Any]:
-    return _cut(req, d, SNAPSHOT_SINCE)
+def snapshot(req: Request, d: dict[str, Any], extended: bool = True) -> dict[str, Any]:
+    """``extended``: show and detail answers; the others lack ``os-extended-...`` keys."""
+    out = _cut(req, d, SNAPSHOT_SINCE)
+    if not extended:
+        out = {k: v for k, v in out.items() if not k.startswith("os-extended")}
+    return out
 
 
 def backup(req: Request, d: dict[str, Any]) -> dict[str, Any]:
