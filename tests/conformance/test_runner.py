@@ -82,6 +82,10 @@ def test_tempest_conf_from_the_live_catalog(cloud):
     assert (conf["service_available"]["swift"] == "True") == ("object-store" in types)
     if "compute" not in types:
         assert not conf.has_section("compute")
+    if "volumev3" in types:
+        assert conf["volume"]["max_microversion"].startswith("3.")
+        assert conf["volume"]["min_microversion"] == "3.0"
+        assert conf["volume"]["storage_protocol"] and conf["volume"]["vendor_name"]
 
 
 def test_cli_help_and_list_dir(monkeypatch, tmp_path):
