@@ -155,7 +155,7 @@ def paginate(req: Request, items: list[dict[str, Any]], collection: str,
                 raise ValueError
         except ValueError:
             raise errors.BadRequest("limit param must be an integer") from None
-        if len(items) > n:
+        if len(items) >= n:  # Cinder links a next page whenever the page is full
             items = items[:n]
             if items:
                 params = {k: v for k, v in q.items() if k != "marker"}

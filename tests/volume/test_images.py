@@ -57,9 +57,10 @@ def test_volume_from_image_then_upload_raw_and_qcow2(cloud, tmp_path):
     up = cloud.cli("image", "create", "--volume", vol["id"], raw_name, "-f", "json")
     assert up["image_name"] == raw_name and up["disk_format"] == "raw"
     assert up["status"] == "uploading"
-    status = lambda: cloud.cli("image", "show", up["image_id"], "-f", "json")["status"]  # noqa: E731
+    conn = cloud.conn("pocketstack")
+    status = lambda: conn.image.get_image(up["image_id"]).status  # noqa: E731
     assert _wait(status, "active") == "active"
-    vstatus = lambda: cloud.cli("volume", "show", vol["id"], "-f", "json")["status"]  # noqa: E731
+    vstatus = lambda: conn.block_storage.get_volume(vol["id"]).status  # noqa: E731
     assert _wait(vstatus, "available") == "available"
     image = cloud.cli("image", "show", up["image_id"], "-f", "json")
     assert image["size"] == 1024 ** 3 and image["container_format"] == "bare"
@@ -72,7 +73,7 @@ def test_volume_from_image_then_upload_raw_and_qcow2(cloud, tmp_path):
     # qcow2 upload: only the data clusters, and it reads back as the same disk
     q = cloud.cli("image", "create", "--volume", vol["id"], "--disk-format", "qcow2",
                   _name("up-qcow2"), "-f", "json")
-    qstatus = lambda: cloud.cli("image", "show", q["image_id"], "-f", "json")["status"]  # noqa: E731
+    qstatus = lambda: conn.image.get_image(q["image_id"]).status  # noqa: E731
     assert _wait(qstatus, "active") == "active"
     assert _wait(vstatus, "available") == "available"
     qimage = cloud.cli("image", "show", q["image_id"], "-f", "json")
