@@ -110,6 +110,12 @@ def api_prefix(req: Request) -> str:
     return "/v3"
 
 
+SORT_ALIASES = {"display_name": "name", "display_description": "description"}
+# what an empty list may still be sorted by (a non-empty one: any key its items have)
+COMMON_SORT_KEYS = ("id", "name", "description", "status", "size", "created_at",
+                    "updated_at", "availability_zone", "project_id", "user_id", "volume_id")
+
+
 def paginate(req: Request, items: list[dict[str, Any]], collection: str,
              sort_keys: tuple[str, ...] = ("created_at", "id")
              ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
@@ -125,11 +131,13 @@ def paginate(req: Request, items: list[dict[str, Any]], collection: str,
         keys.append((q["sort_key"], q.get("sort_dir", "desc")))
     if not keys:
         keys = [("created_at", "desc"), ("id", "desc")]
+    keys = [(SORT_ALIASES.get(k, k), d) for k, d in keys]
+    known = set(sort_keys) | set(items[0] if items else COMMON_SORT_KEYS)
     for key, direction in keys:
         if direction not in ("asc", "desc"):
             raise errors.BadRequest("Invalid input received: Unknown sort direction, must "
                                     "be 'desc' or 'asc'")
-        if items and key not in items[0] and key not in sort_keys:
+        if key not in known:
             raise errors.BadRequest(f"Invalid input received: Invalid sort key {key}")
     for key, direction in reversed(keys):
         items.sort(key=lambda i: (i.get(key) is not None, str(i.get(key) or "")),

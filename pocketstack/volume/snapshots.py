@@ -134,6 +134,28 @@ class Snapshots:
         with self.db.write() as s:
             self.find(s, ctx, snapshot_id).status = status
 
+    # the transitions os-update_snapshot_status allows (what Nova reports of an assisted
+    # snapshot), as Cinder checks them
+    UPDATES = {"creating": ("creating", "available", "error"),
+               "deleting": ("deleting", "error_deleting")}
+
+    def update_status(self, ctx: Any, snapshot_id: str, args: dict[str, Any]) -> None:
+        status = args.get("status")
+        progress = args.get("progress")
+        if progress is not None and not (isinstance(progress, str) and
+                                         progress.rstrip("%").isdigit()):
+            raise errors.BadRequest(f"Invalid input received: progress must be a "
+                                    f"percentage: {progress}")
+        with self.db.write() as s:
+            x = self.find(s, ctx, snapshot_id)
+            if status not in self.UPDATES.get(x.status, ()):
+                raise errors.BadRequest(f"Invalid input received: Snapshot status "
+                                        f"{x.status} not allowed for update_snapshot_status "
+                                        f"to {status}")
+            x.status = status
+            if progress is not None:
+                x.progress = progress
+
     def metadata(self, ctx: Any, snapshot_id: str) -> dict[str, str]:
         with self.db.read() as s:
             return dict(self.find(s, ctx, snapshot_id).metadata_ or {})

@@ -78,3 +78,75 @@ def test_full_page_has_next_link_in_the_requested_url_form(api, project_path):
 def test_extensions_list_hosts(api):
     names = [e["name"] for e in api("GET", "/extensions").json()["extensions"]]
     assert "Hosts" in names
+
+
+@pytest.fixture(scope="module")
+def admin(cloud):
+    token = cloud.token("pocketstack-admin")
+
+    def call(method, path, body=None, version="3.0", **kw):
+        return requests.request(method, cloud.url(PORT, "/v3" + path), json=body,
+                                headers={"X-Auth-Token": token,
+                                         "OpenStack-API-Version": f"volume {version}"},
+                                timeout=60, **kw)
+    return call
+
+
+def test_type_create_and_update_answers(admin):
+    r = admin("POST", "/types", {"volume_type": {"name": uuid.uuid4().hex[:8]}})
+    created = r.json()["volume_type"]
+    assert "qos_specs_id" not in created and "os-volume-type-access:is_public" in created
+    r = admin("PUT", f"/types/{created['id']}", {"volume_type": {"description": "d"}})
+    updated = r.json()["volume_type"]
+    assert updated["description"] == "d"
+    assert "qos_specs_id" not in updated and "os-volume-type-access:is_public" not in updated
+    assert "qos_specs_id" in admin("GET", f"/types/{created['id']}").json()["volume_type"]
+    admin("DELETE", f"/types/{created['id']}")
+
+
+def test_hosts_and_services_fields(admin):
+    for h in admin("GET", "/os-hosts").json()["hosts"]:
+        assert h["service-status"] == "available" and h["service-state"] == "enabled"
+    for s in admin("GET", "/os-services").json()["services"]:
+        if s["binary"] == "cinder-volume":
+            assert s["replication_status"] == "disabled"
+        else:
+            assert "replication_status" not in s and "frozen" not in s
+
+
+def test_update_snapshot_status_by_the_owner(api, admin):
+    vol = api("POST", "/volumes", {"volume": {"size": 1}}).json()["volume"]
+    snap = api("POST", "/snapshots", {"snapshot": {"volume_id": vol["id"]}}).json()["snapshot"]
+    body = {"os-update_snapshot_status": {"status": "error", "progress": "80%"}}
+    r = api("POST", f"/snapshots/{snap['id']}/action", body)
+    assert r.status_code == 400  # available: nothing to report
+    admin("POST", f"/snapshots/{snap['id']}/action", {"os-reset_status": {"status": "creating"}})
+    r = api("POST", f"/snapshots/{snap['id']}/action", body)
+    assert r.status_code == 202, r.text
+    shown = admin("GET", f"/snapshots/{snap['id']}").json()["snapshot"]
+    assert shown["status"] == "error"
+    assert shown["os-extended-snapshot-attributes:progress"] == "80%"
+    api("DELETE", f"/snapshots/{snap['id']}")
+    admin("DELETE", f"/volumes/{vol['id']}")
+
+
+def test_snapshot_sort_keys(api):
+    r = api("GET", "/snapshots", params={"sort_key": "display_name", "sort_dir": "asc"})
+    assert r.status_code == 200
+    r = api("GET", "/snapshots", params={"sort_key": "invalid"})
+    assert r.status_code == 400 and "sort key" in r.text
+
+
+def test_backup_update_answers_the_summary(admin):
+    vol = admin("POST", "/volumes", {"volume": {"size": 1}}).json()["volume"]
+    b = admin("POST", "/backups", {"backup": {"volume_id": vol["id"]}}).json()["backup"]
+    for _ in range(200):
+        if admin("GET", f"/backups/{b['id']}").json()["backup"]["status"] == "available":
+            break
+    r = admin("PUT", f"/backups/{b['id']}", {"backup": {"name": "n"}}, version="3.9")
+    assert r.status_code == 200 and set(r.json()["backup"]) == {"id", "name", "links"}
+    admin("DELETE", f"/backups/{b['id']}")
+    for _ in range(200):
+        if admin("GET", f"/backups/{b['id']}").status_code == 404:
+            break
+    admin("DELETE", f"/volumes/{vol['id']}")

@@ -53,13 +53,15 @@ class Misc:
         for binary, h in (("cinder-scheduler", host), ("cinder-volume", f"{host}@file"),
                           ("cinder-backup", host)):
             reason = self.disabled.get((binary, h), False)
-            out.append({"binary": binary, "host": h, "zone": "nova",
-                        "status": "disabled" if reason is not False else "enabled",
-                        "state": "up", "updated_at": now,
-                        "disabled_reason": reason or None, "cluster": None,
-                        "replication_status": "disabled" if binary == "cinder-volume"
-                        else None, "active_backend_id": None, "frozen": False,
-                        "backend_state": "up" if binary == "cinder-volume" else None})
+            svc = {"binary": binary, "host": h, "zone": "nova",
+                   "status": "disabled" if reason is not False else "enabled",
+                   "state": "up", "updated_at": now,
+                   "disabled_reason": reason or None, "cluster": None,
+                   "backend_state": "up" if binary == "cinder-volume" else None}
+            if binary == "cinder-volume":  # replication fields: volume services only
+                svc.update(replication_status="disabled", active_backend_id=None,
+                           frozen=False)
+            out.append(svc)
         return out
 
     @vroute("GET", "/os-services", policy="volume:services")
@@ -98,8 +100,9 @@ class Misc:
 
     @vroute("GET", "/os-hosts", policy="volume:services")
     def hosts(self, req: Request) -> dict[str, Any]:
-        return {"hosts": [{"service-status": s["status"], "service": s["binary"],
-                           "zone": s["zone"], "service-state": s["state"],
+        return {"hosts": [{"service-status": "available" if s["state"] == "up"
+                           else "unavailable", "service": s["binary"],
+                           "zone": s["zone"], "service-state": s["status"],
                            "host_name": s["host"], "last-update": s["updated_at"]}
                           for s in self._services()]}
 

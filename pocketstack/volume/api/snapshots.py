@@ -72,8 +72,11 @@ class SnapshotsApi:
             req.enforce("volume:snapshot_force_delete")
             self.snapshots.delete(req.ctx, snapshot_id, force=True)
         elif name == "os-update_snapshot_status":
-            req.enforce("volume:snapshot_reset_status")
-            self.snapshots.reset_status(req.ctx, snapshot_id, (args or {}).get("status"))
+            req.enforce("volume:update_snapshot_status")
+            if not isinstance(args, dict):
+                raise errors.BadRequest("Invalid input for field/attribute "
+                                        "os-update_snapshot_status.")
+            self.snapshots.update_status(req.ctx, snapshot_id, args)
         else:
             raise errors.BadRequest(f"There is no such action: {name}")
 
@@ -174,7 +177,9 @@ class BackupsApi:
     @vroute("PUT", "/backups/{backup_id}", policy="volume:backup:update", min_version="3.9")
     def update(self, req: Request, backup_id: str) -> dict[str, Any]:
         body = body_of(req, "backup")
-        return {"backup": views.backup(req, self.backups.update(req.ctx, backup_id, body))}
+        full = views.backup(req, self.backups.update(req.ctx, backup_id, body))
+        # Cinder answers an update with the summary view
+        return {"backup": {k: full[k] for k in ("id", "name", "links")}}
 
     @vroute("DELETE", "/backups/{backup_id}", status=202, policy="volume:backup:delete")
     def delete(self, req: Request, backup_id: str) -> None:
