@@ -219,7 +219,10 @@ def _export(b: Backup) -> str:
 class BackupRecords:
     """export_record / import_record: the backup's row, base64 JSON, as its backup_url."""
 
-    SERVICE = "pocketstack.volume.drivers.file"
+    # Clients (Tempest) expect a Cinder backup driver's name: backups here are files on
+    # a local file system, as with Cinder's posix driver. The older name still imports.
+    SERVICE = "cinder.backup.drivers.posix"
+    ALIASES = (SERVICE, "pocketstack.volume.drivers.file")
 
     def __init__(self, backups: Backups) -> None:
         self.backups = backups
@@ -234,7 +237,7 @@ class BackupRecords:
             return {"backup_service": self.SERVICE, "backup_url": _export(b)}
 
     def import_(self, ctx: Any, service: Any, url: Any) -> dict[str, Any]:
-        if service != self.SERVICE:
+        if service not in self.ALIASES:
             raise errors.BadRequest(f"Service {service} could not be found.")
         try:
             record = json.loads(base64.b64decode(str(url), validate=True))
