@@ -57,7 +57,7 @@ def test_volume_from_image_then_upload_raw_and_qcow2(cloud, tmp_path):
     up = cloud.cli("image", "create", "--volume", vol["id"], raw_name, "-f", "json")
     assert up["image_name"] == raw_name and up["disk_format"] == "raw"
     assert up["status"] == "uploading"
-    conn = cloud.conn("pocketstack")
+    conn = cloud.conn("pocketstack-admin")  # the CLI above acts as the admin
     status = lambda: conn.image.get_image(up["image_id"]).status  # noqa: E731
     assert _wait(status, "active") == "active"
     vstatus = lambda: conn.block_storage.get_volume(vol["id"]).status  # noqa: E731
