@@ -193,6 +193,18 @@ class Quotas:
             for row in s.scalars(select(Quota).where(Quota.project_id == project_id)):
                 s.delete(row)
 
+    def per_project(self) -> list[tuple[str, int, int, int, int]]:
+        """(project, volumes, volume GB, snapshots, snapshot GB) of every project."""
+        with self.cloud.db.read() as s:
+            vols = {p: (n, int(g or 0)) for p, n, g in s.execute(
+                select(Volume.project_id, func.count(Volume.id), func.sum(Volume.size))
+                .group_by(Volume.project_id))}
+            snaps = {p: (n, int(g or 0)) for p, n, g in s.execute(
+                select(Snapshot.project_id, func.count(Snapshot.id), func.sum(Snapshot.size))
+                .group_by(Snapshot.project_id))}
+        return [(p, *vols.get(p, (0, 0)), *snaps.get(p, (0, 0)))
+                for p in sorted(set(vols) | set(snaps))]
+
     def allocated_gb(self) -> int:
         with self.cloud.db.read() as s:
             return int(s.scalar(select(func.coalesce(func.sum(Volume.size), 0))) or 0)

@@ -150,3 +150,21 @@ def test_backup_update_answers_the_summary(admin):
         if admin("GET", f"/backups/{b['id']}").status_code == 404:
             break
     admin("DELETE", f"/volumes/{vol['id']}")
+
+
+def test_show_host_usage_and_service_host_filter(admin, cloud):
+    hosts = admin("GET", "/os-hosts").json()["hosts"]
+    vol_host = next(h["host_name"] for h in hosts if h["service"] == "cinder-volume")
+    r = admin("GET", f"/os-hosts/{vol_host}")
+    assert r.status_code == 200, r.text
+    rows = r.json()["host"]
+    assert rows[0]["resource"]["project"] == "(total)"
+    assert all(isinstance(v, str) for row in rows for v in row["resource"].values())
+    assert admin("GET", "/os-hosts/no-such-host").status_code == 404
+    bare = vol_host.split("@")[0]
+    found = admin("GET", "/os-services", params={"host": bare,
+                                                 "binary": "cinder-volume"}).json()
+    assert [s["binary"] for s in found["services"]] == ["cinder-volume"]
+    r = admin("PUT", "/os-services/disable", {"host": vol_host, "binary": "cinder-volume"})
+    assert r.json()["service"] == "cinder-volume" and r.json()["disabled"] is True
+    admin("PUT", "/os-services/enable", {"host": vol_host, "binary": "cinder-volume"})

@@ -68,8 +68,10 @@ class Misc:
     def services(self, req: Request) -> dict[str, Any]:
         items = self._services()
         for key in ("binary", "host", "zone"):
-            if req.query.get(key):
-                items = [s for s in items if s[key] == req.query[key]]
+            want = req.query.get(key)
+            if want:  # a host filter matches "HOST" and "HOST@backend" alike, as Cinder
+                items = [s for s in items if s[key] == want or
+                         (key == "host" and s[key].split("@")[0] == want)]
         for s in items:
             if not req.at_least("3.7"):
                 s.pop("cluster")
@@ -94,7 +96,7 @@ class Misc:
             status = "disabled"
         else:
             raise errors.NotFound(f"Unknown action {action}")
-        return {"host": key[1], "binary": key[0], "status": status,
+        return {"host": key[1], "binary": key[0], "service": key[0], "status": status,
                 "disabled": status == "disabled",
                 "disabled_reason": body.get("disabled_reason")}
 
@@ -105,6 +107,26 @@ class Misc:
                            "zone": s["zone"], "service-state": s["status"],
                            "host_name": s["host"], "last-update": s["updated_at"]}
                           for s in self._services()]}
+
+    @vroute("GET", "/os-hosts/{host}", policy="volume:services")
+    def host(self, req: Request, host: str) -> dict[str, Any]:
+        """The usage of a cinder-volume host: a "(total)" row then one per project."""
+        names = {s["host"] for s in self._services()
+                 if s["binary"] == "cinder-volume" and s["status"] == "enabled"}
+        if host not in names and f"{host}@file" not in names:
+            raise errors.NotFound(f"Host {host} could not be found.")
+        rows = self.quotas.per_project()
+        total = tuple(sum(r[i] for r in rows) for i in range(1, 5))
+
+        def resource(project: str, counts: tuple[int, ...]) -> dict[str, Any]:
+            return {"resource": {"host": host, "project": project,
+                                 "volume_count": str(counts[0]),
+                                 "total_volume_gb": str(counts[1]),
+                                 "snapshot_count": str(counts[2]),
+                                 "total_snapshot_gb": str(counts[3])}}
+
+        return {"host": [resource("(total)", total)] +
+                [resource(r[0], r[1:]) for r in rows]}
 
     @vroute("GET", "/os-availability-zone", policy="volume:availability_zone")
     def zones(self, req: Request) -> dict[str, Any]:
