@@ -168,3 +168,38 @@ def test_show_host_usage_and_service_host_filter(admin, cloud):
     r = admin("PUT", "/os-services/disable", {"host": vol_host, "binary": "cinder-volume"})
     assert r.json()["service"] == "cinder-volume" and r.json()["disabled"] is True
     admin("PUT", "/os-services/enable", {"host": vol_host, "binary": "cinder-volume"})
+
+
+def test_backup_record_imported_under_a_new_id(admin):
+    import base64
+    import json
+
+    vol = admin("POST", "/volumes", {"volume": {"size": 1}}).json()["volume"]
+    b = admin("POST", "/backups", {"backup": {"volume_id": vol["id"]}}).json()["backup"]
+    for _ in range(200):
+        if admin("GET", f"/backups/{b['id']}").json()["backup"]["status"] == "available":
+            break
+    rec = admin("GET", f"/backups/{b['id']}/export_record").json()["backup-record"]
+    assert rec["backup_service"].startswith("cinder.backup.drivers")
+    data = json.loads(base64.b64decode(rec["backup_url"]))
+    new_id = str(uuid.uuid4())
+    data["id"] = new_id
+    url = base64.b64encode(json.dumps(data).encode()).decode()
+    r = admin("POST", "/backups/import_record", {"backup-record": {
+        "backup_service": rec["backup_service"], "backup_url": url}})
+    assert r.status_code == 201, r.text
+    assert r.json()["backup"]["id"] == new_id
+    admin("DELETE", f"/backups/{b['id']}")  # the copy keeps its data
+    for _ in range(200):
+        if admin("GET", f"/backups/{b['id']}").status_code == 404:
+            break
+    r = admin("POST", f"/backups/{new_id}/restore", {"restore": {}})
+    assert r.status_code == 202, r.text
+    restored = r.json()["restore"]["volume_id"]
+    for _ in range(200):
+        if admin("GET", f"/volumes/{restored}").json()["volume"]["status"] == "available":
+            break
+    assert admin("GET", f"/volumes/{restored}").json()["volume"]["status"] == "available"
+    admin("DELETE", f"/backups/{new_id}")
+    for v in (restored, vol["id"]):
+        admin("DELETE", f"/volumes/{v}")
