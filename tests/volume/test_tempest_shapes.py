@@ -168,6 +168,9 @@ def test_show_host_usage_and_service_host_filter(admin, cloud):
     r = admin("PUT", "/os-services/disable", {"host": vol_host, "binary": "cinder-volume"})
     assert r.json()["service"] == "cinder-volume" and r.json()["disabled"] is True
     admin("PUT", "/os-services/enable", {"host": vol_host, "binary": "cinder-volume"})
+    r = admin("PUT", "/os-services/disable-log-reason",
+              {"host": vol_host, "binary": "cinder-volume"})
+    assert r.status_code == 400 and "disabled_reason" in r.text
 
 
 def test_backup_record_imported_under_a_new_id(admin):

@@ -91,6 +91,9 @@ class Misc:
         if action == "enable":
             self.disabled.pop(key, None)
             status = "enabled"
+        elif action == "disable-log-reason" and not body.get("disabled_reason"):
+            raise errors.BadRequest("Invalid input received: disabled_reason is required "
+                                    "to disable-log-reason.")
         elif action in ("disable", "disable-log-reason"):
             self.disabled[key] = body.get("disabled_reason")
             status = "disabled"
