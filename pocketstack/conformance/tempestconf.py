@@ -161,6 +161,27 @@ class CloudFacts:
         return next((n for n in nets if n.get("name") == "public"), nets[0] if nets else None)
 
 
+def volume_facts(facts: CloudFacts, catalog_type: str) -> dict[str, Any]:
+    """[volume] options read from the cloud: microversion range and the back end's
+    storage_protocol / vendor_name / backend name (Tempest compares them with the pools)."""
+    out: dict[str, Any] = {}
+    version = facts.get(catalog_type, "") or {}
+    for v in version.get("versions", []) if isinstance(version, dict) else []:
+        if v.get("min_version") and v.get("version"):
+            out["min_microversion"], out["max_microversion"] = v["min_version"], v["version"]
+    pools = facts.get(catalog_type, "/scheduler-stats/get_pools?detail=True") or {}
+    caps = [p.get("capabilities") or {} for p in pools.get("pools", [])]
+    if caps:
+        for option, key in (("storage_protocol", "storage_protocol"),
+                            ("vendor_name", "vendor_name")):
+            if caps[0].get(key):
+                out[option] = caps[0][key]
+        names = sorted({c["volume_backend_name"] for c in caps if c.get("volume_backend_name")})
+        if names:
+            out["backend_names"] = ",".join(names)
+    return out
+
+
 def build_config(facts: CloudFacts, concurrency: int = 2) -> configparser.ConfigParser:
     conf = configparser.ConfigParser(interpolation=None)
     conf.optionxform = str  # type: ignore[assignment,method-assign]
@@ -221,10 +242,10 @@ def build_config(facts: CloudFacts, concurrency: int = 2) -> configparser.Config
         if "nova" in available:
             conf["compute"]["fixed_network_name"] = "private"
     if "cinder" in available:
+        catalog_type = next((t for t in ("volumev3", "block-storage", "volume")
+                             if t in facts.service_types), "volumev3")
         section("volume", {"region": facts.region, "endpoint_type": "publicURL",
-                           "catalog_type": next((t for t in ("volumev3", "block-storage",
-                                                             "volume")
-                                                 if t in facts.service_types), "volumev3")})
+                           "catalog_type": catalog_type, **volume_facts(facts, catalog_type)})
     if "swift" in available:
         section("object-storage", {"region": facts.region, "endpoint_type": "publicURL",
                                    "operator_role": "member",

@@ -8,6 +8,7 @@ import hmac
 import json
 import os
 import secrets
+import shutil
 from typing import Any
 
 from sqlalchemy import select
@@ -213,13 +214,17 @@ def _export(b: Backup) -> str:
                                           "size", "availability_zone", "container",
                                           "object_count", "is_incremental")}
     record["metadata"] = dict(b.metadata_ or {})
+    record["data_id"] = b.id  # whose file holds the data (an import may take a new id)
     return base64.b64encode(json.dumps(record).encode()).decode()
 
 
 class BackupRecords:
     """export_record / import_record: the backup's row, base64 JSON, as its backup_url."""
 
-    SERVICE = "pocketstack.volume.drivers.file"
+    # Clients (Tempest) expect a Cinder backup driver's name: backups here are files on
+    # a local file system, as with Cinder's posix driver. The older name still imports.
+    SERVICE = "cinder.backup.drivers.posix"
+    ALIASES = (SERVICE, "pocketstack.volume.drivers.file")
 
     def __init__(self, backups: Backups) -> None:
         self.backups = backups
@@ -234,7 +239,7 @@ class BackupRecords:
             return {"backup_service": self.SERVICE, "backup_url": _export(b)}
 
     def import_(self, ctx: Any, service: Any, url: Any) -> dict[str, Any]:
-        if service != self.SERVICE:
+        if service not in self.ALIASES:
             raise errors.BadRequest(f"Service {service} could not be found.")
         try:
             record = json.loads(base64.b64decode(str(url), validate=True))
@@ -242,12 +247,22 @@ class BackupRecords:
         except (ValueError, KeyError, TypeError):
             raise errors.BadRequest("Invalid input received: Can't parse backup record.") \
                 from None
-        if not os.path.exists(self.backups.driver.backup_path(backup_id)):
-            raise errors.BadRequest(f"Invalid backup: the data of backup {backup_id} is not "
+        data_id = str(record.get("data_id") or backup_id)
+        source = self.backups.driver.backup_path(data_id)
+        if not os.path.exists(source):
+            raise errors.BadRequest(f"Invalid backup: the data of backup {data_id} is not "
                                     "in this cloud's backup store.")
         with self.db.write() as s:
             if s.get(Backup, backup_id) is not None:
                 raise errors.BadRequest(f"Invalid backup: Backup {backup_id} already exists.")
+            target = self.backups.driver.backup_path(backup_id)
+            if data_id != backup_id and not os.path.exists(target):
+                # the record was imported under a new id: both names share the data (a hard
+                # link), and deleting either backup leaves the other's intact
+                try:
+                    os.link(source, target)
+                except OSError:
+                    shutil.copyfile(source, target)
             now = utcnow()
             b = Backup(id=backup_id, project_id=ctx.project_id or record.get("project_id"),
                        user_id=ctx.user_id, volume_id=str(record.get("volume_id") or ""),

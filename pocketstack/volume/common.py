@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from urllib.parse import urlencode
 from typing import Any, Callable
 
 from pocketstack.api import errors
@@ -100,6 +101,21 @@ def links(req: Request, collection: str, ident: str) -> list[dict[str, str]]:
             {"rel": "bookmark", "href": f"{base}/{project}/{collection}/{ident}"}]
 
 
+def api_prefix(req: Request) -> str:
+    """``/v3/{project_id}`` or ``/v3``: the form of URL the request itself used."""
+    parts = req.raw.url.path.split("/")
+    if len(parts) > 2 and parts[1] == "v3" and parts[2] and \
+            parts[2] == (req.ctx.project_id or ""):
+        return f"/v3/{parts[2]}"
+    return "/v3"
+
+
+SORT_ALIASES = {"display_name": "name", "display_description": "description"}
+# what an empty list may still be sorted by (a non-empty one: any key its items have)
+COMMON_SORT_KEYS = ("id", "name", "description", "status", "size", "created_at",
+                    "updated_at", "availability_zone", "project_id", "user_id", "volume_id")
+
+
 def paginate(req: Request, items: list[dict[str, Any]], collection: str,
              sort_keys: tuple[str, ...] = ("created_at", "id")
              ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
@@ -115,11 +131,13 @@ def paginate(req: Request, items: list[dict[str, Any]], collection: str,
         keys.append((q["sort_key"], q.get("sort_dir", "desc")))
     if not keys:
         keys = [("created_at", "desc"), ("id", "desc")]
+    keys = [(SORT_ALIASES.get(k, k), d) for k, d in keys]
+    known = set(sort_keys) | set(items[0] if items else COMMON_SORT_KEYS)
     for key, direction in keys:
         if direction not in ("asc", "desc"):
             raise errors.BadRequest("Invalid input received: Unknown sort direction, must "
                                     "be 'desc' or 'asc'")
-        if items and key not in items[0] and key not in sort_keys:
+        if key not in known:
             raise errors.BadRequest(f"Invalid input received: Invalid sort key {key}")
     for key, direction in reversed(keys):
         items.sort(key=lambda i: (i.get(key) is not None, str(i.get(key) or "")),
@@ -145,14 +163,14 @@ def paginate(req: Request, items: list[dict[str, Any]], collection: str,
                 raise ValueError
         except ValueError:
             raise errors.BadRequest("limit param must be an integer") from None
-        if len(items) > n:
+        if len(items) >= n:  # Cinder links a next page whenever the page is full
             items = items[:n]
             if items:
                 params = {k: v for k, v in q.items() if k != "marker"}
                 params["marker"] = items[-1]["id"]
-                query = "&".join(f"{k}={v}" for k, v in params.items())
+                query = urlencode(params)
                 page_links = [{"rel": "next", "href":
-                               f"{req.base_url}/v3/{req.ctx.project_id}/{collection}?{query}"}]
+                               f"{req.base_url}{api_prefix(req)}/{collection}?{query}"}]
     return items, page_links
 
 

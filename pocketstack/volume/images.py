@@ -1,6 +1,7 @@
 """Volumes from images: the image service's in-process API (``images.get`` and
 ``data_path``) gives the image and its file; raw (and iso) data is copied sparsely into
-the volume, other disk formats are converted with ``qemu-img`` when it is installed."""
+the volume, uncompressed qcow2 is read by :mod:`pocketstack.volume.qcow2`, and other disk
+formats (and compressed qcow2) are converted with ``qemu-img`` when it is installed."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import subprocess
 from typing import Any
 
 from pocketstack.api import errors
+from pocketstack.volume import qcow2
 from pocketstack.volume.drivers.base import GiB
 
 VERBATIM = ("raw", "iso")
@@ -31,7 +33,7 @@ def lookup(cloud: Any, ctx: Any, image_ref: str) -> dict[str, Any]:
     if image.get("status") != "active":
         raise errors.BadRequest(f"Invalid image: Image {image_ref} is not active.")
     fmt = image.get("disk_format") or "raw"
-    if fmt not in VERBATIM and shutil.which("qemu-img") is None:
+    if fmt not in VERBATIM + ("qcow2",) and shutil.which("qemu-img") is None:
         raise errors.BadRequest(f"Invalid image: Image {image_ref} has disk format {fmt}, "
                                 "which needs qemu-img to convert; it is not installed.")
     if image_svc.data_path(image["id"]) is None:
@@ -79,5 +81,13 @@ def copy_into(cloud: Any, image: dict[str, Any], volume_path: str) -> None:
                     fout.write(chunk)
                 offset += len(chunk)
         return
+    if fmt == "qcow2":
+        try:
+            with open(volume_path, "r+b") as fout:
+                qcow2.to_raw(src, fout.fileno())
+            return
+        except ValueError:  # compressed, backing file...: qemu-img can, when installed
+            if shutil.which("qemu-img") is None:
+                raise
     subprocess.run(["qemu-img", "convert", "-f", fmt, "-O", "raw", "-n", src, volume_path],
                    check=True, capture_output=True)

@@ -18,7 +18,8 @@ _rules = [RuleDefault(f"volume:{name}", MEMBER) for name in (
     "update_snapshot", "delete_snapshot", "backup:create", "backup:update", "backup:delete",
     "backup:restore", "create_transfer", "accept_transfer", "delete_transfer",
     "attachment_create", "attachment_update", "attachment_delete", "attachment_complete",
-    "update_volume_metadata", "update_snapshot_metadata", "image_metadata")]
+    "update_volume_metadata", "update_snapshot_metadata", "image_metadata", "upload_image",
+    "update_snapshot_status")]
 _rules += [RuleDefault(f"volume:{name}", READER) for name in (
     "get", "get_all", "get_snapshot", "get_all_snapshots", "backup:get", "backup:get_all",
     "get_transfer", "get_all_transfers", "attachment_get", "get_volume_metadata",

@@ -72,16 +72,63 @@ class Quotas:
         return out
 
     # -- checks done inside the write transaction that adds the rows ---------------
+    # (the hot path of every create: one query for the limits, and only the usage
+    # queries the requested deltas need)
+    def _check_limits(self, session: Session, project_id: str) -> dict[str, int]:
+        out = {k: int(self.cloud.conf.get("DEFAULT", f"quota_{k}")) for k in RESOURCES}
+        rows = list(session.scalars(select(Quota).where(
+            Quota.project_id.in_((self.CLASS, project_id)))))
+        for q in sorted(rows, key=lambda q: q.project_id != self.CLASS):
+            out[q.resource] = q.hard_limit  # the class first, the project's own over it
+        return out
+
+    def _check_usage(self, session: Session, project_id: str, limits: dict[str, int], *,
+                     volumes: int, snapshots: int, gigabytes: int, backups: int,
+                     backup_gigabytes: int, type_name: str | None) -> dict[str, int]:
+        def limited(res: str, delta: int) -> bool:
+            return delta > 0 and limits.get(res, -1) >= 0
+
+        out: dict[str, int] = {}
+        if limited("volumes", volumes) or limited("gigabytes", gigabytes):
+            count, size = session.execute(
+                select(func.count(Volume.id), func.coalesce(func.sum(Volume.size), 0))
+                .where(Volume.project_id == project_id)).one()
+            out["volumes"] = count
+            out["gigabytes"] = int(size)
+        if limited("snapshots", snapshots) or limited("gigabytes", gigabytes):
+            count, size = session.execute(
+                select(func.count(Snapshot.id), func.coalesce(func.sum(Snapshot.size), 0))
+                .where(Snapshot.project_id == project_id)).one()
+            out["snapshots"] = count
+            out["gigabytes"] = out.get("gigabytes", 0) + int(size)
+        if limited("backups", backups) or limited("backup_gigabytes", backup_gigabytes):
+            count, size = session.execute(
+                select(func.count(Backup.id), func.coalesce(func.sum(Backup.size), 0))
+                .where(Backup.project_id == project_id)).one()
+            out["backups"], out["backup_gigabytes"] = count, int(size)
+        if type_name and (limited(f"volumes_{type_name}", volumes) or
+                          limited(f"gigabytes_{type_name}", gigabytes)):
+            count, size = session.execute(
+                select(func.count(Volume.id), func.coalesce(func.sum(Volume.size), 0))
+                .join(VolumeType, VolumeType.id == Volume.volume_type_id)
+                .where(Volume.project_id == project_id, VolumeType.name == type_name)).one()
+            out[f"volumes_{type_name}"], out[f"gigabytes_{type_name}"] = count, int(size)
+        for res in RESOURCES:
+            out.setdefault(res, 0)
+        return out
+
     def check(self, session: Session, project_id: str, *, volumes: int = 0, snapshots: int = 0,
               gigabytes: int = 0, backups: int = 0, backup_gigabytes: int = 0,
               per_volume: int | None = None, type_name: str | None = None) -> None:
-        limits = self.limits(session, project_id)
+        limits = self._check_limits(session, project_id)
         if per_volume is not None and limits["per_volume_gigabytes"] >= 0 and \
                 per_volume > limits["per_volume_gigabytes"]:
             raise common.OverLimit(
                 f"Requested volume size {per_volume}G is larger than maximum allowed limit "
                 f"{limits['per_volume_gigabytes']}G.", headers={"Retry-After": "0"})
-        usage = self.usage(session, project_id)
+        usage = self._check_usage(session, project_id, limits, volumes=volumes,
+                                  snapshots=snapshots, gigabytes=gigabytes, backups=backups,
+                                  backup_gigabytes=backup_gigabytes, type_name=type_name)
         for res, delta in (("volumes", volumes), ("snapshots", snapshots),
                            ("backups", backups)):
             if delta > 0 and 0 <= limits[res] < usage[res] + delta:
@@ -145,6 +192,18 @@ class Quotas:
         with self.cloud.db.write() as s:
             for row in s.scalars(select(Quota).where(Quota.project_id == project_id)):
                 s.delete(row)
+
+    def per_project(self) -> list[tuple[str, int, int, int, int]]:
+        """(project, volumes, volume GB, snapshots, snapshot GB) of every project."""
+        with self.cloud.db.read() as s:
+            vols = {p: (n, int(g or 0)) for p, n, g in s.execute(
+                select(Volume.project_id, func.count(Volume.id), func.sum(Volume.size))
+                .group_by(Volume.project_id))}
+            snaps = {p: (n, int(g or 0)) for p, n, g in s.execute(
+                select(Snapshot.project_id, func.count(Snapshot.id), func.sum(Snapshot.size))
+                .group_by(Snapshot.project_id))}
+        return [(p, *vols.get(p, (0, 0)), *snaps.get(p, (0, 0)))
+                for p in sorted(set(vols) | set(snaps))]
 
     def allocated_gb(self) -> int:
         with self.cloud.db.read() as s:

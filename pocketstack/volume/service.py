@@ -23,6 +23,7 @@ from pocketstack.volume.encryption import EncryptionApi
 from pocketstack.volume.quotas import Quotas
 from pocketstack.volume.snapshots import Snapshots
 from pocketstack.volume.types import Types
+from pocketstack.volume.upload import Uploads
 from pocketstack.volume.volumes import Volumes
 
 if TYPE_CHECKING:
@@ -53,11 +54,12 @@ class VolumeService(Service):
         self.types = Types(cloud.db)
         self.volumes = Volumes(cloud, self.driver, self.quotas, self.host_name)
         self.actions = Actions(self.volumes)
+        self.uploads = Uploads(self.volumes)
         self.snapshots = Snapshots(self.volumes)
         self.backups = Backups(self.volumes)
         self.transfers = Transfers(self.volumes)
         for resource in (Versions(), VolumesApi(self.volumes),
-                         VolumeActions(self.volumes, self.actions),
+                         VolumeActions(self.volumes, self.actions, self.uploads),
                          SnapshotsApi(self.snapshots), BackupsApi(self.backups),
                          TypesApi(self.types), QosApi(self.types),
                          DefaultTypesApi(self.types), EncryptionApi(self.types),
@@ -71,6 +73,14 @@ class VolumeService(Service):
         # Keystone's token catalog does not substitute $(project_id)s here, so the
         # project-less form (Cinder 3.67+) is what clients get.
         return base_url + "/v3"
+
+    async def _dispatch(self, raw: Any, ctx: "RequestContext") -> Any:
+        # Cinder's routes have no trailing slash: "/volumes/" (an empty id) is not found,
+        # it is neither the collection nor a 405.
+        path = raw.url.path
+        if len(path) > 1 and path.endswith("/") and path.count("/") > 2:
+            raise errors.NotFound("The resource could not be found.")
+        return await super()._dispatch(raw, ctx)
 
     def render_error(self, exc: errors.ApiError) -> Response:
         name = FAULT_NAMES.get(exc.code, "computeFault")

@@ -36,6 +36,8 @@ class Snapshots:
 
     def create(self, ctx: Any, body: dict[str, Any], in_use_ok: bool) -> dict[str, Any]:
         volume_id = body.get("volume_id")
+        if "volume_id" in body and volume_id is None:  # Cinder looks a null id up: 404
+            raise common.not_found("volume", "None")
         if not volume_id or not isinstance(volume_id, str):
             raise errors.BadRequest("Invalid input for field/attribute volume_id.")
         common.check_strings(body, ("name", "display_name"))
@@ -131,6 +133,28 @@ class Snapshots:
                                     f"{status}")
         with self.db.write() as s:
             self.find(s, ctx, snapshot_id).status = status
+
+    # the transitions os-update_snapshot_status allows (what Nova reports of an assisted
+    # snapshot), as Cinder checks them
+    UPDATES = {"creating": ("creating", "available", "error"),
+               "deleting": ("deleting", "error_deleting")}
+
+    def update_status(self, ctx: Any, snapshot_id: str, args: dict[str, Any]) -> None:
+        status = args.get("status")
+        progress = args.get("progress")
+        if progress is not None and not (isinstance(progress, str) and
+                                         progress.rstrip("%").isdigit()):
+            raise errors.BadRequest(f"Invalid input received: progress must be a "
+                                    f"percentage: {progress}")
+        with self.db.write() as s:
+            x = self.find(s, ctx, snapshot_id)
+            if status not in self.UPDATES.get(x.status, ()):
+                raise errors.BadRequest(f"Invalid input received: Snapshot status "
+                                        f"{x.status} not allowed for update_snapshot_status "
+                                        f"to {status}")
+            x.status = status
+            if progress is not None:
+                x.progress = progress
 
     def metadata(self, ctx: Any, snapshot_id: str) -> dict[str, str]:
         with self.db.read() as s:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -318,18 +319,12 @@ class Volumes:
         for sid in snap_ids:
             self.driver.delete_snapshot(sid)
         self.driver.delete_volume(volume_id)
-        with self.db.write() as s:
-            for sid in snap_ids:
-                x = s.get(Snapshot, sid)
-                if x is not None:
-                    s.delete(x)
-            for row in s.scalars(select(Attachment).where(Attachment.volume_id == volume_id)):
-                s.delete(row)
-            for row in s.scalars(select(Transfer).where(Transfer.volume_id == volume_id)):
-                s.delete(row)
-            v = s.get(Volume, volume_id)
-            if v is not None:
-                s.delete(v)
+        with self.db.write() as s:  # bulk deletes: no rows loaded
+            if snap_ids:
+                s.execute(sql_delete(Snapshot).where(Snapshot.id.in_(snap_ids)))
+            s.execute(sql_delete(Attachment).where(Attachment.volume_id == volume_id))
+            s.execute(sql_delete(Transfer).where(Transfer.volume_id == volume_id))
+            s.execute(sql_delete(Volume).where(Volume.id == volume_id))
 
     # -- metadata -----------------------------------------------------------------------
     def metadata(self, ctx: Any, volume_id: str) -> dict[str, str]:

@@ -86,6 +86,10 @@ def test_tempest_conf_from_the_live_catalog(cloud):
         extensions = conf["network-feature-enabled"]["api_extensions"].split(",")
         assert "router" in extensions and "all" not in extensions
         assert conf["network"]["public_network_id"]
+    if "volumev3" in types:
+        assert conf["volume"]["max_microversion"].startswith("3.")
+        assert conf["volume"]["min_microversion"] == "3.0"
+        assert conf["volume"]["storage_protocol"] and conf["volume"]["vendor_name"]
 
 
 def test_cli_help_and_list_dir(monkeypatch, tmp_path):

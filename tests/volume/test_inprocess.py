@@ -109,10 +109,10 @@ def test_volume_from_image(local_cloud, tmp_path):
     image = {"id": image_id, "name": "cirros", "status": "active", "disk_format": "raw",
              "container_format": "bare", "size": data.stat().st_size, "min_disk": 0,
              "min_ram": 0, "checksum": "abc", "os_distro": "cirros"}
-    with pytest.raises(errors.BadRequest):  # no image service in this cloud
+    with pytest.raises(errors.BadRequest):  # the real image service does not know it
         svc.volumes.create(ctx, {"size": 1, "imageRef": image_id})
     stub = _StubImageService({image_id: image}, {image_id: str(data)})
-    local_cloud.services.append(stub)
+    local_cloud.services.insert(0, stub)  # found before the real one
     try:
         vol = svc.volumes.create(ctx, {"size": 1, "imageRef": image_id})
         assert vol["status"] == "available" and vol["bootable"] == "true"

@@ -22,6 +22,7 @@ EXTENSIONS = [
     ("Qos_specs_manage", "qos-specs", "QoS specs support."),
     ("Quotas", "os-quota-sets", "Quota management support."),
     ("Services", "os-services", "Services support."),
+    ("Hosts", "os-hosts", "Admin-only host administration."),
     ("TypesManage", "os-types-manage", "Types manage support."),
     ("TypesExtraSpecs", "os-types-extra-specs", "Type extra specs support."),
     ("VolumeTransfer", "os-volume-transfer", "Volume transfer management support."),
@@ -52,21 +53,25 @@ class Misc:
         for binary, h in (("cinder-scheduler", host), ("cinder-volume", f"{host}@file"),
                           ("cinder-backup", host)):
             reason = self.disabled.get((binary, h), False)
-            out.append({"binary": binary, "host": h, "zone": "nova",
-                        "status": "disabled" if reason is not False else "enabled",
-                        "state": "up", "updated_at": now,
-                        "disabled_reason": reason or None, "cluster": None,
-                        "replication_status": "disabled" if binary == "cinder-volume"
-                        else None, "active_backend_id": None, "frozen": False,
-                        "backend_state": "up" if binary == "cinder-volume" else None})
+            svc = {"binary": binary, "host": h, "zone": "nova",
+                   "status": "disabled" if reason is not False else "enabled",
+                   "state": "up", "updated_at": now,
+                   "disabled_reason": reason or None, "cluster": None,
+                   "backend_state": "up" if binary == "cinder-volume" else None}
+            if binary == "cinder-volume":  # replication fields: volume services only
+                svc.update(replication_status="disabled", active_backend_id=None,
+                           frozen=False)
+            out.append(svc)
         return out
 
     @vroute("GET", "/os-services", policy="volume:services")
     def services(self, req: Request) -> dict[str, Any]:
         items = self._services()
         for key in ("binary", "host", "zone"):
-            if req.query.get(key):
-                items = [s for s in items if s[key] == req.query[key]]
+            want = req.query.get(key)
+            if want:  # a host filter matches "HOST" and "HOST@backend" alike, as Cinder
+                items = [s for s in items if s[key] == want or
+                         (key == "host" and s[key].split("@")[0] == want)]
         for s in items:
             if not req.at_least("3.7"):
                 s.pop("cluster")
@@ -86,21 +91,45 @@ class Misc:
         if action == "enable":
             self.disabled.pop(key, None)
             status = "enabled"
+        elif action == "disable-log-reason" and not body.get("disabled_reason"):
+            raise errors.BadRequest("Invalid input received: disabled_reason is required "
+                                    "to disable-log-reason.")
         elif action in ("disable", "disable-log-reason"):
             self.disabled[key] = body.get("disabled_reason")
             status = "disabled"
         else:
             raise errors.NotFound(f"Unknown action {action}")
-        return {"host": key[1], "binary": key[0], "status": status,
+        return {"host": key[1], "binary": key[0], "service": key[0], "status": status,
                 "disabled": status == "disabled",
                 "disabled_reason": body.get("disabled_reason")}
 
     @vroute("GET", "/os-hosts", policy="volume:services")
     def hosts(self, req: Request) -> dict[str, Any]:
-        return {"hosts": [{"service-status": s["status"], "service": s["binary"],
-                           "zone": s["zone"], "service-state": s["state"],
+        return {"hosts": [{"service-status": "available" if s["state"] == "up"
+                           else "unavailable", "service": s["binary"],
+                           "zone": s["zone"], "service-state": s["status"],
                            "host_name": s["host"], "last-update": s["updated_at"]}
                           for s in self._services()]}
+
+    @vroute("GET", "/os-hosts/{host}", policy="volume:services")
+    def host(self, req: Request, host: str) -> dict[str, Any]:
+        """The usage of a cinder-volume host: a "(total)" row then one per project."""
+        names = {s["host"] for s in self._services()
+                 if s["binary"] == "cinder-volume" and s["status"] == "enabled"}
+        if host not in names and f"{host}@file" not in names:
+            raise errors.NotFound(f"Host {host} could not be found.")
+        rows = self.quotas.per_project()
+        total = tuple(sum(r[i] for r in rows) for i in range(1, 5))
+
+        def resource(project: str, counts: tuple[int, ...]) -> dict[str, Any]:
+            return {"resource": {"host": host, "project": project,
+                                 "volume_count": str(counts[0]),
+                                 "total_volume_gb": str(counts[1]),
+                                 "snapshot_count": str(counts[2]),
+                                 "total_snapshot_gb": str(counts[3])}}
+
+        return {"host": [resource("(total)", total)] +
+                [resource(r[0], r[1:]) for r in rows]}
 
     @vroute("GET", "/os-availability-zone", policy="volume:availability_zone")
     def zones(self, req: Request) -> dict[str, Any]:

@@ -22,7 +22,7 @@ class SnapshotsApi:
     def create(self, req: Request) -> dict[str, Any]:
         body = body_of(req, "snapshot")
         snap = self.snapshots.create(req.ctx, body, req.at_least("3.66"))
-        return {"snapshot": views.snapshot(req, snap)}
+        return {"snapshot": views.snapshot(req, snap, False)}
 
     def _list(self, req: Request, detail: bool) -> dict[str, Any]:
         items = self.snapshots.list(req.ctx, common.all_projects(req),
@@ -32,8 +32,7 @@ class SnapshotsApi:
         if detail:
             out: dict[str, Any] = {"snapshots": [views.snapshot(req, x) for x in page]}
         else:
-            out = {"snapshots": [{k: v for k, v in views.snapshot(req, x).items()
-                                  if not k.startswith("os-extended")} for x in page]}
+            out = {"snapshots": [views.snapshot(req, x, False) for x in page]}
         if links:
             out["snapshots_links"] = links
         return out
@@ -53,8 +52,8 @@ class SnapshotsApi:
     @vroute("PUT", "/snapshots/{snapshot_id}", policy="volume:update_snapshot")
     def update(self, req: Request, snapshot_id: str) -> dict[str, Any]:
         body = body_of(req, "snapshot")
-        return {"snapshot": views.snapshot(req, self.snapshots.update(req.ctx, snapshot_id,
-                                                                      body))}
+        snap = self.snapshots.update(req.ctx, snapshot_id, body)
+        return {"snapshot": views.snapshot(req, snap, False)}
 
     @vroute("DELETE", "/snapshots/{snapshot_id}", status=202, policy="volume:delete_snapshot")
     def delete(self, req: Request, snapshot_id: str) -> None:
@@ -73,8 +72,11 @@ class SnapshotsApi:
             req.enforce("volume:snapshot_force_delete")
             self.snapshots.delete(req.ctx, snapshot_id, force=True)
         elif name == "os-update_snapshot_status":
-            req.enforce("volume:snapshot_reset_status")
-            self.snapshots.reset_status(req.ctx, snapshot_id, (args or {}).get("status"))
+            req.enforce("volume:update_snapshot_status")
+            if not isinstance(args, dict):
+                raise errors.BadRequest("Invalid input for field/attribute "
+                                        "os-update_snapshot_status.")
+            self.snapshots.update_status(req.ctx, snapshot_id, args)
         else:
             raise errors.BadRequest(f"There is no such action: {name}")
 
@@ -175,7 +177,9 @@ class BackupsApi:
     @vroute("PUT", "/backups/{backup_id}", policy="volume:backup:update", min_version="3.9")
     def update(self, req: Request, backup_id: str) -> dict[str, Any]:
         body = body_of(req, "backup")
-        return {"backup": views.backup(req, self.backups.update(req.ctx, backup_id, body))}
+        full = views.backup(req, self.backups.update(req.ctx, backup_id, body))
+        # Cinder answers an update with the summary view
+        return {"backup": {k: full[k] for k in ("id", "name", "links")}}
 
     @vroute("DELETE", "/backups/{backup_id}", status=202, policy="volume:backup:delete")
     def delete(self, req: Request, backup_id: str) -> None:

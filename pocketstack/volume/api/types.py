@@ -25,7 +25,9 @@ class TypesApi:
 
     @vroute("POST", "/types", policy="volume:type:manage")
     def create(self, req: Request) -> dict[str, Any]:
-        return {"volume_type": self.types.create(body_of(req, "volume_type"))}
+        created = self.types.create(body_of(req, "volume_type"))
+        created.pop("qos_specs_id", None)  # shown by show and list only, as Cinder
+        return {"volume_type": created}
 
     @vroute("GET", "/types", policy="volume:type:get_all")
     def list(self, req: Request) -> dict[str, Any]:
@@ -40,7 +42,10 @@ class TypesApi:
 
     @vroute("PUT", "/types/{type_id}", policy="volume:type:manage")
     def update(self, req: Request, type_id: str) -> dict[str, Any]:
-        return {"volume_type": self.types.update(type_id, body_of(req, "volume_type"))}
+        updated = self.types.update(type_id, body_of(req, "volume_type"))
+        for key in ("qos_specs_id", "os-volume-type-access:is_public"):
+            updated.pop(key, None)  # Cinder's update answer lacks them
+        return {"volume_type": updated}
 
     @vroute("DELETE", "/types/{type_id}", status=202, policy="volume:type:manage")
     def delete(self, req: Request, type_id: str) -> None:

@@ -13,6 +13,10 @@ VOLUME_SINCE = {"group_id": "3.13", "provider_id": "3.21", "service_uuid": "3.48
 VOLUME_ADMIN = ("os-vol-host-attr:host", "os-vol-mig-status-attr:migstat",
                 "os-vol-mig-status-attr:name_id", "migration_status", "provider_id",
                 "cluster_name")
+# shown by the show/list extensions of Cinder only, never in create/update answers
+VOLUME_EXTENSIONS = ("os-vol-tenant-attr:tenant_id", "os-vol-host-attr:host",
+                     "os-vol-mig-status-attr:migstat", "os-vol-mig-status-attr:name_id",
+                     "volume_image_metadata")
 SNAPSHOT_SINCE = {"group_snapshot_id": "3.14", "user_id": "3.41", "consumes_quota": "3.65"}
 BACKUP_SINCE = {"os-backup-project-attr:project_id": "3.18", "user_id": "3.56",
                 "metadata": "3.43", "encryption_key_id": "3.64"}
@@ -30,8 +34,12 @@ def _cut(req: Request, d: dict[str, Any], since: dict[str, str],
     return out
 
 
-def volume(req: Request, d: dict[str, Any]) -> dict[str, Any]:
+def volume(req: Request, d: dict[str, Any], extended: bool = True) -> dict[str, Any]:
+    """``extended``: GET answers; create and update answers lack the extensions' keys."""
     out = _cut(req, d, VOLUME_SINCE, VOLUME_ADMIN)
+    if not extended:
+        for key in VOLUME_EXTENSIONS:
+            out.pop(key, None)
     out["links"] = common.links(req, "volumes", d["id"])
     return out
 
@@ -40,8 +48,12 @@ def volume_summary(req: Request, d: dict[str, Any]) -> dict[str, Any]:
     return {"id": d["id"], "name": d["name"], "links": common.links(req, "volumes", d["id"])}
 
 
-def snapshot(req: Request, d: dict[str, Any]) -> dict[str, Any]:
-    return _cut(req, d, SNAPSHOT_SINCE)
+def snapshot(req: Request, d: dict[str, Any], extended: bool = True) -> dict[str, Any]:
+    """``extended``: show and detail answers; the others lack ``os-extended-...`` keys."""
+    out = _cut(req, d, SNAPSHOT_SINCE)
+    if not extended:
+        out = {k: v for k, v in out.items() if not k.startswith("os-extended")}
+    return out
 
 
 def backup(req: Request, d: dict[str, Any]) -> dict[str, Any]:

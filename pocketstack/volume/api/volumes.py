@@ -11,6 +11,7 @@ from pocketstack.volume import common
 from pocketstack.volume.actions import Actions
 from pocketstack.volume.api import views
 from pocketstack.volume.common import vroute
+from pocketstack.volume.upload import Uploads
 from pocketstack.volume.volumes import Volumes
 
 FILTERS = ("name", "status", "bootable", "availability_zone", "volume_type", "project_id",
@@ -57,7 +58,7 @@ class VolumesApi:
         body = body_of(req, "volume")
         if "OS-SCH-HNT:scheduler_hints" in req.json():
             pass  # one back end: hints have nothing to choose between
-        return {"volume": views.volume(req, self.volumes.create(req.ctx, body))}
+        return {"volume": views.volume(req, self.volumes.create(req.ctx, body), False)}
 
     def _list(self, req: Request, detail: bool) -> dict[str, Any]:
         items = self.volumes.list(req.ctx.project_id, common.all_projects(req),
@@ -104,7 +105,8 @@ class VolumesApi:
     @vroute("PUT", "/volumes/{volume_id}", policy="volume:update")
     def update(self, req: Request, volume_id: str) -> dict[str, Any]:
         body = body_of(req, "volume")
-        return {"volume": views.volume(req, self.volumes.update(req.ctx, volume_id, body))}
+        return {"volume": views.volume(req, self.volumes.update(req.ctx, volume_id, body),
+                                        False)}
 
     @vroute("DELETE", "/volumes/{volume_id}", status=202, policy="volume:delete")
     def delete(self, req: Request, volume_id: str) -> None:
@@ -162,9 +164,10 @@ class VolumesApi:
 class VolumeActions:
     """``POST /volumes/{id}/action``: one handler dispatching on the body's key."""
 
-    def __init__(self, volumes: Volumes, actions: Actions) -> None:
+    def __init__(self, volumes: Volumes, actions: Actions, uploads: Uploads) -> None:
         self.volumes = volumes
         self.actions = actions
+        self.uploads = uploads
 
     @vroute("POST", "/volumes/{volume_id}/action", status=202)
     def action(self, req: Request, volume_id: str) -> Any:
@@ -291,9 +294,7 @@ class VolumeActions:
         vol = self.volumes.get(vid, req.ctx.project_id, req.ctx.is_admin)
         return Reply({"metadata": vol.get("volume_image_metadata", {})}, 200)
 
-    def _volume_upload_image(self, req: Request, vid: str, args: dict[str, Any]) -> None:
-        if self.volumes.cloud.service("image") is None:
-            raise errors.BadRequest("Invalid input received: the image service is not "
-                                    "available in this cloud.")
-        raise errors.NotImplementedYet("Uploading a volume to an image is not implemented "
-                                       "by pocketstack yet.")
+    def _volume_upload_image(self, req: Request, vid: str, args: dict[str, Any]) -> Reply:
+        req.enforce("volume:upload_image")
+        answer = self.uploads.upload(req.ctx, vid, args, req.at_least("3.1"))
+        return Reply({"os-volume_upload_image": answer}, 202)
