@@ -15,6 +15,7 @@ from pocketstack.compute.drivers.base import load_driver
 from pocketstack.compute.flavors import Flavors
 from pocketstack.compute.hosts import Hosts
 from pocketstack.compute.keypairs import KeyPairs
+from pocketstack.compute.networks import ServerNetworks
 from pocketstack.compute.quotas import Quotas
 from pocketstack.compute.scheduler.manager import Scheduler
 from pocketstack.compute.server_groups import ServerGroups
@@ -62,6 +63,7 @@ class ComputeService(Service):
         self.hosts = Hosts(cloud, self.driver, self.aggregates)
         self.scheduler = Scheduler(cloud, self.hosts)
         self.tasks = Tasks(cloud.db, conf, self.driver, self.scheduler)
+        self.tasks.networks = ServerNetworks(cloud)
         self.servers = Servers(self)
         self.resizes = Resizes(self)
         for resource in (versions.Versions(MAX_VERSION), flavors.Flavors(self),
@@ -74,7 +76,17 @@ class ComputeService(Service):
                          tags.Tags(self), aggregates.Aggregates(self),
                          usage.Usage(self)):
             self.router.include(resource)
+        self._include_network_and_images()
         unimplemented.register(self.router)
+
+    def _include_network_and_images(self) -> None:
+        from pocketstack.compute.api import images, server_network
+
+        self.extra_actions = {**server_network.network_actions(self),
+                              **images.image_actions(self)}
+        for resource in (server_network.Interfaces(self), server_network.ServerViews(self),
+                         server_network.ExternalEvents(self), images.NovaImages(self)):
+            self.router.include(resource)
 
     def render_error(self, exc: errors.ApiError) -> Response:
         key = _ERROR_KEYS.get(exc.code, "computeFault")

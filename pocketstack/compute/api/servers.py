@@ -128,7 +128,7 @@ class Servers:
                 if q.get(key):
                     filters[key] = q.get(key)
         if q.get("ip") or q.get("ip6"):
-            filters["ip"] = True
+            filters["ip"] = (q.get("ip"), q.get("ip6"))
         status = q.get("status")
         if status is not None:
             vm = states.STATUS_TO_VM.get(status.upper())

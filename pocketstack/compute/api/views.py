@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pocketstack.compute import states
 from pocketstack.compute.models import Flavor, Instance
-from pocketstack.compute.networks import addresses
+from pocketstack.compute.networks import addresses, security_groups
 
 if TYPE_CHECKING:
     from pocketstack.api.request import Request
@@ -110,6 +110,8 @@ def server(svc: "ComputeService", req: "Request", inst: Instance, show: bool = F
                         "OS-EXT-SRV-ATTR:kernel_id": "", "OS-EXT-SRV-ATTR:ramdisk_id": "",
                         "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda" if inst.host else None,
                         "OS-EXT-SRV-ATTR:user_data": inst.user_data})
+    if isinstance(inst.networks, dict):
+        out["security_groups"] = security_groups(svc.cloud, inst)
     if req.at_least("2.9"):
         out["locked"] = bool(inst.locked)
     if req.at_least("2.16") and req.authorized(f"{P}servers:show:host_status", target):
