@@ -87,10 +87,10 @@ class Snapshots:
                 base = {}
         props = {k: str(v) for k, v in base.items() if k not in _CORE and
                  k not in _NOT_INHERITED and not k.startswith("os_glance")}
-        props.update({k: str(v) for k, v in (metadata or {}).items()})
         props.update({"image_type": "snapshot", "instance_uuid": inst.uuid,
                       "base_image_ref": inst.image_ref or "", "user_id": ctx.user_id or "",
                       **(extra or {})})
+        props.update({k: str(v) for k, v in (metadata or {}).items()})  # as Nova: last
         body = {"name": name, "disk_format": base.get("disk_format") or "qcow2",
                 "container_format": base.get("container_format") or "bare",
                 "min_ram": int(base.get("min_ram") or 0),

@@ -128,3 +128,28 @@ def test_create_backup_rotates(cloud):
     r = api(cloud, "POST", f"/servers/{sid}/action", DEMO, json={"createImage": {"name": "x"}})
     assert r.status_code in (202, 409)  # 409 while it is powering off, as Nova
     api(cloud, "DELETE", f"/servers/{sid}", DEMO)
+
+
+def test_rebuild_from_another_image(cloud):
+    sid = boot(cloud, name("rb"), user=DEMO)
+    wait(cloud, sid, "ACTIVE", user=DEMO)
+    other = _image(cloud, visibility="public")
+    r = api(cloud, "POST", f"/servers/{sid}/action", DEMO, "2.1",
+            json={"rebuild": {"imageRef": other["id"], "name": "rebuilt",
+                              "metadata": {"a": "b"}, "adminPass": "secret"}})
+    assert r.status_code == 202, r.text
+    server = r.json()["server"]
+    assert server["image"]["id"] == other["id"] and server["name"] == "rebuilt"
+    assert server["adminPass"] == "secret" and "OS-EXT-STS:vm_state" not in server
+    body = wait(cloud, sid, "ACTIVE", user=DEMO)
+    assert body["image"]["id"] == other["id"] and body["metadata"] == {"a": "b"}
+    r = api(cloud, "POST", f"/servers/{sid}/action", DEMO,
+            json={"rebuild": {"imageRef": "9a2b4a5c-0000-4000-8000-000000000000"}})
+    assert r.status_code == 400
+    r = api(cloud, "POST", f"/servers/{sid}/action", DEMO, json={"rebuild": {}})
+    assert r.status_code == 400
+    api(cloud, "DELETE", f"/servers/{sid}", DEMO)
+    wait(cloud, sid, "DELETED", user=DEMO)
+    r = api(cloud, "POST", f"/servers/{sid}/action", DEMO,
+            json={"rebuild": {"imageRef": other["id"]}})
+    assert r.status_code == 404

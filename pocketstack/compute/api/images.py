@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import TYPE_CHECKING, Any, Callable
 
 from pocketstack.api import errors
@@ -18,7 +19,11 @@ if TYPE_CHECKING:
 
 P = "os_compute_api:"
 register_defaults([RuleDefault(f"{P}servers:create_image", "rule:project_member_or_admin"),
-                   RuleDefault(f"{P}os-create-backup", "rule:project_member_or_admin")])
+                   RuleDefault(f"{P}os-create-backup", "rule:project_member_or_admin"),
+                   RuleDefault(f"{P}servers:rebuild", "rule:project_member_or_admin")])
+_REBUILD_KEYS = {"imageRef", "name", "adminPass", "metadata", "accessIPv4", "accessIPv6",
+                 "OS-DCF:diskConfig", "preserve_ephemeral", "personality", "description",
+                 "key_name", "user_data", "trusted_image_certificates", "hostname"}
 _STATUS = {"queued": "SAVING", "saving": "SAVING", "uploading": "SAVING",
            "importing": "SAVING", "active": "ACTIVE", "killed": "ERROR",
            "deleted": "DELETED", "pending_delete": "DELETED", "deactivated": "ERROR"}
@@ -82,7 +87,40 @@ def image_actions(svc: "ComputeService") -> dict[str, Callable[..., Any]]:
                                  action="createBackup", rotation=rotation)
         return reply(req, image)
 
-    return {"createImage": create_image, "createBackup": create_backup}
+    def rebuild_server(req: Request, inst: Any, args: Any) -> Reply:
+        from pocketstack.compute.api import views
+        from pocketstack.compute.api.servers import _UPDATE_HIDDEN
+        from pocketstack.compute.rebuild import rebuild
+
+        req.enforce(f"{P}servers:rebuild", {"project_id": inst.project_id,
+                                             "user_id": inst.user_id})
+        if not isinstance(args, dict) or not isinstance(args.get("imageRef"), str) or \
+                not args["imageRef"]:
+            raise errors.BadRequest("Invalid input for field/attribute rebuild. 'imageRef' "
+                                    "is a required property")
+        extra = set(args) - _REBUILD_KEYS
+        if extra:
+            raise errors.BadRequest("Additional properties are not allowed "
+                                    f"('{sorted(extra)[0]}' was unexpected)")
+        name = args.get("name")
+        if name is not None and (not isinstance(name, str) or not name.strip() or
+                                 len(name) > 255):
+            raise errors.BadRequest("Invalid input for field/attribute name.")
+        md = args.get("metadata")
+        if md is not None and (not isinstance(md, dict) or any(
+                not isinstance(v, str) for v in md.values())):
+            raise errors.BadRequest("Invalid input for field/attribute metadata.")
+        updated = rebuild(svc, req.ctx, inst, args)
+        out = views.server(svc, req, updated, show=True)
+        if not req.at_least("2.75"):
+            out = {k: v for k, v in out.items() if not k.startswith(_UPDATE_HIDDEN)}
+            out["addresses"] = {n: [{"version": a["version"], "addr": a["addr"]} for a in e]
+                                for n, e in out["addresses"].items()}
+        out["adminPass"] = args.get("adminPass") or secrets.token_urlsafe(9)
+        return Reply({"server": out}, 202)
+
+    return {"createImage": create_image, "createBackup": create_backup,
+            "rebuild": rebuild_server}
 
 
 def nova_image(req: Request, image: dict[str, Any], detail: bool = True) -> dict[str, Any]:

@@ -88,7 +88,7 @@ def server(svc: "ComputeService", req: "Request", inst: Instance, show: bool = F
         "flavor": _server_flavor(req, inst),
         "created": iso(inst.created_at), "updated": iso(inst.updated_at or inst.created_at),
         "addresses": addresses(svc.cloud, inst),
-        "accessIPv4": inst.access_ip_v4 or "", "accessIPv6": inst.access_ip_v6 or "",
+        "accessIPv4": inst.access_ip_v4 or "", "accessIPv6": _v6(inst.access_ip_v6),
         "links": links(req, "servers", inst.uuid), "OS-DCF:diskConfig": "MANUAL",
         "progress": inst.progress if inst.vm_state in (states.BUILDING, states.ACTIVE) else 0,
         "OS-EXT-AZ:availability_zone": inst.availability_zone or "",
@@ -133,6 +133,15 @@ def server(svc: "ComputeService", req: "Request", inst: Instance, show: bool = F
             fault["details"] = inst.fault["details"]
         out["fault"] = fault
     return out
+
+
+def _v6(value: str | None) -> str:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(value).compressed if value else ""
+    except ValueError:
+        return value or ""
 
 
 def _parse(text: str | None) -> Any:
