@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from pocketstack.compute.service import ComputeService
 
 P = "os_compute_api:"
+_PROGRESS_STATUSES = ("ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING")
 
 
 def iso(value: Any) -> str | None:
@@ -90,7 +91,6 @@ def server(svc: "ComputeService", req: "Request", inst: Instance, show: bool = F
         "addresses": addresses(svc.cloud, inst),
         "accessIPv4": inst.access_ip_v4 or "", "accessIPv6": _v6(inst.access_ip_v6),
         "links": links(req, "servers", inst.uuid), "OS-DCF:diskConfig": "MANUAL",
-        "progress": inst.progress if inst.vm_state in (states.BUILDING, states.ACTIVE) else 0,
         "OS-EXT-AZ:availability_zone": inst.availability_zone or "",
         "config_drive": inst.config_drive or "", "key_name": inst.key_name,
         "OS-SRV-USG:launched_at": iso_us(inst.launched_at),
@@ -110,6 +110,8 @@ def server(svc: "ComputeService", req: "Request", inst: Instance, show: bool = F
                         "OS-EXT-SRV-ATTR:kernel_id": "", "OS-EXT-SRV-ATTR:ramdisk_id": "",
                         "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda" if inst.host else None,
                         "OS-EXT-SRV-ATTR:user_data": inst.user_data})
+    if out["status"] in _PROGRESS_STATUSES:  # Nova shows progress only in these
+        out["progress"] = inst.progress or 0
     if isinstance(inst.networks, dict):
         out["security_groups"] = security_groups(svc.cloud, inst)
     if req.at_least("2.9"):
