@@ -44,7 +44,7 @@ def _query(**params: str) -> Any:
 
 
 def resolve_networks(cloud: "Cloud", ctx: RequestContext, networks: Any,
-                     security_groups: Any = None) -> Any:
+                     security_groups: Any = None, count: Any = 1) -> Any:
     """Validate the requested networks; return what the instance records."""
     if networks == "none":
         return "none"
@@ -71,6 +71,10 @@ def resolve_networks(cloud: "Cloud", ctx: RequestContext, networks: Any,
         ports = [r["port_id"] for r in requested if r.get("port_id")]
         if len(ports) != len(set(ports)):
             raise errors.BadRequest("Port ID is used more than once in the request.")
+        if ports and int(count or 1) > 1:
+            raise errors.BadRequest("Unable to launch multiple instances with a single "
+                                    "configured port ID. Please launch your instance one by "
+                                    "one with different ports.")
     return {"requested": requested, "security_groups": groups}
 
 
@@ -152,10 +156,8 @@ class ServerNetworks:
         recorded = inst.networks
         if net is None or not isinstance(recorded, dict):
             return
-        existing = net.ports_for_device(inst.uuid)
-        if existing:  # a reschedule: move the bindings
-            for port in existing:
-                net.bind_port(port["id"], host)
+        if net.ports_for_device(inst.uuid):  # a reschedule: move the bindings
+            self.rebind(inst.uuid, host)
             return
         groups = recorded.get("security_groups") or None
         try:
@@ -168,6 +170,13 @@ class ServerNetworks:
             from pocketstack.compute.drivers.base import BuildFailed
 
             raise BuildFailed(f"Failed to allocate the network(s): {exc.message}") from None
+
+    def rebind(self, uuid: str, host: str | None) -> None:
+        """Move the instance's port bindings to ``host`` (resize, revert)."""
+        net = _net(self.cloud)
+        if net is not None and host:
+            for port in net.ports_for_device(uuid):
+                net.bind_port(port["id"], host)
 
     def deallocate(self, uuid: str) -> None:
         net = _net(self.cloud)

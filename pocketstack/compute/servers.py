@@ -140,7 +140,7 @@ class Servers:
         if flavor.root_gb and flavor.root_gb < int(image.get("min_disk") or 0):
             raise errors.BadRequest("Flavor's disk is too small for requested image.")
         networks = resolve_networks(self.cloud, ctx, body.get("networks"),
-                                    body.get("security_groups"))
+                                    body.get("security_groups"), body.get("max_count", 1))
         metadata = body.get("metadata") or {}
         svc.quotas.check_metadata(ctx.project_id, metadata)
         key_data = None

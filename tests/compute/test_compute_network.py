@@ -214,3 +214,25 @@ def test_no_500_on_bad_network_bodies(cloud):
         assert 400 <= r.status_code < 500, (path, body, r.status_code, r.text)
     assert requests is not None
     api(cloud, "DELETE", f"/servers/{sid}", DEMO)
+
+
+def test_resize_moves_port_binding_and_multi_create_port_is_400(cloud):
+    r = _boot(cloud, name("mvport"), "auto")
+    assert r.status_code == 202, r.text
+    sid = r.json()["server"]["id"]
+    wait(cloud, sid, "ACTIVE")
+    r = api(cloud, "POST", f"/servers/{sid}/action", DEMO, json={"resize": {"flavorRef": "84"}})
+    assert r.status_code == 202, r.text
+    body = wait(cloud, sid, "VERIFY_RESIZE")
+    port = cloud.cli("port", "show", _ports(cloud, sid)[0]["ID"], "-f", "json")
+    assert port["binding_host_id"] == body["OS-EXT-SRV-ATTR:host"]
+    api(cloud, "POST", f"/servers/{sid}/action", DEMO, json={"revertResize": None})
+    body = wait(cloud, sid, "ACTIVE")
+    port = cloud.cli("port", "show", port["id"], "-f", "json")
+    assert port["binding_host_id"] == body["OS-EXT-SRV-ATTR:host"]
+    api(cloud, "DELETE", f"/servers/{sid}")
+    free = cloud.cli("port", "create", "--network", "private", name("p"), "-f", "json",
+                     cloud=DEMO)
+    r = _boot(cloud, name("multi"), [{"port": free["id"]}], max_count=2)
+    assert r.status_code == 400 and "multiple instances" in r.text
+    cloud.cli("port", "delete", free["id"], cloud=DEMO)
