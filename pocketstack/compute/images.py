@@ -1,8 +1,9 @@
-"""Looking up a server's image: the one seam between compute and the Image service.
+"""Looking up a server's image: the seam between compute and the Image service.
 
-Until the Image service exists any image id string is accepted and recorded as given.
-Once it does, it is expected to offer ``image_for_compute(ctx, image_id) -> dict | None``
-(id, min_ram, min_disk, status, ...); swap this function's body when that lands.
+``lookup_image`` reads the image through the Image service's in-process API with the
+caller's context (so visibility is Glance's); a missing or invisible image and an
+image that is not ``active`` are 400s worded as Nova words them. Without an Image
+service any image id is accepted and recorded as given.
 """
 
 from __future__ import annotations
@@ -16,15 +17,20 @@ if TYPE_CHECKING:
     from pocketstack.cloud import Cloud
 
 
+def image_service(cloud: "Cloud") -> Any:
+    service = cloud.service("image")
+    return service if service is not None and hasattr(service, "images") else None
+
+
 def lookup_image(cloud: "Cloud", ctx: "RequestContext", image_ref: str) -> dict[str, Any]:
     image_id = image_ref.rstrip("/").rsplit("/", 1)[-1] if "/" in image_ref else image_ref
-    service = cloud.service("image")
-    helper = getattr(service, "image_for_compute", None) if service is not None else None
-    if helper is None:
+    service = image_service(cloud)
+    if service is None:
         return {"id": image_id}
-    image = helper(ctx, image_id)
-    if image is None:
-        raise errors.BadRequest(f"Image {image_id} could not be found.")
-    if image.get("status", "active") != "active":
+    try:
+        image = service.images.get(ctx, image_id)
+    except (errors.NotFound, errors.Forbidden):
+        raise errors.BadRequest(f"Image {image_id} could not be found.") from None
+    if image.get("status") != "active":
         raise errors.BadRequest(f"Image {image_id} is not active.")
     return image

@@ -123,6 +123,7 @@ class Quotas:
         if not version_at_least("2.36"):
             for k, v in LEGACY.items():
                 out.setdefault(k, v)
+        out.pop("networks", None)  # Nova hides it with Neutron (enable_network_quota=False)
         if version_at_least("2.57"):
             for k in INJECTED:
                 out.pop(k, None)

@@ -91,6 +91,8 @@ class Resizes:
 
         view = driver_view(inst)
         svc.driver.spawn(host, view)
+        if svc.tasks.networks is not None:
+            svc.tasks.networks.rebind(uuid, host)
         if inst.host and inst.host != host:
             svc.driver.power_off(inst.host, view)
         source = inst.resize_from or {}
@@ -156,5 +158,7 @@ class Resizes:
                           vm_state=source.get("vm_state", states.ACTIVE), task_state=None,
                           power_state=source.get("power_state", states.RUNNING),
                           resize_from=None)
+        if svc.tasks.networks is not None:
+            svc.tasks.networks.rebind(uuid, source.get("host"))
         svc.tasks._event(uuid, request_id, "compute_finish_revert_resize", source.get("host"),
                          "Success", started)

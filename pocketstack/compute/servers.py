@@ -14,7 +14,7 @@ from pocketstack.compute import states
 from pocketstack.compute.flavors import snapshot
 from pocketstack.compute.images import lookup_image
 from pocketstack.compute.models import Instance, InstanceAction, KeyPair
-from pocketstack.compute.networks import resolve_networks
+from pocketstack.compute.networks import filter_by_ip, resolve_networks
 from pocketstack.compute.scheduler.host_state import RequestSpec
 from pocketstack.compute.scheduler.manager import disk_gb
 from pocketstack.db import new_uuid, utcnow
@@ -112,7 +112,7 @@ class Servers:
         if filters.get("task_states") is not None:
             rows = [r for r in rows if r.task_state in filters["task_states"]]
         if filters.get("ip"):
-            rows = []  # no addresses without a Network service
+            rows = filter_by_ip(self.cloud, rows, *filters["ip"])
         if marker is not None:
             index = next((i for i, r in enumerate(rows) if r.uuid == marker), None)
             if index is None:
@@ -143,7 +143,8 @@ class Servers:
         if flavor.root_gb and flavor.root_gb < int(image.get("min_disk") or 0) \
                 and not plan.boot_volume:
             raise errors.BadRequest("Flavor's disk is too small for requested image.")
-        networks = resolve_networks(self.cloud, ctx, body.get("networks"))
+        networks = resolve_networks(self.cloud, ctx, body.get("networks"),
+                                    body.get("security_groups"), body.get("max_count", 1))
         metadata = body.get("metadata") or {}
         svc.quotas.check_metadata(ctx.project_id, metadata)
         key_data = None

@@ -15,6 +15,7 @@ from pocketstack.compute.drivers.base import load_driver
 from pocketstack.compute.flavors import Flavors
 from pocketstack.compute.hosts import Hosts
 from pocketstack.compute.keypairs import KeyPairs
+from pocketstack.compute.networks import ServerNetworks
 from pocketstack.compute.quotas import Quotas
 from pocketstack.compute.scheduler.manager import Scheduler
 from pocketstack.compute.server_groups import ServerGroups
@@ -48,8 +49,9 @@ class ComputeService(Service):
 
     def __init__(self, cloud: "Cloud") -> None:
         super().__init__(cloud)
-        from pocketstack.compute.api import (admin, aggregates, flavors, keypairs, quotas,
-                                             server_actions, server_groups, servers, tags,
+        from pocketstack.compute.api import (admin, aggregates, flavors, images, keypairs,
+                                             quotas, server_actions, server_groups,
+                                             server_network, server_password, servers, tags,
                                              unimplemented, usage, versions,
                                              volume_attachments)
 
@@ -64,6 +66,7 @@ class ComputeService(Service):
         self.hosts = Hosts(cloud, self.driver, self.aggregates)
         self.scheduler = Scheduler(cloud, self.hosts)
         self.tasks = Tasks(cloud.db, conf, self.driver, self.scheduler)
+        self.tasks.networks = ServerNetworks(cloud)
         self.servers = Servers(self)
         self.resizes = Resizes(self)
         self.volumes = ServerVolumes(self)
@@ -76,9 +79,14 @@ class ComputeService(Service):
                          admin.AvailabilityZones(self), quotas.Limits(self),
                          quotas.QuotaSets(self), server_groups.ServerGroups(self),
                          tags.Tags(self), aggregates.Aggregates(self),
-                         usage.Usage(self), volume_attachments.VolumeAttachments(self)):
+                         usage.Usage(self), volume_attachments.VolumeAttachments(self),
+                         server_password.ServerPassword(self),
+                         server_network.Interfaces(self), server_network.ServerViews(self),
+                         server_network.ExternalEvents(self), images.NovaImages(self)):
             self.router.include(resource)
-        self.router.include(__import__("pocketstack.compute.api.server_password", fromlist=["_"]).ServerPassword(self))  # noqa: E501
+        # actions served by the network and image integration (server_actions dispatches)
+        self.extra_actions = {**server_network.network_actions(self),
+                              **images.image_actions(self)}
         unimplemented.register(self.router)
 
     def render_error(self, exc: errors.ApiError) -> Response:

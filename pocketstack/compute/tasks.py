@@ -54,6 +54,7 @@ class Tasks:
         self.scheduler = scheduler
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="compute-task")
         self.delete_hooks: list[Callable[[str], None]] = []  # run with the uuid on delete
+        self.networks: Any = None  # compute.networks.ServerNetworks, set by the service
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
         def run() -> Any:
@@ -119,6 +120,8 @@ class Tasks:
                 self.scheduler.release(host.host, uuid)
                 return
             try:
+                if self.networks is not None:
+                    self.networks.allocate(inst, host.host)
                 self.driver.spawn(host.host, driver_view(inst))
             except BuildFailed as exc:
                 LOG.info("build of %s failed on %s: %s", uuid, host.host, exc)
@@ -135,6 +138,8 @@ class Tasks:
             if done is None:  # deleted while spawning: undo the spawn and the claim
                 self.driver.destroy(host.host, driver_view(inst))
                 self.scheduler.release(host.host, uuid)
+                if self.networks is not None:
+                    self.networks.deallocate(uuid)
                 return
             self._event(uuid, request_id, "compute__do_build_and_run_instance", host.host,
                         "Success", started)
@@ -146,6 +151,8 @@ class Tasks:
                  "details": detail or ""}
         self._update(uuid, vm_state=states.ERROR, task_state=None, host=None, node=None,
                      fault=fault)
+        if self.networks is not None:
+            self.networks.deallocate(uuid)
         self._event(uuid, request_id, "conductor_schedule_and_build_instances", host, "Error",
                     started, tb=message)
 
@@ -189,6 +196,8 @@ class Tasks:
                 row.deleted, row.vm_state, row.task_state = True, states.DELETED, None
                 row.power_state, row.terminated_at, row.updated_at = states.NOSTATE, now, now
         self.scheduler.release(inst.host, uuid)
+        if self.networks is not None:
+            self.networks.deallocate(uuid)
         if inst.resize_from and inst.resize_from.get("host"):  # deleted while resized
             self.scheduler.release(inst.resize_from["host"], uuid)
         self._event(uuid, request_id, "compute_terminate_instance", inst.host, "Success",

@@ -112,28 +112,26 @@ class CloudFacts:
     # -- resources Tempest wants references to -----------------------------------------
     def images(self) -> list[str]:
         body = self.get("image", "/v2/images?status=active") or {}
-        found = [i["id"] for i in body.get("images", [])]
-        return found or self._seed_image()
+        return [i["id"] for i in body.get("images", [])]
 
-    def _seed_image(self) -> list[str]:
-        """A fresh cloud has no image: upload a tiny public one for [compute] image_ref."""
+    def ensure_images(self, count: int = 2) -> None:
+        """Upload small public images for Tempest's image_ref(_alt) when there are none
+        (as DevStack uploads CirrOS; the fake compute driver never reads the bytes)."""
         base = self.endpoint("image")
-        if base is None:
-            return []
-        status, _, img = _request("POST", base.rstrip("/") + "/v2/images", {
-            "name": "tempest-tiny", "disk_format": "raw", "container_format": "bare",
-            "visibility": "public"}, token=self.token)
-        if status != 201:
-            return []
-        req = urllib.request.Request(f"{base.rstrip('/')}/v2/images/{img['id']}/file",
-                                     data=b"\0" * 1024, method="PUT")
-        req.add_header("Content-Type", "application/octet-stream")
-        req.add_header("X-Auth-Token", self.token)
-        try:
-            urllib.request.urlopen(req, timeout=30).read()
-        except urllib.error.URLError:
-            return []
-        return [img["id"]]
+        if base is None or self.images():
+            return
+        for i in range(count):
+            status, _, image = _request("POST", base.rstrip("/") + "/v2/images", {
+                "name": f"cirros-fake-{i}", "disk_format": "qcow2",
+                "container_format": "bare", "visibility": "public"}, token=self.token)
+            if status != 201:
+                return
+            req = urllib.request.Request(f"{base.rstrip('/')}/v2/images/{image['id']}/file",
+                                         data=b"pocketstack fake image\n" * 64, method="PUT")
+            req.add_header("Content-Type", "application/octet-stream")
+            req.add_header("X-Auth-Token", self.token)
+            with urllib.request.urlopen(req, timeout=30):
+                pass
 
     def flavors(self) -> list[str]:
         body = self.get("compute", "/flavors/detail") or {}
@@ -210,6 +208,8 @@ def build_config(facts: CloudFacts, concurrency: int = 2) -> configparser.Config
     section("service_available", {name: name in available for name in ALWAYS_WRITTEN})
     section("validation", {"run_validation": False})
     if "nova" in available:
+        if "glance" in available:
+            facts.ensure_images()
         images, flavors = facts.images(), facts.flavors()
         compute: dict[str, Any] = {"region": facts.region, "endpoint_type": "publicURL"}
         if images:

@@ -47,6 +47,9 @@ class ServerActions:
         if not isinstance(body, dict) or len(body) != 1:
             raise errors.BadRequest("Malformed request body: one action expected")
         name, args = next(iter(body.items()))
+        if name in self.svc.extra_actions:  # network and image actions (own modules)
+            return self.svc.extra_actions[name](req, self.servers.get(
+                req.ctx, server_id, all_projects=req.ctx.is_admin), args)
         if name in _NOT_IMPLEMENTED:
             raise errors.NotImplementedYet(f"Server action {name} is not implemented by "
                                            "pocketstack yet.")

@@ -27,6 +27,10 @@ _USER_FILTERS = {"name", "status", "image", "flavor", "changes-since", "reservat
                  "access_ip_v4", "access_ip_v6", "kernel_id", "ramdisk_id",
                  "root_device_name", "display_name", "display_description"}
 
+_UPDATE_HIDDEN = ("OS-EXT-AZ:", "OS-EXT-SRV-ATTR:", "OS-EXT-STS:", "OS-SRV-USG:",
+                  "os-extended-volumes:", "config_drive", "host_status", "key_name",
+                  "security_groups", "server_groups")
+
 
 class Servers:
     def __init__(self, svc: "ComputeService") -> None:
@@ -95,7 +99,8 @@ class Servers:
                   "OS-DCF:diskConfig": "MANUAL", "adminPass": admin_pass}
         if body.get("networks") not in ("none", None, "auto") or \
                 self.svc.cloud.service("network") is not None:
-            server["security_groups"] = [{"name": "default"}]
+            server["security_groups"] = [{"name": g["name"]} for g in body.get(
+                "security_groups") or [{"name": "default"}]]
         return Reply({"server": server}, 202,
                      {"Location": f"{req.base_url}/v2.1/servers/{first.uuid}"})
 
@@ -128,7 +133,7 @@ class Servers:
                 if q.get(key):
                     filters[key] = q.get(key)
         if q.get("ip") or q.get("ip6"):
-            filters["ip"] = True
+            filters["ip"] = (q.get("ip"), q.get("ip6"))
         status = q.get("status")
         if status is not None:
             vm = states.STATUS_TO_VM.get(status.upper())
@@ -222,7 +227,12 @@ class Servers:
         if "accessIPv6" in body:
             changes["access_ip_v6"] = body["accessIPv6"] or None
         inst = self.servers.update(req.ctx, server_id, changes)
-        return {"server": views.server(self.svc, req, inst, show=True)}
+        out = views.server(self.svc, req, inst, show=True)
+        if not req.at_least("2.75"):  # Nova's update view before 2.75: no extensions
+            out = {k: v for k, v in out.items() if not k.startswith(_UPDATE_HIDDEN)}
+            out["addresses"] = {n: [{"version": a["version"], "addr": a["addr"]} for a in e]
+                                for n, e in out["addresses"].items()}
+        return {"server": out}
 
     @route("DELETE", "/v2.1/servers/{server_id}", status=204)
     def delete(self, req: Request, server_id: str) -> None:

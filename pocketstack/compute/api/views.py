@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from pocketstack.compute import states
 from pocketstack.compute.models import Flavor, Instance
-from pocketstack.compute.networks import addresses
+from pocketstack.compute.networks import addresses, security_groups
 
 if TYPE_CHECKING:
     from pocketstack.api.request import Request
     from pocketstack.compute.service import ComputeService
 
 P = "os_compute_api:"
+_PROGRESS_STATUSES = ("ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING")
 
 
 def iso(value: Any) -> str | None:
@@ -88,9 +89,8 @@ def server(svc: "ComputeService", req: "Request", inst: Instance, show: bool = F
         "flavor": _server_flavor(req, inst),
         "created": iso(inst.created_at), "updated": iso(inst.updated_at or inst.created_at),
         "addresses": addresses(svc.cloud, inst),
-        "accessIPv4": inst.access_ip_v4 or "", "accessIPv6": inst.access_ip_v6 or "",
+        "accessIPv4": inst.access_ip_v4 or "", "accessIPv6": _v6(inst.access_ip_v6),
         "links": links(req, "servers", inst.uuid), "OS-DCF:diskConfig": "MANUAL",
-        "progress": inst.progress if inst.vm_state in (states.BUILDING, states.ACTIVE) else 0,
         "OS-EXT-AZ:availability_zone": inst.availability_zone or "",
         "config_drive": inst.config_drive or "", "key_name": inst.key_name,
         "OS-SRV-USG:launched_at": iso_us(inst.launched_at),
@@ -110,6 +110,10 @@ def server(svc: "ComputeService", req: "Request", inst: Instance, show: bool = F
                         "OS-EXT-SRV-ATTR:kernel_id": "", "OS-EXT-SRV-ATTR:ramdisk_id": "",
                         "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda" if inst.host else None,
                         "OS-EXT-SRV-ATTR:user_data": inst.user_data})
+    if out["status"] in _PROGRESS_STATUSES:  # Nova shows progress only in these
+        out["progress"] = inst.progress or 0
+    if isinstance(inst.networks, dict):
+        out["security_groups"] = security_groups(svc.cloud, inst)
     if req.at_least("2.9"):
         out["locked"] = bool(inst.locked)
     if req.at_least("2.16") and req.authorized(f"{P}servers:show:host_status", target):
@@ -131,6 +135,15 @@ def server(svc: "ComputeService", req: "Request", inst: Instance, show: bool = F
             fault["details"] = inst.fault["details"]
         out["fault"] = fault
     return out
+
+
+def _v6(value: str | None) -> str:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(value).compressed if value else ""
+    except ValueError:
+        return value or ""
 
 
 def _parse(text: str | None) -> Any:

@@ -1,0 +1,144 @@
+"""Server snapshots and backups (createImage / createBackup) into the Image service.
+
+The new image is created at once in ``queued`` with Nova's properties
+(``image_type=snapshot|backup``, ``instance_uuid``, ``base_image_ref``, ``user_id``,
+the base image's min_ram/min_disk/formats and inherited properties, plus the
+request's metadata); the copy of the data runs as a compute task: for the fake
+driver the snapshot's bytes are the base image's (``copy_image_data``, the one
+place that writes through the Image service), then the image is ``active``.
+Backups are rotated: the oldest backups of that server and type beyond
+``rotation`` are deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from pocketstack.api import errors
+from pocketstack.api.context import RequestContext
+from pocketstack.compute import states
+from pocketstack.compute.images import image_service
+
+if TYPE_CHECKING:
+    from pocketstack.compute.service import ComputeService
+
+LOG = logging.getLogger(__name__)
+SNAPSHOT_TASK = "image_snapshot"
+ALLOWED = (states.ACTIVE, states.STOPPED, states.PAUSED, states.SUSPENDED)
+# base image properties a snapshot does not inherit (Nova's non_inheritable_image_properties)
+_NOT_INHERITED = {"cache_in_nova", "bittorrent", "img_signature", "img_signature_hash_method",
+                  "img_signature_certificate_uuid", "img_signature_key_type", "image_type",
+                  "instance_uuid", "base_image_ref", "user_id", "owner_user_name",
+                  "owner_project_name", "backup_type", "image_location", "image_state"}
+_CORE = {"id", "name", "status", "visibility", "protected", "os_hidden", "owner", "size",
+         "virtual_size", "checksum", "os_hash_algo", "os_hash_value", "created_at",
+         "updated_at", "self", "file", "schema", "tags", "disk_format", "container_format",
+         "min_ram", "min_disk", "direct_url", "locations", "stores"}
+
+
+def copy_image_data(image_svc: Any, ctx: RequestContext, base_id: str | None,
+                    new_id: str) -> None:
+    """Write the snapshot's bytes (the base image's, for the fake driver) and activate it."""
+    disk_format = image_svc.data.begin(ctx, new_id)
+    writer = image_svc.store.writer(new_id)
+    try:
+        path = image_svc.data_path(base_id) if base_id else None
+        if path is not None:
+            with open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    writer.write(chunk)
+        stored = writer.commit(disk_format)
+    except BaseException:
+        writer.abort()
+        image_svc.data.fail(new_id)
+        raise
+    image_svc.data.finish(new_id, stored)
+
+
+class Snapshots:
+    def __init__(self, svc: "ComputeService") -> None:
+        self.svc = svc
+        self.cloud = svc.cloud
+
+    def _images(self) -> Any:
+        image_svc = image_service(self.cloud)
+        if image_svc is None:
+            raise errors.BadRequest("There is no Image service in this cloud to store the "
+                                    "image in.")
+        return image_svc
+
+    def create(self, ctx: RequestContext, inst: Any, name: str, metadata: dict[str, Any],
+               extra: dict[str, Any] | None = None, action: str = "createImage",
+               rotation: int | None = None) -> dict[str, Any]:
+        """Check the server, create the queued image, start the copy; returns the image."""
+        image_svc = self._images()
+        servers = self.svc.servers
+        servers.check_lock(ctx, inst)
+        if inst.vm_state not in ALLOWED:
+            raise servers.invalid_state(inst, action, "vm_state")
+        if inst.task_state is not None:
+            raise servers.invalid_state(inst, action, "task_state")
+        base: dict[str, Any] = {}
+        if inst.image_ref:
+            try:
+                base = image_svc.images.get(RequestContext.admin(), inst.image_ref)
+            except errors.NotFound:
+                base = {}
+        props = {k: str(v) for k, v in base.items() if k not in _CORE and
+                 k not in _NOT_INHERITED and not k.startswith("os_glance")}
+        props.update({"image_type": "snapshot", "instance_uuid": inst.uuid,
+                      "base_image_ref": inst.image_ref or "", "user_id": ctx.user_id or "",
+                      **(extra or {})})
+        props.update({k: str(v) for k, v in (metadata or {}).items()})  # as Nova: last
+        body = {"name": name, "disk_format": base.get("disk_format") or "qcow2",
+                "container_format": base.get("container_format") or "bare",
+                "min_ram": int(base.get("min_ram") or 0),
+                "min_disk": max(int(base.get("min_disk") or 0), int(inst.root_gb or 0)),
+                "visibility": "private", **props}
+        image = image_svc.images.create(ctx, body)
+        with self.cloud.db.write() as s:
+            from sqlalchemy import select
+
+            from pocketstack.compute.models import Instance, InstanceAction
+            from pocketstack.db import utcnow
+
+            row = s.scalar(select(Instance).where(Instance.uuid == inst.uuid))
+            busy = row is None or row.deleted or row.task_state is not None
+            if not busy:
+                row.task_state, row.updated_at = SNAPSHOT_TASK, utcnow()
+                s.add(InstanceAction(instance_uuid=inst.uuid, action=action,
+                                     request_id=ctx.request_id, user_id=ctx.user_id,
+                                     project_id=ctx.project_id, start_time=utcnow(),
+                                     events=[]))
+        if busy:  # another task overtook this one: drop the queued image
+            image_svc.changes.delete(ctx, image["id"])
+            raise errors.Conflict(f"Cannot '{action}' instance {inst.uuid} while it is busy")
+        self.svc.tasks.submit(self._run, ctx, inst.uuid, inst.image_ref, image["id"],
+                              extra.get("backup_type") if extra else None, rotation)
+        return image
+
+    def _run(self, ctx: RequestContext, uuid: str, base_id: str | None, image_id: str,
+             backup_type: str | None, rotation: int | None) -> None:
+        image_svc = self._images()
+        try:
+            copy_image_data(image_svc, ctx, base_id, image_id)
+        except Exception:
+            LOG.exception("snapshot %s of %s failed", image_id, uuid)
+        finally:
+            self.svc.tasks._update(uuid, task_state=None)
+        if backup_type is not None and rotation is not None:
+            self.rotate(ctx, uuid, backup_type, rotation)
+
+    def rotate(self, ctx: RequestContext, uuid: str, backup_type: str, rotation: int) -> None:
+        image_svc = self._images()
+        params = [("instance_uuid", uuid), ("image_type", "backup"),
+                  ("backup_type", backup_type), ("sort_key", "created_at"),
+                  ("sort_dir", "desc"), ("limit", "1000")]
+        listed = image_svc.images.list(ctx, params)
+        images = listed[0] if isinstance(listed, tuple) else listed
+        for old in images[rotation:]:
+            try:
+                image_svc.changes.delete(ctx, old["id"])
+            except errors.ApiError as exc:
+                LOG.warning("backup rotation could not delete %s: %s", old["id"], exc)
