@@ -26,6 +26,29 @@ class CloudHandle(CloudProcess):
     def addr(self) -> str:
         return self.bind
 
+    TINY_IMAGE = "11111111-2222-3333-4444-555555555555"
+
+    def tiny_image(self) -> str:
+        """A public, active image of a few bytes with a fixed id (the fake driver never
+        reads the bytes); created once per cloud through the real Image API."""
+        import requests
+
+        if getattr(self, "_tiny_image_made", False):
+            return self.TINY_IMAGE
+        headers = {"X-Auth-Token": self.token("pocketstack-admin")}
+        url = self.url(9292, f"/v2/images/{self.TINY_IMAGE}")
+        if requests.get(url, headers=headers, timeout=30).status_code == 404:
+            r = requests.post(self.url(9292, "/v2/images"), headers=headers, timeout=30,
+                              json={"id": self.TINY_IMAGE, "name": "cirros",
+                                    "disk_format": "qcow2", "container_format": "bare",
+                                    "visibility": "public"})
+            assert r.status_code == 201, r.text
+            r = requests.put(url + "/file", data=b"fake-cirros" * 100, timeout=30,
+                             headers={**headers, "Content-Type": "application/octet-stream"})
+            assert r.status_code == 204, r.text
+        self._tiny_image_made = True
+        return self.TINY_IMAGE
+
     # -- clients ------------------------------------------------------------------
     @property
     def clouds_yaml(self) -> str:

@@ -118,9 +118,10 @@ class CloudFacts:
         """Upload small public images for Tempest's image_ref(_alt) when there are none
         (as DevStack uploads CirrOS; the fake compute driver never reads the bytes)."""
         base = self.endpoint("image")
-        if base is None or self.images():
+        if base is None:
             return
-        for i in range(count):
+        # Tempest wants two distinct images (image_ref and image_ref_alt)
+        for i in range(count - len(self.images())):
             status, _, image = _request("POST", base.rstrip("/") + "/v2/images", {
                 "name": f"cirros-fake-{i}", "disk_format": "qcow2",
                 "container_format": "bare", "visibility": "public"}, token=self.token)

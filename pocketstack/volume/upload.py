@@ -35,7 +35,8 @@ VISIBILITIES = ("public", "private", "community", "shared")
 NOT_COPIED = ("image_id", "image_name", "checksum", "container_format", "disk_format",
               "min_disk", "min_ram", "size", "virtual_size", "status", "owner", "id",
               "visibility", "protected", "os_hash_algo", "os_hash_value", "os_hidden",
-              "name", "tags", "direct_url", "locations", "created_at", "updated_at")
+              "name", "tags", "direct_url", "locations", "created_at", "updated_at",
+              "stores", "file", "self", "schema")
 CHUNK = 1024 * 1024
 
 

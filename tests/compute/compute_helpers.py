@@ -9,25 +9,11 @@ from typing import Any
 import requests
 
 IMAGE = "11111111-2222-3333-4444-555555555555"  # a public image made in the Image service
-_IMAGES_MADE: set[str] = set()
 
 
 def ensure_image(cloud: Any) -> str:
     """Create IMAGE (public, active, a few bytes) in the cloud's Image service once."""
-    if cloud.addr in _IMAGES_MADE:
-        return IMAGE
-    headers = {"X-Auth-Token": cloud.token("pocketstack-admin")}
-    url = cloud.url(9292, f"/v2/images/{IMAGE}")
-    if requests.get(url, headers=headers, timeout=30).status_code == 404:
-        r = requests.post(cloud.url(9292, "/v2/images"), headers=headers, timeout=30,
-                          json={"id": IMAGE, "name": "cirros", "disk_format": "qcow2",
-                                "container_format": "bare", "visibility": "public"})
-        assert r.status_code == 201, r.text
-        r = requests.put(url + "/file", data=b"fake-cirros" * 100, timeout=30,
-                         headers={**headers, "Content-Type": "application/octet-stream"})
-        assert r.status_code == 204, r.text
-    _IMAGES_MADE.add(cloud.addr)
-    return IMAGE
+    return cloud.tiny_image()
 
 
 def name(prefix: str) -> str:
