@@ -196,3 +196,25 @@ def check_strings(body: dict[str, Any], keys: tuple[str, ...], max_len: int = 25
             raise errors.BadRequest(f"Invalid input for field/attribute {key}. Value: "
                                     f"{value}. It must be a string of at most {max_len} "
                                     "characters.")
+
+
+def metadata_body(req: Request) -> dict[str, Any]:
+    """The ``{"metadata": {...}}`` body of a metadata create/replace (volumes, snapshots)."""
+    body = req.json()
+    meta = body.get("metadata") if isinstance(body, dict) else None
+    if meta is None:
+        raise errors.BadRequest("Malformed request body")
+    return meta
+
+
+def meta_item_body(req: Request, key: str) -> dict[str, Any]:
+    """The ``{"meta": {key: value}}`` body of a one-key metadata update, checked against the
+    key in the URL as Cinder checks it."""
+    body = req.json()
+    meta = body.get("meta") if isinstance(body, dict) else None
+    if not isinstance(meta, dict) or len(meta) != 1:
+        raise errors.BadRequest("Request body contains too many items."
+                                if isinstance(meta, dict) else "Malformed request body")
+    if key not in meta:
+        raise errors.BadRequest("Request body and URI mismatch")
+    return meta

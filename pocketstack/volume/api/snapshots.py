@@ -87,17 +87,13 @@ class SnapshotsApi:
     @vroute("POST", "/snapshots/{snapshot_id}/metadata",
             policy="volume:update_snapshot_metadata")
     def add_metadata(self, req: Request, snapshot_id: str) -> dict[str, Any]:
-        meta = req.json().get("metadata") if isinstance(req.json(), dict) else None
-        if meta is None:
-            raise errors.BadRequest("Malformed request body")
+        meta = common.metadata_body(req)
         return {"metadata": self.snapshots.set_metadata(req.ctx, snapshot_id, meta, False)}
 
     @vroute("PUT", "/snapshots/{snapshot_id}/metadata",
             policy="volume:update_snapshot_metadata")
     def replace_metadata(self, req: Request, snapshot_id: str) -> dict[str, Any]:
-        meta = req.json().get("metadata") if isinstance(req.json(), dict) else None
-        if meta is None:
-            raise errors.BadRequest("Malformed request body")
+        meta = common.metadata_body(req)
         return {"metadata": self.snapshots.set_metadata(req.ctx, snapshot_id, meta, True)}
 
     @vroute("GET", "/snapshots/{snapshot_id}/metadata/{key}", policy="volume:get_snapshot")
@@ -110,12 +106,7 @@ class SnapshotsApi:
     @vroute("PUT", "/snapshots/{snapshot_id}/metadata/{key}",
             policy="volume:update_snapshot_metadata")
     def set_metadata_item(self, req: Request, snapshot_id: str, key: str) -> dict[str, Any]:
-        meta = req.json().get("meta") if isinstance(req.json(), dict) else None
-        if not isinstance(meta, dict) or len(meta) != 1:
-            raise errors.BadRequest("Request body contains too many items."
-                                    if isinstance(meta, dict) else "Malformed request body")
-        if key not in meta:
-            raise errors.BadRequest("Request body and URI mismatch")
+        meta = common.meta_item_body(req, key)
         self.snapshots.set_metadata(req.ctx, snapshot_id, meta, False)
         return {"meta": meta}
 

@@ -123,16 +123,12 @@ class VolumesApi:
 
     @vroute("POST", "/volumes/{volume_id}/metadata", policy="volume:update_volume_metadata")
     def add_metadata(self, req: Request, volume_id: str) -> dict[str, Any]:
-        meta = req.json().get("metadata") if isinstance(req.json(), dict) else None
-        if meta is None:
-            raise errors.BadRequest("Malformed request body")
+        meta = common.metadata_body(req)
         return {"metadata": self.volumes.set_metadata(req.ctx, volume_id, meta, False)}
 
     @vroute("PUT", "/volumes/{volume_id}/metadata", policy="volume:update_volume_metadata")
     def replace_metadata(self, req: Request, volume_id: str) -> dict[str, Any]:
-        meta = req.json().get("metadata") if isinstance(req.json(), dict) else None
-        if meta is None:
-            raise errors.BadRequest("Malformed request body")
+        meta = common.metadata_body(req)
         return {"metadata": self.volumes.set_metadata(req.ctx, volume_id, meta, True)}
 
     @vroute("GET", "/volumes/{volume_id}/metadata/{key}", policy="volume:get_volume_metadata")
@@ -145,12 +141,7 @@ class VolumesApi:
     @vroute("PUT", "/volumes/{volume_id}/metadata/{key}",
             policy="volume:update_volume_metadata")
     def set_metadata_item(self, req: Request, volume_id: str, key: str) -> dict[str, Any]:
-        meta = req.json().get("meta") if isinstance(req.json(), dict) else None
-        if not isinstance(meta, dict) or len(meta) != 1:
-            raise errors.BadRequest("Request body contains too many items."
-                                    if isinstance(meta, dict) else "Malformed request body")
-        if key not in meta:
-            raise errors.BadRequest("Request body and URI mismatch")
+        meta = common.meta_item_body(req, key)
         self.volumes.set_metadata(req.ctx, volume_id, meta, False)
         return {"meta": meta}
 
