@@ -4,8 +4,8 @@ The new image is created at once in ``queued`` with Nova's properties
 (``image_type=snapshot|backup``, ``instance_uuid``, ``base_image_ref``, ``user_id``,
 the base image's min_ram/min_disk/formats and inherited properties, plus the
 request's metadata); the copy of the data runs as a compute task: for the fake
-driver the snapshot's bytes are the base image's (``copy_image_data``, the one
-place that writes through the Image service), then the image is ``active``.
+driver the snapshot's bytes are the base image's (``copy_image_data``, through the
+Image service's ``write_data``), then the image is ``active``.
 Backups are rotated: the oldest backups of that server and type beyond
 ``rotation`` are deleted.
 """
@@ -40,20 +40,15 @@ _CORE = {"id", "name", "status", "visibility", "protected", "os_hidden", "owner"
 def copy_image_data(image_svc: Any, ctx: RequestContext, base_id: str | None,
                     new_id: str) -> None:
     """Write the snapshot's bytes (the base image's, for the fake driver) and activate it."""
-    disk_format = image_svc.data.begin(ctx, new_id)
-    writer = image_svc.store.writer(new_id)
-    try:
-        path = image_svc.data_path(base_id) if base_id else None
+    path = image_svc.data_path(base_id) if base_id else None
+
+    def produce(write: Any) -> None:
         if path is not None:
             with open(path, "rb") as f:
                 while chunk := f.read(1 << 20):
-                    writer.write(chunk)
-        stored = writer.commit(disk_format)
-    except BaseException:
-        writer.abort()
-        image_svc.data.fail(new_id)
-        raise
-    image_svc.data.finish(new_id, stored)
+                    write(chunk)
+
+    image_svc.write_data(ctx, new_id, produce)
 
 
 class Snapshots:

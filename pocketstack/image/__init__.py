@@ -13,6 +13,8 @@ In-process API for other services (no HTTP between services)::
     path = image.data_path(image_id)         # path of the stored file, or None
     with image.open_data(image_id) as f:     # binary file object (NotFound without data)
         header = f.read(512)
+    image.write_data(ctx, image_id, produce)  # upload into a queued image: produce(write)
+                                              # calls write(bytes); -> active, or queued
 
 ``data_path``/``open_data`` do no access checks: call ``images.get`` with the
 caller's context first. Stored files never change once written (uploads are

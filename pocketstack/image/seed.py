@@ -257,16 +257,7 @@ def _seed(svc: "ImageService") -> str | None:
         image_id = image["id"]
     else:
         image_id = str(found.id)
-    disk_format = svc.data.begin(ctx, image_id)
-    writer = svc.store.writer(image_id)
-    try:
-        writer.write(data)
-        stored = writer.commit(disk_format)
-    except BaseException:
-        writer.abort()
-        svc.data.fail(image_id)
-        raise
-    svc.data.finish(image_id, stored)
+    svc.write_data(ctx, image_id, lambda write: write(data))
     LOG.info("seeded image %s (%s): %d bytes, busybox from %s", IMAGE_NAME, image_id,
              len(data), busybox)
     return str(image_id)

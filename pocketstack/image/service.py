@@ -6,7 +6,7 @@ import contextvars
 import html
 import json
 import os
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Callable
 
 from starlette.responses import Response
 
@@ -72,6 +72,29 @@ class ImageService(Service):
     def data_path(self, image_id: str) -> str | None:
         path = self.store.path(image_id)
         return path if os.path.exists(path) else None
+
+    def write_data(self, ctx: Any, image_id: str,
+                   produce: Callable[[Callable[[bytes], None]], Any]) -> None:
+        """Upload into a queued image as ``PUT /v2/images/{id}/file`` does, for other services.
+
+        ``produce(write)`` calls ``write(bytes)`` with the data in order: claim (queued ->
+        saving), write and hash into the store, then record the result (-> active); on an
+        error the image goes back to queued and the partial file is dropped.
+        """
+        disk_format = self.data.begin(ctx, image_id)
+        try:
+            writer = self.store.writer(image_id)
+        except BaseException:
+            self.data.fail(image_id)
+            raise
+        try:
+            produce(writer.write)
+            stored = writer.commit(disk_format)
+        except BaseException:
+            writer.abort()
+            self.data.fail(image_id)
+            raise
+        self.data.finish(image_id, stored)
 
     def open_data(self, image_id: str) -> IO[bytes]:
         path = self.data_path(image_id)

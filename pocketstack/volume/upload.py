@@ -4,7 +4,7 @@ The image is created (``queued``) through the image service's in-process manager
 the caller's credentials, so Glance's policies (``add_image``, ``publicize_image``...)
 apply; the volume goes ``uploading`` and a worker thread streams its data (raw as it
 is, qcow2 written by :mod:`pocketstack.volume.qcow2`, other formats with ``qemu-img``)
-through :func:`store_image_data`, the one place that writes into the image service.
+through the image service's ``write_data``, the one place that writes image data.
 The volume is ``available`` (or back ``in-use``) again when the image is active; on a
 failure the queued image is deleted, as Cinder does.
 """
@@ -38,31 +38,6 @@ NOT_COPIED = ("image_id", "image_name", "checksum", "container_format", "disk_fo
               "name", "tags", "direct_url", "locations", "created_at", "updated_at",
               "stores", "file", "self", "schema")
 CHUNK = 1024 * 1024
-
-
-def store_image_data(image_svc: Any, ctx: Any, image_id: str,
-                     produce: Callable[[Callable[[bytes], None]], Any]) -> None:
-    """Upload into a queued image through the image service's own upload steps.
-
-    ``produce(write)`` calls ``write(bytes)`` with the data in order. This is the same
-    path as ``PUT /v2/images/{id}/file``: claim (queued -> saving), write and hash into
-    the store, then record the result (-> active); on an error the image goes back to
-    queued and the partial file is dropped.
-    """
-    disk_format = image_svc.data.begin(ctx, image_id)
-    try:
-        writer = image_svc.store.writer(image_id)
-    except BaseException:
-        image_svc.data.fail(image_id)
-        raise
-    try:
-        produce(writer.write)
-        stored = writer.commit(disk_format)
-    except BaseException:
-        writer.abort()
-        image_svc.data.fail(image_id)
-        raise
-    image_svc.data.finish(image_id, stored)
 
 
 def _produce(path: str, disk_format: str) -> Callable[[Callable[[bytes], None]], Any]:
@@ -184,7 +159,7 @@ class Uploads:
     def _work(self, image_svc: Any, ctx: Any, volume_id: str, image_id: str, path: str,
               disk_format: str, previous: str) -> None:
         try:
-            store_image_data(image_svc, ctx, image_id, _produce(path, disk_format))
+            image_svc.write_data(ctx, image_id, _produce(path, disk_format))
         except Exception:
             LOG.exception("upload of volume %s to image %s failed", volume_id, image_id)
             _drop_image(image_svc, ctx, image_id)
