@@ -50,10 +50,7 @@ class Backups:
         self.driver = volumes.driver
 
     def find(self, s: Any, ctx: Any, backup_id: str) -> Backup:
-        b = s.get(Backup, backup_id)
-        if b is None or not (ctx.is_admin or b.project_id == ctx.project_id):
-            raise common.not_found("backup", backup_id)
-        return b
+        return common.find_owned(s, Backup, "backup", backup_id, ctx)
 
     def _view(self, s: Any, b: Backup) -> dict[str, Any]:
         deps = s.scalar(select(Backup.id).where(Backup.parent_id == b.id).limit(1)) is not None
@@ -285,10 +282,7 @@ class Transfers:
         self.db = volumes.db
 
     def find(self, s: Any, ctx: Any, transfer_id: str) -> Transfer:
-        t = s.get(Transfer, transfer_id)
-        if t is None or not (ctx.is_admin or t.project_id == ctx.project_id):
-            raise common.not_found("transfer", transfer_id)
-        return t
+        return common.find_owned(s, Transfer, "transfer", transfer_id, ctx)
 
     def create(self, ctx: Any, body: dict[str, Any]) -> dict[str, Any]:
         volume_id = body.get("volume_id")

@@ -218,3 +218,12 @@ def meta_item_body(req: Request, key: str) -> dict[str, Any]:
     if key not in meta:
         raise errors.BadRequest("Request body and URI mismatch")
     return meta
+
+
+def find_owned(s: Any, model: Any, kind: str, ident: str, ctx: Any) -> Any:
+    """The row of ``model`` with id ``ident`` if the caller's project owns it (or an admin
+    asks); otherwise a 404 that does not tell another project's row from a missing one."""
+    row = s.get(model, ident)
+    if row is None or not (ctx.is_admin or row.project_id == ctx.project_id):
+        raise not_found(kind, ident)
+    return row

@@ -29,10 +29,7 @@ class Snapshots:
         self.driver = volumes.driver
 
     def find(self, s: Any, ctx: Any, snapshot_id: str) -> Snapshot:
-        x = s.get(Snapshot, snapshot_id)
-        if x is None or not (ctx.is_admin or x.project_id == ctx.project_id):
-            raise common.not_found("snapshot", snapshot_id)
-        return x
+        return common.find_owned(s, Snapshot, "snapshot", snapshot_id, ctx)
 
     def create(self, ctx: Any, body: dict[str, Any], in_use_ok: bool) -> dict[str, Any]:
         volume_id = body.get("volume_id")
