@@ -106,15 +106,20 @@ class Resizes:
                           power_state=power)
         svc.tasks._event(uuid, request_id, "compute_finish_resize", host, "Success", started)
 
+    def _resized(self, s: Any, inst: Instance, action: str) -> Instance:
+        """The instance's row, locked in this write, which must be waiting in RESIZED."""
+        row = s.scalar(select(Instance).where(Instance.uuid == inst.uuid))
+        if row is None or row.deleted:
+            raise errors.NotFound(f"Instance {inst.uuid} could not be found.")
+        if row.vm_state != states.RESIZED:
+            raise self.svc.servers.invalid_state(row, action, "vm_state")
+        return row
+
     def confirm(self, ctx: RequestContext, inst: Instance) -> None:
         svc = self.svc
         svc.servers.check_lock(ctx, inst)
         with self.db.write() as s:
-            row = s.scalar(select(Instance).where(Instance.uuid == inst.uuid))
-            if row is None or row.deleted:
-                raise errors.NotFound(f"Instance {inst.uuid} could not be found.")
-            if row.vm_state != states.RESIZED:
-                raise svc.servers.invalid_state(row, "confirmResize", "vm_state")
+            row = self._resized(s, inst, "confirmResize")
             source = dict(row.resize_from or {})
             row.vm_state = source.get("vm_state", states.ACTIVE)
             row.resize_from, row.updated_at = None, utcnow()
@@ -128,11 +133,7 @@ class Resizes:
         svc = self.svc
         svc.servers.check_lock(ctx, inst)
         with self.db.write() as s:
-            row = s.scalar(select(Instance).where(Instance.uuid == inst.uuid))
-            if row is None or row.deleted:
-                raise errors.NotFound(f"Instance {inst.uuid} could not be found.")
-            if row.vm_state != states.RESIZED:
-                raise svc.servers.invalid_state(row, "revertResize", "vm_state")
+            row = self._resized(s, inst, "revertResize")
             row.task_state, row.updated_at = states.RESIZE_REVERTING, utcnow()
             self._action(s, ctx, row.uuid, "revertResize")
         svc.tasks.submit(self._revert, inst.uuid, ctx.request_id)
