@@ -62,6 +62,37 @@ class ComputeDriver(abc.ABC):
         raise NotImplementedError("this driver has no console output")
 
 
+    # Operations added for rescue, snapshots, volumes and migration. Each default says the
+    # driver cannot do it; the compute manager turns NotImplementedError into a clean fault.
+    def rescue(self, host: str, instance: dict[str, Any],
+               rescue_image: dict[str, Any] | None) -> None:
+        """Boot the instance from ``rescue_image`` (an image record; None = its own image)
+        with its original disk available to it (Nova's rescue)."""
+        raise NotImplementedError("this driver cannot rescue instances")
+
+    def unrescue(self, host: str, instance: dict[str, Any]) -> None:
+        """Return a rescued instance to its own disk, running."""
+        raise NotImplementedError("this driver cannot rescue instances")
+
+    def snapshot(self, host: str, instance: dict[str, Any], write: Any) -> bool:
+        """Write the instance's current disk contents through ``write(bytes)`` for
+        createImage; return False when the driver has no disk of its own (the manager then
+        copies the base image, as the fake driver does)."""
+        return False
+
+    def attach_volume(self, host: str, instance: dict[str, Any],
+                      connection_info: dict[str, Any], mountpoint: str) -> None:
+        """Make a volume (connection_info from Block Storage) visible in the instance."""
+
+    def detach_volume(self, host: str, instance: dict[str, Any],
+                      connection_info: dict[str, Any], mountpoint: str) -> None:
+        """Remove a volume from the instance."""
+
+    def migrate(self, source: str, dest: str, instance: dict[str, Any], live: bool) -> None:
+        """Move the instance from host ``source`` to host ``dest`` (cold or live)."""
+        raise NotImplementedError("this driver cannot migrate instances")
+
+
 def load_driver(name: str, conf: Any) -> ComputeDriver:
     if name == "fake":
         from pocketstack.compute.drivers.fake import FakeDriver
