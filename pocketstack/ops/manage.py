@@ -156,6 +156,45 @@ def host_rename(args: argparse.Namespace) -> int:
     return 0
 
 
+def placement_audit(args: argparse.Namespace) -> int:
+    from pocketstack.ops import allocations
+
+    orphans, _ = allocations.audit(_cloud(args))
+    if not orphans:
+        print("no orphaned allocation on the compute hosts")
+        return 0
+    print(table(("consumer", "host", "resources"),
+                [(o.consumer, o.provider, ", ".join(f"{rc}={n}" for rc, n in
+                                                    sorted(o.resources.items())))
+                 for o in orphans]))
+    if not args.delete:
+        print(f"{len(orphans)} orphaned allocation(s); remove them with --delete")
+        return 1
+    gone = allocations.delete_orphans(_cloud(args), orphans)
+    print(f"deleted the allocations of {gone} consumer(s)")
+    return 0
+
+
+def placement_heal(args: argparse.Namespace) -> int:
+    from pocketstack.ops import allocations
+
+    cloud = _cloud(args)
+    _, missing = allocations.audit(cloud)
+    if args.instance:
+        missing = [m for m in missing if m.uuid == args.instance]
+    if not missing:
+        print("every server on a host holds its allocation: nothing to heal")
+        return 0
+    if args.dry_run:
+        for m in missing:
+            print(f"server {m.uuid} on {m.host}: would allocate " +
+                  ", ".join(f"{rc}={n}" for rc, n in sorted(m.resources.items())))
+        return 1
+    lines = allocations.heal(cloud, missing)
+    print("\n".join(lines))
+    return 1 if any("not healed" in line for line in lines) else 0
+
+
 def volume_force_delete(args: argparse.Namespace) -> int:
     from pocketstack.ops import repairs
 
@@ -293,6 +332,13 @@ def build(manage: argparse.ArgumentParser) -> None:
             "provider and allocations")
     p.add_argument("old")
     p.add_argument("new")
+
+    plc = area("placement", "Placement allocations against Compute's servers")
+    p = cmd(plc, "audit", placement_audit, "allocations of deleted servers (orphans)")
+    p.add_argument("--delete", action="store_true", help="remove them")
+    p = cmd(plc, "heal-allocations", placement_heal, "allocate for servers that hold none")
+    p.add_argument("--instance", default=None, help="only this server")
+    p.add_argument("--dry-run", action="store_true", help="only say what would be done")
 
     vol = area("volume", "volume repairs")
     cmd(vol, "force-delete", volume_force_delete, "delete a volume in any status").add_argument(
