@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import io
 import os
 import shutil
+import tarfile
 import tempfile
 import time
 import uuid
@@ -146,15 +148,43 @@ def big_object(client: Client, path: str, size: int) -> tuple[float, float]:
     return put, get
 
 
-def listing(client: Client, count: int, threads: int) -> tuple[float, float, float]:
-    """(objects created a second, seconds for a full JSON listing, for a plain one)."""
+def _name(i: int) -> str:
+    return f"dir-{i % 100:02d}/obj-{i:07d}"
+
+
+def _tar(first: int, n: int) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for i in range(first, first + n):
+            info = tarfile.TarInfo(_name(i))
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"x"))
+    return out.getvalue()
+
+
+def listing(client: Client, count: int, threads: int, bulk: int
+            ) -> tuple[float, float, float]:
+    """(objects created a second, seconds for a full JSON listing, for a plain one).
+
+    With ``bulk`` > 0 the container is filled by Swift's bulk upload (``extract-archive``,
+    ``bulk`` objects per request) rather than one PUT per object: each object is still
+    written and indexed one by one, only the HTTP round trips are saved."""
     cont = client.container()
 
     def put(s: requests.Session, i: int) -> None:
-        r = s.put(f"{client.base}/{cont}/dir-{i % 100:02d}/obj-{i:07d}", data=b"x")
+        r = s.put(f"{client.base}/{cont}/{_name(i)}", data=b"x")
         assert r.status_code == 201, r.text
 
-    created = count / parallel(threads, list(range(count)), put, client)
+    def put_tar(s: requests.Session, first: int) -> None:
+        n = min(bulk, count - first)
+        r = s.put(f"{client.base}/{cont}", params={"extract-archive": "tar"},
+                  data=_tar(first, n), headers={"Accept": "application/json"})
+        assert r.status_code == 200 and r.json()["Number Files Created"] == n, r.text
+
+    if bulk:
+        created = count / parallel(threads, list(range(0, count, bulk)), put_tar, client)
+    else:
+        created = count / parallel(threads, list(range(count)), put, client)
     s = client.session()
     timings = []
     for fmt in ("json", "plain"):
@@ -181,6 +211,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--big-mb", type=int, default=1024, help="size of the large object")
     ap.add_argument("--listing", type=int, default=100000, help="objects in the listing")
+    ap.add_argument("--bulk", type=int, default=1000,
+                    help="fill the listing's container by bulk upload, N objects a request "
+                         "(0: one PUT per object)")
+    ap.add_argument("--only-listing", action="store_true", help="skip the 1 MB/large objects")
     args = ap.parse_args()
     print(f"load average at start: {load()}")
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
@@ -192,16 +226,19 @@ def main() -> None:
         cloud.start()
         try:
             client = Client(cloud)
-            put, get = small_objects(client, args.small, args.threads)
-            print(f"1 MB objects x{args.small}, {args.threads} clients: PUT {put:7.1f}/s "
-                  f"({put:.1f} MB/s)  GET {get:7.1f}/s ({get:.1f} MB/s)")
-            put, get = big_object(client, os.path.join(tmp, "copy-src"), size)
-            print(f"{args.big_mb} MB object, one client:       PUT {put:7.1f} MB/s"
-                  f"           GET {get:7.1f} MB/s")
+            if not args.only_listing:
+                put, get = small_objects(client, args.small, args.threads)
+                print(f"1 MB objects x{args.small}, {args.threads} clients: PUT {put:7.1f}/s "
+                      f"({put:.1f} MB/s)  GET {get:7.1f}/s ({get:.1f} MB/s)")
+                put, get = big_object(client, os.path.join(tmp, "copy-src"), size)
+                print(f"{args.big_mb} MB object, one client:       PUT {put:7.1f} MB/s"
+                      f"           GET {get:7.1f} MB/s")
             os.unlink(os.path.join(tmp, "copy-src"))
-            created, js, plain = listing(client, args.listing, args.threads)
-            print(f"{args.listing} objects, {args.threads} clients: created {created:7.1f}/s;"
-                  f" full listing (pages of 10,000) json {js:.2f} s, plain {plain:.2f} s")
+            created, js, plain = listing(client, args.listing, args.threads, args.bulk)
+            how = f"bulk upload of {args.bulk}" if args.bulk else "one PUT each"
+            print(f"{args.listing} objects ({how}), {args.threads} clients: created "
+                  f"{created:7.1f}/s; full listing (pages of 10,000) json {js:.2f} s, "
+                  f"plain {plain:.2f} s")
         finally:
             cloud.stop()
     print(f"load average at end: {load()}")
