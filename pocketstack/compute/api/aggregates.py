@@ -53,7 +53,10 @@ class Aggregates:
     def create(self, req: Request) -> dict[str, Any]:
         body = validate(_CREATE, req.json())["aggregate"]
         agg = self.aggregates.create(body["name"], body.get("availability_zone"))
-        return {"aggregate": self.view(req, agg)}
+        view = self.view(req, agg)
+        for key in ("hosts", "metadata"):  # Nova's create reply has neither
+            view.pop(key, None)
+        return {"aggregate": view}
 
     @route("GET", "/v2.1/os-aggregates/{aggregate_id}", policy=f"{P}show")
     def show(self, req: Request, aggregate_id: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pocketstack.api.request import Request
 from pocketstack.api.routing import route
 from pocketstack.api.validation import validate
 from pocketstack.compute.api import schemas, views
-from pocketstack.compute.api.common import int_param, next_link
+from pocketstack.compute.api.common import bool_param, int_param, next_link
 
 if TYPE_CHECKING:
     from pocketstack.compute.service import ComputeService
@@ -100,6 +100,10 @@ class Flavors:
         if body["ram"] < 1 or body["vcpus"] < 1 or body["disk"] < 0:
             raise errors.BadRequest("Invalid input for field 'flavor': ram and vcpus must be "
                                     ">= 1, disk >= 0")
+        if "os-flavor-access:is_public" in body:
+            body["os-flavor-access:is_public"] = bool_param(body["os-flavor-access:is_public"])
+        if isinstance(body.get("id"), int):
+            body["id"] = str(body["id"])
         name = body["name"].strip()
         if not name:
             raise errors.BadRequest("Invalid input for field 'name': must not be blank")

@@ -52,10 +52,16 @@ server_update = wrapped("server", obj({
 metadata = wrapped("metadata", METADATA)
 meta_item = wrapped("meta", {**METADATA, "minProperties": 1, "maxProperties": 1})
 
+# Nova's parameter_types.boolean: the JSON booleans and their usual spellings
+BOOLEAN_LIKE = {"enum": [True, False] + [v for w in ("true", "false", "on", "off", "yes", "no")
+                                         for v in (w, w.upper(), w.capitalize())] +
+                ["1", "0", "t", "f", "y", "n"]}
+
 flavor_create = wrapped("flavor", obj({
     "name": {"type": "string", "minLength": 1, "maxLength": 255},
-    "id": {"type": ["string", "null"], "minLength": 1, "maxLength": 255,
-           "pattern": r"^(?! )[a-zA-Z0-9. _-]+(?<! )$"},
+    # a number is accepted as Nova does (and stored as its string)
+    "id": {"type": ["string", "integer", "null"], "minLength": 1, "maxLength": 255,
+           "minimum": 0, "maximum": 2147483647, "pattern": r"^(?! )[a-zA-Z0-9. _-]+(?<! )$"},
     "ram": {"type": ["integer", "string"], "pattern": "^[0-9]+$", "minimum": 1},
     "vcpus": {"type": ["integer", "string"], "pattern": "^[0-9]+$", "minimum": 1},
     "disk": {"type": ["integer", "string"], "pattern": "^[0-9]+$", "minimum": 0},
@@ -63,7 +69,7 @@ flavor_create = wrapped("flavor", obj({
                                   "minimum": 0},
     "swap": {"type": ["integer", "string"], "pattern": "^[0-9]*$", "minimum": 0},
     "rxtx_factor": {"type": "number", "minimum": 0, "maximum": 3.40282e+38},
-    "os-flavor-access:is_public": {"type": "boolean"},
+    "os-flavor-access:is_public": BOOLEAN_LIKE,
     "description": {"type": ["string", "null"], "maxLength": 65535},
 }, ["name", "ram", "vcpus", "disk"], additional=False))
 
