@@ -160,6 +160,8 @@ class ServerVolumes:
                 if vol.get("status") != "available" and not vol.get("multiattach"):
                     raise errors.BadRequest(f"Invalid volume: volume '{uuid}' status must be "
                                             f"'available'. Currently in '{vol.get('status')}'")
+                if boot == 0 and str(vol.get("bootable")).lower() != "true":
+                    raise _bdm_error(f"Block Device {uuid} is not bootable.")
             device = m.get("device_name")
             plan.mappings.append({
                 "source_type": source, "uuid": str(uuid) if uuid else None,

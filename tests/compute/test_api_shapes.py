@@ -28,3 +28,36 @@ def test_aggregate_create_reply_has_no_hosts_or_metadata(cloud):
     shown = api(cloud, "GET", f"/os-aggregates/{agg['id']}").json()["aggregate"]
     assert shown["hosts"] == [] and shown["metadata"] == {}
     assert api(cloud, "DELETE", f"/os-aggregates/{agg['id']}").status_code == 200
+
+
+def test_legacy_v2_version_document(cloud):
+    import requests
+
+    listed = requests.get(cloud.url(8774, "/"), timeout=10).json()["versions"]
+    for v in listed:
+        href = v["links"][0]["href"]
+        r = requests.get(href, timeout=10)
+        assert r.status_code == 200, (href, r.text)
+        assert r.json()["version"]["id"] == v["id"]
+
+
+def test_image_metadata_proxy(cloud):
+    conn = cloud.conn()
+    image = conn.image.create_image(name=name("img"), disk_format="raw",
+                                    container_format="bare", visibility="private")
+    base = f"/images/{image.id}/metadata"
+    r = api(cloud, "POST", base, version="2.35", json={"metadata": {"a": "1", "b": "2"}})
+    assert r.status_code == 200, r.text
+    assert {k: v for k, v in r.json()["metadata"].items() if k in "ab"} == {"a": "1", "b": "2"}
+    r = api(cloud, "PUT", f"{base}/a", version="2.35", json={"meta": {"a": "9"}})
+    assert r.status_code == 200 and r.json() == {"meta": {"a": "9"}}, r.text
+    r = api(cloud, "PUT", f"{base}/a", version="2.35", json={"meta": {"z": "9"}})
+    assert r.status_code == 400
+    r = api(cloud, "PUT", base, version="2.35", json={"metadata": {"c": "3"}})
+    assert r.json()["metadata"] == {"c": "3"}
+    assert api(cloud, "DELETE", f"{base}/c", version="2.35").status_code == 204
+    assert api(cloud, "DELETE", f"{base}/c", version="2.35").status_code == 404
+    assert api(cloud, "GET", base, version="2.35").json() == {"metadata": {}}
+    assert conn.image.get_image(image.id).properties.get("c") is None
+    assert api(cloud, "GET", base, version="2.36").status_code == 404  # proxy gone in 2.36
+    conn.image.delete_image(image.id)

@@ -154,6 +154,12 @@ def test_block_device_mapping_errors(cloud: Any, image: str) -> None:
                     "boot_index": 0}]).status_code == 400
     assert create([{"uuid": image, "source_type": "image", "destination_type": "volume",
                     "boot_index": 0}]).status_code == 400  # no volume_size
+    blank = cloud.cli("volume", "create", "--size", "1", name("blank"), "-f", "json")
+    volume_status(cloud, blank["id"], "available")
+    r = create([{"uuid": blank["id"], "source_type": "volume", "destination_type": "volume",
+                 "boot_index": 0}])
+    assert r.status_code == 400 and "not bootable" in r.text, r.text
+    cloud.cli("volume", "delete", blank["id"])
     assert create([{"source_type": "nonsense", "boot_index": 0}]).status_code == 400
     r = api(cloud, "POST", "/servers", version="2.79", json={"server": {
         "name": name("dot"), "flavorRef": "1", "networks": "none",

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from pocketstack.api import errors
 from pocketstack.api.request import Reply, Request
 from pocketstack.api.routing import route
+from pocketstack.api.validation import validate
+from pocketstack.compute.api import schemas
 from pocketstack.compute.api.views import links
 from pocketstack.compute.images import image_service
 from pocketstack.compute.snapshots import Snapshots
@@ -36,10 +38,11 @@ _CORE = {"id", "name", "status", "visibility", "protected", "os_hidden", "owner"
 
 def _metadata(args: Any, action: str) -> dict[str, str]:
     md = args.get("metadata", {}) if isinstance(args, dict) else {}
-    if not isinstance(md, dict) or any(not isinstance(v, str) or len(k) > 255 or
-                                       len(v) > 255 for k, v in md.items()):
-        raise errors.BadRequest(f"Invalid input for field/attribute {action}.metadata.")
-    return md
+    try:
+        return validate(schemas.METADATA, md)
+    except errors.BadRequest:
+        raise errors.BadRequest(f"Invalid input for field/attribute {action}.metadata.") \
+            from None
 
 
 def _name(args: Any, action: str) -> str:
@@ -196,6 +199,49 @@ class NovaImages:
     @route("GET", "/v2.1/images/{image_id}/metadata", max_version="2.35")
     def metadata(self, req: Request, image_id: str) -> dict[str, Any]:
         return {"metadata": nova_image(req, self._get(req, image_id))["metadata"]}
+
+    def _change(self, req: Request, image_id: str, changes: list[dict[str, Any]]
+                ) -> dict[str, Any]:
+        self._get(req, image_id)
+        try:
+            image = self._service().changes.update(req.ctx, image_id, changes)
+        except errors.NotFound:
+            raise errors.NotFound("Image not found.") from None
+        return nova_image(req, image)["metadata"]
+
+    def _set(self, req: Request, image_id: str, replace: bool) -> dict[str, Any]:
+        md = validate(schemas.metadata, req.json())["metadata"]
+        current = nova_image(req, self._get(req, image_id))["metadata"]
+        changes = [{"op": "replace" if k in current else "add", "path": k, "value": v}
+                   for k, v in md.items()]
+        if replace:
+            changes += [{"op": "remove", "path": k} for k in current if k not in md]
+        return {"metadata": self._change(req, image_id, changes)}
+
+    @route("POST", "/v2.1/images/{image_id}/metadata", max_version="2.35")
+    def update_metadata(self, req: Request, image_id: str) -> dict[str, Any]:
+        return self._set(req, image_id, replace=False)
+
+    @route("PUT", "/v2.1/images/{image_id}/metadata", max_version="2.35")
+    def replace_metadata(self, req: Request, image_id: str) -> dict[str, Any]:
+        return self._set(req, image_id, replace=True)
+
+    @route("PUT", "/v2.1/images/{image_id}/metadata/{key}", max_version="2.35")
+    def set_metadata_item(self, req: Request, image_id: str, key: str) -> dict[str, Any]:
+        meta = validate(schemas.meta_item, req.json())["meta"]
+        if key not in meta:
+            raise errors.BadRequest("Request body and URI mismatch")
+        current = nova_image(req, self._get(req, image_id))["metadata"]
+        op = "replace" if key in current else "add"
+        md = self._change(req, image_id, [{"op": op, "path": key, "value": meta[key]}])
+        return {"meta": {key: md[key]}}
+
+    @route("DELETE", "/v2.1/images/{image_id}/metadata/{key}", status=204,
+           max_version="2.35")
+    def delete_metadata_item(self, req: Request, image_id: str, key: str) -> None:
+        if key not in nova_image(req, self._get(req, image_id))["metadata"]:
+            raise errors.NotFound(f"Image metadata key {key} not found.")
+        self._change(req, image_id, [{"op": "remove", "path": key}])
 
     @route("GET", "/v2.1/images/{image_id}/metadata/{key}", max_version="2.35")
     def metadata_item(self, req: Request, image_id: str, key: str) -> dict[str, Any]:
