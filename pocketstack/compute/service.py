@@ -50,6 +50,7 @@ class ComputeService(Service):
     def __init__(self, cloud: "Cloud") -> None:
         super().__init__(cloud)
         from pocketstack.compute.api import (admin, aggregates, flavors, images, keypairs,
+                                             legacy_secgroups,
                                              quotas, server_actions, server_groups,
                                              server_network, server_password, servers, tags,
                                              unimplemented, usage, versions,
@@ -82,7 +83,8 @@ class ComputeService(Service):
                          usage.Usage(self), volume_attachments.VolumeAttachments(self),
                          server_password.ServerPassword(self),
                          server_network.Interfaces(self), server_network.ServerViews(self),
-                         server_network.ExternalEvents(self), images.NovaImages(self)):
+                         server_network.ExternalEvents(self), images.NovaImages(self),
+                         legacy_secgroups.SecurityGroupProxy(self)):
             self.router.include(resource)
         # actions served by the network and image integration (server_actions dispatches)
         self.extra_actions = {**server_network.network_actions(self),

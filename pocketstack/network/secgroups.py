@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
 from pocketstack.api import errors
@@ -169,6 +169,11 @@ class SecurityGroups(Kind):
             for rule in s.scalars(select(SecurityGroupRule).where(
                     SecurityGroupRule.security_group_id == id_)):
                 s.delete(rule)
+            # rules of other groups naming this one as their remote group go with it
+            for rule in s.scalars(select(SecurityGroupRule).where(
+                    cast(SecurityGroupRule.attrs, String).contains(id_))):
+                if (rule.attrs or {}).get("remote_group_id") == id_:
+                    s.delete(rule)
             for pol in s.scalars(select(RBACPolicy).where(RBACPolicy.object_id == id_)):
                 s.delete(pol)
             s.flush()
@@ -269,7 +274,7 @@ class SecurityGroupRules(Kind):
             if f"IPv{net.version}" != ethertype:
                 raise bad_request(f"Conflicting value ethertype {ethertype} for CIDR {prefix}",
                                   "SecurityGroupRuleParameterConflict")
-            prefix = str(net)
+            prefix = str(prefix)  # kept as given; duplicates compare the network
         if group:
             sg = s.get(SecurityGroup, group)
             if sg is None or not self.net.secgroups.visible(s, sg, ctx):
@@ -281,6 +286,8 @@ class SecurityGroupRules(Kind):
     @staticmethod
     def _signature(a: dict[str, Any]) -> tuple[Any, ...]:
         prefix = a.get("remote_ip_prefix")
+        if prefix:
+            prefix = str(ipaddress.ip_network(prefix, strict=False))
         if prefix in ("0.0.0.0/0", "::/0"):
             prefix = None
         return (a["direction"], a["ethertype"], proto_number(a.get("protocol")),

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from pocketstack.api import errors
 from pocketstack.api.request import Reply, Request
 from pocketstack.api.routing import route
+from pocketstack.compute.api.legacy_secgroups import nova_group
 from pocketstack.compute.interfaces import ServerInterfaces
 from pocketstack.compute.networks import addresses
 from pocketstack.policy import RuleDefault, register_defaults
@@ -157,16 +158,6 @@ class Interfaces:
         self.servers.record_action(req.ctx, inst.uuid, "detach_interface")
 
 
-def _nova_rule(rule: dict[str, Any], group_id: str) -> dict[str, Any] | None:
-    if rule.get("direction") != "ingress":
-        return None
-    return {"id": rule["id"], "parent_group_id": group_id,
-            "ip_protocol": rule.get("protocol"), "from_port": rule.get("port_range_min"),
-            "to_port": rule.get("port_range_max"),
-            "ip_range": {"cidr": rule["remote_ip_prefix"]} if rule.get("remote_ip_prefix")
-            else {}, "group": {}}
-
-
 class ServerViews:
     """GET /servers/{id}/os-security-groups and /servers/{id}/ips[/{network}]."""
 
@@ -183,13 +174,10 @@ class ServerViews:
     @route("GET", "/v2.1/servers/{server_id}/os-security-groups")
     def groups(self, req: Request, server_id: str) -> dict[str, Any]:
         inst = self._inst(req, server_id, "os-security-groups:list")
-        out = []
-        for g in self.ifaces.groups(inst):
-            rules = [r for r in (_nova_rule(x, g["id"]) for x in
-                                 g.get("security_group_rules") or []) if r]
-            out.append({"id": g["id"], "name": g["name"], "description": g["description"],
-                        "tenant_id": g.get("project_id"), "rules": rules})
-        return {"security_groups": out}
+        groups = self.ifaces.groups(inst)
+        names = {g["id"]: {"name": g["name"], "tenant_id": g.get("project_id") or ""}
+                 for g in groups}
+        return {"security_groups": [nova_group(g, names) for g in groups]}
 
     def _ips(self, inst: Any) -> dict[str, list[dict[str, Any]]]:
         return {name: [{"version": a["version"], "addr": a["addr"]} for a in entries]

@@ -1,0 +1,72 @@
+"""Nova's deprecated (up to 2.35) security-group proxy of the Networking service."""
+
+from __future__ import annotations
+
+from compute_helpers import api, name
+
+V = "2.35"
+
+
+def test_security_group_proxy_round_trip(cloud):
+    conn = cloud.conn("pocketstack")
+    r = api(cloud, "POST", "/os-security-groups", user="pocketstack", version=V,
+            json={"security_group": {"name": name("sg"), "description": "web"}})
+    assert r.status_code == 200, r.text
+    sg = r.json()["security_group"]
+    assert sg["rules"] == [] and sg["description"] == "web"
+    peer = api(cloud, "POST", "/os-security-groups", user="pocketstack", version=V,
+               json={"security_group": {"name": name("peer"), "description": ""}}
+               ).json()["security_group"]
+    # the same group through Neutron's API
+    assert conn.network.get_security_group(sg["id"]).description == "web"
+
+    rule = {"parent_group_id": sg["id"], "ip_protocol": "tcp", "from_port": 22,
+            "to_port": 22, "cidr": "10.2.3.124/24"}
+    r = api(cloud, "POST", "/os-security-group-rules", user="pocketstack", version=V,
+            json={"security_group_rule": rule})
+    assert r.status_code == 200, r.text
+    created = r.json()["security_group_rule"]
+    assert created["ip_range"] == {"cidr": "10.2.3.124/24"} and created["from_port"] == 22
+    dup = api(cloud, "POST", "/os-security-group-rules", user="pocketstack", version=V,
+              json={"security_group_rule": {**rule, "cidr": "10.2.3.0/24"}})
+    assert dup.status_code == 400, dup.text  # the same network: a duplicate
+    from_peer = api(cloud, "POST", "/os-security-group-rules", user="pocketstack", version=V,
+                    json={"security_group_rule": {"parent_group_id": sg["id"],
+                                                  "ip_protocol": "icmp", "from_port": -1,
+                                                  "to_port": -1, "group_id": peer["id"]}})
+    assert from_peer.status_code == 200, from_peer.text
+    assert from_peer.json()["security_group_rule"]["group"]["name"] == peer["name"]
+    bad = [{"ip_protocol": "bogus", "from_port": 1, "to_port": 2},
+           {"ip_protocol": "tcp", "from_port": 30, "to_port": 20},
+           {"ip_protocol": "tcp", "from_port": "x", "to_port": 20},
+           {"ip_protocol": "icmp", "from_port": 300, "to_port": 0}]
+    for b in bad:
+        r = api(cloud, "POST", "/os-security-group-rules", user="pocketstack", version=V,
+                json={"security_group_rule": {"parent_group_id": sg["id"], **b}})
+        assert r.status_code == 400 and "badRequest" in r.json(), (b, r.text)
+
+    # deleting the peer group takes the rules that name it with it
+    assert api(cloud, "DELETE", f"/os-security-groups/{peer['id']}", user="pocketstack",
+               version=V).status_code == 202
+    shown = api(cloud, "GET", f"/os-security-groups/{sg['id']}", user="pocketstack",
+                version=V).json()["security_group"]
+    assert [r["id"] for r in shown["rules"]] == [created["id"]]
+
+    listed = api(cloud, "GET", "/os-security-groups", user="pocketstack", version=V).json()
+    names = [g["name"] for g in listed["security_groups"]]
+    assert sg["name"] in names and "default" in names
+    default = next(g for g in listed["security_groups"] if g["name"] == "default")
+    r = api(cloud, "DELETE", f"/os-security-groups/{default['id']}", user="pocketstack",
+            version=V)
+    assert r.status_code == 400
+    assert api(cloud, "GET", "/os-security-groups/not-a-uuid", user="pocketstack",
+               version=V).status_code == 400
+    assert api(cloud, "GET", f"/os-security-groups/{'0' * 32}", user="pocketstack",
+               version=V).status_code == 404
+    assert api(cloud, "DELETE", f"/os-security-group-rules/{created['id']}",
+               user="pocketstack", version=V).status_code == 202
+    assert api(cloud, "DELETE", f"/os-security-groups/{sg['id']}", user="pocketstack",
+               version=V).status_code == 202
+    # gone from the API in 2.36, as in Nova
+    assert api(cloud, "GET", "/os-security-groups", user="pocketstack",
+               version="2.36").status_code == 404
