@@ -50,7 +50,7 @@ class ComputeService(Service):
     def __init__(self, cloud: "Cloud") -> None:
         super().__init__(cloud)
         from pocketstack.compute.api import (admin, aggregates, flavors, images, keypairs,
-                                             legacy_secgroups,
+                                             legacy_hosts, legacy_secgroups,
                                              quotas, server_actions, server_groups,
                                              server_network, server_password, servers, tags,
                                              unimplemented, usage, versions,
@@ -84,7 +84,8 @@ class ComputeService(Service):
                          server_password.ServerPassword(self),
                          server_network.Interfaces(self), server_network.ServerViews(self),
                          server_network.ExternalEvents(self), images.NovaImages(self),
-                         legacy_secgroups.SecurityGroupProxy(self)):
+                         legacy_secgroups.SecurityGroupProxy(self),
+                         legacy_hosts.OsHosts(self), legacy_hosts.Extensions(self)):
             self.router.include(resource)
         # actions served by the network and image integration (server_actions dispatches)
         self.extra_actions = {**server_network.network_actions(self),

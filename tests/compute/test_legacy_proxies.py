@@ -70,3 +70,34 @@ def test_security_group_proxy_round_trip(cloud):
     # gone from the API in 2.36, as in Nova
     assert api(cloud, "GET", "/os-security-groups", user="pocketstack",
                version="2.36").status_code == 404
+
+
+def test_os_hosts_and_extensions(cloud):
+    hosts = api(cloud, "GET", "/os-hosts", version="2.42").json()["hosts"]
+    computes = [h["host_name"] for h in hosts if h["service"] == "compute"]
+    assert computes and all(h["zone"] for h in hosts)
+    assert api(cloud, "GET", "/os-hosts?zone=no-such-zone", version="2.42").json() == {
+        "hosts": []}
+    host = computes[0]
+    detail = api(cloud, "GET", f"/os-hosts/{host}", version="2.42").json()["host"]
+    assert [r["resource"]["project"] for r in detail][:3] == ["(total)", "(used_now)",
+                                                              "(used_max)"]
+    assert detail[0]["resource"]["cpu"] > 0
+    assert api(cloud, "GET", "/os-hosts/no-such-host", version="2.42").status_code == 404
+    assert api(cloud, "GET", "/os-hosts", user="pocketstack",
+               version="2.42").status_code == 403
+    assert api(cloud, "PUT", f"/os-hosts/{host}", version="2.42",
+               json={"status": "sideways"}).status_code == 400
+    r = api(cloud, "PUT", f"/os-hosts/{host}", version="2.42", json={"status": "disable"})
+    assert r.json() == {"host": host, "status": "disabled"}
+    svc = api(cloud, "GET", f"/os-services?host={host}&binary=nova-compute").json()
+    assert svc["services"][0]["status"] == "disabled"
+    api(cloud, "PUT", f"/os-hosts/{host}", version="2.42", json={"status": "enable"})
+    assert api(cloud, "GET", f"/os-hosts/{host}/reboot", version="2.42").status_code == 501
+    assert api(cloud, "GET", "/os-hosts/nope/reboot", version="2.42").status_code == 404
+    assert api(cloud, "GET", "/os-hosts", version="2.43").status_code == 404
+
+    ext = api(cloud, "GET", "/extensions").json()["extensions"]
+    assert "Hosts" in [e["name"] for e in ext]
+    assert api(cloud, "GET", "/extensions/os-hosts").json()["extension"]["alias"] == "os-hosts"
+    assert api(cloud, "GET", "/extensions/nope").status_code == 404
