@@ -31,7 +31,7 @@ MAX_VERSION = "2.79"
 
 _ERROR_KEYS = {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound",
                405: "badMethod", 406: "notAcceptable", 409: "conflictingRequest",
-               413: "overLimit", 415: "badMediaType", 429: "overLimit",
+               410: "gone", 413: "overLimit", 415: "badMediaType", 429: "overLimit",
                501: "notImplemented", 503: "serviceUnavailable"}
 
 
@@ -50,7 +50,8 @@ class ComputeService(Service):
     def __init__(self, cloud: "Cloud") -> None:
         super().__init__(cloud)
         from pocketstack.compute.api import (admin, aggregates, flavors, images, keypairs,
-                                             legacy_hosts, legacy_secgroups,
+                                             legacy_hosts, legacy_network,
+                                             legacy_secgroups,
                                              quotas, server_actions, server_groups,
                                              server_network, server_password, servers, tags,
                                              unimplemented, usage, versions,
@@ -85,7 +86,8 @@ class ComputeService(Service):
                          server_network.Interfaces(self), server_network.ServerViews(self),
                          server_network.ExternalEvents(self), images.NovaImages(self),
                          legacy_secgroups.SecurityGroupProxy(self),
-                         legacy_hosts.OsHosts(self), legacy_hosts.Extensions(self)):
+                         legacy_hosts.OsHosts(self), legacy_hosts.Extensions(self),
+                         legacy_network.NetworkProxy(self)):
             self.router.include(resource)
         # actions served by the network and image integration (server_actions dispatches)
         self.extra_actions = {**server_network.network_actions(self),

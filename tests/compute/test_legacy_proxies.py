@@ -101,3 +101,33 @@ def test_os_hosts_and_extensions(cloud):
     assert "Hosts" in [e["name"] for e in ext]
     assert api(cloud, "GET", "/extensions/os-hosts").json()["extension"]["alias"] == "os-hosts"
     assert api(cloud, "GET", "/extensions/nope").status_code == 404
+
+
+def test_floating_ip_and_network_proxies(cloud):
+    pools = api(cloud, "GET", "/os-floating-ip-pools", user="pocketstack", version=V).json()
+    assert {"name": "public"} in pools["floating_ip_pools"]
+    r = api(cloud, "POST", "/os-floating-ips", user="pocketstack", version=V,
+            json={"pool": "public"})
+    assert r.status_code == 200, r.text
+    fip = r.json()["floating_ip"]
+    assert fip["pool"] == "public" and fip["instance_id"] is None and fip["fixed_ip"] is None
+    conn = cloud.conn("pocketstack")
+    assert conn.network.get_ip(fip["id"]).floating_ip_address == fip["ip"]
+    listed = api(cloud, "GET", "/os-floating-ips", user="pocketstack", version=V).json()
+    assert fip["id"] in [f["id"] for f in listed["floating_ips"]]
+    assert api(cloud, "POST", "/os-floating-ips", user="pocketstack", version=V,
+               json={"pool": "no-such-pool"}).status_code == 404
+    assert api(cloud, "DELETE", f"/os-floating-ips/{fip['id']}", user="pocketstack",
+               version=V).status_code == 202
+    assert api(cloud, "GET", f"/os-floating-ips/{fip['id']}", user="pocketstack",
+               version=V).status_code == 404
+
+    nets = api(cloud, "GET", "/os-tenant-networks", user="pocketstack", version=V).json()
+    private = next(n for n in nets["networks"] if n["label"] == "private")
+    assert private["cidr"]
+    shown = api(cloud, "GET", f"/os-networks/{private['id']}", user="pocketstack",
+                version=V).json()["network"]
+    assert shown["label"] == "private" and shown["vlan"] is None
+    assert api(cloud, "POST", "/os-networks", version=V,
+               json={"network": {"label": "x"}}).status_code == 410
+    assert api(cloud, "GET", "/os-networks", version="2.36").status_code == 404
