@@ -75,7 +75,8 @@ class ImageFiles:
         disk_format = await run_in_threadpool(self.data.begin, req.ctx, image_id, staging)
         try:
             writer = await run_in_threadpool(
-                self.store.stage_writer if staging else self.store.writer, image_id)
+                self.store.stage_writer if staging else self.store.writer, image_id,
+                int(declared) if declared and declared.isdigit() else None)
         except BaseException:
             await run_in_threadpool(self.data.fail, image_id, staging)
             raise
@@ -83,6 +84,9 @@ class ImageFiles:
             pending: list[bytes] = []
             held = 0
             async for chunk in req.raw.stream():
+                if not pending and len(chunk) >= CHUNK:  # big enough alone: no join copy
+                    await _hand_over(writer, chunk)
+                    continue
                 pending.append(chunk)
                 held += len(chunk)
                 if held >= CHUNK:
