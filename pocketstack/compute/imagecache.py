@@ -109,6 +109,8 @@ class ImageCache:
         service = self.cloud.service("image")
         if service is not None and hasattr(service, "data_path"):
             return service.data_path(image_id)
+        from pocketstack.image import config  # noqa: F401  (the store's options)
+
         root = self.cloud.conf.get("image", "filesystem_store_datadir") or \
             os.path.join(self.cloud.data_dir, "images")
         path = os.path.join(root, image_id)
