@@ -204,7 +204,7 @@ class ImageData:
                 self.store.copy(image_id, store_id)
         except Exception as exc:
             LOG.exception("import of image %s failed", image_id)
-            self._import_failed(image_id, task_id, f"Import failed: {exc}")
+            self._import_failed(image_id, task_id, f"Import failed: {exc}", targets)
             return
         self._imported(image_id, stored, task_id)
 
@@ -221,7 +221,8 @@ class ImageData:
             writer.abort()
             LOG.warning("web-download import of image %s from %s failed: %s", image_id, uri,
                         exc)
-            self._import_failed(image_id, task_id, f"Failed to download {uri}: {exc}")
+            self._import_failed(image_id, task_id, f"Failed to download {uri}: {exc}",
+                                targets)
             return
         self._imported(image_id, stored, task_id)
 
@@ -274,14 +275,14 @@ class ImageData:
                               "its import.")
 
     def _import_failed(self, image_id: str, task_id: str | None = None,
-                       message: str = "") -> None:
+                       message: str = "", targets: list[str] | None = None) -> None:
         with self.db.write() as session:
             image = session.get(Image, image_id)
             if image is not None:
                 image.status = "queued"
                 image.properties = {**(image.properties or {}),
                                     "os_glance_failed_import": ",".join(
-                                        self.store.backends),
+                                        targets or [self.store.default]),
                                     "os_glance_importing_to_stores": ""}
                 image.updated_at = utcnow()
         self.store.delete(image_id)
