@@ -14,6 +14,7 @@ from pocketstack.compute.aggregates import Aggregates
 from pocketstack.compute.drivers.base import load_driver
 from pocketstack.compute.flavors import Flavors
 from pocketstack.compute.hosts import Hosts
+from pocketstack.compute.imagecache import image_cache
 from pocketstack.compute.keypairs import KeyPairs
 from pocketstack.compute.networks import ServerNetworks
 from pocketstack.compute.quotas import Quotas
@@ -108,6 +109,7 @@ class ComputeService(Service):
         self.scheduler.load()
         self.hosts.start_heartbeat()
         self.tasks.submit(self._recover)
+        image_cache(self.cloud).start_manager()  # only when cleanup is enabled
 
     def _recover(self) -> None:
         """Servers left mid-task by a previous run: settle them (builds become ERROR)."""
@@ -132,5 +134,6 @@ class ComputeService(Service):
         self.scheduler.load()
 
     def stop(self) -> None:
+        image_cache(self.cloud).stop()
         self.hosts.stop()
         self.tasks.shutdown()

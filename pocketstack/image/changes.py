@@ -11,8 +11,7 @@ from pocketstack.api.context import RequestContext
 from pocketstack.api.validation import validate
 from pocketstack.db import utcnow
 from pocketstack.image import schemas
-from pocketstack.image.images import (CORE, READ_ONLY, RESERVED, RESERVED_NS, ImageManager,
-                                      view)
+from pocketstack.image.images import CORE, READ_ONLY, RESERVED, RESERVED_NS, ImageManager
 from pocketstack.image.models import Image
 
 PATCH_V21 = "application/openstack-images-v2.1-json-patch"
@@ -125,7 +124,7 @@ class ImageChanges:
             self.images._check_quota(len(props), "image_property_quota", "properties")
             image.properties = props
             image.updated_at = utcnow()
-            return view(image)
+            return self.images.show(image)
 
     def add_tag(self, ctx: RequestContext, image_id: str, tag: str) -> None:
         if len(tag) > 255:

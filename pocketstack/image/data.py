@@ -138,12 +138,11 @@ class ImageData:
         for key in ("all_stores_must_succeed", "all_stores"):
             if key in body and not isinstance(body[key], bool):
                 raise errors.BadRequest(f"'{key}' must be boolean value only")
-        stores = body.get("stores") or []
-        if not isinstance(stores, list) or any(s != self.store.store_id for s in stores):
-            raise errors.BadRequest(f"Unknown store(s) in {stores!r}: the only store is "
-                                    f"'{self.store.store_id}'.")
-        task_input = {"image_id": image_id, "import_req": body,
-                      "backend": [self.store.store_id]}
+        if body.get("all_stores"):
+            targets = list(self.store.backends)
+        else:
+            targets = self.store.check_ids(body.get("stores") or []) or [self.store.default]
+        task_input = {"image_id": image_id, "import_req": body, "backend": targets}
         with self.db.write() as session:
             image = self.images.owned(session, ctx, image_id, "modify_image")
             if name == "glance-direct":
@@ -161,55 +160,99 @@ class ImageData:
                 self.images.enforce(ctx, "copy_image", self.images.target(ctx, image))
                 if image.status != "active":
                     raise errors.Conflict("Images with status active can only be copied.")
-                if not body.get("all_stores"):
+                held = self.store.holding(image_id)
+                missing = [s for s in targets if s not in held]
+                if not missing and not body.get("all_stores"):
                     raise errors.Conflict(f"Image {image_id} is already present in every "
-                                          f"store ('{self.store.store_id}').")
-                # all_stores skips the stores that hold the image already: with one store
-                # there is nothing left to copy, and the (empty) copy is finished at once.
+                                          f"requested store ({', '.join(targets)}).")
+                # all_stores skips the stores that hold the image already; when none is
+                # left the (empty) copy is finished at once.
                 image.properties = {**(image.properties or {}),
-                                    "os_glance_importing_to_stores": "",
+                                    "os_glance_importing_to_stores": ",".join(missing),
                                     "os_glance_failed_import": ""}
                 image.updated_at = utcnow()
-                self.tasks.add(session, ctx, "api_image_import", task_input, image_id,
-                               status="success")
-                return
-            image.status = "importing"
-            image.properties = {**(image.properties or {}),
-                                "os_glance_importing_to_stores": self.store.store_id}
-            image.updated_at = utcnow()
+                task_id = self.tasks.add(session, ctx, "api_image_import", task_input,
+                                         image_id,
+                                         status="processing" if missing else "success").id
+            if name != "copy-image":
+                image.status = "importing"
+                image.properties = {**(image.properties or {}),
+                                    "os_glance_importing_to_stores": ",".join(targets)}
+                image.updated_at = utcnow()
+                task_id = self.tasks.add(session, ctx, "api_image_import", task_input,
+                                         image_id).id
             disk_format = image.disk_format
-            task = self.tasks.add(session, ctx, "api_image_import", task_input, image_id)
-            task_id = task.id
+        if name == "copy-image":
+            if missing:
+                threading.Thread(target=self._copy_image, daemon=True,
+                                 name=f"image-copy-{image_id}",
+                                 args=(image_id, missing, task_id,
+                                       body.get("all_stores_must_succeed", True))).start()
+            return
         worker = self._glance_direct if name == "glance-direct" else self._web_download
-        args = (image_id, disk_format, task_id) if name == "glance-direct" else \
-            (image_id, disk_format, task_id, method["uri"])
+        args = (image_id, disk_format, task_id, targets) if name == "glance-direct" else \
+            (image_id, disk_format, task_id, targets, method["uri"])
         threading.Thread(target=worker, args=args, daemon=True,
                          name=f"image-import-{image_id}").start()
 
-    def _glance_direct(self, image_id: str, disk_format: str | None, task_id: str) -> None:
+    def _glance_direct(self, image_id: str, disk_format: str | None, task_id: str,
+                       targets: list[str]) -> None:
         self.tasks.update(task_id, "processing")
         try:
-            stored = self.store.promote_staged(image_id, disk_format)
+            stored = self.store.promote_staged(image_id, disk_format, targets[0])
+            for store_id in targets[1:]:
+                self.store.copy(image_id, store_id)
         except Exception as exc:
             LOG.exception("import of image %s failed", image_id)
-            self._import_failed(image_id, task_id, f"Import failed: {exc}")
+            self._import_failed(image_id, task_id, f"Import failed: {exc}", targets)
             return
         self._imported(image_id, stored, task_id)
 
     def _web_download(self, image_id: str, disk_format: str | None, task_id: str,
-                      uri: str) -> None:
+                      targets: list[str], uri: str) -> None:
         self.tasks.update(task_id, "processing")
-        writer = self.store.writer(image_id)
+        writer = self.store.writer(image_id, store_id=targets[0])
         try:
             fetch_into(uri, writer)
             stored = writer.commit(disk_format)
+            for store_id in targets[1:]:
+                self.store.copy(image_id, store_id)
         except Exception as exc:
             writer.abort()
             LOG.warning("web-download import of image %s from %s failed: %s", image_id, uri,
                         exc)
-            self._import_failed(image_id, task_id, f"Failed to download {uri}: {exc}")
+            self._import_failed(image_id, task_id, f"Failed to download {uri}: {exc}",
+                                targets)
             return
         self._imported(image_id, stored, task_id)
+
+    def _copy_image(self, image_id: str, targets: list[str], task_id: str,
+                    must_succeed: bool) -> None:
+        """copy-image: a real copy into each store; the properties follow each one."""
+        failed = []
+        for store_id in targets:
+            try:
+                self.store.copy(image_id, store_id)
+            except Exception as exc:  # recorded in os_glance_failed_import
+                LOG.warning("copy of image %s into store %s failed: %s", image_id, store_id,
+                            exc)
+                failed.append(store_id)
+            with self.db.write() as session:
+                image = session.get(Image, image_id)
+                if image is None:
+                    break
+                props = dict(image.properties or {})
+                left = [s for s in props.get("os_glance_importing_to_stores", "").split(",")
+                        if s and s != store_id]
+                props["os_glance_importing_to_stores"] = ",".join(left)
+                props["os_glance_failed_import"] = ",".join(failed)
+                image.properties = props
+                image.updated_at = utcnow()
+        if failed and must_succeed:
+            self.tasks.update(task_id, "failure", message="Copying to store(s) "
+                              f"{', '.join(failed)} failed.")
+        else:
+            self.tasks.update(task_id, "success", message="")
 
     def _imported(self, image_id: str, stored: Stored, task_id: str) -> None:
         with self.db.write() as session:
@@ -232,13 +275,14 @@ class ImageData:
                               "its import.")
 
     def _import_failed(self, image_id: str, task_id: str | None = None,
-                       message: str = "") -> None:
+                       message: str = "", targets: list[str] | None = None) -> None:
         with self.db.write() as session:
             image = session.get(Image, image_id)
             if image is not None:
                 image.status = "queued"
                 image.properties = {**(image.properties or {}),
-                                    "os_glance_failed_import": self.store.store_id,
+                                    "os_glance_failed_import": ",".join(
+                                        targets or [self.store.default]),
                                     "os_glance_importing_to_stores": ""}
                 image.updated_at = utcnow()
         self.store.delete(image_id)

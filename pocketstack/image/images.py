@@ -20,9 +20,10 @@ from pocketstack.api.validation import validate
 from pocketstack.db import Database, new_uuid, utcnow
 from pocketstack.image import schemas
 from pocketstack.image.models import Image, Member
-from pocketstack.image.store import FileStore
 
 if TYPE_CHECKING:
+    from pocketstack.image.locations import Locations
+    from pocketstack.image.stores import Stores
     from pocketstack.policy import Enforcer
 
 CORE = ("name", "disk_format", "container_format", "visibility", "protected", "os_hidden",
@@ -32,7 +33,6 @@ READ_ONLY = ("created_at", "updated_at", "status", "checksum", "size", "virtual_
 DISALLOWED = ("direct_url", "self", "file", "schema", "stores")
 RESERVED = ("location", "deleted", "deleted_at")
 RESERVED_NS = "os_glance"
-STORE_ID = "file"  # the one store (pocketstack.image.store.FileStore.store_id)
 SORT_KEYS = ("name", "status", "container_format", "disk_format", "size", "id", "created_at",
              "updated_at")
 UUID_RE = re.compile(schemas.UUID_PATTERN)
@@ -65,8 +65,6 @@ def view(image: Image) -> dict[str, Any]:
                 updated_at=isotime(image.updated_at), tags=list(image.tags or []),
                 self=f"/v2/images/{image.id}", file=f"/v2/images/{image.id}/file",
                 schema="/v2/schemas/image")
-    if image.status in ("active", "deactivated") and image.size is not None:
-        body["stores"] = STORE_ID  # /v2/info/stores is served, so Glance's multi-store view
     return body
 
 
@@ -92,11 +90,24 @@ def _bool(name: str, value: str) -> bool:
 
 
 class ImageManager:
-    def __init__(self, db: Database, store: FileStore, policy: "Enforcer", conf: Any) -> None:
+    def __init__(self, db: Database, store: "Stores", policy: "Enforcer", conf: Any) -> None:
         self.db = db
         self.store = store
         self.policy = policy
         self.conf = conf
+        self.locations: "Locations | None" = None
+
+    def show(self, image: Image) -> dict[str, Any]:
+        """``view`` plus what the stores say: ``stores`` (Glance's multi-store view, as
+        /v2/info/stores is served), and ``direct_url``/``locations`` when shown."""
+        body = view(image)
+        if image.status in ("active", "deactivated") and image.size is not None:
+            held = self.store.holding(image.id)
+            if held:
+                body["stores"] = ",".join(held)
+        if self.locations is not None:
+            self.locations.add_to(body, image)
+        return body
 
     # -- access ---------------------------------------------------------------
     def target(self, ctx: RequestContext, image: Image, member: Member | None = None
@@ -151,7 +162,7 @@ class ImageManager:
         with self.db.read() as session:
             image, member = self.load(session, ctx, image_id)
             self.enforce(ctx, "get_image", self.target(ctx, image, member))
-            return view(image)
+            return self.show(image)
 
     # -- create -----------------------------------------------------------------
     def create(self, ctx: RequestContext, body: Any) -> dict[str, Any]:
@@ -191,7 +202,7 @@ class ImageManager:
             if session.get(Image, image.id) is not None:
                 raise errors.Conflict(f"Image with identifier {image.id} already exists!")
             session.add(image)
-        return view(image)
+        return self.show(image)
 
     def _check_quota(self, count: int, option: str, what: str) -> None:
         limit = self.conf.get("image", option)
@@ -251,7 +262,7 @@ class ImageManager:
             ordered = ordered[ordered.index(anchor) + 1:]
         page = ordered[:limit]
         next_marker = page[-1].id if page and len(page) == limit else None
-        return [view(i) for i in page], next_marker
+        return [self.show(i) for i in page], next_marker
 
     @staticmethod
     def _sorting(args: dict[str, list[str]]) -> tuple[list[str], list[str]]:

@@ -25,7 +25,8 @@ from pocketstack.image.changes import ImageChanges
 from pocketstack.image.data import ImageData
 from pocketstack.image.images import ImageManager
 from pocketstack.image.members import MemberManager
-from pocketstack.image.store import FileStore
+from pocketstack.image.locations import Locations
+from pocketstack.image.stores import Stores
 from pocketstack.image.tasks import TaskManager
 
 if TYPE_CHECKING:
@@ -48,10 +49,9 @@ class ImageService(Service):
     def __init__(self, cloud: "Cloud") -> None:
         super().__init__(cloud)
         conf = cloud.conf
-        root = conf.get("image", "filesystem_store_datadir") or \
-            os.path.join(cloud.data_dir, "images")
-        self.store = FileStore(root, conf.get("image", "image_size_cap"))
+        self.store = Stores(conf, cloud.data_dir)
         self.images = ImageManager(cloud.db, self.store, cloud.policy, conf)
+        self.images.locations = Locations(self.store, conf)
         self.changes = ImageChanges(self.images)
         self.tasks = TaskManager(cloud.db)
         self.data = ImageData(self.images, self.tasks)

@@ -8,6 +8,7 @@ and the size; the virtual size comes from the qcow2 header (raw: the size).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import queue
@@ -94,17 +95,37 @@ class Writer:
     fsyncs and renames the file into place, so a reader never sees a partial image.
     """
 
-    def __init__(self, directory: str, final_path: str, size_cap: int) -> None:
+    def __init__(self, directory: str, final_path: str, size_cap: int,
+                 expected: int | None = None) -> None:
         self.final_path = final_path
         self.size_cap = size_cap
         self.tmp_path = os.path.join(directory, f".tmp-{uuid.uuid4().hex}")
-        self._f: BinaryIO | None = open(self.tmp_path, "wb")
+        self._f: BinaryIO | None = open(self.tmp_path, "wb", buffering=0)
+        self._allocated = 0
+        if expected and expected <= size_cap:
+            # the declared size reserved at once: one extent, and ENOSPC now, not midway
+            try:
+                os.posix_fallocate(self._f.fileno(), 0, expected)
+                self._allocated = expected
+            except OSError as exc:
+                if exc.errno == errno.ENOSPC:
+                    self._f.close()
+                    os.unlink(self.tmp_path)
+                    raise errors.RequestEntityTooLarge(
+                        "There is not enough free space in the image store for "
+                        f"{expected} bytes.") from None
         self.md5 = hashlib.md5(usedforsecurity=False)
         self.sha = hashlib.new(HASH_ALGO)
         self.size = 0
-        self._stages = [_Stage(self._f.write, "image-write"),
+        self._stages = [_Stage(self._write_all, "image-write"),
                         _Stage(self.md5.update, "image-md5"),
                         _Stage(self.sha.update, f"image-{HASH_ALGO}")]
+
+    def _write_all(self, data: bytes) -> None:
+        assert self._f is not None
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._f.fileno(), view):]
 
     def _check(self) -> None:
         for stage in self._stages:
@@ -134,7 +155,8 @@ class Writer:
         assert self._f is not None
         self._drain()
         self._check()
-        self._f.flush()
+        if self._allocated > self.size:  # fewer bytes came than were declared
+            os.ftruncate(self._f.fileno(), self.size)
         os.fsync(self._f.fileno())
         self._f.close()
         self._f = None
@@ -177,11 +199,11 @@ class FileStore:
     def staged_path(self, image_id: str) -> str:
         return os.path.join(self.staging, image_id)
 
-    def writer(self, image_id: str) -> Writer:
-        return Writer(self.root, self.path(image_id), self.size_cap)
+    def writer(self, image_id: str, expected: int | None = None) -> Writer:
+        return Writer(self.root, self.path(image_id), self.size_cap, expected)
 
-    def stage_writer(self, image_id: str) -> Writer:
-        return Writer(self.staging, self.staged_path(image_id), self.size_cap)
+    def stage_writer(self, image_id: str, expected: int | None = None) -> Writer:
+        return Writer(self.staging, self.staged_path(image_id), self.size_cap, expected)
 
     def exists(self, image_id: str) -> bool:
         return os.path.exists(self.path(image_id))

@@ -20,7 +20,8 @@ from pocketstack.api import errors
 from pocketstack.api.request import Request
 from pocketstack.api.routing import route
 from pocketstack.image.data import ImageData
-from pocketstack.image.store import CHUNK, FileStore, Writer
+from pocketstack.image.store import CHUNK, Writer
+from pocketstack.image.stores import Stores
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$")
 
@@ -58,7 +59,7 @@ async def _hand_over(writer: Writer, piece: bytes) -> None:
 
 
 class ImageFiles:
-    def __init__(self, data: ImageData, store: FileStore) -> None:
+    def __init__(self, data: ImageData, store: Stores) -> None:
         self.data = data
         self.store = store
 
@@ -72,10 +73,16 @@ class ImageFiles:
             raise errors.RequestEntityTooLarge(
                 f"Image exceeds the storage quota: the image size cap is "
                 f"{self.store.size_cap} bytes.")
+        expected = int(declared) if declared and declared.isdigit() else None
+        target = req.headers.get("x-image-meta-store")
+        if target is not None and not staging:
+            self.store.backend(target)  # 400 for an unknown store, before any state change
         disk_format = await run_in_threadpool(self.data.begin, req.ctx, image_id, staging)
         try:
-            writer = await run_in_threadpool(
-                self.store.stage_writer if staging else self.store.writer, image_id)
+            if staging:
+                writer = await run_in_threadpool(self.store.stage_writer, image_id, expected)
+            else:
+                writer = await run_in_threadpool(self.store.writer, image_id, expected, target)
         except BaseException:
             await run_in_threadpool(self.data.fail, image_id, staging)
             raise
@@ -83,6 +90,9 @@ class ImageFiles:
             pending: list[bytes] = []
             held = 0
             async for chunk in req.raw.stream():
+                if not pending and len(chunk) >= CHUNK:  # big enough alone: no join copy
+                    await _hand_over(writer, chunk)
+                    continue
                 pending.append(chunk)
                 held += len(chunk)
                 if held >= CHUNK:

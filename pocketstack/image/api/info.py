@@ -7,11 +7,12 @@ from typing import Any
 from pocketstack.api.request import Request
 from pocketstack.api.routing import route
 from pocketstack.image.changes import ImageChanges
-from pocketstack.image.store import CHUNK, FileStore
+from pocketstack.image.store import CHUNK
+from pocketstack.image.stores import Stores
 
 
 class Info:
-    def __init__(self, changes: ImageChanges, store: FileStore, conf: Any) -> None:
+    def __init__(self, changes: ImageChanges, store: Stores, conf: Any) -> None:
         self.changes = changes
         self.store = store
         self.conf = conf
@@ -24,15 +25,17 @@ class Info:
 
     @route("GET", "/v2/info/stores", policy="image:get_stores")
     def stores(self, req: Request) -> dict[str, Any]:
-        return {"stores": [{"id": self.store.store_id, "description": self.store.description,
-                            "default": True}]}
+        return {"stores": [{"id": store_id, "description": store.description,
+                            **({"default": True} if default else {})}
+                           for store_id, store, default in self.store.describe()]}
 
     @route("GET", "/v2/info/stores/detail", policy="image:get_stores_detail")
     def stores_detail(self, req: Request) -> dict[str, Any]:
-        return {"stores": [{"id": self.store.store_id, "description": self.store.description,
-                            "default": True, "type": "file",
-                            "properties": {"data_dir": self.store.root, "chunk_size": CHUNK,
-                                           "thin_provisioning": False}}]}
+        return {"stores": [{"id": store_id, "description": store.description,
+                            **({"default": True} if default else {}), "type": "file",
+                            "properties": {"data_dir": store.root, "chunk_size": CHUNK,
+                                           "thin_provisioning": False}}
+                           for store_id, store, default in self.store.describe()]}
 
     @route("GET", "/v2/info/usage", policy="image:get_usage")
     def usage(self, req: Request) -> dict[str, Any]:

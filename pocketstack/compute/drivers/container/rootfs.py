@@ -1,15 +1,14 @@
 """The per-image rootfs cache (Nova's ``_base``): each image unpacked once, hash checked.
 
-The image's bytes are read from the image store's file directly (Glance and Nova's
-file:// path, no HTTP), their sha512 checked against the image's ``os_hash_value``,
-then unpacked with GNU tar into ``_base/<image id>/rootfs``. Instances layer an
-overlay on it, so boot copies nothing. Entries are never removed while an instance
-directory refers to them (cleanup is off: the driver does not remove them at all).
+The image's bytes come through the compute image cache (``compute/imagecache.py``: by
+file from the image store where it can, hash verified), then are unpacked with GNU tar
+into ``_base/<image id>/rootfs``. Instances layer an overlay on it, so boot copies
+nothing. The cache's cleanup (off by default) removes an entry and its rootfs only when no
+instance on any host uses the image.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -19,6 +18,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from pocketstack.compute.drivers.base import BuildFailed
+from pocketstack.compute.imagecache import ImageFetchError, image_cache
 
 if TYPE_CHECKING:
     from pocketstack.cloud import Cloud
@@ -65,29 +65,18 @@ class RootfsCache:
             return row
 
     def _unpack(self, image_id: str, root: str) -> None:
-        service = self.cloud.service("image")
-        if service is None:
-            raise BuildFailed("there is no image service to read the image from")
         image = self._image(image_id)
-        path = service.data_path(image_id)
-        if path is None:
-            raise BuildFailed(f"image {image_id} has no data in the store")
         if image.container_format not in ("bare", "docker", None) or \
                 image.disk_format not in ("raw", None):
             raise BuildFailed(f"image {image_id} is {image.container_format}/"
                               f"{image.disk_format}: the container driver boots rootfs "
                               "tarballs (container_format bare, disk_format raw)")
-        digest = hashlib.new(image.os_hash_algo or "sha512")
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-        if image.os_hash_value and digest.hexdigest() != image.os_hash_value:
-            raise BuildFailed(f"image {image_id}: {digest.name} mismatch, the stored data "
-                              "is corrupt")
+        try:  # by file from the store where it can (hash verified), else the image API
+            path = image_cache(self.cloud).fetch(image_id)
+        except ImageFetchError as exc:
+            raise BuildFailed(str(exc)) from None
         if not tarfile.is_tarfile(path):
             raise BuildFailed(f"image {image_id} is not a rootfs tarball")
-        LOG.info("image %s: Successfully transferred using file (%s), hash verified", image_id,
-                 path)
         tmp = root + ".tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(tmp)
@@ -103,7 +92,8 @@ class RootfsCache:
         shutil.rmtree(root, ignore_errors=True)
         os.replace(tmp, root)
         with open(os.path.join(self.base, image_id, "ready"), "w") as f:
-            f.write(digest.hexdigest() + "\n")
+            f.write(image.os_hash_value or image.checksum or "")
+            f.write("\n")
         LOG.info("image %s unpacked into %s", image_id, root)
 
     def init_path(self, image_id: str) -> str:
