@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +73,7 @@ class MetadataService(Service):
         self._fp: tuple[float, Any] = (0.0, None)
         self._revalidating: set[str] = set()
         self._last_sweep = time.monotonic()
+        self._drive_lock = threading.Lock()
         self.stats = {"hits": 0, "misses": 0, "refreshes": 0, "denied": 0}
         cloud.metrics.gauge("pocketstack_metadata_requests",
                             "Metadata requests by outcome (cache hits, misses...).",
@@ -160,21 +162,20 @@ class MetadataService(Service):
 
     # -- config drive (compute's hook) -----------------------------------------
     def config_drive(self, uuid: str) -> str | None:
-        """Build ``DATA_DIR/instances/<uuid>/disk.config``; its path (None: no instance)."""
+        """Build ``DATA_DIR/instances/<uuid>/disk.config`` now, from the instance as it is
+        (compute calls this before ``driver.spawn``); its path (None: no such instance).
+        Idempotent: asked again, the same path, written whole again (atomic rename)."""
         from pocketstack.metadata.configdrive import build_for
 
-        return build_for(self, uuid)
+        with self._drive_lock:
+            return build_for(self, uuid)
 
-    def start(self) -> None:
-        from pocketstack.metadata.configdrive import Watcher
+    def drop_config_drive(self, uuid: str) -> None:
+        """The instance is deleted: its config drive goes with it (compute's hook)."""
+        from pocketstack.metadata.configdrive import remove
 
-        self.watcher = Watcher(self)
-        self.watcher.start()
-
-    def stop(self) -> None:
-        watcher = getattr(self, "watcher", None)
-        if watcher is not None:
-            watcher.stop()
+        remove(self.cloud.data_dir, uuid)
+        self.invalidate(uuid)
 
     def invalidate(self, uuid: str) -> None:
         """Forget an instance's rendered documents (e.g. after its metadata changed)."""
