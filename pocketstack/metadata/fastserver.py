@@ -17,18 +17,26 @@ import collections
 import email.utils
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httptools
-
-from pocketstack.metadata.documents import http_head as head
-
-if TYPE_CHECKING:
-    from pocketstack.metadata.service import MetadataService
 
 LOG = logging.getLogger(__name__)
 IDLE_TIMEOUT = 75.0
 _date = [0, b""]
+_REASONS = {200: b"OK", 400: b"Bad Request", 403: b"Forbidden", 404: b"Not Found",
+            405: b"Method Not Allowed", 409: b"Conflict", 500: b"Internal Server Error",
+            204: b"No Content"}
+
+
+def http_head(status: int, headers: list[tuple[bytes, bytes]]) -> bytes:
+    """Status line and headers, without the Date line and the final CRLF."""
+    lines = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Unknown"))]
+    lines.extend(k + b": " + v + b"\r\n" for k, v in headers)
+    return b"".join(lines)
+
+
+head = http_head
 
 
 def date_header() -> bytes:
@@ -161,7 +169,8 @@ class Connection(asyncio.Protocol):
                  "path": req.path, "raw_path": req.path.encode("latin-1"),
                  "query_string": req.query, "root_path": "", "headers": req.headers,
                  "client": self.transport.get_extra_info("peername"),
-                 "server": self.transport.get_extra_info("sockname")}
+                 "server": self.transport.get_extra_info("sockname"),
+                 "pocketstack.internal": self.server.internal}
         sent = False
         out: dict[str, Any] = {}
 
@@ -197,8 +206,13 @@ class Connection(asyncio.Protocol):
 
 
 class FastServer:
-    def __init__(self, svc: "MetadataService") -> None:
+    """``svc``: the :class:`MetadataService`, or a worker process's cache
+    (:mod:`pocketstack.metadata.worker`); ``internal``: the main process's socket for its
+    workers (their cache fills, ``/_pocketstack/bundle``, are served only there)."""
+
+    def __init__(self, svc: Any, internal: bool = False) -> None:
         self.svc = svc
+        self.internal = internal
         self.connections: set[Connection] = set()
         self.server: Any = None
         self.reaper: Any = None
@@ -208,6 +222,11 @@ class FastServer:
         self.server = await loop.create_server(lambda: Connection(self), sock=sock,
                                                backlog=4096)
         self.reaper = asyncio.ensure_future(self._reap())
+
+    async def serve_unix(self, path: str) -> None:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_unix_server(lambda: Connection(self), path=path,
+                                                    backlog=4096)
 
     async def _reap(self) -> None:
         """Close keep-alive connections idle for IDLE_TIMEOUT (one timer, not one each)."""

@@ -27,6 +27,7 @@ from pocketstack.metadata.documents import OPENSTACK_VERSIONS, TEXT, Documents
 from pocketstack.metadata.passwords import MAX_SIZE, Passwords, PasswordExists
 from pocketstack.metadata.source import Source
 from pocketstack.metadata.vendordata import VendorData
+from pocketstack.metadata.worker import BUNDLE_PATH
 
 if TYPE_CHECKING:
     from pocketstack.cloud import Cloud
@@ -203,11 +204,24 @@ class MetadataService(Service):
         return wire[3], wire[2]
 
     async def serve_socket(self, sock: Any) -> None:
-        """Serve the metadata port with :class:`FastServer` (called by ``pocketstack up``)."""
+        """Serve the metadata port (called by ``pocketstack up``): with :class:`FastServer`
+        in this event loop, or by ``metadata_workers`` processes (:mod:`workers`)."""
+        count = int(self.cloud.conf.get("DEFAULT", "metadata_workers") or 0)
+        if count > 0:
+            from pocketstack.metadata.workers import Workers
+
+            self.workers = Workers(self, count)
+            await self.workers.start(sock)
+            return
         from pocketstack.metadata.fastserver import FastServer
 
         self.fast = FastServer(self)
         await self.fast.serve(sock)
+
+    def stop(self) -> None:
+        workers = getattr(self, "workers", None)
+        if workers is not None:
+            workers.stop()
 
     def _hot_lookup(self, path: str, headers: list[tuple[bytes, bytes]]
                     ) -> tuple[int, list[Any], bytes] | None:
@@ -248,7 +262,10 @@ class MetadataService(Service):
             return
         method = scope["method"]
         try:
-            status, headers, body = await self._serve(scope, receive, method, path)
+            if path == BUNDLE_PATH and scope.get("pocketstack.internal"):
+                status, headers, body = await self._bundle(scope)
+            else:
+                status, headers, body = await self._serve(scope, receive, method, path)
         except Refused as exc:
             self.stats["denied"] += 1
             status, headers, body = _error(exc.status, exc.message)
@@ -279,6 +296,16 @@ class MetadataService(Service):
         if method not in ("GET", "HEAD"):
             raise Refused(405)
         return docs.response(key)[:3]
+
+    async def _bundle(self, scope: dict[str, Any]) -> tuple[int, list[Any], bytes]:
+        """A worker process fills its cache (:mod:`workers`): the caller's pages."""
+        from pocketstack.metadata.workers import bundle
+
+        uuid, _ = await self.callers.identify(scope["headers"])
+        if await self.documents(uuid) is None:
+            raise Refused(404)
+        return 200, [(b"content-type", b"application/octet-stream")], bundle(
+            self, scope["headers"], uuid)
 
     async def _password(self, docs: Documents, method: str, receive: Any
                         ) -> tuple[int, list[Any], bytes]:
