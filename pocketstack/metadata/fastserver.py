@@ -168,8 +168,8 @@ class Connection(asyncio.Protocol):
                  "http_version": req.version, "method": req.method, "scheme": "http",
                  "path": req.path, "raw_path": req.path.encode("latin-1"),
                  "query_string": req.query, "root_path": "", "headers": req.headers,
-                 "client": self.transport.get_extra_info("peername"),
-                 "server": self.transport.get_extra_info("sockname"),
+                 "client": _address(self.transport.get_extra_info("peername")),
+                 "server": _address(self.transport.get_extra_info("sockname")),
                  "pocketstack.internal": self.server.internal}
         sent = False
         out: dict[str, Any] = {}
@@ -203,6 +203,11 @@ class Connection(asyncio.Protocol):
         else:
             headers.append((b"content-length", b"%d" % len(body)))
         self._write(head(out.get("status", 500), headers), body, req.keep_alive)
+
+
+def _address(name: Any) -> tuple[str, int]:
+    """(host, port); a Unix socket's name (the workers' socket) as ("unix", 0)."""
+    return tuple(name[:2]) if isinstance(name, tuple) else ("unix", 0)  # type: ignore
 
 
 class FastServer:

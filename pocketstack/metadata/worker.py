@@ -202,7 +202,7 @@ def main(argv: list[str]) -> None:
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(serve(host, int(port), "\0" + upstream, float(ttl)))
+    asyncio.run(serve(host, int(port), upstream, float(ttl)))
 
 
 if __name__ == "__main__":

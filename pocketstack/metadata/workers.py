@@ -1,8 +1,8 @@
 """``[DEFAULT] metadata_workers`` = N >= 1: N processes serve the metadata port.
 
 The main process keeps the source of truth (the documents, the caller tables, the
-database) and serves its workers on a private Unix socket (abstract namespace, a random
-name); each worker (:mod:`pocketstack.metadata.worker`) binds the port with
+database) and serves its workers on a private Unix socket (in a fresh 0700 directory
+under /tmp: socket paths are short); each worker (:mod:`pocketstack.metadata.worker`) binds the port with
 ``SO_REUSEPORT`` and answers its callers from a cache of its own. The port's first
 socket (bound by ``pocketstack up``) is closed once every worker listens, so no
 connection is refused meanwhile. A worker that dies is started again; workers exit with
@@ -15,10 +15,11 @@ import asyncio
 import logging
 import marshal
 import os
-import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +52,8 @@ class Workers:
     def __init__(self, svc: "MetadataService", count: int) -> None:
         self.svc = svc
         self.count = count
-        self.name = f"pocketstack-metadata-{os.getpid()}-{secrets.token_hex(8)}"
+        self.folder = tempfile.mkdtemp(prefix="pocketstack-md-")  # mode 0700
+        self.path = os.path.join(self.folder, "main.sock")
         self.procs: list[subprocess.Popen[bytes]] = []
         self.internal: FastServer | None = None
         self.address: tuple[str, int] = ("", 0)
@@ -62,7 +64,7 @@ class Workers:
         self.address = sock.getsockname()[:2]
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # workers join it
         self.internal = FastServer(self.svc, internal=True)
-        await self.internal.serve_unix("\0" + self.name)
+        await self.internal.serve_unix(self.path)
         procs = [self._spawn() for _ in range(self.count)]
         await asyncio.gather(*(asyncio.to_thread(self._ready, p) for p in procs))
         sock.close()  # every worker listens: the port's first socket can go
@@ -73,7 +75,7 @@ class Workers:
     def _spawn(self) -> "subprocess.Popen[bytes]":
         host, port = self.address
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pocketstack.metadata.worker", host, str(port), self.name,
+            [sys.executable, "-m", "pocketstack.metadata.worker", host, str(port), self.path,
              str(self.svc.ttl)], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
             start_new_session=True)
         self.procs.append(proc)
@@ -112,3 +114,4 @@ class Workers:
                 proc.wait()
         if self.internal is not None:
             self.internal.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
