@@ -31,6 +31,7 @@ from pocketstack.metadata.fastserver import FastServer, http_head
 
 BUNDLE_PATH = "/_pocketstack/bundle"
 _HOP = {b"connection", b"content-length", b"host", b"transfer-encoding", b"keep-alive"}
+NOT_FOUND = b"404 Not Found\n\nThe resource could not be found.\n\n   "
 _NEGATIVE = 1.0  # an unknown caller is asked about again after a second
 
 
@@ -147,6 +148,11 @@ class WorkerCache:
                                 "headers": page[1]})
                     await send({"type": "http.response.body", "body": page[2]})
                     return
+        if path.startswith("/_pocketstack"):  # the main process's, for workers only
+            await send({"type": "http.response.start", "status": 404,
+                        "headers": [(b"content-type", b"text/plain; charset=UTF-8")]})
+            await send({"type": "http.response.body", "body": NOT_FOUND})
+            return
         body = b""
         while True:
             message = await receive()

@@ -215,7 +215,8 @@ def test_config_drive(cloud, tmp_path):
     plain = cloud.cli("server", "create", "--image", img, "--flavor", "m1.tiny", "--nic",
                       "none", "--wait", name("nocd"), "-f", "json", cloud="pocketstack")
     token = cloud.token("pocketstack")
-    r = requests.post(cloud.url(8774, "/v2.1/servers"), headers={"X-Auth-Token": token},
+    r = requests.post(cloud.url(8774, "/v2.1/servers"), headers={
+        "X-Auth-Token": token, "OpenStack-API-Version": "compute 2.37"},
                       json={"server": {"name": name("nocd"), "imageRef": img, "flavorRef": "1",
                                        "networks": "none", "config_drive": "False"}},
                       timeout=30)
