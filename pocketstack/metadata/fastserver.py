@@ -39,6 +39,22 @@ def http_head(status: int, headers: list[tuple[bytes, bytes]]) -> bytes:
 head = http_head
 
 
+def proxy_key(headers: list[tuple[bytes, bytes]]) -> tuple[bytes, bytes] | None:
+    """(X-Forwarded-For, X-Neutron-Network-ID) as received: how the caches know a caller
+    identified by address; None for signed requests (checked every time) and the rest."""
+    forwarded = network = None
+    for k, v in headers:
+        if k == b"x-forwarded-for":
+            forwarded = v
+        elif k == b"x-neutron-network-id":
+            network = v
+        elif k in (b"x-instance-id", b"x-instance-id-signature"):
+            return None
+    if forwarded is None or network is None:
+        return None
+    return forwarded, network
+
+
 def date_header() -> bytes:
     now = int(time.time())
     if _date[0] != now:

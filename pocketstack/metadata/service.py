@@ -24,6 +24,7 @@ from pocketstack.api.service import Service
 from pocketstack.metadata.cache import Batcher, Entry
 from pocketstack.metadata.callers import Callers, Refused
 from pocketstack.metadata.documents import OPENSTACK_VERSIONS, TEXT, Documents
+from pocketstack.metadata.fastserver import proxy_key
 from pocketstack.metadata.passwords import MAX_SIZE, Passwords, PasswordExists
 from pocketstack.metadata.source import Source
 from pocketstack.metadata.vendordata import VendorData
@@ -226,18 +227,11 @@ class MetadataService(Service):
     def _hot_lookup(self, path: str, headers: list[tuple[bytes, bytes]]
                     ) -> tuple[int, list[Any], bytes] | None:
         """A GET answered from the caches alone, or None (then the full path runs)."""
-        forwarded = network = None
-        for k, v in headers:
-            if k == b"x-forwarded-for":
-                forwarded = v
-            elif k == b"x-neutron-network-id":
-                network = v
-            elif k in (b"x-instance-id", b"x-instance-id-signature"):
-                return None
-        if forwarded is None or network is None:
+        key = proxy_key(headers)
+        if key is None:
             return None
         now = time.monotonic()
-        hit = self.callers.known.get((forwarded, network))
+        hit = self.callers.known.get(key)
         if hit is None or hit[1] <= now:
             return None
         entry = self.docs.get(hit[0])

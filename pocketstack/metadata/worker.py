@@ -27,7 +27,7 @@ import sys
 import time
 from typing import Any
 
-from pocketstack.metadata.fastserver import FastServer, http_head
+from pocketstack.metadata.fastserver import FastServer, http_head, proxy_key
 
 BUNDLE_PATH = "/_pocketstack/bundle"
 _HOP = {b"connection", b"content-length", b"host", b"transfer-encoding", b"keep-alive"}
@@ -80,23 +80,9 @@ class WorkerCache:
         self.unknown: dict[tuple[bytes, bytes], float] = {}
         self.loading: dict[tuple[bytes, bytes], asyncio.Future[Any]] = {}
 
-    @staticmethod
-    def _key(headers: list[tuple[bytes, bytes]]) -> tuple[bytes, bytes] | None:
-        forwarded = network = None
-        for k, v in headers:
-            if k == b"x-forwarded-for":
-                forwarded = v
-            elif k == b"x-neutron-network-id":
-                network = v
-            elif k in (b"x-instance-id", b"x-instance-id-signature"):
-                return None
-        if forwarded is None or network is None:
-            return None
-        return forwarded, network
-
     def hot_response(self, path: str, headers: list[tuple[bytes, bytes]]
                      ) -> tuple[bytes, bytes] | None:
-        key = self._key(headers) if self.caching else None
+        key = proxy_key(headers) if self.caching else None
         if key is None:
             return None
         entry = self.entries.get(key)
@@ -136,7 +122,7 @@ class WorkerCache:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         path, method = scope["path"], scope["method"]
         if method == "GET" and self.caching and not path.startswith("/_pocketstack"):
-            key = self._key(scope["headers"])
+            key = proxy_key(scope["headers"])
             if key is not None and self.unknown.get(key, 0.0) <= time.monotonic():
                 try:
                     entry = await self._load(key)
