@@ -80,6 +80,13 @@ class WorkerCache:
         self.unknown: dict[tuple[bytes, bytes], float] = {}
         self.loading: dict[tuple[bytes, bytes], asyncio.Future[Any]] = {}
 
+    def sweep(self) -> None:
+        """Forget callers not heard from for a while (instances come and go)."""
+        horizon = time.monotonic() - 4 * self.ttl
+        for key in [k for k, e in self.entries.items() if e[1] < horizon]:
+            del self.entries[key]
+        self.unknown = {k: t for k, t in self.unknown.items() if t > horizon}
+
     def hot_response(self, path: str, headers: list[tuple[bytes, bytes]]
                      ) -> tuple[bytes, bytes] | None:
         key = proxy_key(headers) if self.caching else None
@@ -110,8 +117,6 @@ class WorkerCache:
         if status != 200:
             self.entries.pop(key, None)
             self.unknown[key] = now + _NEGATIVE
-            if len(self.unknown) > 10000:
-                self.unknown = {k: t for k, t in self.unknown.items() if t > now}
             return None
         fresh, pages = marshal.loads(body)
         entry = [{p: (http_head(st, hd), b) for p, (st, hd, b) in pages.items()},
@@ -174,15 +179,19 @@ async def serve(host: str, port: int, upstream: str, ttl: float) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    fast = FastServer(WorkerCache(Upstream(upstream), ttl))
+    cache = WorkerCache(Upstream(upstream), ttl)
+    fast = FastServer(cache)
     await fast.serve(_listen(host, port))
     gc.freeze()  # the imports: never walked again
     print("ready", flush=True)
+    ticks = 0
     while not stop.is_set() and os.getppid() == parent:
         try:
             await asyncio.wait_for(stop.wait(), 1.0)
         except asyncio.TimeoutError:
-            pass
+            ticks += 1
+            if ticks % 30 == 0:
+                cache.sweep()
     fast.close()
 
 
