@@ -106,8 +106,13 @@ class WorkerCache:
         fut = self.loading.get(key)
         if fut is None:
             fut = self.loading[key] = asyncio.ensure_future(self._fetch(key))
-            fut.add_done_callback(lambda f: self.loading.pop(key, None))
+            fut.add_done_callback(lambda f: self._loaded(key, f))
         return fut
+
+    def _loaded(self, key: tuple[bytes, bytes], fut: "asyncio.Future[Any]") -> None:
+        self.loading.pop(key, None)
+        if not fut.cancelled() and fut.exception() is not None:  # (retrieved: no warning)
+            print(f"metadata worker: refresh failed: {fut.exception()!r}", file=sys.stderr)
 
     async def _fetch(self, key: tuple[bytes, bytes]) -> list[Any] | None:
         status, _, body = await self.upstream.request(
@@ -131,7 +136,7 @@ class WorkerCache:
             if key is not None and self.unknown.get(key, 0.0) <= time.monotonic():
                 try:
                     entry = await self._load(key)
-                except OSError:
+                except Exception:  # (reported by _loaded) the main process answers it
                     entry = None
                 page = entry and entry[2].get(path.rstrip("/") if path != "/" else "/")
                 if page is not None:
