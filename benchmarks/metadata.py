@@ -177,7 +177,8 @@ def measure(cloud: CloudHandle, net: str, ips_file: str, workers: int) -> None:
           f"wrk -t{THREADS}, {DURATION} per run, metadata_workers = {workers}")
     run(cloud, "cold cache (3 s)", net, ips_file, False, "3s", CONNECTIONS)
     # measure warm caches (every worker has its own): 3 s rounds until almost no request
-    # reaches the main process's loader (misses) or its workers' cache fills (bundles)
+    # reaches the main process's loader (misses) or fills a worker's cache (bundles;
+    # not counting refreshes of unchanged documents, "bundles_unchanged")
     t0, rounds = time.monotonic(), 0
     while rounds < 40:
         rounds += 1

@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import ipaddress
+import itertools
 import json
 import os
 from typing import Any
@@ -198,6 +199,9 @@ Page = tuple[int, str, bytes]  # status, content type, body
 NOT_FOUND: Page = (404, TEXT, b"404 Not Found\n\nThe resource could not be found.\n\n   ")
 
 
+_SERIALS = itertools.count(1)
+
+
 class Documents:
     """Every path of one instance's trees, rendered on first use and kept."""
 
@@ -211,6 +215,7 @@ class Documents:
         self.pages: dict[str, Page] = {}
         self.fingerprint: Any = None  # of the tables when the data was read
         self.wire: dict[str, Any] = {}  # path -> (status, ASGI headers, body), the service's
+        self.serial = next(_SERIALS)  # (with len(wire): what a worker's copy is of)
         self._ec2: dict[str, dict[str, Any]] = {}
         self._os: dict[str, dict[str, dict[str, Any]]] = {}
 

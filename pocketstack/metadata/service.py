@@ -76,7 +76,8 @@ class MetadataService(Service):
         self._revalidating: set[str] = set()
         self._last_sweep = time.monotonic()
         self._drive_lock = threading.Lock()
-        self.stats = {"hits": 0, "misses": 0, "refreshes": 0, "denied": 0, "bundles": 0}
+        self.stats = {"hits": 0, "misses": 0, "refreshes": 0, "denied": 0, "bundles": 0,
+                      "bundles_unchanged": 0}
         cloud.metrics.gauge("pocketstack_metadata_requests",
                             "Metadata requests by outcome (cache hits, misses...).",
                             ["outcome"], lambda: [([k], float(v)) for k, v in
@@ -295,7 +296,6 @@ class MetadataService(Service):
         """A worker process fills its cache (:mod:`workers`): the caller's pages."""
         from pocketstack.metadata.workers import bundle
 
-        self.stats["bundles"] += 1
         uuid, _ = await self.callers.identify(scope["headers"])
         if await self.documents(uuid) is None:
             raise Refused(404)

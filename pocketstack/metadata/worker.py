@@ -74,8 +74,8 @@ class WorkerCache:
         self.upstream = upstream
         self.caching = ttl > 0  # metadata_cache_expiration = 0: every request goes through
         self.ttl = max(ttl, 1.0)
-        # (X-Forwarded-For, X-Neutron-Network-ID) ->
-        #     [path -> (head, body), fresh until, path -> (status, headers, body)]
+        # (X-Forwarded-For, X-Neutron-Network-ID) -> [path -> (head, body), fresh until,
+        #     path -> (status, headers, body), version (the main process's)]
         self.entries: dict[tuple[bytes, bytes], list[Any]] = {}
         self.unknown: dict[tuple[bytes, bytes], float] = {}
         self.loading: dict[tuple[bytes, bytes], asyncio.Future[Any]] = {}
@@ -115,17 +115,22 @@ class WorkerCache:
             print(f"metadata worker: refresh failed: {fut.exception()!r}", file=sys.stderr)
 
     async def _fetch(self, key: tuple[bytes, bytes]) -> list[Any] | None:
-        status, _, body = await self.upstream.request(
-            "GET", BUNDLE_PATH.encode(), [(b"x-forwarded-for", key[0]),
-                                          (b"x-neutron-network-id", key[1])])
+        old = self.entries.get(key)
+        headers = [(b"x-forwarded-for", key[0]), (b"x-neutron-network-id", key[1])]
+        if old is not None:
+            headers.append((b"x-pocketstack-version", old[3]))
+        status, _, body = await self.upstream.request("GET", BUNDLE_PATH.encode(), headers)
         now = time.monotonic()
         if status != 200:
             self.entries.pop(key, None)
             self.unknown[key] = now + _NEGATIVE
             return None
-        fresh, pages = marshal.loads(body)
-        entry = [{p: (http_head(st, hd), b) for p, (st, hd, b) in pages.items()},
-                 now + max(fresh, 1.0), pages]
+        fresh, version, pages = marshal.loads(body)
+        if pages is None and old is not None:  # unchanged: fresh again
+            old[1] = now + max(fresh, 1.0)
+            return old
+        entry = [{p: (http_head(st, hd), b) for p, (st, hd, b) in (pages or {}).items()},
+                 now + max(fresh, 1.0), pages or {}, version]
         self.entries[key] = entry
         return entry
 

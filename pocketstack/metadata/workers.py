@@ -33,8 +33,10 @@ LOG = logging.getLogger(__name__)
 
 def bundle(svc: "MetadataService", headers: list[tuple[bytes, bytes]], uuid: str
            ) -> bytes:
-    """Every rendered page of ``uuid``'s documents and for how long they stay fresh
-    (the worker's cache fill; marshal, read only by our own worker processes)."""
+    """Every rendered page of ``uuid``'s documents, their version and for how long they
+    stay fresh (the worker's cache fill; marshal, read only by our own worker processes).
+    A worker that has this version already (``x-pocketstack-version``) gets no pages:
+    a refresh of unchanged documents costs a few lookups."""
     now = time.monotonic()
     entry = svc.docs.get(uuid)
     fresh = (entry.expires - now) if entry is not None else 0.0
@@ -43,9 +45,15 @@ def bundle(svc: "MetadataService", headers: list[tuple[bytes, bytes]], uuid: str
                                    h.get(b"x-neutron-network-id", b"")))
     if known is not None:
         fresh = min(fresh, known[1] - now)
-    pages = {} if entry is None else {path: wire[:3] for path, wire in
-                                      entry.value.wire.items()}
-    return marshal.dumps((fresh, pages))
+    if entry is None:
+        return marshal.dumps((fresh, b"", {}))
+    version = b"%d:%d" % (entry.value.serial, len(entry.value.wire))
+    if h.get(b"x-pocketstack-version") == version:
+        svc.stats["bundles_unchanged"] += 1
+        return marshal.dumps((fresh, version, None))
+    svc.stats["bundles"] += 1
+    return marshal.dumps((fresh, version, {path: wire[:3] for path, wire in
+                                           entry.value.wire.items()}))
 
 
 class Workers:
