@@ -54,10 +54,8 @@ def rebuild(svc: "ComputeService", ctx: RequestContext, inst: Any, args: dict[st
 
 
 def _finish(svc: "ComputeService", uuid: str, host: str | None, previous: str) -> None:
-    from pocketstack.compute.tasks import driver_view
-
     inst = svc.servers.update(RequestContext.admin(), uuid, {})
-    view = driver_view(inst)
+    view = svc.tasks.spawn_view(inst)  # (a new config drive: the instance changed)
     try:
         if host:
             svc.driver.destroy(host, view)

@@ -87,9 +87,7 @@ class Resizes:
         if inst is None or inst.deleted:
             svc.scheduler.release(host, uuid)
             return
-        from pocketstack.compute.tasks import driver_view
-
-        view = driver_view(inst)
+        view = svc.tasks.spawn_view(inst)
         svc.driver.spawn(host, view)
         if svc.tasks.networks is not None:
             svc.tasks.networks.rebind(uuid, host)

@@ -205,7 +205,7 @@ class Servers:
                     tags=list(body.get("tags") or []), scheduler_hints=hints,
                     networks=networks, reservation_id=reservation, launch_index=i,
                     user_data=body.get("user_data"),
-                    config_drive="True" if body.get("config_drive") else "",
+                    config_drive="True" if wants_config_drive(body) else "",
                     access_ip_v4=body.get("accessIPv4"), access_ip_v6=body.get("accessIPv6"),
                     created_at=now, updated_at=now)
                 s.add(inst)
@@ -318,3 +318,11 @@ class Servers:
                                   .where(InstanceAction.instance_uuid == uuid)
                                   .order_by(InstanceAction.start_time.desc(),
                                             InstanceAction.id.desc())))
+
+
+def wants_config_drive(body: dict[str, Any]) -> bool:
+    """``config_drive`` as Nova reads it: a boolean or a boolean-like string."""
+    value = body.get("config_drive")
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "t", "true", "on", "y", "yes")
+    return bool(value)

@@ -103,6 +103,10 @@ class ComputeService(Service):
                              status=exc.code, headers=exc.headers)
 
     def start(self) -> None:
+        metadata = self.cloud.service("metadata")  # (made after compute: looked up here)
+        if metadata is not None and hasattr(metadata, "config_drive"):
+            self.tasks.config_drive_builder = metadata.config_drive
+            self.tasks.delete_hooks.append(metadata.drop_config_drive)
         self.driver.init_host(self.cloud)
         self.flavors.seed()
         self.hosts.ensure()

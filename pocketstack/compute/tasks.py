@@ -55,6 +55,8 @@ class Tasks:
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="compute-task")
         self.delete_hooks: list[Callable[[str], None]] = []  # run with the uuid on delete
         self.networks: Any = None  # compute.networks.ServerNetworks, set by the service
+        # the metadata service's config_drive(uuid) -> ISO path (None: no metadata service)
+        self.config_drive_builder: Callable[[str], str | None] | None = None
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
         def run() -> Any:
@@ -122,7 +124,7 @@ class Tasks:
             try:
                 if self.networks is not None:
                     self.networks.allocate(inst, host.host)
-                self.driver.spawn(host.host, driver_view(inst))
+                self.driver.spawn(host.host, self.spawn_view(inst))
             except BuildFailed as exc:
                 LOG.info("build of %s failed on %s: %s", uuid, host.host, exc)
                 self.scheduler.release(host.host, uuid)
@@ -144,6 +146,19 @@ class Tasks:
             self._event(uuid, request_id, "compute__do_build_and_run_instance", host.host,
                         "Success", started)
             return
+
+    def spawn_view(self, inst: Instance) -> dict[str, Any]:
+        """The driver's view of an instance about to be spawned: with
+        ``config_drive_path`` (the ISO to attach) when the server asked for a config drive
+        (``config_drive: true``) or ``[DEFAULT] force_config_drive`` is set. Built here,
+        after the ports exist (their addresses go in network_data.json)."""
+        view = driver_view(inst)
+        if self.config_drive_builder is not None and (
+                inst.config_drive or self.conf.get("DEFAULT", "force_config_drive")):
+            path = self.config_drive_builder(inst.uuid)
+            if path:
+                view["config_drive_path"] = path
+        return view
 
     def _fail(self, uuid: str, request_id: str, message: str, started: Any,
               host: str | None, detail: str | None = None) -> None:

@@ -21,9 +21,9 @@ register(
     Opt("api", "vendordata_dynamic_failure_fatal", bool, False,
         "A failing dynamic vendordata target fails the request (500) instead of being "
         "left out."),
-    Opt("DEFAULT", "metadata_workers", int, 1,
-        "Accepted for compatibility with Nova; pocketstack serves the metadata API from its "
-        "one event loop (cache hits never leave it), so the value is not used."),
+    Opt("DEFAULT", "metadata_workers", int, 0,
+        "Processes serving the metadata port, each with its own cache (filled from the main "
+        "process); 0: served in the main event loop."),
     Opt("DEFAULT", "force_config_drive", bool, False,
         "Build a config drive for every new server."),
     Opt("DEFAULT", "config_drive_format", str, "iso9660", "Config drive format (iso9660)."),

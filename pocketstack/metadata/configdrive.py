@@ -6,9 +6,10 @@ network_data.json, vendor_data.json, vendor_data2.json, user_data) and
 with Rock Ridge and Joliet names (cloud-init reads either). Written to
 ``DATA_DIR/instances/<uuid>/disk.config``, where the real drivers attach it from.
 
-Compute's hook: ``cloud.service("metadata").config_drive(uuid)`` once the instance is
-scheduled (for ``config_drive: true`` or ``[DEFAULT] force_config_drive``). Until compute
-calls it, :class:`Watcher` builds the drives of new instances that asked for one.
+Built on request: compute calls ``cloud.service("metadata").config_drive(uuid)`` during
+the build, once the ports exist and before ``driver.spawn`` (for ``config_drive: true`` or
+``[DEFAULT] force_config_drive``), and hands the path to the driver as
+``instance["config_drive_path"]``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import io
 import json
 import logging
 import os
-import threading
 from typing import TYPE_CHECKING, Any
 
 import pycdlib
@@ -95,50 +95,14 @@ def write(data_dir: str, uuid: str, image: bytes) -> str:
     return path
 
 
-class Watcher:
-    """Builds the config drives of instances that asked for one (until compute calls us)."""
-
-    def __init__(self, svc: "MetadataService", interval: float = 2.0) -> None:
-        self.svc = svc
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="config-drive", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.sweep()
-            except Exception:
-                LOG.exception("config drive sweep failed")
-
-    def sweep(self) -> list[str]:
-        from sqlalchemy import select
-
-        from pocketstack.compute.models import Instance
-
-        force = self.svc.cloud.conf.get("DEFAULT", "force_config_drive")
-        with self.svc.cloud.db.read() as s:
-            q = select(Instance.uuid).where(Instance.deleted.is_(False),
-                                            Instance.host.is_not(None))
-            if not force:
-                q = q.where(Instance.config_drive != "")
-            uuids = list(s.scalars(q))
-        built = []
-        root = os.path.join(self.svc.cloud.data_dir, "instances")
-        for uuid in uuids:
-            if not os.path.exists(os.path.join(root, uuid, "disk.config")):
-                if self.svc.config_drive(uuid) is not None:
-                    built.append(uuid)
-        return built
+def remove(data_dir: str, uuid: str) -> None:
+    """Delete ``uuid``'s config drive (and its folder once empty: drivers share it)."""
+    folder = os.path.join(data_dir, "instances", uuid)
+    try:
+        os.remove(os.path.join(folder, "disk.config"))
+        os.rmdir(folder)
+    except OSError:
+        pass
 
 
 def build_for(svc: "MetadataService", uuid: str) -> str | None:

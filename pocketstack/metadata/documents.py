@@ -11,10 +11,12 @@ import base64
 import binascii
 import hashlib
 import ipaddress
+import itertools
 import json
 import os
 from typing import Any
 
+from pocketstack.metadata.fastserver import http_head
 from pocketstack.metadata.source import InstanceData
 
 EC2_VERSIONS = ["1.0", "2007-01-19", "2007-03-01", "2007-08-29", "2007-10-10", "2007-12-15",
@@ -194,18 +196,10 @@ def _leaf(value: Any) -> str:
 
 
 Page = tuple[int, str, bytes]  # status, content type, body
-_REASONS = {200: b"OK", 400: b"Bad Request", 403: b"Forbidden", 404: b"Not Found",
-            405: b"Method Not Allowed", 409: b"Conflict", 500: b"Internal Server Error",
-            204: b"No Content"}
-
-
-def http_head(status: int, headers: list[tuple[bytes, bytes]]) -> bytes:
-    """Status line and headers, without the Date line and the final CRLF."""
-    lines = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Unknown"))]
-    lines.extend(k + b": " + v + b"\r\n" for k, v in headers)
-    return b"".join(lines)
-
 NOT_FOUND: Page = (404, TEXT, b"404 Not Found\n\nThe resource could not be found.\n\n   ")
+
+
+_SERIALS = itertools.count(1)
 
 
 class Documents:
@@ -221,6 +215,7 @@ class Documents:
         self.pages: dict[str, Page] = {}
         self.fingerprint: Any = None  # of the tables when the data was read
         self.wire: dict[str, Any] = {}  # path -> (status, ASGI headers, body), the service's
+        self.serial = next(_SERIALS)  # (with len(wire): what a worker's copy is of)
         self._ec2: dict[str, dict[str, Any]] = {}
         self._os: dict[str, dict[str, dict[str, Any]]] = {}
 

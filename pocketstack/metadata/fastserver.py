@@ -17,18 +17,42 @@ import collections
 import email.utils
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httptools
-
-from pocketstack.metadata.documents import http_head as head
-
-if TYPE_CHECKING:
-    from pocketstack.metadata.service import MetadataService
 
 LOG = logging.getLogger(__name__)
 IDLE_TIMEOUT = 75.0
 _date = [0, b""]
+_REASONS = {200: b"OK", 400: b"Bad Request", 403: b"Forbidden", 404: b"Not Found",
+            405: b"Method Not Allowed", 409: b"Conflict", 500: b"Internal Server Error",
+            204: b"No Content"}
+
+
+def http_head(status: int, headers: list[tuple[bytes, bytes]]) -> bytes:
+    """Status line and headers, without the Date line and the final CRLF."""
+    lines = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Unknown"))]
+    lines.extend(k + b": " + v + b"\r\n" for k, v in headers)
+    return b"".join(lines)
+
+
+head = http_head
+
+
+def proxy_key(headers: list[tuple[bytes, bytes]]) -> tuple[bytes, bytes] | None:
+    """(X-Forwarded-For, X-Neutron-Network-ID) as received: how the caches know a caller
+    identified by address; None for signed requests (checked every time) and the rest."""
+    forwarded = network = None
+    for k, v in headers:
+        if k == b"x-forwarded-for":
+            forwarded = v
+        elif k == b"x-neutron-network-id":
+            network = v
+        elif k in (b"x-instance-id", b"x-instance-id-signature"):
+            return None
+    if forwarded is None or network is None:
+        return None
+    return forwarded, network
 
 
 def date_header() -> bytes:
@@ -160,8 +184,9 @@ class Connection(asyncio.Protocol):
                  "http_version": req.version, "method": req.method, "scheme": "http",
                  "path": req.path, "raw_path": req.path.encode("latin-1"),
                  "query_string": req.query, "root_path": "", "headers": req.headers,
-                 "client": self.transport.get_extra_info("peername"),
-                 "server": self.transport.get_extra_info("sockname")}
+                 "client": _address(self.transport.get_extra_info("peername")),
+                 "server": _address(self.transport.get_extra_info("sockname")),
+                 "pocketstack.internal": self.server.internal}
         sent = False
         out: dict[str, Any] = {}
 
@@ -196,9 +221,19 @@ class Connection(asyncio.Protocol):
         self._write(head(out.get("status", 500), headers), body, req.keep_alive)
 
 
+def _address(name: Any) -> tuple[str, int]:
+    """(host, port); a Unix socket's name (the workers' socket) as ("unix", 0)."""
+    return tuple(name[:2]) if isinstance(name, tuple) else ("unix", 0)  # type: ignore
+
+
 class FastServer:
-    def __init__(self, svc: "MetadataService") -> None:
+    """``svc``: the :class:`MetadataService`, or a worker process's cache
+    (:mod:`pocketstack.metadata.worker`); ``internal``: the main process's socket for its
+    workers (their cache fills, ``/_pocketstack/bundle``, are served only there)."""
+
+    def __init__(self, svc: Any, internal: bool = False) -> None:
         self.svc = svc
+        self.internal = internal
         self.connections: set[Connection] = set()
         self.server: Any = None
         self.reaper: Any = None
@@ -208,6 +243,11 @@ class FastServer:
         self.server = await loop.create_server(lambda: Connection(self), sock=sock,
                                                backlog=4096)
         self.reaper = asyncio.ensure_future(self._reap())
+
+    async def serve_unix(self, path: str) -> None:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_unix_server(lambda: Connection(self), path=path,
+                                                    backlog=4096)
 
     async def _reap(self) -> None:
         """Close keep-alive connections idle for IDLE_TIMEOUT (one timer, not one each)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -23,9 +24,11 @@ from pocketstack.api.service import Service
 from pocketstack.metadata.cache import Batcher, Entry
 from pocketstack.metadata.callers import Callers, Refused
 from pocketstack.metadata.documents import OPENSTACK_VERSIONS, TEXT, Documents
+from pocketstack.metadata.fastserver import proxy_key
 from pocketstack.metadata.passwords import MAX_SIZE, Passwords, PasswordExists
 from pocketstack.metadata.source import Source
 from pocketstack.metadata.vendordata import VendorData
+from pocketstack.metadata.worker import BUNDLE_PATH
 
 if TYPE_CHECKING:
     from pocketstack.cloud import Cloud
@@ -72,7 +75,9 @@ class MetadataService(Service):
         self._fp: tuple[float, Any] = (0.0, None)
         self._revalidating: set[str] = set()
         self._last_sweep = time.monotonic()
-        self.stats = {"hits": 0, "misses": 0, "refreshes": 0, "denied": 0}
+        self._drive_lock = threading.Lock()
+        self.stats = {"hits": 0, "misses": 0, "refreshes": 0, "denied": 0, "bundles": 0,
+                      "bundles_unchanged": 0}
         cloud.metrics.gauge("pocketstack_metadata_requests",
                             "Metadata requests by outcome (cache hits, misses...).",
                             ["outcome"], lambda: [([k], float(v)) for k, v in
@@ -160,21 +165,20 @@ class MetadataService(Service):
 
     # -- config drive (compute's hook) -----------------------------------------
     def config_drive(self, uuid: str) -> str | None:
-        """Build ``DATA_DIR/instances/<uuid>/disk.config``; its path (None: no instance)."""
+        """Build ``DATA_DIR/instances/<uuid>/disk.config`` now, from the instance as it is
+        (compute calls this before ``driver.spawn``); its path (None: no such instance).
+        Idempotent: asked again, the same path, written whole again (atomic rename)."""
         from pocketstack.metadata.configdrive import build_for
 
-        return build_for(self, uuid)
+        with self._drive_lock:
+            return build_for(self, uuid)
 
-    def start(self) -> None:
-        from pocketstack.metadata.configdrive import Watcher
+    def drop_config_drive(self, uuid: str) -> None:
+        """The instance is deleted: its config drive goes with it (compute's hook)."""
+        from pocketstack.metadata.configdrive import remove
 
-        self.watcher = Watcher(self)
-        self.watcher.start()
-
-    def stop(self) -> None:
-        watcher = getattr(self, "watcher", None)
-        if watcher is not None:
-            watcher.stop()
+        remove(self.cloud.data_dir, uuid)
+        self.invalidate(uuid)
 
     def invalidate(self, uuid: str) -> None:
         """Forget an instance's rendered documents (e.g. after its metadata changed)."""
@@ -202,27 +206,33 @@ class MetadataService(Service):
         return wire[3], wire[2]
 
     async def serve_socket(self, sock: Any) -> None:
-        """Serve the metadata port with :class:`FastServer` (called by ``pocketstack up``)."""
+        """Serve the metadata port (called by ``pocketstack up``): with :class:`FastServer`
+        in this event loop, or by ``metadata_workers`` processes (:mod:`workers`)."""
+        count = int(self.cloud.conf.get("DEFAULT", "metadata_workers") or 0)
+        if count > 0:
+            from pocketstack.metadata.workers import Workers
+
+            self.workers = Workers(self, count)
+            await self.workers.start(sock)
+            return
         from pocketstack.metadata.fastserver import FastServer
 
         self.fast = FastServer(self)
         await self.fast.serve(sock)
 
+    def stop(self) -> None:
+        workers = getattr(self, "workers", None)
+        if workers is not None:
+            workers.stop()
+
     def _hot_lookup(self, path: str, headers: list[tuple[bytes, bytes]]
                     ) -> tuple[int, list[Any], bytes] | None:
         """A GET answered from the caches alone, or None (then the full path runs)."""
-        forwarded = network = None
-        for k, v in headers:
-            if k == b"x-forwarded-for":
-                forwarded = v
-            elif k == b"x-neutron-network-id":
-                network = v
-            elif k in (b"x-instance-id", b"x-instance-id-signature"):
-                return None
-        if forwarded is None or network is None:
+        key = proxy_key(headers)
+        if key is None:
             return None
         now = time.monotonic()
-        hit = self.callers.known.get((forwarded, network))
+        hit = self.callers.known.get(key)
         if hit is None or hit[1] <= now:
             return None
         entry = self.docs.get(hit[0])
@@ -247,7 +257,10 @@ class MetadataService(Service):
             return
         method = scope["method"]
         try:
-            status, headers, body = await self._serve(scope, receive, method, path)
+            if path == BUNDLE_PATH and scope.get("pocketstack.internal"):
+                status, headers, body = await self._bundle(scope)
+            else:
+                status, headers, body = await self._serve(scope, receive, method, path)
         except Refused as exc:
             self.stats["denied"] += 1
             status, headers, body = _error(exc.status, exc.message)
@@ -278,6 +291,16 @@ class MetadataService(Service):
         if method not in ("GET", "HEAD"):
             raise Refused(405)
         return docs.response(key)[:3]
+
+    async def _bundle(self, scope: dict[str, Any]) -> tuple[int, list[Any], bytes]:
+        """A worker process fills its cache (:mod:`workers`): the caller's pages."""
+        from pocketstack.metadata.workers import bundle
+
+        uuid, _ = await self.callers.identify(scope["headers"])
+        if await self.documents(uuid) is None:
+            raise Refused(404)
+        return 200, [(b"content-type", b"application/octet-stream")], bundle(
+            self, scope["headers"], uuid)
 
     async def _password(self, docs: Documents, method: str, receive: Any
                         ) -> tuple[int, list[Any], bytes]:

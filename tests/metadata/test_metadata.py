@@ -187,7 +187,6 @@ def test_methods_and_bad_input(cloud, vm):
 
 def test_config_drive(cloud, tmp_path):
     import os
-    import time
 
     from pocketstack.metadata.configdrive import read_iso
 
@@ -197,12 +196,11 @@ def test_config_drive(cloud, tmp_path):
     ud = tmp_path / "ud"
     ud.write_text("#!/bin/sh\necho hi\n")
     server = cloud.cli("server", "create", "--image", img, "--flavor", "m1.tiny", "--nic",
-                       "none", "--config-drive", "True", "--user-data", str(ud),
+                       "none", "--config-drive", "True", "--user-data", str(ud), "--wait",
                        "--property", "drive=yes", name("cd"), "-f", "json", cloud="pocketstack")
+    assert server["status"] == "ACTIVE" and server["config_drive"] == "True"
+    # built during the build, before the driver spawned it: there once the server is ACTIVE
     path = os.path.join(cloud.data_dir, "instances", server["id"], "disk.config")
-    deadline = time.monotonic() + 60
-    while not os.path.exists(path) and time.monotonic() < deadline:
-        time.sleep(0.5)
     drive = read_iso(path)
     assert drive["label"] == "config-2"
     files = drive["files"]
@@ -213,8 +211,41 @@ def test_config_drive(cloud, tmp_path):
     assert json.loads(files["openstack/latest/vendor_data.json"]) == {}
     assert "instance-id" in json.loads(files["ec2/latest/meta-data.json"])
     assert files["ec2/latest/user-data"] == ud.read_bytes()
-    # a server without a config drive gets none
+    # a server without a config drive (or with config_drive "False") gets none
     plain = cloud.cli("server", "create", "--image", img, "--flavor", "m1.tiny", "--nic",
-                      "none", name("nocd"), "-f", "json", cloud="pocketstack")
-    time.sleep(3)
+                      "none", "--wait", name("nocd"), "-f", "json", cloud="pocketstack")
+    token = cloud.token("pocketstack")
+    r = requests.post(cloud.url(8774, "/v2.1/servers"), headers={
+        "X-Auth-Token": token, "OpenStack-API-Version": "compute 2.37"},
+                      json={"server": {"name": name("nocd"), "imageRef": img, "flavorRef": "1",
+                                       "networks": "none", "config_drive": "False"}},
+                      timeout=30)
+    assert r.status_code == 202, r.text
+    falsy = cloud.cli("server", "show", r.json()["server"]["id"], "-f", "json")
+    assert falsy["config_drive"] == ""
     assert not os.path.exists(os.path.join(cloud.data_dir, "instances", plain["id"]))
+    # deleting the server deletes its drive
+    cloud.cli("server", "delete", "--wait", server["id"], cloud="pocketstack")
+    assert not os.path.exists(path)
+
+
+def test_config_drive_on_the_network(cloud, vm, tmp_path):
+    """A server with a port: the drive's network_data.json has its address."""
+    import os
+
+    from pocketstack.metadata.configdrive import read_iso
+
+    from md_helpers import image
+
+    # (the fixture's server did not ask for a drive: none was built)
+    assert not os.path.exists(os.path.join(cloud.data_dir, "instances", vm["id"],
+                                           "disk.config"))
+    img = image(cloud, tmp_path)
+    server = cloud.cli("server", "create", "--image", img, "--flavor", "m1.tiny", "--nic",
+                       "net-id=private", "--config-drive", "True", "--wait", name("cdn"),
+                       "-f", "json", cloud="pocketstack")
+    drive = read_iso(os.path.join(cloud.data_dir, "instances", server["id"], "disk.config"))
+    nd = json.loads(drive["files"]["openstack/latest/network_data.json"])
+    assert len(nd["links"]) == 1 and nd["networks"][0]["type"] in ("ipv4", "ipv4_dhcp")
+    port = cloud.cli("port", "list", "--device-id", server["id"], "-f", "json")[0]
+    assert nd["links"][0]["ethernet_mac_address"] == port["MAC Address"]

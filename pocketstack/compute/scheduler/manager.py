@@ -159,11 +159,11 @@ class Scheduler:
     def _refresh_services(self, force: bool = False) -> None:
         """Copy the service rows' enabled/up/zone onto the host states when changed."""
         with self.db.read() as s:
-            sig = s.execute(select(
-                select(func.count(ComputeService.id), func.max(ComputeService.updated_at))
-                .where(ComputeService.binary == "nova-compute").subquery(),
-                select(func.count(Aggregate.id), func.max(Aggregate.updated_at)).subquery()
-            )).first()
+            sig = (*s.execute(select(func.count(ComputeService.id),
+                                     func.max(ComputeService.updated_at))
+                              .where(ComputeService.binary == "nova-compute")).one(),
+                   *s.execute(select(func.count(Aggregate.id),
+                                     func.max(Aggregate.updated_at))).one())
         now = time.monotonic()
         if not force and sig == self._svc_sig and now - self._svc_at < _SERVICE_TTL:
             return
