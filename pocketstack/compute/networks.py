@@ -184,14 +184,29 @@ class ServerNetworks:
             net.delete_ports_for_device(uuid)
 
 
-def addresses(cloud: "Cloud", instance: Any) -> dict[str, Any]:
+def prefetch_ports(cloud: "Cloud", uuids: list[str]) -> dict[str, list[dict[str, Any]]] | None:
+    """The ports of many servers in one query (for ``ports=`` below), or None without a
+    Network service: a list renders every server without a query per server."""
+    net = _net(cloud)
+    return None if net is None else net.ports_for_devices(list(uuids))
+
+
+def _ports(net: Any, instance: Any, ports: dict[str, list[dict[str, Any]]] | None
+           ) -> list[dict[str, Any]]:
+    if ports is not None and instance.uuid in ports:
+        return ports[instance.uuid]
+    return net.ports_for_device(instance.uuid)
+
+
+def addresses(cloud: "Cloud", instance: Any,
+              ports: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
     """Nova's ``addresses``: {network name: [{addr, version, type, mac}]}."""
     net = _net(cloud)
     if net is None:
         return {}
     out: dict[str, list[dict[str, Any]]] = {}
     names: dict[str, str] = {}
-    for port in net.ports_for_device(instance.uuid):
+    for port in _ports(net, instance, ports):
         nid = port["network_id"]
         if nid not in names:
             try:
@@ -211,13 +226,14 @@ def addresses(cloud: "Cloud", instance: Any) -> dict[str, Any]:
     return out
 
 
-def security_groups(cloud: "Cloud", instance: Any) -> list[dict[str, str]]:
+def security_groups(cloud: "Cloud", instance: Any,
+                    ports: dict[str, list[dict[str, Any]]] | None = None) -> list[dict[str, str]]:
     """The names of the security groups on the instance's ports (Nova's server view)."""
     net = _net(cloud)
     if net is None:
         return []
     ids: list[str] = []
-    for port in net.ports_for_device(instance.uuid):
+    for port in _ports(net, instance, ports):
         ids += [g for g in port.get("security_groups") or [] if g not in ids]
     out = []
     admin = RequestContext.admin()
@@ -242,8 +258,9 @@ def filter_by_ip(cloud: "Cloud", rows: list[Any], ip: str | None, ip6: str | Non
             except re.error:
                 return []
     kept = []
+    ports = prefetch_ports(cloud, [r.uuid for r in rows])
     for row in rows:
-        addrs = [a for entries in addresses(cloud, row).values() for a in entries]
+        addrs = [a for entries in addresses(cloud, row, ports).values() for a in entries]
         if all(any(rx.search(a["addr"]) for a in addrs if a["version"] == v)
                for rx, v in tests):
             kept.append(row)

@@ -71,11 +71,16 @@ class Tasks:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
     # -- helpers ----------------------------------------------------------------
-    def _update(self, uuid: str, **fields: Any) -> Instance | None:
+    def _update(self, uuid: str, event: tuple[Any, ...] | None = None, **fields: Any
+                ) -> Instance | None:
+        """Set fields of a live instance; with ``event`` (the arguments of :meth:`_event`
+        after the uuid) also record that event, in the same transaction."""
         with self.db.write() as s:
             inst = s.scalar(select(Instance).where(Instance.uuid == uuid))
             if inst is None or inst.deleted:
                 return None
+            if event is not None:
+                self._event_in(s, uuid, *event)
             if inst.task_state == states.DELETING and fields.get("task_state", 1) is None:
                 fields.pop("task_state")  # a delete overtook this task: leave it to the delete
                 fields.pop("vm_state", None)
@@ -87,17 +92,23 @@ class Tasks:
     def _event(self, uuid: str, request_id: str, event: str, host: str | None,
                result: str, started: Any, tb: str | None = None) -> None:
         with self.db.write() as s:
-            act = s.scalar(select(InstanceAction).where(InstanceAction.instance_uuid == uuid,
-                                                        InstanceAction.request_id == request_id))
-            if act is None:
-                return
-            now = utcnow()
-            act.events = [*act.events, {"event": event, "start_time": started.isoformat(),
-                                        "finish_time": now.isoformat(), "result": result,
-                                        "traceback": tb, "host": host}]
-            act.finish_time = act.updated_at = now
-            if result != "Success":
-                act.message = "Error"
+            self._event_in(s, uuid, request_id, event, host, result, started, tb)
+
+    @staticmethod
+    def _event_in(s: Any, uuid: str, request_id: str, event: str, host: str | None,
+                  result: str, started: Any, tb: str | None = None) -> None:
+        """:meth:`_event` inside the caller's transaction."""
+        act = s.scalar(select(InstanceAction).where(InstanceAction.instance_uuid == uuid,
+                                                    InstanceAction.request_id == request_id))
+        if act is None:
+            return
+        now = utcnow()
+        act.events = [*act.events, {"event": event, "start_time": started.isoformat(),
+                                    "finish_time": now.isoformat(), "result": result,
+                                    "traceback": tb, "host": host}]
+        act.finish_time = act.updated_at = now
+        if result != "Success":
+            act.message = "Error"
 
     # -- build ------------------------------------------------------------------
     def build(self, spec: RequestSpec, request_id: str) -> None:
@@ -136,15 +147,14 @@ class Tasks:
                 self._update(uuid, host=None, node=None, task_state=states.SCHEDULING)
                 continue
             done = self._update(uuid, vm_state=states.ACTIVE, task_state=None,
-                                power_state=states.RUNNING, launched_at=utcnow(), progress=0)
+                                power_state=states.RUNNING, launched_at=utcnow(), progress=0,
+                                event=(request_id, "compute__do_build_and_run_instance",
+                                       host.host, "Success", started))
             if done is None:  # deleted while spawning: undo the spawn and the claim
                 self.driver.destroy(host.host, driver_view(inst))
                 self.scheduler.release(host.host, uuid)
                 if self.networks is not None:
                     self.networks.deallocate(uuid)
-                return
-            self._event(uuid, request_id, "compute__do_build_and_run_instance", host.host,
-                        "Success", started)
             return
 
     def spawn_view(self, inst: Instance) -> dict[str, Any]:
@@ -210,10 +220,10 @@ class Tasks:
                 now = utcnow()
                 row.deleted, row.vm_state, row.task_state = True, states.DELETED, None
                 row.power_state, row.terminated_at, row.updated_at = states.NOSTATE, now, now
+            self._event_in(s, uuid, request_id, "compute_terminate_instance", inst.host,
+                           "Success", started)
         self.scheduler.release(inst.host, uuid)
         if self.networks is not None:
             self.networks.deallocate(uuid)
         if inst.resize_from and inst.resize_from.get("host"):  # deleted while resized
             self.scheduler.release(inst.resize_from["host"], uuid)
-        self._event(uuid, request_id, "compute_terminate_instance", inst.host, "Success",
-                    started)

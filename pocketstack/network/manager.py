@@ -13,6 +13,9 @@ security_groups=None, port_id=None, device_owner="compute:nova") -> dict``
 ``ports_for_device(device_id) -> list[dict]``
     The ports of an instance with their fixed IPs (ordered by creation).
 
+``ports_for_devices(device_ids) -> dict[str, list[dict]]``
+    The same for many instances in one query (a server list), keyed by device id.
+
 ``delete_ports_for_device(device_id) -> int``
     Delete the ports created for an instance; ports the user created and passed
     in with ``port_id`` are unbound (device_id cleared) instead. Returns the count.
@@ -132,6 +135,18 @@ class Networking:
             rows = s.scalars(select(Port).where(Port.device_id == device_id)
                              .order_by(Port.created_at, Port.id))
             return [self.ports.view(s, r, None) for r in rows]
+
+    def ports_for_devices(self, device_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {d: [] for d in device_ids}
+        if not device_ids:
+            return out
+        with self.db.read() as s:
+            for i in range(0, len(device_ids), 500):  # bounded IN lists
+                rows = s.scalars(select(Port).where(Port.device_id.in_(device_ids[i:i + 500]))
+                                 .order_by(Port.created_at, Port.id))
+                for r in rows:
+                    out[r.device_id].append(self.ports.view(s, r, None))
+        return out
 
     def delete_ports_for_device(self, device_id: str) -> int:
         count = 0

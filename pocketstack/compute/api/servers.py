@@ -12,6 +12,7 @@ from pocketstack.api.validation import validate
 from pocketstack.compute import states
 from pocketstack.compute.api import schemas, views
 from pocketstack.compute.api.common import bool_param, int_param, next_link
+from pocketstack.compute.networks import prefetch_ports
 
 if TYPE_CHECKING:
     from pocketstack.compute.service import ComputeService
@@ -171,6 +172,7 @@ class Servers:
                                     f"{sort_dir}")
         rows = self.servers.list(project_id, filters, limit, marker, sort_key, sort_dir)
         if detail:
+            req._ports = prefetch_ports(self.svc.cloud, [r.uuid for r in rows])  # type: ignore
             items = [views.server(self.svc, req, r) for r in rows]
         else:
             items = [views.server_brief(req, r) for r in rows]

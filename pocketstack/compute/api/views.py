@@ -63,9 +63,21 @@ def _server_flavor(req: "Request", inst: Instance) -> dict[str, Any]:
     out = {"vcpus": fl.get("vcpus", inst.vcpus), "ram": fl.get("memory_mb", inst.memory_mb),
            "disk": fl.get("root_gb", inst.root_gb), "ephemeral": fl.get("ephemeral_gb", 0),
            "swap": fl.get("swap", 0), "original_name": fl.get("name", "")}
-    if req.authorized(f"{P}os-flavor-extra-specs:index", {"project_id": inst.project_id}):
+    if _authorized(req, f"{P}os-flavor-extra-specs:index", {"project_id": inst.project_id}):
         out["extra_specs"] = dict(fl.get("extra_specs") or {})
     return out
+
+
+def _authorized(req: "Request", action: str, target: dict[str, Any]) -> bool:
+    """``req.authorized`` answered once per (rule, owner) in a request: a list of 1,000
+    servers of one project asks the policy engine a few times, not thousands."""
+    memo = getattr(req, "_policy_memo", None)
+    if memo is None:
+        memo = req._policy_memo = {}  # type: ignore[attr-defined]
+    key = (action, target.get("project_id"), target.get("user_id"))
+    if key not in memo:
+        memo[key] = req.authorized(action, target)
+    return memo[key]
 
 
 def server_brief(req: "Request", inst: Instance) -> dict[str, Any]:
@@ -76,6 +88,7 @@ def server_brief(req: "Request", inst: Instance) -> dict[str, Any]:
 def server(svc: "ComputeService", req: "Request", inst: Instance, show: bool = False
            ) -> dict[str, Any]:
     target = {"project_id": inst.project_id, "user_id": inst.user_id}
+    ports = getattr(req, "_ports", None)  # prefetched by a list: no query per server
     image: Any = ""
     if inst.image_ref:
         image = {"id": inst.image_ref, "links": [{"rel": "bookmark", "href":
@@ -88,7 +101,7 @@ def server(svc: "ComputeService", req: "Request", inst: Instance, show: bool = F
         "hostId": host_id(inst.project_id, inst.host), "image": image,
         "flavor": _server_flavor(req, inst),
         "created": iso(inst.created_at), "updated": iso(inst.updated_at or inst.created_at),
-        "addresses": addresses(svc.cloud, inst),
+        "addresses": addresses(svc.cloud, inst, ports),
         "accessIPv4": inst.access_ip_v4 or "", "accessIPv6": _v6(inst.access_ip_v6),
         "links": links(req, "servers", inst.uuid), "OS-DCF:diskConfig": "MANUAL",
         "OS-EXT-AZ:availability_zone": inst.availability_zone or "",
@@ -99,7 +112,7 @@ def server(svc: "ComputeService", req: "Request", inst: Instance, show: bool = F
         "OS-EXT-STS:power_state": inst.power_state,
         "os-extended-volumes:volumes_attached": svc.volumes.attached(req, inst),
     }
-    if req.authorized(f"{P}os-extended-server-attributes", target):
+    if _authorized(req, f"{P}os-extended-server-attributes", target):
         out.update({"OS-EXT-SRV-ATTR:host": inst.host,
                     "OS-EXT-SRV-ATTR:hypervisor_hostname": inst.node,
                     "OS-EXT-SRV-ATTR:instance_name": f"instance-{inst.id:08x}"})
@@ -113,12 +126,12 @@ def server(svc: "ComputeService", req: "Request", inst: Instance, show: bool = F
     if out["status"] in _PROGRESS_STATUSES:  # Nova shows progress only in these
         out["progress"] = inst.progress or 0
     if isinstance(inst.networks, dict):
-        groups = security_groups(svc.cloud, inst)
+        groups = security_groups(svc.cloud, inst, ports)
         if groups:  # Nova leaves the key out when the server has none
             out["security_groups"] = groups
     if req.at_least("2.9"):
         out["locked"] = bool(inst.locked)
-    if req.at_least("2.16") and req.authorized(f"{P}servers:show:host_status", target):
+    if req.at_least("2.16") and _authorized(req, f"{P}servers:show:host_status", target):
         out["host_status"] = _host_status(svc, req, inst)
     if req.at_least("2.19"):
         out["description"] = inst.description
