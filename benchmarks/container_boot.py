@@ -19,6 +19,7 @@ import socket
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -60,8 +61,29 @@ def boot_one(conn: Any, handle: CloudHandle, image: str, flavor: str, network: s
                                             networks="none")
         fallback = True
     t_api = time.monotonic()
+    seen: dict[str, float] = {}
+
+    def watch() -> None:  # the console, from the create on (not after ACTIVE is seen)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and "md" not in seen:
+            text = _console(handle.data_dir, server.id)
+            if "dhcp" not in seen and "DHCP address" in text:
+                seen["dhcp"] = time.monotonic()
+            if "metadata: read" in text or "metadata: 169.254.169.254 not reachable" in text:
+                seen["md"] = time.monotonic()
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    if not fallback:
+        watcher.start()
     server = conn.compute.wait_for_server(server, status="ACTIVE", interval=0.2, wait=300)
     t_active = time.monotonic()
+    if not fallback:
+        watcher.join()
+        return {"api": t_api - t0, "active": t_active - t0,
+                "dhcp": seen.get("dhcp", float("nan")) - t0,
+                "metadata": seen.get("md", float("nan")) - t0, "fallback": 0.0,
+                "id": server.id}  # type: ignore[dict-item]
     if fallback:
         conn.network.create_port(network_id=network, device_id=server.id,
                                  device_owner="compute:nova")
