@@ -138,18 +138,35 @@ def main() -> int:
         flavor = conn.compute.find_flavor("m1.nano")
         network = conn.network.find_network("private")
         workers = args.parallel or args.count
+        admin = handle.conn("pocketstack-admin")
+        n = args.count + 10
+        admin.set_compute_quotas(conn.current_project_id, instances=n, cores=n * 2,
+                                 ram=n * 1024)
+        admin.set_network_quotas(conn.current_project_id, port=n * 2)
+
+        def boot(i: int) -> dict[str, Any]:
+            try:
+                return boot_one(handle.conn("pocketstack"), handle, image.id, flavor.id,
+                                network.id, f"bench-{i}")
+            except Exception as exc:  # counted and shown, the others go on
+                return {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+
         t0 = time.monotonic()
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(
-                lambda i: boot_one(handle.conn("pocketstack"), handle, image.id, flavor.id,
-                                   network.id, f"bench-{i}"), range(args.count)))
+            results = list(pool.map(boot, range(args.count)))
         wall = time.monotonic() - t0
+        errors = [r["error"] for r in results if "error" in r]
+        results = [r for r in results if "error" not in r]
         load = os.getloadavg()
         print(f"container boot, {args.count} servers, {workers} at a time "
               f"(load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}, {os.cpu_count()} CPUs)")
         if any(r["fallback"] for r in results):
             print("  (compute did not allocate ports: servers were created with networks=none,"
                   " given a port and hard-rebooted; dhcp/metadata count from the create)")
+        print(f"  {len(results)} reached ACTIVE, "
+              f"{sum(1 for r in results if r['dhcp'] == r['dhcp'])} got their address, "
+              f"{sum(1 for r in results if r['metadata'] == r['metadata'])} read metadata;"
+              f" {len(errors)} failed" + (f" (first: {errors[0]})" if errors else ""))
         for phase in ("api", "active", "dhcp", "metadata"):
             print(f"  create -> {phase:<9} {_summary([r[phase] for r in results])}")
         print(f"  whole batch: {wall:.2f}s wall")
@@ -167,8 +184,10 @@ def main() -> int:
         if stub is not None:
             stub.close()
         sys.path.insert(0, os.path.dirname(HERE))
+        from pocketstack.compute.drivers.container.driver import teardown_instances
         from pocketstack.dataplane.manager import teardown_state
 
+        teardown_instances(os.path.join(handle.data_dir, "instances"))
         teardown_state(os.path.join(handle.data_dir, "dataplane"))
     return 0
 

@@ -541,3 +541,17 @@ def threading_reap(proc: subprocess.Popen[bytes]) -> None:
     import threading
 
     threading.Thread(target=proc.wait, name="container-shim-reaper", daemon=True).start()
+
+
+def teardown_instances(instances_dir: str) -> list[str]:
+    """Kill and remove every instance under ``instances_dir`` without a cloud (processes,
+    cgroups, loop devices, namespaces, files): for a cloud thrown away by tests and
+    benchmarks; the dataplane's part is :func:`pocketstack.dataplane.manager.teardown_state`."""
+    from pocketstack.config import Config
+
+    driver = ContainerDriver(Config.load())
+    driver._dir = instances_dir
+    removed = driver.instance_uuids()
+    for uuid in removed:
+        driver._cleanup(uuid)
+    return removed
