@@ -53,7 +53,10 @@ def metadata_service(cloud: "Cloud") -> Iterable[Finding]:
 
 
 def dataplane_in_use(cloud: "Cloud") -> bool:
-    return cloud.conf.get("DEFAULT", "compute_driver") in ("container", "qemu")
+    """The configured driver plugs a dataplane, or one was made (``up --driver container``
+    gives the driver on the command line, which the doctor does not see)."""
+    return cloud.conf.get("DEFAULT", "compute_driver") in ("container", "qemu") or \
+        os.path.isdir(os.path.join(cloud.data_dir, "dataplane"))
 
 
 def _netns() -> set[str] | None:
