@@ -203,33 +203,48 @@ class Dataplane:
     def teardown_all(self) -> None:
         teardown_state(self.root)
 
+    def owned(self, kind: str = "") -> list[str]:
+        """Ids of the networks (kind ""), routers ("router") or external networks ("ext")
+        this cloud made (recorded under its state root): another cloud on the same
+        machine owns the other namespaces, which this one never touches."""
+        try:
+            names = sorted(os.listdir(self.root))
+        except FileNotFoundError:
+            return []
+        if kind:
+            return [n[len(kind) + 1:] for n in names if n.startswith(kind + "-")]
+        return [n for n in names if not n.startswith(("router-", "ext-"))]
+
     def gc(self) -> None:
         """Remove the namespaces of networks that no longer exist."""
         net = self.net
         if net is None:
             return
-        for ns in ip.netns_list(NET_PREFIX):
-            network_id = ns[len(NET_PREFIX):]
+        for network_id in self.owned():
             try:
                 net.network_info(network_id)
             except Exception:
                 self.teardown_network(network_id)
-        for ns in ip.netns_list("psext-"):
+        for network_id in self.owned("ext"):
             try:
-                net.network_info(ns[len("psext-"):])
+                net.network_info(network_id)
             except Exception:
-                ip.netns_delete(ns)
+                ip.netns_delete("psext-" + network_id)
+                shutil.rmtree(os.path.join(self.root, "ext-" + network_id),
+                              ignore_errors=True)
 
     def reconcile(self) -> None:
         """At start: restart dnsmasq and proxies of the networks that have namespaces."""
         if self.net is None:
             return
         self.gc()
-        for ns in ip.netns_list(NET_PREFIX):
+        for network_id in self.owned():
+            if not ip.netns_exists(network_netns(network_id)):
+                continue
             try:
-                self.ensure_network(ns[len(NET_PREFIX):])
+                self.ensure_network(network_id)
             except Exception as exc:
-                LOG.warning("network namespace %s not restored: %s", ns, exc)
+                LOG.warning("network namespace of %s not restored: %s", network_id, exc)
 
     # -- security groups -----------------------------------------------------------
     def firewall_script(self, network_id: str) -> str:
@@ -282,8 +297,7 @@ class Dataplane:
                     if failed.get("routers") != str(exc):
                         LOG.warning("routers not applied: %s", exc)
                     failed["routers"] = str(exc)
-                for ns in ip.netns_list(NET_PREFIX):
-                    network_id = ns[len(NET_PREFIX):]
+                for network_id in self.owned():
                     try:
                         self.sync_firewall(network_id)
                         failed.pop(network_id, None)
@@ -307,10 +321,9 @@ class Dataplane:
 
         states = router.router_states(self)
         with self._lock("routers"):
-            for ns in ip.netns_list(router.RTR_PREFIX):
-                router_id = ns[len(router.RTR_PREFIX):]
+            for router_id in self.owned("router"):
                 if router_id not in states:
-                    ip.netns_delete(ns)
+                    ip.netns_delete(router.router_netns(router_id))
                     self._routers.pop(router_id, None)
                     shutil.rmtree(os.path.join(self.root, "router-" + router_id),
                                   ignore_errors=True)
