@@ -131,9 +131,10 @@ class Dataplane:
     def _daemons_alive(self, network_id: str, dhcp: bool) -> bool:
         if not dhcp:
             return True
-        state = os.path.join(self.root, network_id)
-        return bool(ip.pid_alive(os.path.join(state, "dnsmasq.pid")) and
-                    ip.pid_alive(os.path.join(state, "metaproxy.pid")))
+        state, ns = os.path.join(self.root, network_id), network_netns(network_id)
+        pids = [ip.pid_alive(os.path.join(state, name))
+                for name in ("dnsmasq.pid", "metaproxy.pid")]
+        return all(pid and ip.in_netns(pid, ns) for pid in pids)
 
     def _dhcp_port(self, info: dict[str, Any]) -> dict[str, Any]:
         net = self.net
@@ -149,8 +150,13 @@ class Dataplane:
 
     def _ensure_proxy(self, network_id: str, ns: str, state: str) -> None:
         pidfile = os.path.join(state, "metaproxy.pid")
-        if ip.pid_alive(pidfile):
+        pid = ip.pid_alive(pidfile)
+        if pid and ip.in_netns(pid, ns):
             return
+        if pid:  # its namespace was deleted under it (by hand, or by another cloud)
+            import signal
+
+            os.kill(pid, signal.SIGTERM)
         try:
             os.unlink(pidfile)
         except FileNotFoundError:
@@ -276,11 +282,15 @@ class Dataplane:
         if not ip.netns_exists(ns):
             return
         script = self.firewall_script(network_id)
+        try:  # a namespace made again (deleted under us) has no rules yet
+            applied = f"{os.stat(ip.netns_path(ns)).st_ino}\n{script}"
+        except OSError:
+            return
         with self._lock("fw-" + network_id):
-            if self._applied.get(network_id) == script:
+            if self._applied.get(network_id) == applied:
                 return
             firewall.apply(ns, script)
-            self._applied[network_id] = script
+            self._applied[network_id] = applied
             LOG.info("security groups applied in %s", ns)
 
     def start_firewall_sync(self, interval: float = 1.0) -> None:
@@ -333,7 +343,8 @@ class Dataplane:
                 if not active:
                     continue
                 key = json.dumps(state, sort_keys=True)
-                if self._routers.get(router_id) == key:
+                if self._routers.get(router_id) == key and \
+                        ip.netns_exists(router.router_netns(router_id)):
                     continue
                 os.makedirs(os.path.join(self.root, "router-" + router_id), exist_ok=True)
                 if state["gw"] is not None:
