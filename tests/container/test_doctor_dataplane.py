@@ -44,14 +44,14 @@ def test_dataplane_check(ccloud: Any) -> None:
 
     fresh = _dataplane(data_dir)
     assert _statuses(fresh) == {"OK"}, fresh
-    assert "checked" in fresh[0]["message"] and "not in use" not in fresh[0]["message"]
+    assert "checked" in fresh[0]["detail"] and "not in use" not in fresh[0]["detail"]
 
     # a wrong MTU on the network's bridge
     subprocess.run(["ip", "-n", net_ns, "link", "set", "br0", "mtu", "1400"], check=True)
     try:
         found = _dataplane(data_dir)
-        assert any(f["status"] == "FAIL" and "MTU mismatch" in f["message"] and "br0" in
-                   f["message"] for f in found), found
+        assert any(f["status"] == "FAIL" and "MTU mismatch" in f["detail"] and "br0" in
+                   f["detail"] for f in found), found
     finally:
         subprocess.run(["ip", "-n", net_ns, "link", "set", "br0", "mtu", "1500"], check=True)
 
@@ -63,14 +63,14 @@ def test_dataplane_check(ccloud: Any) -> None:
     sysctl("net.ipv4.ip_forward=0")
     try:
         found = _dataplane(data_dir)
-        assert any(f["status"] == "FAIL" and "IP forwarding is off" in f["message"] and
-                   router in f["message"] for f in found), found
+        assert any(f["status"] == "FAIL" and "IP forwarding is off" in f["detail"] and
+                   router in f["detail"] for f in found), found
     finally:
         sysctl("net.ipv4.ip_forward=1")
     sysctl("net.ipv4.conf.all.rp_filter=1")
     try:
         found = _dataplane(data_dir)
-        assert any(f["status"] == "WARN" and "rp_filter" in f["message"] for f in found), found
+        assert any(f["status"] == "WARN" and "rp_filter" in f["detail"] for f in found), found
     finally:
         sysctl("net.ipv4.conf.all.rp_filter=0")
 
@@ -79,8 +79,8 @@ def test_dataplane_check(ccloud: Any) -> None:
         os.kill(int(f.read()), signal.SIGKILL)
     time.sleep(0.5)
     found = _dataplane(data_dir)
-    assert any(f["status"] == "FAIL" and "no DHCP server" in f["message"] and private in
-               f["message"] for f in found), found
+    assert any(f["status"] == "FAIL" and "no DHCP server" in f["detail"] and private in
+               f["detail"] for f in found), found
     # the next start of a server on the network brings it back
     ccloud.cli("server", "reboot", "--hard", "--wait", server["id"], cloud="pocketstack")
     ccloud.wait_console(server["id"], "(hard reboot)")
