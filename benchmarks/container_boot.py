@@ -123,6 +123,11 @@ def main() -> int:
         print("container_boot: needs root (namespaces, cgroups)")
         return 0
     data_dir = tempfile.mkdtemp(prefix="ps-bench-container-")
+    os.makedirs(os.path.join(data_dir, "data"))
+    # 100 m1.nano servers on a 2-core machine: Placement's VCPU inventory (cores x
+    # cpu_allocation_ratio, 32 by default) would refuse the 33rd; containers share the CPUs
+    with open(os.path.join(data_dir, "data", "pocketstack.conf"), "w") as f:
+        f.write(f"[DEFAULT]\ncpu_allocation_ratio = {max(16, args.count)}\n")
     handle = CloudHandle(os.path.join(data_dir, "data"), extra_args=["--driver", "container"])
     handle.start()
     stub = None
