@@ -142,6 +142,10 @@ def main() -> int:
             return 1
         flavor = conn.compute.find_flavor("m1.nano")
         network = conn.network.find_network("private")
+        if args.count > 50:  # private is a /26: 60 addresses; a /24 of its own
+            network = conn.network.create_network(name="bench-boot")
+            conn.network.create_subnet(network_id=network.id, ip_version=4,
+                                       cidr="10.99.0.0/24", name="bench-boot")
         workers = args.parallel or args.count
         admin = handle.conn("pocketstack-admin")
         n = args.count + 10
