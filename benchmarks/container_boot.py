@@ -19,6 +19,7 @@ import socket
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -60,8 +61,29 @@ def boot_one(conn: Any, handle: CloudHandle, image: str, flavor: str, network: s
                                             networks="none")
         fallback = True
     t_api = time.monotonic()
+    seen: dict[str, float] = {}
+
+    def watch() -> None:  # the console, from the create on (not after ACTIVE is seen)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and "md" not in seen:
+            text = _console(handle.data_dir, server.id)
+            if "dhcp" not in seen and "DHCP address" in text:
+                seen["dhcp"] = time.monotonic()
+            if "metadata: read" in text or "metadata: 169.254.169.254 not reachable" in text:
+                seen["md"] = time.monotonic()
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    if not fallback:
+        watcher.start()
     server = conn.compute.wait_for_server(server, status="ACTIVE", interval=0.2, wait=300)
     t_active = time.monotonic()
+    if not fallback:
+        watcher.join()
+        return {"api": t_api - t0, "active": t_active - t0,
+                "dhcp": seen.get("dhcp", float("nan")) - t0,
+                "metadata": seen.get("md", float("nan")) - t0, "fallback": 0.0,
+                "id": server.id}  # type: ignore[dict-item]
     if fallback:
         conn.network.create_port(network_id=network, device_id=server.id,
                                  device_owner="compute:nova")
@@ -101,6 +123,11 @@ def main() -> int:
         print("container_boot: needs root (namespaces, cgroups)")
         return 0
     data_dir = tempfile.mkdtemp(prefix="ps-bench-container-")
+    os.makedirs(os.path.join(data_dir, "data"))
+    # 100 m1.nano servers on a 2-core machine: Placement's VCPU inventory (cores x
+    # cpu_allocation_ratio, 32 by default) would refuse the 33rd; containers share the CPUs
+    with open(os.path.join(data_dir, "data", "pocketstack.conf"), "w") as f:
+        f.write(f"[DEFAULT]\ncpu_allocation_ratio = {max(16, args.count)}\n")
     handle = CloudHandle(os.path.join(data_dir, "data"), extra_args=["--driver", "container"])
     handle.start()
     stub = None
@@ -115,19 +142,40 @@ def main() -> int:
             return 1
         flavor = conn.compute.find_flavor("m1.nano")
         network = conn.network.find_network("private")
+        if args.count > 50:  # private is a /26: 60 addresses; a /24 of its own
+            network = conn.network.create_network(name="bench-boot")
+            conn.network.create_subnet(network_id=network.id, ip_version=4,
+                                       cidr="10.99.0.0/24", name="bench-boot")
         workers = args.parallel or args.count
+        admin = handle.conn("pocketstack-admin")
+        n = args.count + 10
+        admin.set_compute_quotas(conn.current_project_id, instances=n, cores=n * 2,
+                                 ram=n * 1024)
+        admin.set_network_quotas(conn.current_project_id, port=n * 2)
+
+        def boot(i: int) -> dict[str, Any]:
+            try:
+                return boot_one(handle.conn("pocketstack"), handle, image.id, flavor.id,
+                                network.id, f"bench-{i}")
+            except Exception as exc:  # counted and shown, the others go on
+                return {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+
         t0 = time.monotonic()
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(
-                lambda i: boot_one(handle.conn("pocketstack"), handle, image.id, flavor.id,
-                                   network.id, f"bench-{i}"), range(args.count)))
+            results = list(pool.map(boot, range(args.count)))
         wall = time.monotonic() - t0
+        errors = [r["error"] for r in results if "error" in r]
+        results = [r for r in results if "error" not in r]
         load = os.getloadavg()
         print(f"container boot, {args.count} servers, {workers} at a time "
               f"(load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}, {os.cpu_count()} CPUs)")
         if any(r["fallback"] for r in results):
             print("  (compute did not allocate ports: servers were created with networks=none,"
                   " given a port and hard-rebooted; dhcp/metadata count from the create)")
+        print(f"  {len(results)} reached ACTIVE, "
+              f"{sum(1 for r in results if r['dhcp'] == r['dhcp'])} got their address, "
+              f"{sum(1 for r in results if r['metadata'] == r['metadata'])} read metadata;"
+              f" {len(errors)} failed" + (f" (first: {errors[0]})" if errors else ""))
         for phase in ("api", "active", "dhcp", "metadata"):
             print(f"  create -> {phase:<9} {_summary([r[phase] for r in results])}")
         print(f"  whole batch: {wall:.2f}s wall")
@@ -145,8 +193,10 @@ def main() -> int:
         if stub is not None:
             stub.close()
         sys.path.insert(0, os.path.dirname(HERE))
+        from pocketstack.compute.drivers.container.driver import teardown_instances
         from pocketstack.dataplane.manager import teardown_state
 
+        teardown_instances(os.path.join(handle.data_dir, "instances"))
         teardown_state(os.path.join(handle.data_dir, "dataplane"))
     return 0
 

@@ -87,7 +87,8 @@ class Resizes:
         if inst is None or inst.deleted:
             svc.scheduler.release(host, uuid)
             return
-        view = svc.tasks.spawn_view(inst)
+        view = {**svc.tasks.spawn_view(inst),
+                "vcpus": flavor["vcpus"], "memory_mb": flavor["memory_mb"]}  # new limits
         svc.driver.spawn(host, view)
         if svc.tasks.networks is not None:
             svc.tasks.networks.rebind(uuid, host)
@@ -157,6 +158,14 @@ class Resizes:
                           vm_state=source.get("vm_state", states.ACTIVE), task_state=None,
                           power_state=source.get("power_state", states.RUNNING),
                           resize_from=None)
+        if inst.host and inst.host == source.get("host"):  # same host: the old limits again
+            from pocketstack.compute.tasks import driver_view
+
+            view = {**driver_view(inst), "vcpus": flavor.get("vcpus", inst.vcpus),
+                    "memory_mb": flavor.get("memory_mb", inst.memory_mb)}
+            svc.driver.spawn(inst.host, view)
+            if source.get("power_state") == states.SHUTDOWN:
+                svc.driver.power_off(inst.host, view)
         if svc.tasks.networks is not None:
             svc.tasks.networks.rebind(uuid, source.get("host"))
         svc.tasks._event(uuid, request_id, "compute_finish_revert_resize", source.get("host"),

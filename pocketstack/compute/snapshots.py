@@ -13,7 +13,7 @@ Backups are rotated: the oldest backups of that server and type beyond
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from pocketstack.api import errors
 from pocketstack.api.context import RequestContext
@@ -38,11 +38,14 @@ _CORE = {"id", "name", "status", "visibility", "protected", "os_hidden", "owner"
 
 
 def copy_image_data(image_svc: Any, ctx: RequestContext, base_id: str | None,
-                    new_id: str) -> None:
-    """Write the snapshot's bytes (the base image's, for the fake driver) and activate it."""
+                    new_id: str, disk: Callable[[Any], bool] | None = None) -> None:
+    """Write the snapshot's bytes and activate it: the driver's disk through ``disk(write)``
+    when it has one (it returns True), else the base image's (the fake driver)."""
     path = image_svc.data_path(base_id) if base_id else None
 
     def produce(write: Any) -> None:
+        if disk is not None and disk(write):
+            return
         if path is not None:
             with open(path, "rb") as f:
                 while chunk := f.read(1 << 20):
@@ -117,13 +120,28 @@ class Snapshots:
              backup_type: str | None, rotation: int | None) -> None:
         image_svc = self._images()
         try:
-            copy_image_data(image_svc, ctx, base_id, image_id)
+            copy_image_data(image_svc, ctx, base_id, image_id, self._disk(uuid))
         except Exception:
             LOG.exception("snapshot %s of %s failed", image_id, uuid)
         finally:
             self.svc.tasks._update(uuid, task_state=None)
         if backup_type is not None and rotation is not None:
             self.rotate(ctx, uuid, backup_type, rotation)
+
+    def _disk(self, uuid: str) -> Callable[[Any], bool]:
+        """``driver.snapshot`` of the server's disk as it is now (see copy_image_data)."""
+        from sqlalchemy import select
+
+        from pocketstack.compute.models import Instance
+        from pocketstack.compute.tasks import driver_view
+
+        def disk(write: Any) -> bool:
+            with self.cloud.db.read() as s:
+                inst = s.scalar(select(Instance).where(Instance.uuid == uuid))
+            if inst is None or not inst.host:
+                return False
+            return bool(self.svc.driver.snapshot(inst.host, driver_view(inst), write))
+        return disk
 
     def rotate(self, ctx: RequestContext, uuid: str, backup_type: str, rotation: int) -> None:
         image_svc = self._images()

@@ -7,6 +7,7 @@ driver, and moves the server to its next vm_state / power_state.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable
@@ -133,9 +134,13 @@ class Tasks:
                 self.scheduler.release(host.host, uuid)
                 return
             try:
+                t0 = time.monotonic()
                 if self.networks is not None:
                     self.networks.allocate(inst, host.host)
+                t1 = time.monotonic()
                 self.driver.spawn(host.host, self.spawn_view(inst))
+                LOG.info("build of %s: ports %.3fs, spawn %.3fs", uuid, t1 - t0,
+                         time.monotonic() - t1)
             except BuildFailed as exc:
                 LOG.info("build of %s failed on %s: %s", uuid, host.host, exc)
                 self.scheduler.release(host.host, uuid)

@@ -224,10 +224,11 @@ class ServerVolumes:
         vol = self.volume
         attachment = vol.reserve(ctx, volume_id, inst.uuid)
         try:
-            vol.attach(ctx, attachment, {"host": inst.host or "pocketstack",
-                                         "instance": inst.uuid, "platform": "x86_64",
-                                         "os_type": "linux", "multipath": False},
-                       mountpoint=device)
+            info = vol.attach(ctx, attachment, {"host": inst.host or "pocketstack",
+                                                "instance": inst.uuid, "platform": "x86_64",
+                                                "os_type": "linux", "multipath": False},
+                              mountpoint=device)
+            self._driver("attach_volume", inst, info, device)
         except Exception:
             vol.detach(ctx, attachment)
             raise
@@ -295,7 +296,31 @@ class ServerVolumes:
             raise errors.BadRequest("Cannot detach a root device volume")
         self._detach(ctx, row)
 
+    def _driver(self, method: str, inst: Instance | None, info: dict[str, Any],
+                device: str | None) -> None:
+        """The hypervisor's part of attach/detach (the volume inside the instance)."""
+        if inst is None or not inst.host or inst.vm_state == states.BUILDING:
+            return  # not spawned yet: nothing runs to plug the volume into
+        from pocketstack.compute.tasks import driver_view
+
+        try:
+            getattr(self.svc.driver, method)(inst.host, driver_view(inst), info or {},
+                                             device or "")
+        except NotImplementedError as exc:
+            LOG.info("%s of %s: %s", method, inst.uuid, exc)
+        except Exception as exc:
+            LOG.exception("%s of %s failed", method, inst.uuid)
+            raise errors.Conflict(f"{method} failed on the host: {exc}") from exc
+
     def _detach(self, ctx: RequestContext, row: BlockDeviceMapping) -> None:
+        if row.volume_id:
+            with self.db.read() as s:
+                inst = s.scalar(select(Instance).where(Instance.uuid == row.instance_uuid))
+            try:
+                info = self.volume.connection_info(ctx, row.volume_id)
+            except Exception:  # the volume is going: the driver finds it by id
+                info = {"data": {"volume_id": row.volume_id}}
+            self._driver("detach_volume", inst, info, row.device_name)
         if row.attachment_id:
             try:
                 self.volume.detach(ctx, row.attachment_id)

@@ -103,7 +103,7 @@ class Dnsmasq:
             previous = ""
         wanted = "\0".join(argv)
         pid = self.pid()
-        if pid and previous == wanted:
+        if pid and previous == wanted and ip.in_netns(pid, self.netns):
             return
         if pid:
             self.stop()

@@ -81,3 +81,12 @@ def pid_alive(pidfile: str) -> int | None:
     except PermissionError:
         pass
     return pid
+
+
+def in_netns(pid: int, name: str) -> bool:
+    """Whether process ``pid`` lives in the named namespace (not in an older namespace of
+    the same name, deleted since: a daemon left there serves nobody)."""
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat(netns_path(name)).st_ino
+    except OSError:
+        return False

@@ -19,6 +19,8 @@ from typing import Any, Iterator
 
 import pytest
 
+from pocketstack.compute.drivers.container.cgroups import Cgroups
+
 
 def _skip_reason() -> str | None:
     try:
@@ -95,10 +97,11 @@ class ContainerCloud:
     def cli(self, *args: str, **kw: Any) -> Any:
         return self.handle.cli(*args, **kw)
 
-    def boot(self, name: str, key: str | None = None) -> dict[str, Any]:
+    def boot(self, name: str, key: str | None = None,
+             image: str = "pocketstack-busybox") -> dict[str, Any]:
         """server create on private --wait; returns {id, ip, mac}."""
         extra = ["--key-name", key] if key else []
-        proc = self.cli("server", "create", "--image", "pocketstack-busybox", "--flavor",
+        proc = self.cli("server", "create", "--image", image, "--flavor",
                         "m1.nano", "--network", "private", *extra, "--wait", "-f", "json", name,
                         cloud="pocketstack", check=False)
         if proc.returncode == 0:
@@ -174,6 +177,70 @@ class ContainerCloud:
             time.sleep(0.5)
         raise AssertionError(f"{uuid} not {status}: {self.status(uuid)}")
 
+    def delete_and_check(self, server: dict[str, Any]) -> None:
+        """server delete --wait, then: no file, process, namespace, cgroup, mount,
+        DHCP reservation or loop device of it is left."""
+        uuid = server["id"]
+        init, shim = self.init_pid(uuid), None
+        try:
+            with open(os.path.join(self.inst_dir(uuid), "shim.pid")) as f:
+                shim = int(f.read())
+        except (OSError, ValueError):
+            pass
+        self.cli("server", "delete", "--wait", uuid, cloud="pocketstack")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and os.path.exists(self.inst_dir(uuid)):
+            time.sleep(0.1)
+        assert not os.path.exists(self.inst_dir(uuid))  # files
+        for pid in (init, shim):
+            assert pid is None or not os.path.exists(f"/proc/{pid}"), pid  # processes
+        assert not _processes_mentioning(uuid)
+        assert f"psi-{uuid}" not in _netns()  # network namespace
+        assert Cgroups().exists(uuid) == []  # cgroups
+        with open("/proc/self/mounts") as f:
+            assert uuid not in f.read()  # mounts (they lived in the instance's namespace)
+        leases = ""
+        for root, _, files in os.walk(os.path.join(self.handle.data_dir, "dataplane")):
+            if "hosts" in files:
+                with open(os.path.join(root, "hosts")) as f:
+                    leases += f.read()
+        assert server["mac"] not in leases  # the DHCP reservation
+        loops = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
+        assert uuid not in loops  # loop devices (volumes, config drive)
+        deadline = time.monotonic() + 10  # nftables rules of its port (re-applied in 1 s)
+        while time.monotonic() < deadline and server["mac"] in _nft_rules():
+            time.sleep(0.2)
+        assert server["mac"] not in _nft_rules()
+
+
+def _nft_rules() -> str:
+    text = ""
+    for ns in _netns():
+        if ns.startswith("psnet-"):
+            text += subprocess.run(["ip", "netns", "exec", ns, "nft", "list", "ruleset"],
+                                   capture_output=True, text=True).stdout
+    return text.lower()
+
+
+def _netns() -> list[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmd:
+            found.append(f"{pid}: {cmd}")
+    return found
+
 
 @pytest.fixture(scope="module")
 def ccloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContainerCloud]:
@@ -188,8 +255,11 @@ def ccloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContainerCloud]
     assert spec is not None and spec.loader is not None
     root = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(root)
-    handle = root.CloudHandle(str(tmp_path_factory.mktemp("container") / "data"),
-                              extra_args=["--driver", "container"])
+    data_dir = tmp_path_factory.mktemp("container") / "data"
+    data_dir.mkdir()
+    # one compute host: resize stays on it (Nova's allow_resize_to_same_host)
+    (data_dir / "pocketstack.conf").write_text("[DEFAULT]\nallow_resize_to_same_host = true\n")
+    handle = root.CloudHandle(str(data_dir), extra_args=["--driver", "container"])
     handle.start()
     stub = None if _listening(handle.addr, 8775) else StubMetadata(handle.addr)
     cc = ContainerCloud(handle, stub)
@@ -203,6 +273,8 @@ def ccloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContainerCloud]
         handle.stop()
         if stub is not None:
             stub.close()
+        from pocketstack.compute.drivers.container.driver import teardown_instances
         from pocketstack.dataplane.manager import teardown_state
 
+        teardown_instances(os.path.join(handle.data_dir, "instances"))
         teardown_state(os.path.join(handle.data_dir, "dataplane"))

@@ -208,31 +208,7 @@ def test_power_operations(ccloud: Any) -> None:
 
 
 def _delete_and_check(ccloud: Any, server: dict[str, Any]) -> None:
-    uuid = server["id"]
-    init, shim = ccloud.init_pid(uuid), None
-    try:
-        with open(os.path.join(ccloud.inst_dir(uuid), "shim.pid")) as f:
-            shim = int(f.read())
-    except (OSError, ValueError):
-        pass
-    ccloud.cli("server", "delete", "--wait", uuid, cloud="pocketstack")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and os.path.exists(ccloud.inst_dir(uuid)):
-        time.sleep(0.1)
-    assert not os.path.exists(ccloud.inst_dir(uuid))  # files
-    for pid in (init, shim):
-        assert pid is None or not os.path.exists(f"/proc/{pid}"), pid  # processes
-    assert not _processes_mentioning(uuid)
-    assert f"psi-{uuid}" not in _netns()  # network namespace
-    assert Cgroups().exists(uuid) == []  # cgroups
-    with open("/proc/self/mounts") as f:
-        assert uuid not in f.read()  # mounts (they lived in the instance's namespace)
-    leases = ""
-    for root, _, files in os.walk(os.path.join(ccloud.handle.data_dir, "dataplane")):
-        if "hosts" in files:
-            with open(os.path.join(root, "hosts")) as f:
-                leases += f.read()
-    assert server["mac"] not in leases  # the DHCP reservation
+    ccloud.delete_and_check(server)
 
 
 def test_restart_keeps_instances_running(ccloud: Any, pair: list[dict[str, Any]]) -> None:

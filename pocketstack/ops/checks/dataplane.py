@@ -1,12 +1,14 @@
 """Doctor checks of the metadata service and the real dataplane (skipped when not in use).
 
-The dataplane checks read network namespaces the way Neutron's agents name them
-(``qdhcp-<network>``, ``qrouter-<router>``); they apply only with a driver that
-plugs servers into a real dataplane (``compute_driver`` container or qemu).
+The dataplane checks read the namespaces of :mod:`pocketstack.dataplane` (``psnet-<network>``
+with its bridge and dnsmasq, ``psrtr-<router>``) of the networks in use (with servers);
+they apply only with a driver that plugs servers into a real dataplane
+(``compute_driver`` container or qemu).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -51,7 +53,10 @@ def metadata_service(cloud: "Cloud") -> Iterable[Finding]:
 
 
 def dataplane_in_use(cloud: "Cloud") -> bool:
-    return cloud.conf.get("DEFAULT", "compute_driver") in ("container", "qemu")
+    """The configured driver plugs a dataplane, or one was made (``up --driver container``
+    gives the driver on the command line, which the doctor does not see)."""
+    return cloud.conf.get("DEFAULT", "compute_driver") in ("container", "qemu") or \
+        os.path.isdir(os.path.join(cloud.data_dir, "dataplane"))
 
 
 def _netns() -> set[str] | None:
@@ -70,9 +75,37 @@ def _ns_read(ns: str, path: str) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+def _dnsmasq_alive(state_dir: str) -> bool:
+    from pocketstack.dataplane.ip import pid_alive
+
+    pid = pid_alive(os.path.join(state_dir, "dnsmasq.pid"))
+    if pid is None:
+        return False
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip() == "dnsmasq"
+    except OSError:
+        return False
+
+
+def _link_mtus(ns: str) -> dict[str, int]:
+    out = subprocess.run(["ip", "-n", ns, "-o", "link"], capture_output=True, text=True,
+                         timeout=10).stdout
+    mtus = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if "mtu" in parts and len(parts) > 1:
+            name = parts[1].rstrip(":").split("@")[0]
+            if name != "lo":
+                mtus[name] = int(parts[parts.index("mtu") + 1])
+    return mtus
+
+
 @check("dataplane")
 def dataplane(cloud: "Cloud") -> Iterable[Finding]:
-    from pocketstack.network.models import Network, Router, Subnet
+    from pocketstack.dataplane.manager import network_netns
+    from pocketstack.dataplane.router import router_netns
+    from pocketstack.network.models import Network, Port, Router, Subnet
 
     if not dataplane_in_use(cloud):
         yield Finding("dataplane", OK, "not in use (compute_driver "
@@ -85,36 +118,43 @@ def dataplane(cloud: "Cloud") -> Iterable[Finding]:
         return
     with cloud.db.read() as s:
         dhcp_nets = {sub.network_id for sub in s.scalars(select(Subnet))
-                     if (sub.attrs or {}).get("enable_dhcp", True)}
+                     if (sub.attrs or {}).get("enable_dhcp", True) and
+                     sub.ip_version == 4}
         networks = {n.id: n for n in s.scalars(select(Network))}
         routers = list(s.scalars(select(Router)))
-    bad = 0
-    for net_id in sorted(dhcp_nets):
-        if f"qdhcp-{net_id}" not in namespaces:
+        plugged = {p.network_id for p in s.scalars(select(Port))
+                   if str(p.device_owner or "").startswith("compute:") and p.device_id}
+    state_root = os.path.join(cloud.data_dir, "dataplane")
+    bad = checked = 0
+    for net_id in sorted(set(networks) & (plugged | {n[len("psnet-"):] for n in namespaces
+                                                       if n.startswith("psnet-")})):
+        ns = network_netns(net_id)
+        checked += 1
+        if ns not in namespaces:
             bad += 1
-            yield Finding("dataplane", FAIL, f"no DHCP server (namespace qdhcp-{net_id}) for "
-                          f"network {net_id}, which has a subnet with DHCP enabled",
-                          "openstack subnet set --no-dhcp SUBNET && openstack subnet set "
-                          f"--dhcp SUBNET (recreates it), or restart pocketstack up")
+            yield Finding("dataplane", FAIL, f"network {net_id} has servers but no namespace "
+                          f"{ns} (no bridge, no DHCP)", "restart pocketstack up (the "
+                          "dataplane is rebuilt when servers start)")
             continue
-        want = int((networks[net_id].attrs or {}).get("mtu", 1500)) if net_id in networks \
-            else 1500
-        mtus = subprocess.run(["ip", "netns", "exec", f"qdhcp-{net_id}", "ip", "-o", "link"],
-                              capture_output=True, text=True, timeout=10).stdout
-        for line in mtus.splitlines():
-            parts = line.split()
-            if "mtu" in parts and not parts[1].startswith("lo"):
-                mtu = int(parts[parts.index("mtu") + 1])
-                if mtu != want:
-                    bad += 1
-                    yield Finding("dataplane", FAIL, f"MTU mismatch on network {net_id}: "
-                                  f"{parts[1].rstrip(':')} has {mtu}, the network {want}",
-                                  f"openstack network set --mtu {mtu} {net_id} (or fix the "
-                                  "physical network MTU)")
+        if net_id in dhcp_nets and not _dnsmasq_alive(os.path.join(state_root, net_id)):
+            bad += 1
+            yield Finding("dataplane", FAIL, f"no DHCP server (dnsmasq in {ns}) for network "
+                          f"{net_id}, which has a subnet with DHCP enabled",
+                          "restart pocketstack up (it restarts the network's dnsmasq), or "
+                          "openstack subnet set --no-dhcp SUBNET && openstack subnet set "
+                          "--dhcp SUBNET")
+        want = int((networks[net_id].attrs or {}).get("mtu") or 1500)
+        for dev, mtu in sorted(_link_mtus(ns).items()):
+            if mtu != want:
+                bad += 1
+                yield Finding("dataplane", FAIL, f"MTU mismatch on network {net_id}: {dev} in "
+                              f"{ns} has {mtu}, the network {want}",
+                              f"ip -n {ns} link set {dev} mtu {want}")
     for r in routers:
-        ns = f"qrouter-{r.id}"
+        ns = router_netns(r.id)
         if ns not in namespaces:
             continue
+        checked += 1
         if _ns_read(ns, "/proc/sys/net/ipv4/ip_forward") != "1":
             bad += 1
             yield Finding("dataplane", FAIL, f"IP forwarding is off in router {r.id}: "
@@ -126,5 +166,5 @@ def dataplane(cloud: "Cloud") -> Iterable[Finding]:
                           "floating IP traffic",
                           f"ip netns exec {ns} sysctl -w net.ipv4.conf.all.rp_filter=2")
     if not bad:
-        yield Finding("dataplane", OK, f"{len(dhcp_nets)} DHCP networks and {len(routers)} "
-                      "routers checked")
+        yield Finding("dataplane", OK, f"{checked} networks and routers in use checked "
+                      f"({len(dhcp_nets)} DHCP networks, {len(routers)} routers)")

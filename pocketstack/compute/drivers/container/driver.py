@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pocketstack.compute import states
 from pocketstack.compute.drivers.base import BuildFailed, ComputeDriver
+from pocketstack.compute.drivers.container import disks
 from pocketstack.compute.drivers.container.cgroups import Cgroups
 from pocketstack.config import Opt, register
 from pocketstack.dataplane import ip
@@ -47,6 +48,16 @@ register(Opt("container", "shutdown_timeout", float, 10.0,
              "Host of the metadata service the proxies forward to (default: the cloud's "
              "bind address)."),
          Opt("container", "metadata_port", int, 8775, "Port of the metadata service."))
+
+
+# the shim without site (no site-packages scan, no editable-install finders: a few
+# tenths of a second per start on a loaded machine); it needs only the standard library
+_PKG_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(
+    sys.modules["pocketstack"].__file__ or "")))
+SHIM_ARGV = [sys.executable, "-S", "-c",
+             f"import sys; sys.path.insert(0, {_PKG_ROOT!r}); "
+             "from pocketstack.compute.drivers.container.shim import run; "
+             "sys.exit(run(sys.argv[1]))"]
 
 
 def requirements() -> list[str]:
@@ -124,6 +135,12 @@ class ContainerDriver(ComputeDriver):
         for uuid in self.instance_uuids():
             state = self._power(uuid)
             LOG.info("instance %s found %s", uuid, _POWER_NAMES.get(state, state))
+        try:
+            from pocketstack.compute.drivers.container.powersync import sync_power_states
+
+            sync_power_states(self.cloud, self.host, self._power)
+        except Exception:
+            LOG.exception("power state sync failed")
 
     def instance_uuids(self) -> list[str]:
         try:
@@ -198,27 +215,45 @@ class ContainerDriver(ComputeDriver):
             raise BuildFailed("container driver: this host lacks " + ", ".join(missing))
         uuid = instance["uuid"]
         inst = self._inst(uuid)
+        previous = self._config(uuid)  # resize and rebuild spawn over an existing instance
+        took = Phases()
         try:
             lower = self._rootfs.get(instance.get("image_ref"))
+            took("rootfs")
             os.makedirs(inst, mode=0o700, exist_ok=True)
             ip.netns_add(netns_name(uuid))
+            took("netns")
             procs = self.cgroups.create(uuid, instance.get("vcpus") or 1,
                                         instance.get("memory_mb") or 64)
+            took("cgroups")
             cfg = {"uuid": uuid, "lower": lower, "netns_path": ip.netns_path(netns_name(uuid)),
                    "hostname": hostname_for(instance.get("name"), uuid),
                    "console_cap": self.conf.get("container", "console_log_max_bytes"),
                    "cgroup_procs": procs, "image_ref": instance.get("image_ref"),
                    "vcpus": instance.get("vcpus"), "memory_mb": instance.get("memory_mb"),
-                   "init": [self._rootfs.init_path(instance["image_ref"])], "ports": []}
+                   "init": [self._rootfs.init_path(instance["image_ref"])], "ports": [],
+                   "devices": previous.get("devices") or {}}
+            if previous.get("rescue"):
+                cfg["rescue"] = previous["rescue"]
             self._write_config(uuid, cfg)
+            drive = disks.config_drive_path(instance)
+            if drive and disks.CONFIG_DRIVE_DEVICE not in cfg["devices"]:
+                self._attach(uuid, drive, disks.CONFIG_DRIVE_DEVICE, read_only=True)
             self._plug_ports(uuid)
+            took("ports")
             self._start(uuid, "spawn")
+            took("start")
+            self._sync_routers()  # while the instance boots (its address is on the bridge)
+            took("routers")
+            LOG.info("spawned %s in %s", uuid, took)
         except BuildFailed:
-            self._cleanup(uuid)
+            if not previous:
+                self._cleanup(uuid)
             raise
         except Exception as exc:
             LOG.exception("spawning %s failed", uuid)
-            self._cleanup(uuid)
+            if not previous:
+                self._cleanup(uuid)
             raise BuildFailed(f"container driver: {exc}") from exc
 
     def _write_config(self, uuid: str, cfg: dict[str, Any]) -> None:
@@ -246,6 +281,12 @@ class ContainerDriver(ComputeDriver):
         cfg["ports"] = list(known.values())
         self._write_config(uuid, cfg)
 
+    def _sync_routers(self) -> None:
+        try:
+            self._dataplane.sync_routers()
+        except Exception as exc:  # the sync loop retries every second
+            LOG.warning("routers not applied: %s", exc)
+
     def _start(self, uuid: str, reason: str) -> None:
         inst = self._inst(uuid)
         if self._read_pid(uuid, "init.pid") is not None:
@@ -259,8 +300,7 @@ class ContainerDriver(ComputeDriver):
             except FileNotFoundError:
                 pass
         log = open(os.path.join(inst, "shim.log"), "ab")
-        shim = subprocess.Popen([sys.executable, "-m",
-                                 "pocketstack.compute.drivers.container.shim", inst],
+        shim = subprocess.Popen(SHIM_ARGV + [inst],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                 close_fds=True, start_new_session=True, cwd="/")
         log.close()
@@ -314,6 +354,7 @@ class ContainerDriver(ComputeDriver):
         uuid = instance["uuid"]
         self._plug_ports(uuid)
         self._start(uuid, "power on")
+        self._sync_routers()
 
     def reboot(self, host: str, instance: dict[str, Any], reboot_type: str) -> None:
         uuid = instance["uuid"]
@@ -341,11 +382,111 @@ class ContainerDriver(ComputeDriver):
     def destroy(self, host: str, instance: dict[str, Any]) -> None:
         self._cleanup(instance["uuid"])
 
+    # -- rescue ------------------------------------------------------------------------
+    def rescue(self, host: str, instance: dict[str, Any],
+               rescue_image: dict[str, Any] | None) -> None:
+        """Boot the rescue image's rootfs (over a fresh layer); the instance's own disk
+        is mounted at /mnt/rescue inside it."""
+        uuid = instance["uuid"]
+        cfg = self._config(uuid)
+        if not cfg:
+            raise BuildFailed(f"instance {uuid} is not on this host")
+        image_id = (rescue_image or {}).get("id") or cfg.get("image_ref")
+        lower = self._rootfs.get(image_id)
+        self._stop(uuid, self.conf.get("container", "shutdown_timeout"))
+        for d in ("rescue-upper", "rescue-work"):
+            shutil.rmtree(os.path.join(self._inst(uuid), d), ignore_errors=True)
+        cfg = self._config(uuid)
+        cfg["rescue"] = {"lower": lower, "image_ref": image_id, "disk_at": "/mnt/rescue",
+                         "init": [self._rootfs.init_path(image_id)]}
+        self._write_config(uuid, cfg)
+        self._plug_ports(uuid)
+        self._start(uuid, "rescue")
+
+    def unrescue(self, host: str, instance: dict[str, Any]) -> None:
+        uuid = instance["uuid"]
+        self._stop(uuid, self.conf.get("container", "shutdown_timeout"))
+        cfg = self._config(uuid)
+        cfg.pop("rescue", None)
+        self._write_config(uuid, cfg)
+        for d in ("rescue-upper", "rescue-work"):
+            shutil.rmtree(os.path.join(self._inst(uuid), d), ignore_errors=True)
+        self._plug_ports(uuid)
+        self._start(uuid, "unrescue")
+
+    # -- snapshots -----------------------------------------------------------------
+    def snapshot(self, host: str, instance: dict[str, Any], write: Any) -> bool:
+        """Stream the instance's filesystem (its layer over its image) as a rootfs
+        tarball; a running instance is frozen meanwhile so the copy is consistent."""
+        uuid = instance["uuid"]
+        cfg = self._config(uuid)
+        if not cfg.get("lower"):
+            return False
+        inst = self._inst(uuid)
+        upper = os.path.join(inst, "upper")
+        os.makedirs(upper, exist_ok=True)
+        thaw = self._read_pid(uuid, "init.pid") is not None and not self.cgroups.frozen(uuid)
+        if thaw:
+            self.cgroups.freeze(uuid, True)
+        try:
+            disks.stream_filesystem([upper, cfg["lower"]], os.path.join(inst, "snapshot-mnt"),
+                                    write)
+        finally:
+            if thaw:
+                self.cgroups.freeze(uuid, False)
+        return True
+
+    # -- volumes and the config drive ------------------------------------------------
+    def _attach(self, uuid: str, path: str, name: str, read_only: bool = False,
+                volume_id: str | None = None) -> str:
+        loop = disks.loop_attach(path, read_only)
+        cfg = self._config(uuid)
+        cfg.setdefault("devices", {})[name] = {"loop": loop, "file": path,
+                                               "volume_id": volume_id, "ro": read_only}
+        self._write_config(uuid, cfg)
+        disks.node_in_instance(self._read_pid(uuid, "init.pid"), name, loop)
+        LOG.info("%s attached to %s as %s (%s)", path, uuid, name, loop)
+        return loop
+
+    def attach_volume(self, host: str, instance: dict[str, Any],
+                      connection_info: dict[str, Any], mountpoint: str) -> None:
+        uuid = instance["uuid"]
+        data = connection_info.get("data") or {}
+        path = data.get("device_path")
+        if not path:
+            raise NotImplementedError("the container driver attaches file volumes only "
+                                      f"(got {connection_info.get('driver_volume_type')})")
+        cfg = self._config(uuid)
+        if not cfg:
+            raise BuildFailed(f"instance {uuid} is not on this host")
+        devices = cfg.get("devices") or {}
+        name = disks.device_name(mountpoint, set(devices))
+        self._attach(uuid, path, name, read_only=data.get("access_mode") == "ro",
+                     volume_id=data.get("volume_id"))
+
+    def detach_volume(self, host: str, instance: dict[str, Any],
+                      connection_info: dict[str, Any], mountpoint: str) -> None:
+        uuid = instance["uuid"]
+        data = connection_info.get("data") or {}
+        cfg = self._config(uuid)
+        devices = cfg.get("devices") or {}
+        name = next((n for n, d in devices.items()
+                     if (data.get("volume_id") and d.get("volume_id") == data["volume_id"])
+                     or n == mountpoint), None)
+        if name is None:
+            return
+        dev = devices.pop(name)
+        self._write_config(uuid, cfg)
+        disks.node_in_instance(self._read_pid(uuid, "init.pid"), name, None)
+        disks.loop_detach(dev["loop"], dev.get("file"))
+
     def _cleanup(self, uuid: str) -> None:
         inst = self._inst(uuid)
         cfg = self._config(uuid)
         self._stop(uuid, 0)
         self.cgroups.remove(uuid)
+        for dev in (cfg.get("devices") or {}).values():
+            disks.loop_detach(dev["loop"], dev.get("file"))
         ports = {p["id"]: p for p in cfg.get("ports", [])}
         if self._dataplane is not None:
             try:
@@ -378,8 +519,39 @@ class ContainerDriver(ComputeDriver):
         return text
 
 
+class Phases:
+    """Durations of the steps of an operation, for the log (``rootfs 0.001s, ...``)."""
+
+    def __init__(self) -> None:
+        self.last = self.start = time.monotonic()
+        self.steps: list[tuple[str, float]] = []
+
+    def __call__(self, name: str) -> None:
+        now = time.monotonic()
+        self.steps.append((name, now - self.last))
+        self.last = now
+
+    def __str__(self) -> str:
+        return f"{self.last - self.start:.3f}s (" + ", ".join(
+            f"{n} {d:.3f}s" for n, d in self.steps) + ")"
+
+
 def threading_reap(proc: subprocess.Popen[bytes]) -> None:
     """Reap the shim when it exits, without blocking (it outlives this call)."""
     import threading
 
     threading.Thread(target=proc.wait, name="container-shim-reaper", daemon=True).start()
+
+
+def teardown_instances(instances_dir: str) -> list[str]:
+    """Kill and remove every instance under ``instances_dir`` without a cloud (processes,
+    cgroups, loop devices, namespaces, files): for a cloud thrown away by tests and
+    benchmarks; the dataplane's part is :func:`pocketstack.dataplane.manager.teardown_state`."""
+    from pocketstack.config import Config
+
+    driver = ContainerDriver(Config.load())
+    driver._dir = instances_dir
+    removed = driver.instance_uuids()
+    for uuid in removed:
+        driver._cleanup(uuid)
+    return removed

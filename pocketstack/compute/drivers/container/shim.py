@@ -51,7 +51,18 @@ class Console:
                    f"{text}\n".encode())
 
 
-def _dev(root: str) -> None:
+def block_node(root: str, name: str, loop: str) -> None:
+    """A block device node ``name`` (``/dev/vdb``) in the instance for a loop device."""
+    path = os.path.join(root, name.lstrip("/"))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    os.mknod(path, 0o660 | 0o060000, os.stat(loop).st_rdev)
+
+
+def _dev(root: str, devices: dict[str, Any]) -> None:
     dev = os.path.join(root, "dev")
     os.makedirs(dev, exist_ok=True)
     linux.mount("tmpfs", dev, "tmpfs", linux.MS_NOSUID | linux.MS_NOEXEC, "mode=755,size=64k")
@@ -64,6 +75,8 @@ def _dev(root: str) -> None:
         os.symlink(target, os.path.join(dev, name))
     for sub in ("pts", "shm"):
         os.makedirs(os.path.join(dev, sub), exist_ok=True)
+    for name, attached in devices.items():  # volumes and the config drive
+        block_node(root, name, attached["loop"])
 
 
 def _child(cfg: dict[str, Any], write_fd: int, sync_fd: int) -> None:
@@ -78,15 +91,25 @@ def _child(cfg: dict[str, Any], write_fd: int, sync_fd: int) -> None:
     for d in ("rootfs", "upper", "work"):
         os.makedirs(os.path.join(inst, d), exist_ok=True)
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+    rescue = cfg.get("rescue")
+    layer = "rescue-" if rescue else ""  # rescue: the rescue image over a fresh layer
+    for d in (layer + "upper", layer + "work"):
+        os.makedirs(os.path.join(inst, d), exist_ok=True)
     linux.mount("overlay", root, "overlay", 0,
-                f"lowerdir={cfg['lower']},upperdir={inst}/upper,workdir={inst}/work")
+                f"lowerdir={rescue['lower'] if rescue else cfg['lower']},"
+                f"upperdir={inst}/{layer}upper,workdir={inst}/{layer}work")
+    if rescue:  # ... and the instance's own disk at rescue["disk_at"]
+        disk = os.path.join(root, rescue.get("disk_at", "/mnt/rescue").lstrip("/"))
+        os.makedirs(disk, exist_ok=True)
+        linux.mount("overlay", disk, "overlay", 0,
+                    f"lowerdir={cfg['lower']},upperdir={inst}/upper,workdir={inst}/work")
     for d in ("proc", "sys", "dev", "tmp", "run"):
         os.makedirs(os.path.join(root, d), exist_ok=True)
     linux.mount("proc", os.path.join(root, "proc"), "proc",
                 linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
     linux.mount("sysfs", os.path.join(root, "sys"), "sysfs",
                 linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
-    _dev(root)
+    _dev(root, cfg.get("devices") or {})
     linux.sethostname(cfg.get("hostname") or "instance")
     os.chdir(root)
     linux.pivot_root(".", ".")
@@ -101,7 +124,7 @@ def _child(cfg: dict[str, Any], write_fd: int, sync_fd: int) -> None:
             os.close(fd)
     env = {"PATH": "/sbin:/bin:/usr/sbin:/usr/bin", "HOME": "/root", "TERM": "linux",
            "container": "pocketstack", "INSTANCE_UUID": cfg.get("uuid", "")}
-    argv = cfg.get("init") or ["/init"]
+    argv = (rescue or cfg).get("init") or ["/init"]
     os.execve(argv[0], argv, env)
 
 
