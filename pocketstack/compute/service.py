@@ -15,6 +15,8 @@ from pocketstack.compute.drivers.base import load_driver
 from pocketstack.compute.flavors import Flavors
 from pocketstack.compute.hosts import Hosts
 from pocketstack.compute.keypairs import KeyPairs
+from pocketstack.compute.live_migration import LiveMigrations
+from pocketstack.compute.migration_records import MigrationRecords
 from pocketstack.compute.networks import ServerNetworks
 from pocketstack.compute.quotas import Quotas
 from pocketstack.compute.scheduler.manager import Scheduler
@@ -50,6 +52,7 @@ class ComputeService(Service):
     def __init__(self, cloud: "Cloud") -> None:
         super().__init__(cloud)
         from pocketstack.compute.api import (admin, aggregates, flavors, images, keypairs,
+                                             migrations,
                                              quotas, server_actions, server_groups,
                                              server_network, server_password, servers, tags,
                                              unimplemented, usage, versions,
@@ -68,7 +71,9 @@ class ComputeService(Service):
         self.tasks = Tasks(cloud.db, conf, self.driver, self.scheduler)
         self.tasks.networks = ServerNetworks(cloud)
         self.servers = Servers(self)
+        self.migrations = MigrationRecords(cloud.db)
         self.resizes = Resizes(self)
+        self.live = LiveMigrations(self)
         self.volumes = ServerVolumes(self)
         self.tasks.delete_hooks.append(self.volumes.cleanup)
         for resource in (versions.Versions(MAX_VERSION), flavors.Flavors(self),
@@ -82,11 +87,13 @@ class ComputeService(Service):
                          usage.Usage(self), volume_attachments.VolumeAttachments(self),
                          server_password.ServerPassword(self),
                          server_network.Interfaces(self), server_network.ServerViews(self),
-                         server_network.ExternalEvents(self), images.NovaImages(self)):
+                         server_network.ExternalEvents(self), images.NovaImages(self),
+                         migrations.Migrations(self)):
             self.router.include(resource)
         # actions served by the network and image integration (server_actions dispatches)
         self.extra_actions = {**server_network.network_actions(self),
-                              **images.image_actions(self)}
+                              **images.image_actions(self),
+                              **migrations.move_actions(self)}
         unimplemented.register(self.router)
 
     def render_error(self, exc: errors.ApiError) -> Response:

@@ -119,12 +119,14 @@ class Tasks:
             if inst is None:  # deleted meanwhile
                 self.scheduler.release(host.host, uuid)
                 return
+            self.scheduler.io_ops(host.host, +1)
             try:
                 if self.networks is not None:
                     self.networks.allocate(inst, host.host)
                 self.driver.spawn(host.host, driver_view(inst))
             except BuildFailed as exc:
                 LOG.info("build of %s failed on %s: %s", uuid, host.host, exc)
+                self.scheduler.build_result(host.host, ok=False)
                 self.scheduler.release(host.host, uuid)
                 spec.ignore_hosts.add(host.host)
                 if attempts >= max_attempts:
@@ -133,6 +135,9 @@ class Tasks:
                     return
                 self._update(uuid, host=None, node=None, task_state=states.SCHEDULING)
                 continue
+            finally:
+                self.scheduler.io_ops(host.host, -1)
+            self.scheduler.build_result(host.host, ok=True)
             done = self._update(uuid, vm_state=states.ACTIVE, task_state=None,
                                 power_state=states.RUNNING, launched_at=utcnow(), progress=0)
             if done is None:  # deleted while spawning: undo the spawn and the claim
@@ -199,6 +204,7 @@ class Tasks:
         if self.networks is not None:
             self.networks.deallocate(uuid)
         if inst.resize_from and inst.resize_from.get("host"):  # deleted while resized
-            self.scheduler.release(inst.resize_from["host"], uuid)
+            self.scheduler.release(inst.resize_from["host"],
+                                   inst.resize_from.get("migration_uuid") or uuid)
         self._event(uuid, request_id, "compute_terminate_instance", inst.host, "Success",
                     started)
