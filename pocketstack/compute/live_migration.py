@@ -138,10 +138,13 @@ class LiveMigrations:
             self._rollback(uuid, source, target.host, mig, "error", request_id, started,
                            event, str(exc))
             return
-        if svc.tasks.networks is not None:
-            svc.tasks.networks.rebind(uuid, target.host)
-        svc.tasks._update(uuid, host=target.host, node=target.nodename, task_state=None)
+        moved = svc.tasks._update(uuid, host=target.host, node=target.nodename,
+                                  task_state=None)
         svc.scheduler.release(source, mig)
+        if moved is None:  # deleted meanwhile: the delete freed the source only
+            svc.scheduler.release(target.host, uuid)
+        elif svc.tasks.networks is not None:
+            svc.tasks.networks.rebind(uuid, target.host)
         svc.migrations.update(mig, status="completed", memory_processed=mem,
                               memory_remaining=0)
         svc.tasks._event(uuid, request_id, event, target.host, "Success", started)
@@ -242,12 +245,14 @@ class LiveMigrations:
                              tb=str(exc))
             return
         stopped = previous == states.STOPPED
-        svc.tasks._update(uuid, host=target.host, node=target.nodename, task_state=None,
+        moved = svc.tasks._update(uuid, host=target.host, node=target.nodename, task_state=None,
                           vm_state=states.STOPPED if stopped else states.ACTIVE,
                           power_state=states.SHUTDOWN if stopped else states.RUNNING,
                           fault=None)
         # the source host is down: its copy is gone with it; its claim is dropped here
         # (Nova drops it when the source compute service comes back)
         svc.scheduler.release(source, mig)
+        if moved is None:  # deleted meanwhile
+            svc.scheduler.release(target.host, uuid)
         svc.migrations.update(mig, status="done")
         svc.tasks._event(uuid, request_id, event, target.host, "Success", started)

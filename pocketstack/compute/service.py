@@ -116,7 +116,7 @@ class ComputeService(Service):
         from sqlalchemy import select
 
         from pocketstack.compute import states
-        from pocketstack.compute.models import Instance
+        from pocketstack.compute.models import Instance, Migration
         from pocketstack.db import utcnow
 
         with self.cloud.db.write() as s:
@@ -131,6 +131,9 @@ class ComputeService(Service):
                     inst.deleted, inst.vm_state = True, states.DELETED
                     inst.terminated_at = utcnow()
                 inst.task_state = None
+            for mig in s.scalars(select(Migration).where(Migration.status.in_(
+                    ("queued", "preparing", "running", "accepted", "pre-migrating")))):
+                mig.status, mig.updated_at = "error", utcnow()  # interrupted moves
         self.scheduler.load()
 
     def stop(self) -> None:
