@@ -75,6 +75,21 @@ class LiveMigrations:
             raise errors.BadRequest(f"Unable to migrate instance ({inst.uuid}) to current "
                                     f"host ({host}).")
 
+    def _schedule(self, inst: Instance, mig: str, host: str | None, force: bool,
+                  status: str) -> Any:
+        """Hand the source claim to the migration record and claim a destination for the
+        server (``force`` with a host skips the filters); NoValidHost hands it back."""
+        sched = self.svc.scheduler
+        self.svc.migrations.update(mig, status=status)
+        sched.transfer(inst.host, inst.uuid, mig)
+        spec = spec_for(inst, dict(inst.flavor or {}), {inst.host or ""}, host)
+        spec.skip_filters = bool(force and host)
+        try:
+            return sched.select_destination(spec)
+        except NoValidHost:
+            sched.transfer(inst.host, mig, inst.uuid, migration=False)
+            raise
+
     # -- live migration -----------------------------------------------------------------
     def live_migrate(self, ctx: RequestContext, inst: Instance, host: str | None,
                      force: bool) -> None:
@@ -111,12 +126,8 @@ class LiveMigrations:
             self.control.pop(mig, None)
             return
         source = inst.host
-        svc.migrations.update(mig, status="preparing")
-        svc.scheduler.transfer(source, uuid, mig)
-        spec = spec_for(inst, dict(inst.flavor or {}), {source or ""}, host)
-        spec.skip_filters = bool(force and host)
         try:
-            target = svc.scheduler.select_destination(spec)
+            target = self._schedule(inst, mig, host, force, "preparing")
         except NoValidHost as exc:
             self._rollback(uuid, source, None, mig, "error", request_id, started,
                            "conductor_live_migrate_instance", str(exc))
@@ -211,14 +222,9 @@ class LiveMigrations:
             svc.migrations.update(mig, status="failed")
             return
         source = inst.host
-        svc.migrations.update(mig, status="pre-migrating")
-        svc.scheduler.transfer(source, uuid, mig)
-        spec = spec_for(inst, dict(inst.flavor or {}), {source or ""}, host)
-        spec.skip_filters = bool(force and host)
         try:
-            target = svc.scheduler.select_destination(spec)
+            target = self._schedule(inst, mig, host, force, "pre-migrating")
         except NoValidHost as exc:
-            svc.scheduler.transfer(source, mig, uuid, migration=False)
             svc.migrations.update(mig, status="error")
             svc.tasks._update(uuid, task_state=None, vm_state=states.ERROR,
                               fault={"code": 500, "message": str(exc), "details": "",
