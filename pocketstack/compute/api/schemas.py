@@ -63,7 +63,9 @@ flavor_create = wrapped("flavor", obj({
                                   "minimum": 0},
     "swap": {"type": ["integer", "string"], "pattern": "^[0-9]*$", "minimum": 0},
     "rxtx_factor": {"type": "number", "minimum": 0, "maximum": 3.40282e+38},
-    "os-flavor-access:is_public": {"type": "boolean"},
+    "os-flavor-access:is_public": {"type": ["boolean", "string"], "enum": [  # as Nova
+        True, False, "True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes",
+        "False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no"]},
     "description": {"type": ["string", "null"], "maxLength": 65535},
 }, ["name", "ram", "vcpus", "disk"], additional=False))
 
