@@ -247,7 +247,6 @@ def build_config(facts: CloudFacts, concurrency: int = 2) -> configparser.Config
                                             "cold_migration": hosts > 1,
                                             "live_migration": hosts > 1,
                                             "block_migration_for_live_migration": hosts > 1,
-                                            "volume_backed_live_migration": hosts > 1,
                                             "scheduler_enabled_filters": ",".join(filters)})
     if "glance" in available:
         section("image", {"region": facts.region, "endpoint_type": "publicURL"})

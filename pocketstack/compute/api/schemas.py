@@ -54,7 +54,7 @@ meta_item = wrapped("meta", {**METADATA, "minProperties": 1, "maxProperties": 1}
 
 flavor_create = wrapped("flavor", obj({
     "name": {"type": "string", "minLength": 1, "maxLength": 255},
-    "id": {"type": ["string", "null"], "minLength": 1, "maxLength": 255,
+    "id": {"type": ["string", "integer", "null"], "minLength": 1, "maxLength": 255,
            "pattern": r"^(?! )[a-zA-Z0-9. _-]+(?<! )$"},
     "ram": {"type": ["integer", "string"], "pattern": "^[0-9]+$", "minimum": 1},
     "vcpus": {"type": ["integer", "string"], "pattern": "^[0-9]+$", "minimum": 1},
