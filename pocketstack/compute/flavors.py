@@ -83,7 +83,7 @@ class Flavors:
                        ephemeral_gb=int(body.get("OS-FLV-EXT-DATA:ephemeral") or 0),
                        swap=int(body.get("swap") or 0),
                        rxtx_factor=float(body.get("rxtx_factor") or 1.0),
-                       is_public=body.get("os-flavor-access:is_public", True),
+                       is_public=_boolean(body.get("os-flavor-access:is_public", True)),
                        description=body.get("description"), extra_specs={})
             s.add(f)
             return f
@@ -153,3 +153,10 @@ class Flavors:
                                       f"{project_id} combination.")
             s.delete(row)
         return self.access(flavorid)
+
+
+def _boolean(value: object) -> bool:
+    """Nova's boolean parameters also accept "True"/"yes"/"1"/"on" (and their negatives)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "on", "yes")
+    return bool(value)

@@ -200,3 +200,34 @@ class BlockDeviceMapping(Base):
     delete_on_termination: Mapped[bool] = mapped_column(Boolean, default=False)
     tag: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Migration(Base):
+    """A move of a server between hosts (Nova's migrations table): resize, cold
+    migration, live migration or evacuation. During a cold move its uuid is the Placement
+    consumer holding the source host's resources (Nova's migration-based allocations)."""
+
+    __tablename__ = "compute_migration"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36), index=True)
+    migration_type: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    source_compute: Mapped[str | None] = mapped_column(String(255))
+    source_node: Mapped[str | None] = mapped_column(String(255))
+    dest_compute: Mapped[str | None] = mapped_column(String(255))
+    dest_node: Mapped[str | None] = mapped_column(String(255))
+    dest_host: Mapped[str | None] = mapped_column(String(255))
+    old_instance_type_id: Mapped[int | None] = mapped_column(Integer)
+    new_instance_type_id: Mapped[int | None] = mapped_column(Integer)
+    memory_total: Mapped[int | None] = mapped_column(Integer)
+    memory_processed: Mapped[int | None] = mapped_column(Integer)
+    memory_remaining: Mapped[int | None] = mapped_column(Integer)
+    disk_total: Mapped[int | None] = mapped_column(Integer)
+    disk_processed: Mapped[int | None] = mapped_column(Integer)
+    disk_remaining: Mapped[int | None] = mapped_column(Integer)
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    project_id: Mapped[str | None] = mapped_column(String(255))
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -175,18 +175,33 @@ class ReportClient:
                     out.setdefault(consumer, {}).setdefault(rp_uuid, {})[rc] = used
         return out
 
+    def _allocs(self, usage: dict[str, tuple[int, int, int]]) -> dict[str, dict[str, int]]:
+        allocs = {self.providers[h]: resources(*u) for h, u in usage.items()
+                  if h in self.providers}
+        return {rp: r for rp, r in allocs.items() if r}
+
     def put(self, consumer: str, usage: dict[str, tuple[int, int, int]],
-            project_id: str, user_id: str) -> None:
+            project_id: str, user_id: str, consumer_type: str = "INSTANCE") -> None:
         """Make the consumer's allocations ``usage`` (host -> (vcpus, ram, disk))."""
         if not self.enabled:
             return
-        allocs = {self.providers[h]: resources(*u) for h, u in usage.items()
-                  if h in self.providers}
-        allocs = {rp: r for rp, r in allocs.items() if r}
+        allocs = self._allocs(usage)
         if not allocs:
             self.api.release(consumer)
             return
-        self.api.claim(consumer, allocs, project_id, user_id)
+        self.api.claim(consumer, allocs, project_id, user_id, consumer_type=consumer_type)
+
+    def put_many(self, consumers: list[tuple[str, dict[str, tuple[int, int, int]], str, str,
+                                             str]]) -> None:
+        """Several consumers' allocations in one transaction (consumer, usage, project,
+        user, type): moving a host's claim from a server to its migration, or back."""
+        if not self.enabled:
+            return
+        from pocketstack.placement.allocations import ConsumerRequest
+
+        self.api.allocations.set([ConsumerRequest(c, self._allocs(u), p, us,
+                                                  consumer_type=t)
+                                  for c, u, p, us, t in consumers])
 
     def release(self, consumer: str) -> None:
         if self.enabled:

@@ -1,12 +1,18 @@
-"""Resizing a server to another flavor: resize, then confirmResize or revertResize.
+"""Cold moves: resize to another flavor and cold migration (Nova's ``migrate``), one path.
 
-The scheduling happens in the API call (no valid host: 400, as Nova); the move runs
-asynchronously and ends in VERIFY_RESIZE (vm_state ``resized``). Until the resize is
-confirmed the source host keeps its claim, so that a revert always fits.
+Both are a migration record (type ``resize`` or ``migration``) and the same flow: the
+server's claim on its source host is handed to the migration record (Nova's
+migration-based allocations: the migration's uuid is the Placement consumer holding the
+source), the scheduler claims the destination for the server, the driver moves it, and
+the server waits in VERIFY_RESIZE (vm_state ``resized``). confirmResize frees the
+source (the migration's allocations); revertResize frees the destination and hands the
+source claim back to the server. Scheduling happens in the API call (no valid host:
+400, as Nova); the move itself runs asynchronously.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -23,6 +29,21 @@ from pocketstack.db import utcnow
 if TYPE_CHECKING:
     from pocketstack.compute.service import ComputeService
 
+LOG = logging.getLogger(__name__)
+
+
+def spec_for(inst: Instance, flavor: dict[str, Any], ignore: set[str],
+             force_host: str | None = None) -> RequestSpec:
+    """The RequestSpec moving ``inst`` with ``flavor`` (a flavor snapshot)."""
+    return RequestSpec(instance_uuid=inst.uuid, project_id=inst.project_id,
+                       vcpus=int(flavor["vcpus"]), memory_mb=int(flavor["memory_mb"]),
+                       disk_gb=disk_gb(int(flavor.get("root_gb") or 0),
+                                       int(flavor.get("ephemeral_gb") or 0),
+                                       int(flavor.get("swap") or 0)),
+                       availability_zone=inst.availability_zone,
+                       hints=dict(inst.scheduler_hints or {}), ignore_hosts=ignore,
+                       force_host=force_host)
+
 
 class Resizes:
     def __init__(self, svc: "ComputeService") -> None:
@@ -35,66 +56,91 @@ class Resizes:
                              start_time=utcnow(), events=[]))
 
     def resize(self, ctx: RequestContext, inst: Instance, flavor_ref: str) -> None:
-        svc = self.svc
-        svc.servers.check_lock(ctx, inst)
         flavor_ref = str(flavor_ref).rstrip("/").rsplit("/", 1)[-1]
         try:
-            flavor = svc.flavors.get(flavor_ref, inst.project_id, ctx.is_admin)
+            flavor = self.svc.flavors.get(flavor_ref, inst.project_id, ctx.is_admin)
         except errors.NotFound:
             raise errors.BadRequest(f"Flavor {flavor_ref} could not be found.") from None
         if flavor.flavorid == inst.flavorid:
             raise errors.BadRequest("When resizing, instances must change flavor!")
+        self._start(ctx, inst, "resize", snapshot(flavor), None)
+
+    def migrate(self, ctx: RequestContext, inst: Instance, host: str | None) -> None:
+        """Cold migration: the same flavor, to another host (``host`` from 2.56)."""
+        if host is not None:
+            if host not in self.svc.driver.hosts():
+                raise errors.BadRequest(f"Compute host {host} could not be found.")
+            if host == inst.host:
+                raise errors.BadRequest("The target host can't be the same one.")
+        self._start(ctx, inst, "migration", dict(inst.flavor or {}), host)
+
+    def _start(self, ctx: RequestContext, inst: Instance, kind: str, flavor: dict[str, Any],
+               host: str | None) -> None:
+        svc = self.svc
+        svc.servers.check_lock(ctx, inst)
+        name = "resize" if kind == "resize" else "migrate"
         with self.db.write() as s:
             row = s.scalar(select(Instance).where(Instance.uuid == inst.uuid))
             if row is None or row.deleted:
                 raise errors.NotFound(f"Instance {inst.uuid} could not be found.")
             if row.vm_state not in (states.ACTIVE, states.STOPPED):
-                raise svc.servers.invalid_state(row, "resize", "vm_state")
+                raise svc.servers.invalid_state(row, name, "vm_state")
             if row.task_state is not None:
-                raise svc.servers.invalid_state(row, "resize", "task_state")
-            svc.quotas.check_delta(s, row.project_id, flavor.vcpus - row.vcpus,
-                                   flavor.memory_mb - row.memory_mb)
+                raise svc.servers.invalid_state(row, name, "task_state")
+            if kind == "resize":
+                svc.quotas.check_delta(s, row.project_id, flavor["vcpus"] - row.vcpus,
+                                       flavor["memory_mb"] - row.memory_mb)
             row.task_state, row.updated_at = states.RESIZE_PREP, utcnow()
-            self._action(s, ctx, row.uuid, "resize")
+            self._action(s, ctx, row.uuid, name)
+            mig = svc.migrations.create(s, row, kind, "pre-migrating", dest=host,
+                                        new_flavorid=flavor.get("flavorid"))
             source = {"host": row.host, "node": row.node, "vm_state": row.vm_state,
-                      "power_state": row.power_state, "flavor": dict(row.flavor or {})}
-        same_host = svc.cloud.conf.get("DEFAULT", "allow_resize_to_same_host")
-        spec = RequestSpec(instance_uuid=inst.uuid, project_id=inst.project_id,
-                           vcpus=flavor.vcpus, memory_mb=flavor.memory_mb,
-                           disk_gb=disk_gb(flavor.root_gb, flavor.ephemeral_gb, flavor.swap),
-                           availability_zone=inst.availability_zone,
-                           hints=dict(inst.scheduler_hints or {}),
-                           ignore_hosts=set() if same_host else {inst.host or ""})
-        if same_host:  # the claim is keyed by server: free the old one to re-claim
-            svc.scheduler.release(inst.host, inst.uuid)
+                      "power_state": row.power_state, "flavor": dict(row.flavor or {}),
+                      "migration_uuid": mig.uuid}
+        same_host = kind == "resize" and svc.cloud.conf.get("DEFAULT",
+                                                            "allow_resize_to_same_host")
+        spec = spec_for(inst, flavor, set() if same_host else {inst.host or ""}, host)
+        svc.scheduler.transfer(inst.host, inst.uuid, mig.uuid)
         try:
             target = svc.scheduler.select_destination(spec)
         except NoValidHost as exc:
-            if same_host:
-                svc.scheduler.load()
+            svc.scheduler.transfer(inst.host, mig.uuid, inst.uuid, migration=False)
             svc.tasks._update(inst.uuid, task_state=None)
+            svc.migrations.update(mig.uuid, status="error")
             raise errors.BadRequest(str(exc)) from None
         svc.tasks._update(inst.uuid, resize_from=source, task_state=states.RESIZE_MIGRATING)
-        svc.tasks.submit(self._finish, inst.uuid, snapshot(flavor), target.host,
-                         target.nodename, ctx.request_id)
+        svc.migrations.update(mig.uuid, status="migrating", dest_compute=target.host,
+                              dest_node=target.nodename, dest_host=target.host)
+        svc.tasks.submit(self._finish, inst.uuid, flavor, target.host, target.nodename,
+                         ctx.request_id, mig.uuid)
 
     def _finish(self, uuid: str, flavor: dict[str, Any], host: str, node: str,
-                request_id: str) -> None:
+                request_id: str, mig_uuid: str) -> None:
         svc = self.svc
         started = utcnow()
         with self.db.read() as s:
             inst = s.scalar(select(Instance).where(Instance.uuid == uuid))
         if inst is None or inst.deleted:
             svc.scheduler.release(host, uuid)
+            svc.migrations.update(mig_uuid, status="error")
             return
         view = {**svc.tasks.spawn_view(inst),
                 "vcpus": flavor["vcpus"], "memory_mb": flavor["memory_mb"]}  # new limits
-        svc.driver.spawn(host, view)
+        source = inst.resize_from or {}
+        try:
+            self._move(inst.host, host, view)
+        except Exception as exc:  # injected failures: back on the source, as before
+            LOG.warning("cold move of %s to %s failed: %s", uuid, host, exc)
+            svc.scheduler.release(host, uuid)
+            svc.scheduler.transfer(inst.host, mig_uuid, uuid, migration=False)
+            svc.migrations.update(mig_uuid, status="error")
+            svc.tasks._update(uuid, task_state=None, resize_from=None)
+            svc.tasks._event(uuid, request_id, "compute_prep_resize", host, "Error", started,
+                             tb=str(exc))
+            return
+        svc.migrations.update(mig_uuid, status="post-migrating")
         if svc.tasks.networks is not None:
             svc.tasks.networks.rebind(uuid, host)
-        if inst.host and inst.host != host:
-            svc.driver.power_off(inst.host, view)
-        source = inst.resize_from or {}
         power = states.RUNNING if source.get("vm_state") == states.ACTIVE else states.SHUTDOWN
         if power == states.SHUTDOWN:
             svc.driver.power_off(host, view)
@@ -103,7 +149,22 @@ class Resizes:
                           root_gb=flavor["root_gb"], ephemeral_gb=flavor["ephemeral_gb"],
                           host=host, node=node, vm_state=states.RESIZED, task_state=None,
                           power_state=power)
+        svc.migrations.update(mig_uuid, status="finished")
         svc.tasks._event(uuid, request_id, "compute_finish_resize", host, "Success", started)
+
+    def _move(self, source: str | None, dest: str, view: dict[str, Any]) -> None:
+        """The driver's cold migration; a driver without one re-spawns on the destination
+        and powers the source copy off (kept until confirmed)."""
+        driver = self.svc.driver
+        if source and source != dest:
+            try:
+                driver.migrate(source, dest, view, False)
+                return
+            except NotImplementedError:
+                pass
+        driver.spawn(dest, view)
+        if source and source != dest:
+            driver.power_off(source, view)
 
     def _resized(self, s: Any, inst: Instance, action: str) -> Instance:
         """The instance's row, locked in this write, which must be waiting in RESIZED."""
@@ -124,9 +185,14 @@ class Resizes:
             row.resize_from, row.updated_at = None, utcnow()
             self._action(s, ctx, row.uuid, "confirmResize")
             new_host = row.host
+        mig = source.get("migration_uuid")
+        if mig:
+            svc.migrations.update(mig, status="confirming")
         if source.get("host") and source["host"] != new_host:
             svc.driver.destroy(source["host"], {"uuid": inst.uuid})
-            svc.scheduler.release(source["host"], inst.uuid)
+        svc.scheduler.release(source.get("host"), mig or inst.uuid)
+        if mig:
+            svc.migrations.update(mig, status="confirmed")
 
     def revert(self, ctx: RequestContext, inst: Instance) -> None:
         svc = self.svc
@@ -135,6 +201,9 @@ class Resizes:
             row = self._resized(s, inst, "revertResize")
             row.task_state, row.updated_at = states.RESIZE_REVERTING, utcnow()
             self._action(s, ctx, row.uuid, "revertResize")
+            mig = (row.resize_from or {}).get("migration_uuid")
+        if mig:
+            svc.migrations.update(mig, status="reverting")
         svc.tasks.submit(self._revert, inst.uuid, ctx.request_id)
 
     def _revert(self, uuid: str, request_id: str) -> None:
@@ -146,9 +215,12 @@ class Resizes:
             return
         source = dict(inst.resize_from or {})
         flavor = source.get("flavor") or {}
+        mig = source.get("migration_uuid")
         if inst.host and inst.host != source.get("host"):
             svc.driver.destroy(inst.host, {"uuid": uuid})
-            svc.scheduler.release(inst.host, uuid)
+        svc.scheduler.release(inst.host, uuid)
+        if mig:
+            svc.scheduler.transfer(source.get("host"), mig, uuid, migration=False)
         svc.tasks._update(uuid, flavor=flavor, flavorid=flavor.get("flavorid", inst.flavorid),
                           vcpus=flavor.get("vcpus", inst.vcpus),
                           memory_mb=flavor.get("memory_mb", inst.memory_mb),
@@ -168,5 +240,7 @@ class Resizes:
                 svc.driver.power_off(inst.host, view)
         if svc.tasks.networks is not None:
             svc.tasks.networks.rebind(uuid, source.get("host"))
+        if mig:
+            svc.migrations.update(mig, status="reverted")
         svc.tasks._event(uuid, request_id, "compute_finish_revert_resize", source.get("host"),
                          "Success", started)

@@ -16,6 +16,8 @@ from pocketstack.compute.flavors import Flavors
 from pocketstack.compute.hosts import Hosts
 from pocketstack.compute.imagecache import image_cache
 from pocketstack.compute.keypairs import KeyPairs
+from pocketstack.compute.live_migration import LiveMigrations
+from pocketstack.compute.migration_records import MigrationRecords
 from pocketstack.compute.networks import ServerNetworks
 from pocketstack.compute.quotas import Quotas
 from pocketstack.compute.scheduler.manager import Scheduler
@@ -52,7 +54,7 @@ class ComputeService(Service):
         super().__init__(cloud)
         from pocketstack.compute.api import (admin, aggregates, flavors, images, keypairs,
                                              legacy_hosts, legacy_network,
-                                             legacy_secgroups,
+                                             legacy_secgroups, migrations,
                                              quotas, server_actions, server_groups,
                                              server_network, server_password, servers, tags,
                                              unimplemented, usage, versions,
@@ -71,7 +73,9 @@ class ComputeService(Service):
         self.tasks = Tasks(cloud.db, conf, self.driver, self.scheduler)
         self.tasks.networks = ServerNetworks(cloud)
         self.servers = Servers(self)
+        self.migrations = MigrationRecords(cloud.db)
         self.resizes = Resizes(self)
+        self.live = LiveMigrations(self)
         self.volumes = ServerVolumes(self)
         self.tasks.delete_hooks.append(self.volumes.cleanup)
         for resource in (versions.Versions(MAX_VERSION), flavors.Flavors(self),
@@ -88,11 +92,12 @@ class ComputeService(Service):
                          server_network.ExternalEvents(self), images.NovaImages(self),
                          legacy_secgroups.SecurityGroupProxy(self),
                          legacy_hosts.OsHosts(self), legacy_hosts.Extensions(self),
-                         legacy_network.NetworkProxy(self)):
+                         legacy_network.NetworkProxy(self), migrations.Migrations(self)):
             self.router.include(resource)
         # actions served by the network and image integration (server_actions dispatches)
         self.extra_actions = {**server_network.network_actions(self),
-                              **images.image_actions(self)}
+                              **images.image_actions(self),
+                              **migrations.move_actions(self)}
         unimplemented.register(self.router)
 
     def render_error(self, exc: errors.ApiError) -> Response:
@@ -120,7 +125,7 @@ class ComputeService(Service):
         from sqlalchemy import select
 
         from pocketstack.compute import states
-        from pocketstack.compute.models import Instance
+        from pocketstack.compute.models import Instance, Migration
         from pocketstack.db import utcnow
 
         with self.cloud.db.write() as s:
@@ -135,6 +140,9 @@ class ComputeService(Service):
                     inst.deleted, inst.vm_state = True, states.DELETED
                     inst.terminated_at = utcnow()
                 inst.task_state = None
+            for mig in s.scalars(select(Migration).where(Migration.status.in_(
+                    ("queued", "preparing", "running", "accepted", "pre-migrating")))):
+                mig.status, mig.updated_at = "error", utcnow()  # interrupted moves
         self.scheduler.load()
 
     def stop(self) -> None:

@@ -133,6 +133,7 @@ class Tasks:
             if inst is None:  # deleted meanwhile
                 self.scheduler.release(host.host, uuid)
                 return
+            self.scheduler.io_ops(host.host, +1)
             try:
                 t0 = time.monotonic()
                 if self.networks is not None:
@@ -143,6 +144,7 @@ class Tasks:
                          time.monotonic() - t1)
             except BuildFailed as exc:
                 LOG.info("build of %s failed on %s: %s", uuid, host.host, exc)
+                self.scheduler.build_result(host.host, ok=False)
                 self.scheduler.release(host.host, uuid)
                 spec.ignore_hosts.add(host.host)
                 if attempts >= max_attempts:
@@ -151,6 +153,9 @@ class Tasks:
                     return
                 self._update(uuid, host=None, node=None, task_state=states.SCHEDULING)
                 continue
+            finally:
+                self.scheduler.io_ops(host.host, -1)
+            self.scheduler.build_result(host.host, ok=True)
             done = self._update(uuid, vm_state=states.ACTIVE, task_state=None,
                                 power_state=states.RUNNING, launched_at=utcnow(), progress=0,
                                 event=(request_id, "compute__do_build_and_run_instance",
@@ -231,4 +236,5 @@ class Tasks:
         if self.networks is not None:
             self.networks.deallocate(uuid)
         if inst.resize_from and inst.resize_from.get("host"):  # deleted while resized
-            self.scheduler.release(inst.resize_from["host"], uuid)
+            self.scheduler.release(inst.resize_from["host"],
+                                   inst.resize_from.get("migration_uuid") or uuid)

@@ -134,6 +134,16 @@ class CloudFacts:
             with urllib.request.urlopen(req, timeout=30):
                 pass
 
+    def compute_version(self) -> str | None:
+        """The highest compute microversion the cloud advertises."""
+        body = self.get("compute", "") or {}
+        return (body.get("version") or {}).get("version") or None
+
+    def compute_hosts(self) -> int:
+        """nova-compute services that are up (Tempest's min_compute_nodes)."""
+        body = self.get("compute", "/os-services?binary=nova-compute") or {}
+        return sum(1 for sv in body.get("services", []) if sv.get("state") == "up")
+
     def flavors(self) -> list[str]:
         body = self.get("compute", "/flavors/detail") or {}
         flavors = sorted(body.get("flavors", []), key=lambda f: (f.get("ram", 0), f["id"]))
@@ -219,7 +229,25 @@ def build_config(facts: CloudFacts, concurrency: int = 2) -> configparser.Config
         if flavors:
             compute["flavor_ref"] = flavors[0]
             compute["flavor_ref_alt"] = flavors[1] if len(flavors) > 1 else flavors[0]
+        hosts = facts.compute_hosts()
+        if hosts:
+            compute["min_compute_nodes"] = hosts
         section("compute", compute)
+        # moves between hosts need at least two of them (the fake driver has 2 by default)
+        version = facts.compute_version()
+        if version:
+            conf["compute"]["min_microversion"] = "2.1"
+            conf["compute"]["max_microversion"] = version
+        from pocketstack.compute import config as _compute_config  # noqa: F401
+        from pocketstack.config import registered
+
+        filters = next(o.default for o in registered()
+                       if (o.section, o.name) == ("filter_scheduler", "enabled_filters"))
+        section("compute-feature-enabled", {"resize": True,
+                                            "cold_migration": hosts > 1,
+                                            "live_migration": hosts > 1,
+                                            "block_migration_for_live_migration": hosts > 1,
+                                            "scheduler_enabled_filters": ",".join(filters)})
     if "glance" in available:
         section("image", {"region": facts.region, "endpoint_type": "publicURL"})
         # pocketstack's image service stores data as sent (no format inspection), so

@@ -57,9 +57,11 @@ def bootstrap(ident: Identity, admin_password: str, *, reset_password: bool = Fa
     reader = _ensure_role(ident, "reader")
     member = _ensure_role(ident, "member")
     admin = _ensure_role(ident, "admin")
+    manager = _ensure_role(ident, "manager")  # Keystone's bootstrap has it since 2024.2
     _ensure_role(ident, "service")
     implied = set(ident.roles.list_implied())
-    for prior, imp in ((admin, member), (member, reader)):
+    for prior, imp in ((admin, member), (member, reader), (admin, manager),
+                       (manager, member)):
         if (prior["id"], imp["id"]) not in implied:
             ident.roles.add_implied(prior["id"], imp["id"])
 

@@ -23,7 +23,7 @@ _POLICY = {"os-stop": "servers:stop", "os-start": "servers:start", "reboot": "se
 _SIMPLE = {"os-stop": "stop", "os-start": "start", "pause": "pause", "unpause": "unpause",
            "suspend": "suspend", "resume": "resume"}
 _NOT_IMPLEMENTED = {"createImage", "rebuild",
-                    "migrate", "os-migrateLive", "evacuate", "shelve", "shelveOffload",
+                    "shelve", "shelveOffload",
                     "unshelve", "rescue", "unrescue", "addSecurityGroup",
                     "removeSecurityGroup", "os-getConsoleOutput", "os-getVNCConsole",
                     "os-getSPICEConsole", "os-getSerialConsole", "createBackup",

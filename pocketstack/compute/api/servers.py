@@ -148,6 +148,8 @@ class Servers:
                                           else states.REBOOTING_HARD]
             elif status.upper() == "RESIZE":
                 filters["task_states"] = list(states.RESIZE_TASKS)
+            elif status.upper() == "MIGRATING":
+                filters["task_states"] = ["migrating"]
             elif status.upper() in ("ACTIVE", "SHUTOFF", "PAUSED", "SUSPENDED", "ERROR"):
                 filters["task_states"] = [None, states.POWERING_OFF, states.POWERING_ON,
                                           states.PAUSING, states.UNPAUSING,

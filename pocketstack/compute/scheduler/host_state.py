@@ -18,6 +18,7 @@ class RequestSpec:
     hints: dict[str, Any] = field(default_factory=dict)
     ignore_hosts: set[str] = field(default_factory=set)
     force_host: str | None = None
+    skip_filters: bool = False  # force_host without the filters (live migrate/evacuate force)
 
 
 @dataclass
@@ -37,6 +38,8 @@ class HostState:
     instances: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     service_enabled: bool = True
     service_up: bool = True
+    num_io_ops: int = 0  # builds and moves in progress here (IoOpsWeigher)
+    failed_builds: int = 0  # consecutive build failures (BuildFailureWeigher)
 
     @property
     def free_ram_mb(self) -> float:

@@ -1,4 +1,4 @@
-"""Select a host for a request: filters and the RAM weigher in memory, then a claim in
+"""Select a host for a request: filters and weighers in memory, then a claim in
 Placement (the server's uuid as consumer) so that ``resource provider usage show`` and
 the hypervisor statistics agree.
 
@@ -25,7 +25,7 @@ from pocketstack.compute.models import Aggregate, ComputeNode, ComputeService, I
 from pocketstack.compute.placement import ReportClient
 from pocketstack.compute.scheduler import filters as filter_mod
 from pocketstack.compute.scheduler.host_state import HostState, RequestSpec
-from pocketstack.compute.scheduler.weighers.ram import RAMWeigher
+from pocketstack.compute.scheduler import weighers as weigher_mod
 from pocketstack.db import utcnow
 
 if TYPE_CHECKING:
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from pocketstack.compute.hosts import Hosts
 
 LOG = logging.getLogger(__name__)
+IO_TASKS = ("spawning", "resize_prep", "resize_migrating", "rebuilding", "image_snapshot",
+            "image_backup", "rescuing", "unshelving")
 _SERVICE_TTL = 2.0  # seconds a cached view of the service rows is trusted (heartbeats)
 
 
@@ -58,15 +60,31 @@ class Scheduler:
         self._owners: dict[str, tuple[str, str]] = {}  # instance -> (project, user)
         self._where: dict[str, set[str]] = {}  # instance -> hosts holding a claim for it
         self._svc_sig: Any = None
+        self._migrations: set[str] = set()  # consumers that are migration records
         self._svc_at = 0.0
         names = self.conf.get("filter_scheduler", "enabled_filters")
         unknown = [n for n in names if n not in filter_mod.ALL]
         if unknown:
             LOG.warning("unknown scheduler filters ignored: %s", ", ".join(unknown))
         self.filters = [filter_mod.ALL[n]() for n in names if n in filter_mod.ALL]
-        self.weigher = RAMWeigher(self.conf.get("filter_scheduler", "ram_weight_multiplier"))
-        m = self.weigher.multiplier
-        self._sign = 1 if m > 0 else -1 if m < 0 else 0
+        self.weighers = self._weighers()
+        self._static = [w for w in self.weighers if w.static and w.multiplier]
+        self._scales: dict[int, float] = {}
+
+    def _weighers(self) -> list[weigher_mod.BaseWeigher]:
+        names = [n.rsplit(".", 1)[-1] for n in
+                 self.conf.get("filter_scheduler", "weight_classes")]
+        if "all_weighers" in names:
+            names = list(weigher_mod.ALL)
+        unknown = [n for n in names if n not in weigher_mod.ALL]
+        if unknown:
+            LOG.warning("unknown scheduler weighers ignored: %s", ", ".join(unknown))
+        out = []
+        for n in names:
+            if n in weigher_mod.ALL:
+                cls = weigher_mod.ALL[n]
+                out.append(cls(self.conf.get("filter_scheduler", cls.option)))
+        return out
 
     # -- state ----------------------------------------------------------------------
     def load(self) -> None:
@@ -79,7 +97,7 @@ class Scheduler:
                                          Instance.memory_mb, Instance.root_gb,
                                          Instance.ephemeral_gb, Instance.flavor,
                                          Instance.project_id, Instance.user_id,
-                                         Instance.resize_from)
+                                         Instance.resize_from, Instance.task_state)
                                   .where(Instance.deleted.is_(False),
                                          Instance.host.is_not(None))))
         ratios = self.report.sync(nodes)
@@ -96,15 +114,22 @@ class Scheduler:
                 disk_allocation_ratio=r.get("DISK_GB",
                                             c.get("DEFAULT", "disk_allocation_ratio")))
         owners = {}
-        for uuid, host, vcpus, ram, root, eph, flavor, project, user, resize_from in rows:
+        for uuid, host, vcpus, ram, root, eph, flavor, project, user, resize_from, task \
+                in rows:
             owners[uuid] = (project, user)
+            if task in IO_TASKS and host in states:
+                states[host].num_io_ops += 1
             if host in states:
                 states[host].consume(uuid, vcpus, ram,
                                      disk_gb(root, eph, int((flavor or {}).get("swap") or 0)))
             src = (resize_from or {}).get("host")
             old = (resize_from or {}).get("flavor") or {}
-            if src and src != host and src in states:  # the source keeps its claim
-                states[src].consume(uuid, int(old.get("vcpus", vcpus)),
+            holder = (resize_from or {}).get("migration_uuid") or uuid
+            if holder != uuid:
+                owners[holder] = (project, user)
+                self._migrations.add(holder)
+            if src and (src != host or holder != uuid) and src in states:
+                states[src].consume(holder, int(old.get("vcpus", vcpus)),  # the source claim
                                     int(old.get("memory_mb", ram)),
                                     disk_gb(int(old.get("root_gb", root)),
                                             int(old.get("ephemeral_gb", eph)),
@@ -119,6 +144,8 @@ class Scheduler:
             self._where = where
             self._svc_sig = None
             self._refresh_services(force=True)
+            hosts = list(states.values())
+            self._scales = {id(w): w.scale(hosts) for w in self._static}
             self._keys = {h: self._key(st) for h, st in states.items()}
             self._order = sorted(self._keys.values())
         self._heal()
@@ -139,12 +166,47 @@ class Scheduler:
             expect = {self.report.providers.get(h): resources(*u) for h, u in usage.items()}
             if have.get(uuid) != expect and uuid in self._owners:
                 try:
-                    self.report.put(uuid, usage, *self._owners[uuid])
+                    self.report.put(uuid, usage, *self._owners[uuid], self._type(uuid))
                 except errors.ApiError as exc:
                     LOG.warning("placement: cannot heal allocations of %s: %s", uuid, exc)
 
     def _key(self, st: HostState) -> tuple[Any, ...]:
-        return (self._sign * st.free_ram_mb, -len(st.instances), st.host)
+        weight = sum(w.multiplier * w.value(st, None) / self._scales.get(id(w), 1.0)
+                     for w in self._static)
+        return (weight, -len(st.instances), st.host)
+
+    def _dynamic(self, spec: RequestSpec) -> bool:
+        """Whether the request needs Nova's full filter-then-weigh pass (a weigher that
+        depends on the request, e.g. a soft-affinity group, has something to weigh)."""
+        return bool(spec.group) and any(
+            not w.static and w.multiplier and getattr(w, "policy", None) ==
+            spec.group.get("policy") for w in self.weighers)
+
+    def _full_pass(self, spec: RequestSpec, everything: list[HostState]) -> HostState:
+        passing = [st for st in everything if self._passes(st, spec, everything)]
+        if not passing:
+            raise NoValidHost()
+        total = {st.host: 0.0 for st in passing}
+        for w in self.weighers:
+            if w.multiplier:
+                for h, v in w.weigh(passing, spec).items():
+                    total[h] += v
+        return max(passing, key=lambda st: (total[st.host], self._keys[st.host]))
+
+    # -- io ops and build failures (IoOpsWeigher, BuildFailureWeigher) ----------------
+    def io_ops(self, host: str | None, delta: int) -> None:
+        with self._lock:
+            st = self._states.get(host or "")
+            if st is not None:
+                st.num_io_ops = max(0, st.num_io_ops + delta)
+                self._reorder(st)
+
+    def build_result(self, host: str | None, ok: bool) -> None:
+        with self._lock:
+            st = self._states.get(host or "")
+            if st is not None and (ok and st.failed_builds or not ok):
+                st.failed_builds = 0 if ok else st.failed_builds + 1
+                self._reorder(st)
 
     def _reorder(self, st: HostState) -> None:
         old = self._keys.get(st.host)
@@ -196,9 +258,13 @@ class Scheduler:
         everything = list(self._states.values())
         if spec.force_host:
             st = self._states.get(spec.force_host)
+            if st is not None and spec.skip_filters:
+                return st
             if st is not None and self._passes(st, spec, everything):
                 return st
             raise NoValidHost()
+        if self._dynamic(spec):
+            return self._full_pass(spec, everything)
         order = self._order
         for i in range(len(order) - 1, -1, -1):
             st = self._states[order[i][2]]
@@ -251,7 +317,7 @@ class Scheduler:
         if not self.report.enabled:
             return
         project, user = self._owner(uuid, project_id)
-        self.report.put(uuid, self._usage_of(uuid), project, user)
+        self.report.put(uuid, self._usage_of(uuid), project, user, self._type(uuid))
 
     def _release_memory(self, host: str, uuid: str) -> None:
         with self._lock:
@@ -265,6 +331,46 @@ class Scheduler:
                 if not hosts:
                     del self._where[uuid]
 
+    def _type(self, consumer: str) -> str:
+        return "MIGRATION" if consumer in self._migrations else "INSTANCE"
+
+    def transfer(self, host: str | None, from_uuid: str, to_uuid: str,
+                 migration: bool = True) -> None:
+        """Hand the claim ``from_uuid`` holds on ``host`` to ``to_uuid`` (a server's source
+        claim to its migration record, Nova's migration-based allocations, or back), in
+        memory and in Placement in one transaction."""
+        if not host:
+            return
+        with self._lock:
+            st = self._states.get(host)
+            if st is None or from_uuid not in st.instances:
+                return
+            usage = st.instances[from_uuid]
+            owner = self._owner(from_uuid)
+            self._owners[to_uuid] = owner
+            (self._migrations.add if migration else self._migrations.discard)(to_uuid)
+            if not migration:
+                self._migrations.add(from_uuid)
+            st.release(from_uuid)
+            st.consume(to_uuid, *usage)
+            self._reorder(st)
+            for a, b in ((from_uuid, host), (to_uuid, host)):
+                hosts = self._where.setdefault(a, set())
+                (hosts.discard if a == from_uuid else hosts.add)(b)
+                if not hosts:
+                    del self._where[a]
+        if not self.report.enabled:
+            return
+        try:
+            self.report.put_many([(c, self._usage_of(c), *owner, self._type(c))
+                                  for c in (from_uuid, to_uuid)])
+        except errors.ApiError as exc:
+            LOG.warning("placement: cannot move %s's claim on %s to %s: %s", from_uuid, host,
+                        to_uuid, exc)
+        if not self._usage_of(from_uuid):
+            self._owners.pop(from_uuid, None)
+            self._migrations.discard(from_uuid)
+
     def release(self, host: str | None, uuid: str) -> None:
         """Free the server's resources on ``host`` (in memory and in Placement)."""
         if not host:
@@ -275,9 +381,10 @@ class Scheduler:
         usage = self._usage_of(uuid)
         try:
             if usage:
-                self.report.put(uuid, usage, *self._owner(uuid))
+                self.report.put(uuid, usage, *self._owner(uuid), self._type(uuid))
             else:
                 self.report.release(uuid)
                 self._owners.pop(uuid, None)
+                self._migrations.discard(uuid)
         except errors.ApiError as exc:
             LOG.warning("placement: cannot release %s on %s: %s", uuid, host, exc)

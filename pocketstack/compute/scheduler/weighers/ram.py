@@ -1,16 +1,16 @@
 from __future__ import annotations
 
-from pocketstack.compute.scheduler.host_state import HostState
+from pocketstack.compute.scheduler.host_state import HostState, RequestSpec
+from pocketstack.compute.scheduler.weighers.base import BaseWeigher
 
 
-class RAMWeigher:
+class RAMWeigher(BaseWeigher):
     """Prefer the host with the most free RAM (spread); a negative multiplier stacks."""
 
-    def __init__(self, multiplier: float) -> None:
-        self.multiplier = multiplier
+    option = "ram_weight_multiplier"
 
-    def weigh(self, hosts: list[HostState]) -> dict[str, float]:
-        values = [h.free_ram_mb for h in hosts]
-        lo, hi = min(values), max(values)
-        span = (hi - lo) or 1.0
-        return {h.host: self.multiplier * (h.free_ram_mb - lo) / span for h in hosts}
+    def value(self, host: HostState, spec: RequestSpec | None) -> float:
+        return host.free_ram_mb
+
+    def scale(self, hosts: list[HostState]) -> float:
+        return max((h.total_ram_mb * h.ram_allocation_ratio for h in hosts), default=1) or 1
