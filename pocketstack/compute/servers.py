@@ -63,6 +63,8 @@ class Servers:
             q = select(Instance)
             if not filters.get("deleted"):
                 q = q.where(Instance.deleted.is_(False))
+                if states.SOFT_DELETED not in (filters.get("vm_states") or ()):
+                    q = q.where(Instance.vm_state != states.SOFT_DELETED)  # as Nova's DB API
             if project_id is not None:
                 q = q.where(Instance.project_id == project_id)
             for key, col in (("flavor", Instance.flavorid), ("host", Instance.host),

@@ -147,6 +147,8 @@ class Servers:
                                           else states.REBOOTING_HARD]
             elif status.upper() == "RESIZE":
                 filters["task_states"] = list(states.RESIZE_TASKS)
+            elif status.upper() == "PASSWORD":
+                filters["task_states"] = [states.UPDATING_PASSWORD]
             elif status.upper() in ("ACTIVE", "SHUTOFF", "PAUSED", "SUSPENDED", "ERROR"):
                 filters["task_states"] = [None, states.POWERING_OFF, states.POWERING_ON,
                                           states.PAUSING, states.UNPAUSING,
