@@ -183,13 +183,13 @@ class Servers:
             count = max_count
             try:
                 svc.quotas.check_instances(s, ctx.project_id, max_count, flavor.vcpus,
-                                           flavor.memory_mb)
+                                           flavor.memory_mb, ctx.user_id)
             except errors.OverQuota:
                 if min_count == max_count:
                     raise
                 fits = svc.quotas.headroom(s, ctx.project_id, flavor.vcpus, flavor.memory_mb)
                 svc.quotas.check_instances(s, ctx.project_id, max(min_count, fits),
-                                           flavor.vcpus, flavor.memory_mb)
+                                           flavor.vcpus, flavor.memory_mb, ctx.user_id)
                 count = max(min_count, fits)
             now = utcnow()
             instances = []

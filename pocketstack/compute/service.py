@@ -16,11 +16,16 @@ from pocketstack.compute.flavors import Flavors
 from pocketstack.compute.hosts import Hosts
 from pocketstack.compute.keypairs import KeyPairs
 from pocketstack.compute.networks import ServerNetworks
+from pocketstack.compute.consoles import Consoles
+from pocketstack.compute.periodic import Periodic
 from pocketstack.compute.quotas import Quotas
+from pocketstack.compute.rescue import Rescues
 from pocketstack.compute.scheduler.manager import Scheduler
 from pocketstack.compute.server_groups import ServerGroups
 from pocketstack.compute.resize import Resizes
 from pocketstack.compute.servers import Servers
+from pocketstack.compute.shelve import Shelving
+from pocketstack.compute.soft_delete import SoftDeletes
 from pocketstack.compute.tasks import Tasks
 from pocketstack.compute.volumes import ServerVolumes
 
@@ -49,10 +54,11 @@ class ComputeService(Service):
 
     def __init__(self, cloud: "Cloud") -> None:
         super().__init__(cloud)
-        from pocketstack.compute.api import (admin, aggregates, flavors, images, keypairs,
-                                             quotas, server_actions, server_groups,
-                                             server_network, server_password, servers, tags,
-                                             unimplemented, usage, versions,
+        from pocketstack.compute.api import (admin, aggregates, consoles, flavors,
+                                             hypervisor_search, images, keypairs, lifecycle,
+                                             quota_classes, quotas, server_actions,
+                                             server_groups, server_network, server_password,
+                                             servers, tags, unimplemented, usage, versions,
                                              volume_attachments)
 
         conf = cloud.conf
@@ -71,6 +77,11 @@ class ComputeService(Service):
         self.resizes = Resizes(self)
         self.volumes = ServerVolumes(self)
         self.tasks.delete_hooks.append(self.volumes.cleanup)
+        self.shelving = Shelving(self)
+        self.rescues = Rescues(self)
+        self.soft_deletes = SoftDeletes(self)
+        self.consoles = Consoles(self)
+        self.periodic = Periodic(self)
         for resource in (versions.Versions(MAX_VERSION), flavors.Flavors(self),
                          flavors.FlavorExtras(self), keypairs.KeyPairs(self),
                          servers.Servers(self), server_actions.ServerActions(self),
@@ -82,11 +93,16 @@ class ComputeService(Service):
                          usage.Usage(self), volume_attachments.VolumeAttachments(self),
                          server_password.ServerPassword(self),
                          server_network.Interfaces(self), server_network.ServerViews(self),
-                         server_network.ExternalEvents(self), images.NovaImages(self)):
+                         server_network.ExternalEvents(self), images.NovaImages(self),
+                         consoles.ServerConsoles(self),
+                         hypervisor_search.HypervisorSearch(self),
+                         quota_classes.QuotaClassSets(self)):
             self.router.include(resource)
         # actions served by the network and image integration (server_actions dispatches)
         self.extra_actions = {**server_network.network_actions(self),
-                              **images.image_actions(self)}
+                              **images.image_actions(self),
+                              **lifecycle.lifecycle_actions(self),
+                              **consoles.console_actions(self)}
         unimplemented.register(self.router)
 
     def render_error(self, exc: errors.ApiError) -> Response:
@@ -103,6 +119,7 @@ class ComputeService(Service):
         self.scheduler.load()
         self.hosts.start_heartbeat()
         self.tasks.submit(self._recover)
+        self.periodic.start()
 
     def _recover(self) -> None:
         """Servers left mid-task by a previous run: settle them (builds become ERROR)."""
@@ -127,5 +144,6 @@ class ComputeService(Service):
         self.scheduler.load()
 
     def stop(self) -> None:
+        self.periodic.stop()
         self.hosts.stop()
         self.tasks.shutdown()

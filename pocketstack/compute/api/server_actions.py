@@ -22,14 +22,8 @@ _POLICY = {"os-stop": "servers:stop", "os-start": "servers:start", "reboot": "se
            "confirmResize": "servers:confirm_resize", "revertResize": "servers:revert_resize"}
 _SIMPLE = {"os-stop": "stop", "os-start": "start", "pause": "pause", "unpause": "unpause",
            "suspend": "suspend", "resume": "resume"}
-_NOT_IMPLEMENTED = {"createImage", "rebuild",
-                    "migrate", "os-migrateLive", "evacuate", "shelve", "shelveOffload",
-                    "unshelve", "rescue", "unrescue", "addSecurityGroup",
-                    "removeSecurityGroup", "os-getConsoleOutput", "os-getVNCConsole",
-                    "os-getSPICEConsole", "os-getSerialConsole", "createBackup",
-                    "changePassword", "restore", "forceDelete", "trigger_crash_dump",
-                    "injectNetworkInfo", "resetNetwork", "addFixedIp", "removeFixedIp",
-                    "addFloatingIp", "removeFloatingIp"}
+_NOT_IMPLEMENTED = {"migrate", "os-migrateLive", "evacuate", "injectNetworkInfo",
+                    "resetNetwork", "addFixedIp", "removeFixedIp"}
 
 
 def _target(inst: Any) -> dict[str, str]:

@@ -239,4 +239,4 @@ class Servers:
     @route("DELETE", "/v2.1/servers/{server_id}", status=204)
     def delete(self, req: Request, server_id: str) -> None:
         inst = self._get(req, server_id, f"{P}delete")
-        self.servers.delete(req.ctx, inst)
+        self.svc.soft_deletes.delete(req.ctx, inst)
