@@ -125,7 +125,7 @@ def _fresh(fresh_cloud: Any, conf: str) -> Any:
 
 
 def test_soft_delete_restore_reclaim_and_delayed_offload(fresh_cloud: Any) -> None:
-    cloud = _fresh(fresh_cloud, "[DEFAULT]\nreclaim_instance_interval = 12\n"
+    cloud = _fresh(fresh_cloud, "[DEFAULT]\nreclaim_instance_interval = 30\n"
                                "shelved_offload_time = -1\n")
     sid = boot(cloud, name("soft"))
     wait(cloud, sid, "ACTIVE")
@@ -150,7 +150,7 @@ def test_soft_delete_restore_reclaim_and_delayed_offload(fresh_cloud: Any) -> No
     wait(cloud, sid2, "ACTIVE")
     api(cloud, "DELETE", f"/servers/{sid2}")
     wait(cloud, sid2, "SOFT_DELETED")
-    wait(cloud, sid2, "DELETED", timeout=30)
+    wait(cloud, sid2, "DELETED", timeout=90)
     # shelved_offload_time -1: stays SHELVED on its host until shelveOffload
     sid3 = boot(cloud, name("shelved"))
     wait(cloud, sid3, "ACTIVE")
