@@ -23,7 +23,7 @@ from pocketstack.compute.images import image_service
 from pocketstack.compute.models import Instance
 from pocketstack.compute.scheduler.host_state import RequestSpec
 from pocketstack.compute.scheduler.manager import NoValidHost, disk_gb
-from pocketstack.compute.transitions import begin, load, run, sysmeta
+from pocketstack.compute.transitions import begin, load, precheck, run, sysmeta
 from pocketstack.db import utcnow
 
 if TYPE_CHECKING:
@@ -48,12 +48,7 @@ class Shelving:
             from pocketstack.compute.snapshots import Snapshots
 
             snaps = Snapshots(svc)
-            servers = svc.servers
-            servers.check_lock(ctx, inst)
-            if inst.vm_state not in SHELVE_FROM:
-                raise servers.invalid_state(inst, "shelve", "vm_state")
-            if inst.task_state is not None:
-                raise servers.invalid_state(inst, "shelve", "task_state")
+            precheck(svc, ctx, inst, "shelve", SHELVE_FROM)
             image = snaps._images().images.create(ctx, snaps.image_body(
                 ctx, inst, f"{inst.display_name}-shelved", {}))
         try:

@@ -67,13 +67,10 @@ class Snapshots:
                extra: dict[str, Any] | None = None, action: str = "createImage",
                rotation: int | None = None) -> dict[str, Any]:
         """Check the server, create the queued image, start the copy; returns the image."""
+        from pocketstack.compute.transitions import precheck
+
         image_svc = self._images()
-        servers = self.svc.servers
-        servers.check_lock(ctx, inst)
-        if inst.vm_state not in ALLOWED:
-            raise servers.invalid_state(inst, action, "vm_state")
-        if inst.task_state is not None:
-            raise servers.invalid_state(inst, action, "task_state")
+        precheck(self.svc, ctx, inst, action, ALLOWED)
         image = image_svc.images.create(ctx, self.image_body(ctx, inst, name, metadata, extra))
         with self.cloud.db.write() as s:
             from sqlalchemy import select

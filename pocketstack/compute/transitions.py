@@ -20,6 +20,16 @@ if TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 
 
+def precheck(svc: "ComputeService", ctx: RequestContext, inst: Instance, action: str,
+             allowed: Iterable[str]) -> None:
+    """The lock and state checks alone (409), before work that must precede ``begin``."""
+    svc.servers.check_lock(ctx, inst)
+    if inst.vm_state not in allowed:
+        raise svc.servers.invalid_state(inst, action, "vm_state")
+    if inst.task_state is not None:
+        raise svc.servers.invalid_state(inst, action, "task_state")
+
+
 def begin(svc: "ComputeService", ctx: RequestContext, inst: Instance, action: str,
           allowed: Iterable[str] | None, task: str | None,
           tasks_ok: Iterable[str | None] = (None,), check_lock: bool = True,

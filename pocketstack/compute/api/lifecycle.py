@@ -59,13 +59,12 @@ def _object(args: Any, action: str, allowed: dict[str, type]) -> dict[str, Any]:
 def lifecycle_actions(svc: "ComputeService") -> dict[str, Callable[..., Any]]:
     """Server action name -> handler(req, inst, args)."""
 
-    def shelve(req: Request, inst: Any, args: Any) -> None:
-        req.enforce(f"{P}os-shelve:shelve", _target(inst))
-        svc.shelving.shelve(req.ctx, inst)
+    def simple(rule: str, call: Callable[..., None]) -> Callable[..., None]:
+        def handler(req: Request, inst: Any, args: Any) -> None:
+            req.enforce(P + rule, _target(inst))
+            call(req.ctx, inst)
+        return handler
 
-    def shelve_offload(req: Request, inst: Any, args: Any) -> None:
-        req.enforce(f"{P}os-shelve:shelve_offload", _target(inst))
-        svc.shelving.offload(req.ctx, inst)
 
     def unshelve(req: Request, inst: Any, args: Any) -> None:
         req.enforce(f"{P}os-shelve:unshelve", _target(inst))
@@ -91,14 +90,6 @@ def lifecycle_actions(svc: "ComputeService") -> dict[str, Callable[..., Any]]:
         req.enforce(f"{P}os-unrescue", _target(inst))
         _no_args(args, "unrescue")
         svc.rescues.unrescue(req.ctx, inst)
-
-    def restore(req: Request, inst: Any, args: Any) -> None:
-        req.enforce(f"{P}os-deferred-delete:restore", _target(inst))
-        svc.soft_deletes.restore(req.ctx, inst)
-
-    def force_delete(req: Request, inst: Any, args: Any) -> None:
-        req.enforce(f"{P}os-deferred-delete:force", _target(inst))
-        svc.soft_deletes.force_delete(req.ctx, inst)
 
     def change_password(req: Request, inst: Any, args: Any) -> None:
         req.enforce(f"{P}os-admin-password", _target(inst))
@@ -138,7 +129,10 @@ def lifecycle_actions(svc: "ComputeService") -> dict[str, Callable[..., Any]]:
 
         svc.tasks.submit(svc.driver.trigger_crash_dump, inst.host, driver_view(inst))
 
-    return {"shelve": shelve, "shelveOffload": shelve_offload, "unshelve": unshelve,
-            "rescue": rescue, "unrescue": unrescue, "restore": restore,
-            "forceDelete": force_delete, "changePassword": change_password,
+    return {"shelve": simple("os-shelve:shelve", svc.shelving.shelve),
+            "shelveOffload": simple("os-shelve:shelve_offload", svc.shelving.offload),
+            "unshelve": unshelve, "rescue": rescue, "unrescue": unrescue,
+            "restore": simple("os-deferred-delete:restore", svc.soft_deletes.restore),
+            "forceDelete": simple("os-deferred-delete:force", svc.soft_deletes.force_delete),
+            "changePassword": change_password,
             "trigger_crash_dump": trigger_crash_dump}
