@@ -1,6 +1,7 @@
 """Soft delete (Nova's deferred delete: ``reclaim_instance_interval``).
 
-With ``reclaim_instance_interval`` > 0 deleting a server that has been launched powers
+With ``reclaim_instance_interval`` > 0 deleting a server that has been launched (and is
+on a host: a shelved-offloaded one is deleted at once, as Nova's local delete) powers
 it off and leaves it SOFT_DELETED (hidden from lists unless asked for by status); the
 ``restore`` action powers it on again (ACTIVE), ``forceDelete`` deletes it at once, and
 the periodic reclaim (compute.periodic) deletes those soft-deleted for longer than the
@@ -33,8 +34,8 @@ class SoftDeletes:
 
     def delete(self, ctx: RequestContext, inst: Instance) -> None:
         """DELETE /servers/{id}: soft when reclaiming is on and the server has launched."""
-        if self.interval() <= 0 or inst.launched_at is None or \
-                inst.task_state == states.DELETING:
+        if self.interval() <= 0 or inst.launched_at is None or not inst.host or \
+                inst.task_state == states.DELETING:  # unlaunched/offloaded: Nova's local delete
             self.svc.servers.delete(ctx, inst)
             return
         begin(self.svc, ctx, inst, "delete", None, states.SOFT_DELETING)
