@@ -44,12 +44,12 @@ class ServerActions:
         if name in self.svc.extra_actions:  # network and image actions (own modules)
             return self.svc.extra_actions[name](req, self.servers.get(
                 req.ctx, server_id, all_projects=req.ctx.is_admin), args)
-        if name in _NOT_IMPLEMENTED:
-            raise errors.NotImplementedYet(f"Server action {name} is not implemented by "
-                                           "pocketstack yet.")
-        if name not in _POLICY:
+        if name not in _POLICY and name not in _NOT_IMPLEMENTED:
             raise errors.BadRequest(f"There is no such action: {name}")
         inst = self.servers.get(req.ctx, server_id, all_projects=req.ctx.is_admin)
+        if name in _NOT_IMPLEMENTED:  # a missing server is still a 404 first
+            raise errors.NotImplementedYet(f"Server action {name} is not implemented by "
+                                           "pocketstack yet.")
         req.enforce(P + _POLICY[name], _target(inst))
         if name in _SIMPLE:
             self.servers.action(req.ctx, inst, _SIMPLE[name])
