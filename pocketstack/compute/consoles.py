@@ -10,6 +10,7 @@ pocketstack runs no console proxy: nothing answers on those URLs (see README).
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 import time
@@ -48,12 +49,15 @@ class Consoles:
         from pocketstack.compute.tasks import driver_view
 
         lines = MAX_LINES if length is None or length < 0 else min(length, MAX_LINES)
-        try:
-            text = self.svc.driver.get_console_output(inst.host, driver_view(inst), lines)
+        try:  # one more line than asked: the tail below counts the last newline's ""
+            text = self.svc.driver.get_console_output(inst.host, driver_view(inst),
+                                                      lines + 1)
         except NotImplementedError:
             raise errors.NotImplementedYet("Unable to get console output, functionality "
                                            "not implemented") from None
-        text = "\n".join(text.split("\n")[-lines - 1:]) if lines else ""
+        # Nova's tail: the last ``length`` items of the log split on newlines
+        text = "\n".join(text.split("\n")[-lines:]) if lines else ""
+        text = re.sub("[\x00-\x08\x0b-\x1f]", "", text)  # as Nova: no control chars
         data = text.encode("utf-8", "replace")[-MAX_BYTES:]
         return data.decode("utf-8", "replace")
 

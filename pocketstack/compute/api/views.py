@@ -113,7 +113,9 @@ def server(svc: "ComputeService", req: "Request", inst: Instance, show: bool = F
     if out["status"] in _PROGRESS_STATUSES:  # Nova shows progress only in these
         out["progress"] = inst.progress or 0
     if isinstance(inst.networks, dict):
-        out["security_groups"] = security_groups(svc.cloud, inst)
+        groups = security_groups(svc.cloud, inst)
+        if groups:  # Nova leaves the key out when the server has none
+            out["security_groups"] = groups
     if req.at_least("2.9"):
         out["locked"] = bool(inst.locked)
     if req.at_least("2.16") and req.authorized(f"{P}servers:show:host_status", target):
