@@ -83,6 +83,8 @@ class Instance(Base):
     networks: Mapped[Any] = mapped_column(JSONText, default=None, nullable=True)
     # during a resize: {"flavor": snapshot, "host": ..., "node": ..., "vm_state": ...}
     resize_from: Mapped[dict[str, Any] | None] = mapped_column(JSONText, nullable=True)
+    # Nova's instance system_metadata: shelved_at/shelved_image_id/shelved_host, rescue info
+    system_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSONText, nullable=True)
     reservation_id: Mapped[str] = mapped_column(String(255), default="")
     launch_index: Mapped[int] = mapped_column(Integer, default=0)
     user_data: Mapped[str | None] = mapped_column(Text)
@@ -165,6 +167,26 @@ class Quota(Base):
 
     __tablename__ = "compute_quota"
     project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(255), primary_key=True)
+    hard_limit: Mapped[int] = mapped_column(Integer)
+
+
+class QuotaClass(Base):
+    """Quota class limits (Nova's quota_classes): the ``default`` class overrides the
+    configured defaults."""
+
+    __tablename__ = "compute_quota_class"
+    class_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(255), primary_key=True)
+    hard_limit: Mapped[int] = mapped_column(Integer)
+
+
+class ProjectUserQuota(Base):
+    """Per-user limits inside a project (Nova's project_user_quotas)."""
+
+    __tablename__ = "compute_project_user_quota"
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     resource: Mapped[str] = mapped_column(String(255), primary_key=True)
     hard_limit: Mapped[int] = mapped_column(Integer)
 

@@ -1,4 +1,5 @@
-"""Compute quotas: configured defaults, per-project overrides, usage counted from rows."""
+"""Compute quotas: configured defaults (overridden by the ``default`` quota class),
+per-project and per-user overrides, usage counted from rows."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from pocketstack.api import errors
-from pocketstack.compute.models import Instance, KeyPair, Quota, ServerGroup
+from pocketstack.compute.models import (Instance, KeyPair, ProjectUserQuota, Quota,
+                                        QuotaClass, ServerGroup)
 from pocketstack.config import Config
 from pocketstack.db import Database
 
@@ -26,31 +28,66 @@ class Quotas:
         self.db = db
         self.conf = conf
 
-    def defaults(self) -> dict[str, int]:
+    def defaults(self, session: Session | None = None) -> dict[str, int]:
+        """The configured defaults overridden by the ``default`` quota class (as Nova)."""
+        return self.class_limits("default", session)
+
+    def _rows(self, session: Session | None, q: Any) -> list[Any]:
+        if session is not None:
+            return list(session.scalars(q))
+        with self.db.read() as s:
+            return list(s.scalars(q))
+
+    def class_limits(self, name: str, session: Session | None = None) -> dict[str, int]:
         out = {}
         for r in RESOURCES:
-            name = "injected_file_path_length" if r == "injected_file_path_bytes" else r
-            out[r] = int(self.conf.get("quota", name))
-        return out
-
-    def limits(self, project_id: str, session: Session | None = None) -> dict[str, int]:
-        out = self.defaults()
-        if session is None:
-            with self.db.read() as s:
-                rows = list(s.scalars(select(Quota).where(Quota.project_id == project_id)))
-        else:
-            rows = list(session.scalars(select(Quota).where(Quota.project_id == project_id)))
-        for row in rows:
+            opt = "injected_file_path_length" if r == "injected_file_path_bytes" else r
+            out[r] = int(self.conf.get("quota", opt))
+        names = ["default"] if name == "default" else ["default", name]
+        rows = self._rows(session, select(QuotaClass).where(QuotaClass.class_name.in_(names)))
+        for row in sorted(rows, key=lambda r: r.class_name != "default"):
             out[row.resource] = row.hard_limit
         return out
 
+    def update_class(self, name: str, values: dict[str, int]) -> None:
+        with self.db.write() as s:
+            for resource, limit in values.items():
+                row = s.get(QuotaClass, (name, resource))
+                if row is None:
+                    s.add(QuotaClass(class_name=name, resource=resource, hard_limit=limit))
+                else:
+                    row.hard_limit = limit
+
+    def limits(self, project_id: str, session: Session | None = None,
+               user_id: str | None = None) -> dict[str, int]:
+        """The project's limits; with ``user_id`` that user's (project ones overridden by
+        the user's own, Nova's project_user_quotas)."""
+        out = self.defaults(session)
+        for row in self._rows(session, select(Quota).where(Quota.project_id == project_id)):
+            out[row.resource] = row.hard_limit
+        if user_id is not None:
+            for row in self._rows(session, select(ProjectUserQuota).where(
+                    ProjectUserQuota.project_id == project_id,
+                    ProjectUserQuota.user_id == user_id)):
+                out[row.resource] = row.hard_limit
+        return out
+
+    def user_overrides(self, project_id: str, user_id: str,
+                       session: Session | None = None) -> dict[str, int]:
+        return {row.resource: row.hard_limit for row in self._rows(session, select(
+            ProjectUserQuota).where(ProjectUserQuota.project_id == project_id,
+                                    ProjectUserQuota.user_id == user_id))}
+
     def usage(self, project_id: str, user_id: str | None = None,
-              session: Session | None = None) -> dict[str, int]:
+              session: Session | None = None, per_user: bool = False) -> dict[str, int]:
+        """Usage counted from rows; ``per_user`` counts only ``user_id``'s servers."""
         def count(s: Session) -> dict[str, int]:
+            where = [Instance.project_id == project_id, Instance.deleted.is_(False)]
+            if per_user:
+                where.append(Instance.user_id == user_id)
             n, cores, ram = s.execute(
                 select(func.count(Instance.id), func.coalesce(func.sum(Instance.vcpus), 0),
-                       func.coalesce(func.sum(Instance.memory_mb), 0))
-                .where(Instance.project_id == project_id, Instance.deleted.is_(False))).one()
+                       func.coalesce(func.sum(Instance.memory_mb), 0)).where(*where)).one()
             groups = s.scalar(select(func.count(ServerGroup.id))
                               .where(ServerGroup.project_id == project_id)) or 0
             keys = s.scalar(select(func.count(KeyPair.id))
@@ -64,13 +101,20 @@ class Quotas:
             return count(s)
 
     def check_instances(self, s: Session, project_id: str, count: int, vcpus: int,
-                        ram: int) -> None:
-        """Raise OverQuota (403) when ``count`` more servers do not fit (inside a write)."""
+                        ram: int, user_id: str | None = None) -> None:
+        """Raise OverQuota (403) when ``count`` more servers do not fit (inside a write):
+        the project's limits, then the user's own when it has some."""
         limits = self.limits(project_id, s)
         used = self.usage(project_id, session=s)
         requested = {"instances": count, "cores": vcpus * count, "ram": ram * count}
         overs = [r for r in ("instances", "cores", "ram")
                  if limits[r] >= 0 and used[r] + requested[r] > limits[r]]
+        own = self.user_overrides(project_id, user_id, s) if user_id else {}
+        if not overs and any(r in own for r in ("instances", "cores", "ram")):
+            limits = {**limits, **own}
+            used = self.usage(project_id, user_id, s, per_user=True)
+            overs = [r for r in ("instances", "cores", "ram")
+                     if r in own and limits[r] >= 0 and used[r] + requested[r] > limits[r]]
         if overs:
             r = overs[0]
             raise errors.OverQuota(
@@ -103,18 +147,33 @@ class Quotas:
                                    f"{len(metadata)}, but already used 0 of {limit} "
                                    "metadata_items")
 
-    def update(self, project_id: str, values: dict[str, int]) -> None:
+    def update(self, project_id: str, values: dict[str, int],
+               user_id: str | None = None) -> None:
         with self.db.write() as s:
             for resource, limit in values.items():
-                row = s.get(Quota, (project_id, resource))
+                if user_id is None:
+                    row = s.get(Quota, (project_id, resource))
+                    new: Any = Quota(project_id=project_id, resource=resource,
+                                     hard_limit=limit)
+                else:
+                    row = s.get(ProjectUserQuota, (project_id, user_id, resource))
+                    new = ProjectUserQuota(project_id=project_id, user_id=user_id,
+                                           resource=resource, hard_limit=limit)
                 if row is None:
-                    s.add(Quota(project_id=project_id, resource=resource, hard_limit=limit))
+                    s.add(new)
                 else:
                     row.hard_limit = limit
 
-    def reset(self, project_id: str) -> None:
+    def reset(self, project_id: str, user_id: str | None = None) -> None:
         with self.db.write() as s:
-            s.execute(delete(Quota).where(Quota.project_id == project_id))
+            if user_id is None:
+                s.execute(delete(Quota).where(Quota.project_id == project_id))
+                s.execute(delete(ProjectUserQuota)
+                          .where(ProjectUserQuota.project_id == project_id))
+            else:
+                s.execute(delete(ProjectUserQuota).where(
+                    ProjectUserQuota.project_id == project_id,
+                    ProjectUserQuota.user_id == user_id))
 
     @staticmethod
     def shape(values: dict[str, Any], version_at_least: Any) -> dict[str, Any]:
@@ -123,6 +182,9 @@ class Quotas:
         if not version_at_least("2.36"):
             for k, v in LEGACY.items():
                 out.setdefault(k, v)
+        else:
+            for k in LEGACY:
+                out.pop(k, None)
         out.pop("networks", None)  # Nova hides it with Neutron (enable_network_quota=False)
         if version_at_least("2.57"):
             for k in INJECTED:

@@ -26,12 +26,10 @@ ALLOWED = (states.ACTIVE, states.STOPPED, states.ERROR)
 
 def rebuild(svc: "ComputeService", ctx: RequestContext, inst: Any, args: dict[str, Any]
             ) -> Any:
+    from pocketstack.compute.transitions import precheck
+
     servers = svc.servers
-    servers.check_lock(ctx, inst)
-    if inst.vm_state not in ALLOWED:
-        raise servers.invalid_state(inst, "rebuild", "vm_state")
-    if inst.task_state is not None:
-        raise servers.invalid_state(inst, "rebuild", "task_state")
+    precheck(svc, ctx, inst, "rebuild", ALLOWED)
     image = lookup_image(svc.cloud, ctx, str(args["imageRef"]))
     if inst.memory_mb < int(image.get("min_ram") or 0):
         raise errors.BadRequest("Flavor's memory is too small for requested image.")

@@ -63,6 +63,8 @@ class Servers:
             q = select(Instance)
             if not filters.get("deleted"):
                 q = q.where(Instance.deleted.is_(False))
+                if states.SOFT_DELETED not in (filters.get("vm_states") or ()):
+                    q = q.where(Instance.vm_state != states.SOFT_DELETED)  # as Nova's DB API
             if project_id is not None:
                 q = q.where(Instance.project_id == project_id)
             for key, col in (("flavor", Instance.flavorid), ("host", Instance.host),
@@ -181,13 +183,13 @@ class Servers:
             count = max_count
             try:
                 svc.quotas.check_instances(s, ctx.project_id, max_count, flavor.vcpus,
-                                           flavor.memory_mb)
+                                           flavor.memory_mb, ctx.user_id)
             except errors.OverQuota:
                 if min_count == max_count:
                     raise
                 fits = svc.quotas.headroom(s, ctx.project_id, flavor.vcpus, flavor.memory_mb)
                 svc.quotas.check_instances(s, ctx.project_id, max(min_count, fits),
-                                           flavor.vcpus, flavor.memory_mb)
+                                           flavor.vcpus, flavor.memory_mb, ctx.user_id)
                 count = max(min_count, fits)
             now = utcnow()
             instances = []

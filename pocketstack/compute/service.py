@@ -19,11 +19,16 @@ from pocketstack.compute.keypairs import KeyPairs
 from pocketstack.compute.live_migration import LiveMigrations
 from pocketstack.compute.migration_records import MigrationRecords
 from pocketstack.compute.networks import ServerNetworks
+from pocketstack.compute.consoles import Consoles
+from pocketstack.compute.periodic import Periodic
 from pocketstack.compute.quotas import Quotas
+from pocketstack.compute.rescue import Rescues
 from pocketstack.compute.scheduler.manager import Scheduler
 from pocketstack.compute.server_groups import ServerGroups
 from pocketstack.compute.resize import Resizes
 from pocketstack.compute.servers import Servers
+from pocketstack.compute.shelve import Shelving
+from pocketstack.compute.soft_delete import SoftDeletes
 from pocketstack.compute.tasks import Tasks
 from pocketstack.compute.volumes import ServerVolumes
 
@@ -52,12 +57,13 @@ class ComputeService(Service):
 
     def __init__(self, cloud: "Cloud") -> None:
         super().__init__(cloud)
-        from pocketstack.compute.api import (admin, aggregates, flavors, images, keypairs,
-                                             legacy_hosts, legacy_network,
-                                             legacy_secgroups, migrations,
-                                             quotas, server_actions, server_groups,
-                                             server_network, server_password, servers, tags,
-                                             unimplemented, usage, versions,
+        from pocketstack.compute.api import (admin, aggregates, consoles, flavors,
+                                             hypervisor_search, images, keypairs,
+                                             legacy_hosts, legacy_network, legacy_secgroups,
+                                             lifecycle, migrations, quota_classes, quotas,
+                                             server_actions, server_groups, server_network,
+                                             server_password, servers, tags, unimplemented,
+                                             usage, versions,
                                              volume_attachments)
 
         conf = cloud.conf
@@ -78,6 +84,11 @@ class ComputeService(Service):
         self.live = LiveMigrations(self)
         self.volumes = ServerVolumes(self)
         self.tasks.delete_hooks.append(self.volumes.cleanup)
+        self.shelving = Shelving(self)
+        self.rescues = Rescues(self)
+        self.soft_deletes = SoftDeletes(self)
+        self.consoles = Consoles(self)
+        self.periodic = Periodic(self)
         for resource in (versions.Versions(MAX_VERSION), flavors.Flavors(self),
                          flavors.FlavorExtras(self), keypairs.KeyPairs(self),
                          servers.Servers(self), server_actions.ServerActions(self),
@@ -92,12 +103,17 @@ class ComputeService(Service):
                          server_network.ExternalEvents(self), images.NovaImages(self),
                          legacy_secgroups.SecurityGroupProxy(self),
                          legacy_hosts.OsHosts(self), legacy_hosts.Extensions(self),
-                         legacy_network.NetworkProxy(self), migrations.Migrations(self)):
+                         legacy_network.NetworkProxy(self), migrations.Migrations(self),
+                         consoles.ServerConsoles(self),
+                         hypervisor_search.HypervisorSearch(self),
+                         quota_classes.QuotaClassSets(self)):
             self.router.include(resource)
         # actions served by the network and image integration (server_actions dispatches)
         self.extra_actions = {**server_network.network_actions(self),
                               **images.image_actions(self),
-                              **migrations.move_actions(self)}
+                              **migrations.move_actions(self),
+                              **lifecycle.lifecycle_actions(self),
+                              **consoles.console_actions(self)}
         unimplemented.register(self.router)
 
     def render_error(self, exc: errors.ApiError) -> Response:
@@ -119,6 +135,7 @@ class ComputeService(Service):
         self.hosts.start_heartbeat()
         self.tasks.submit(self._recover)
         image_cache(self.cloud).start_manager()  # only when cleanup is enabled
+        self.periodic.start()
 
     def _recover(self) -> None:
         """Servers left mid-task by a previous run: settle them (builds become ERROR)."""
@@ -147,5 +164,6 @@ class ComputeService(Service):
 
     def stop(self) -> None:
         image_cache(self.cloud).stop()
+        self.periodic.stop()
         self.hosts.stop()
         self.tasks.shutdown()

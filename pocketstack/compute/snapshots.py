@@ -70,31 +70,11 @@ class Snapshots:
                extra: dict[str, Any] | None = None, action: str = "createImage",
                rotation: int | None = None) -> dict[str, Any]:
         """Check the server, create the queued image, start the copy; returns the image."""
+        from pocketstack.compute.transitions import precheck
+
         image_svc = self._images()
-        servers = self.svc.servers
-        servers.check_lock(ctx, inst)
-        if inst.vm_state not in ALLOWED:
-            raise servers.invalid_state(inst, action, "vm_state")
-        if inst.task_state is not None:
-            raise servers.invalid_state(inst, action, "task_state")
-        base: dict[str, Any] = {}
-        if inst.image_ref:
-            try:
-                base = image_svc.images.get(RequestContext.admin(), inst.image_ref)
-            except errors.NotFound:
-                base = {}
-        props = {k: str(v) for k, v in base.items() if k not in _CORE and
-                 k not in _NOT_INHERITED and not k.startswith("os_glance")}
-        props.update({"image_type": "snapshot", "instance_uuid": inst.uuid,
-                      "base_image_ref": inst.image_ref or "", "user_id": ctx.user_id or "",
-                      **(extra or {})})
-        props.update({k: str(v) for k, v in (metadata or {}).items()})  # as Nova: last
-        body = {"name": name, "disk_format": base.get("disk_format") or "qcow2",
-                "container_format": base.get("container_format") or "bare",
-                "min_ram": int(base.get("min_ram") or 0),
-                "min_disk": max(int(base.get("min_disk") or 0), int(inst.root_gb or 0)),
-                "visibility": "private", **props}
-        image = image_svc.images.create(ctx, body)
+        precheck(self.svc, ctx, inst, action, ALLOWED)
+        image = image_svc.images.create(ctx, self.image_body(ctx, inst, name, metadata, extra))
         with self.cloud.db.write() as s:
             from sqlalchemy import select
 
@@ -115,6 +95,30 @@ class Snapshots:
         self.svc.tasks.submit(self._run, ctx, inst.uuid, inst.image_ref, image["id"],
                               extra.get("backup_type") if extra else None, rotation)
         return image
+
+    def image_body(self, ctx: RequestContext, inst: Any, name: str,
+                   metadata: dict[str, Any], extra: dict[str, Any] | None = None
+                   ) -> dict[str, Any]:
+        """The new image's fields: Nova's properties plus the base image's inherited ones."""
+        image_svc = self._images()
+        base: dict[str, Any] = {}
+        if inst.image_ref:
+            try:
+                base = image_svc.images.get(RequestContext.admin(), inst.image_ref)
+            except errors.NotFound:
+                base = {}
+        props = {k: str(v) for k, v in base.items() if k not in _CORE and
+                 k not in _NOT_INHERITED and not k.startswith("os_glance")}
+        props.update({"image_type": "snapshot", "instance_uuid": inst.uuid,
+                      "base_image_ref": inst.image_ref or "", "user_id": ctx.user_id or "",
+                      **(extra or {})})
+        props.update({k: str(v) for k, v in (metadata or {}).items()})  # as Nova: last
+        body = {"name": name, "disk_format": base.get("disk_format") or "qcow2",
+                "container_format": base.get("container_format") or "bare",
+                "min_ram": int(base.get("min_ram") or 0),
+                "min_disk": max(int(base.get("min_disk") or 0), int(inst.root_gb or 0)),
+                "visibility": "private", **props}
+        return body
 
     def _run(self, ctx: RequestContext, uuid: str, base_id: str | None, image_id: str,
              backup_type: str | None, rotation: int | None) -> None:

@@ -66,8 +66,10 @@ class QuotaSets:
     @route("GET", "/v2.1/os-quota-sets/{project_id}/detail")
     def detail(self, req: Request, project_id: str) -> dict[str, Any]:
         self._check_project(req, project_id, "detail")
-        lim = quota_shape(req, self.quotas.limits(project_id))
-        used = self.quotas.usage(project_id, req.query.get("user_id") or req.ctx.user_id)
+        user_id = req.query.get("user_id")
+        lim = quota_shape(req, self.quotas.limits(project_id, user_id=user_id))
+        used = self.quotas.usage(project_id, user_id or req.ctx.user_id,
+                                 per_user=bool(user_id))
         return {"quota_set": {"id": project_id, **{
             k: {"limit": v, "in_use": used.get(k, 0), "reserved": 0}
             for k, v in lim.items()}}}
@@ -75,13 +77,13 @@ class QuotaSets:
     @route("GET", "/v2.1/os-quota-sets/{project_id}")
     def show(self, req: Request, project_id: str) -> dict[str, Any]:
         self._check_project(req, project_id, "show")
-        return {"quota_set": {"id": project_id,
-                              **quota_shape(req, self.quotas.limits(project_id))}}
+        limits = self.quotas.limits(project_id, user_id=req.query.get("user_id"))
+        return {"quota_set": {"id": project_id, **quota_shape(req, limits)}}
 
     @route("PUT", "/v2.1/os-quota-sets/{project_id}", policy=f"{P}os-quota-sets:update")
     def update(self, req: Request, project_id: str) -> dict[str, Any]:
         body = validate(schemas.quota_update, req.json())["quota_set"]
-        body.pop("force", None)
+        force = bool(body.pop("force", False))
         legacy = [k for k in body if k in LEGACY or (k.startswith("injected_file") and
                                                      req.at_least("2.57"))]
         if legacy and req.at_least("2.36"):
@@ -93,17 +95,22 @@ class QuotaSets:
         if bad:
             raise errors.BadRequest(f"Quota limit {values[bad[0]]} for {bad[0]} must be "
                                     "greater than or equal to -1.")
-        if req.query.get("user_id"):
-            raise errors.NotImplementedYet("Per-user quotas are not implemented by "
-                                           "pocketstack yet.")
-        self.quotas.update(project_id, values)
-        out = quota_shape(req, self.quotas.limits(project_id))
+        user_id = req.query.get("user_id")
+        if user_id and not force:  # as Nova: a user's limit fits inside the project's
+            project = self.quotas.limits(project_id)
+            for k, v in values.items():
+                most = project.get(k, -1)
+                if most != -1 and (v == -1 or v > most):
+                    raise errors.BadRequest(f"Quota limit {v} for {k} must be less than or "
+                                            f"equal to {most}.")
+        self.quotas.update(project_id, values, user_id or None)
+        out = quota_shape(req, self.quotas.limits(project_id, user_id=user_id or None))
         return {"quota_set": out}
 
     @route("DELETE", "/v2.1/os-quota-sets/{project_id}", status=202,
            policy=f"{P}os-quota-sets:delete")
     def delete(self, req: Request, project_id: str) -> None:
-        self.quotas.reset(project_id)
+        self.quotas.reset(project_id, req.query.get("user_id") or None)
 
 
 def quota_shape(req: Request, values: dict[str, Any]) -> dict[str, Any]:

@@ -22,14 +22,7 @@ _POLICY = {"os-stop": "servers:stop", "os-start": "servers:start", "reboot": "se
            "confirmResize": "servers:confirm_resize", "revertResize": "servers:revert_resize"}
 _SIMPLE = {"os-stop": "stop", "os-start": "start", "pause": "pause", "unpause": "unpause",
            "suspend": "suspend", "resume": "resume"}
-_NOT_IMPLEMENTED = {"createImage", "rebuild",
-                    "shelve", "shelveOffload",
-                    "unshelve", "rescue", "unrescue", "addSecurityGroup",
-                    "removeSecurityGroup", "os-getConsoleOutput", "os-getVNCConsole",
-                    "os-getSPICEConsole", "os-getSerialConsole", "createBackup",
-                    "changePassword", "restore", "forceDelete", "trigger_crash_dump",
-                    "injectNetworkInfo", "resetNetwork", "addFixedIp", "removeFixedIp",
-                    "addFloatingIp", "removeFloatingIp"}
+_NOT_IMPLEMENTED = {"injectNetworkInfo", "resetNetwork", "addFixedIp", "removeFixedIp"}
 
 
 def _target(inst: Any) -> dict[str, str]:
@@ -50,12 +43,12 @@ class ServerActions:
         if name in self.svc.extra_actions:  # network and image actions (own modules)
             return self.svc.extra_actions[name](req, self.servers.get(
                 req.ctx, server_id, all_projects=req.ctx.is_admin), args)
-        if name in _NOT_IMPLEMENTED:
-            raise errors.NotImplementedYet(f"Server action {name} is not implemented by "
-                                           "pocketstack yet.")
-        if name not in _POLICY:
+        if name not in _POLICY and name not in _NOT_IMPLEMENTED:
             raise errors.BadRequest(f"There is no such action: {name}")
         inst = self.servers.get(req.ctx, server_id, all_projects=req.ctx.is_admin)
+        if name in _NOT_IMPLEMENTED:  # a missing server is still a 404 first
+            raise errors.NotImplementedYet(f"Server action {name} is not implemented by "
+                                           "pocketstack yet.")
         req.enforce(P + _POLICY[name], _target(inst))
         if name in _SIMPLE:
             self.servers.action(req.ctx, inst, _SIMPLE[name])

@@ -150,6 +150,8 @@ class Servers:
                 filters["task_states"] = list(states.RESIZE_TASKS)
             elif status.upper() == "MIGRATING":
                 filters["task_states"] = ["migrating"]
+            elif status.upper() == "PASSWORD":
+                filters["task_states"] = [states.UPDATING_PASSWORD]
             elif status.upper() in ("ACTIVE", "SHUTOFF", "PAUSED", "SUSPENDED", "ERROR"):
                 filters["task_states"] = [None, states.POWERING_OFF, states.POWERING_ON,
                                           states.PAUSING, states.UNPAUSING,
@@ -241,4 +243,4 @@ class Servers:
     @route("DELETE", "/v2.1/servers/{server_id}", status=204)
     def delete(self, req: Request, server_id: str) -> None:
         inst = self._get(req, server_id, f"{P}delete")
-        self.servers.delete(req.ctx, inst)
+        self.svc.soft_deletes.delete(req.ctx, inst)

@@ -9,14 +9,7 @@ from pocketstack.api.request import Request
 from pocketstack.api.routing import Route, Router
 
 PATHS = [
-    "/v2.1/servers/{server_id}/remote-consoles",
-    "/v2.1/servers/{server_id}/diagnostics",
-    "/v2.1/servers/{server_id}/os-server-password",
-    "/v2.1/servers/{server_id}/topology",
     "/v2.1/os-instance_usage_audit_log", "/v2.1/os-assisted-volume-snapshots",
-    "/v2.1/os-console-auth-tokens/{token}", "/v2.1/os-quota-class-sets/{name}",
-    "/v2.1/os-hypervisors/{hypervisor_id}/servers",
-    "/v2.1/os-hypervisors/{pattern}/search",
 ]
 
 

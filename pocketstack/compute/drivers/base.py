@@ -92,6 +92,25 @@ class ComputeDriver(abc.ABC):
         """Move the instance from host ``source`` to host ``dest`` (cold or live)."""
         raise NotImplementedError("this driver cannot migrate instances")
 
+    # Smaller operations of the server actions (defaults: the driver cannot).
+    def get_remote_console(self, host: str, instance: dict[str, Any],
+                           console_type: str) -> dict[str, Any]:
+        """Where the hypervisor serves the console ``console_type`` (vnc, spice, serial):
+        {"host", "port", "internal_access_path"} (Nova's ConsoleVNC & co)."""
+        raise NotImplementedError(f"this driver has no {console_type} console")
+
+    def set_admin_password(self, host: str, instance: dict[str, Any], new_pass: str) -> None:
+        """Set the guest's administrator password (changePassword)."""
+        raise NotImplementedError("this driver cannot set passwords")
+
+    def trigger_crash_dump(self, host: str, instance: dict[str, Any]) -> None:
+        """Inject an NMI into the guest (trigger_crash_dump)."""
+        raise NotImplementedError("this driver cannot trigger crash dumps")
+
+    def get_instance_diagnostics(self, host: str, instance: dict[str, Any]) -> dict[str, Any]:
+        """Nova's standard diagnostics (2.48 format) of the instance."""
+        raise NotImplementedError("this driver has no diagnostics")
+
 
 def load_driver(name: str, conf: Any) -> ComputeDriver:
     if name == "fake":

@@ -6,16 +6,24 @@ makes the spawn fail there, so that the build is rescheduled.
 ``fake_fail_migrate=1`` (any destination) or ``=host1,host2`` (those destinations) makes
 a cold or live migration fail; ``fake_migrate_seconds=N`` makes a live migration run N
 seconds (so that it can be watched, aborted or force-completed).
+
+Each instance keeps a console log of what happened to it (boot, power operations,
+rescue, crash dumps), bounded to ``CONSOLE_LINES`` lines, served by get_console_output;
+the admin password set by changePassword is recorded in ``passwords``.
 """
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from typing import Any
 
 from pocketstack.compute import states
 from pocketstack.compute.drivers.base import BuildFailed, ComputeDriver
+
+CONSOLE_LINES = 1000
+_CONSOLE_PORTS = {"vnc": 5900, "spice": 5900, "serial": 10000}
 
 
 class FakeDriver(ComputeDriver):
@@ -28,6 +36,10 @@ class FakeDriver(ComputeDriver):
         self.delay = conf.get("fake", "delay")
         self._lock = threading.Lock()
         self._power: dict[str, int] = {}
+        self._console: dict[str, collections.deque[str]] = {}
+        self.passwords: dict[str, str] = {}
+        self.rescued: dict[str, str | None] = {}  # uuid -> rescue image id
+        self._booted: dict[str, float] = {}
 
     def hosts(self) -> list[str]:
         return list(self._hosts)
@@ -45,33 +57,57 @@ class FakeDriver(ComputeDriver):
         return bool(value) and (value.lower() in ("1", "true", "yes") or
                                 host in value.split(","))
 
-    def _work(self, uuid: str, power: int | None) -> None:
+    def _log(self, uuid: str, *lines: str) -> None:
+        stamp = time.monotonic() - self._booted.get(uuid, time.monotonic())
+        with self._lock:
+            log = self._console.setdefault(uuid, collections.deque(maxlen=CONSOLE_LINES))
+            for line in lines:
+                log.append(f"[{stamp:12.6f}] {line}")
+
+    def _work(self, uuid: str, power: int | None, *lines: str) -> None:
         if self.delay:
             time.sleep(self.delay)
         with self._lock:
             if power is None:
                 self._power.pop(uuid, None)
-            else:
-                self._power[uuid] = power
+                self._console.pop(uuid, None)
+                self.passwords.pop(uuid, None)
+                self.rescued.pop(uuid, None)
+                self._booted.pop(uuid, None)
+                return
+            self._power[uuid] = power
+        if lines:
+            self._log(uuid, *lines)
+
+    def _boot(self, instance: dict[str, Any], what: str) -> None:
+        uuid = instance["uuid"]
+        self._booted.setdefault(uuid, time.monotonic())
+        self._work(uuid, states.RUNNING, f"Linux version 6.1.0-fake ({what})",
+                   f"Booting {instance.get('name', uuid)} from image "
+                   f"{instance.get('image_ref') or 'volume'}",
+                   f"Memory: {instance.get('memory_mb', 0)}M, CPUs: "
+                   f"{instance.get('vcpus', 0)}", "cloud-init: fake datasource found",
+                   f"{instance.get('name', uuid)} login:")
 
     def spawn(self, host: str, instance: dict[str, Any]) -> None:
         if self._targets(instance, "fake_fail_build", host):
             if self.delay:
                 time.sleep(self.delay)
             raise BuildFailed(f"fake driver: injected build failure on {host}")
-        self._work(instance["uuid"], states.RUNNING)
+        self._boot(instance, f"spawn on {host}")
 
     def destroy(self, host: str, instance: dict[str, Any]) -> None:
         self._work(instance["uuid"], None)
 
     def power_off(self, host: str, instance: dict[str, Any]) -> None:
-        self._work(instance["uuid"], states.SHUTDOWN)
+        self._work(instance["uuid"], states.SHUTDOWN, "reboot: Power down")
 
     def power_on(self, host: str, instance: dict[str, Any]) -> None:
-        self._work(instance["uuid"], states.RUNNING)
+        self._boot(instance, "power on")
 
     def reboot(self, host: str, instance: dict[str, Any], reboot_type: str) -> None:
-        self._work(instance["uuid"], states.RUNNING)
+        self._log(instance["uuid"], f"reboot: Restarting system ({reboot_type.lower()})")
+        self._boot(instance, f"{reboot_type.lower()} reboot")
 
     def pause(self, host: str, instance: dict[str, Any]) -> None:
         self._work(instance["uuid"], states.PAUSED_POWER)
@@ -80,10 +116,70 @@ class FakeDriver(ComputeDriver):
         self._work(instance["uuid"], states.RUNNING)
 
     def suspend(self, host: str, instance: dict[str, Any]) -> None:
-        self._work(instance["uuid"], states.SUSPENDED_POWER)
+        self._work(instance["uuid"], states.SUSPENDED_POWER, "PM: suspend entry (deep)")
 
     def resume(self, host: str, instance: dict[str, Any]) -> None:
-        self._work(instance["uuid"], states.RUNNING)
+        self._work(instance["uuid"], states.RUNNING, "PM: suspend exit")
+
+    def rescue(self, host: str, instance: dict[str, Any],
+               rescue_image: dict[str, Any] | None) -> None:
+        image = (rescue_image or {}).get("id") or instance.get("image_ref")
+        with self._lock:
+            self.rescued[instance["uuid"]] = image
+        self._log(instance["uuid"], "reboot: Power down")
+        self._work(instance["uuid"], states.RUNNING, f"Booting rescue image {image}",
+                   "rescue: original disk attached as /dev/vdb")
+
+    def unrescue(self, host: str, instance: dict[str, Any]) -> None:
+        with self._lock:
+            self.rescued.pop(instance["uuid"], None)
+        self._log(instance["uuid"], "reboot: Power down (leaving rescue)")
+        self._boot(instance, "unrescue")
+
+    def get_console_output(self, host: str, instance: dict[str, Any],
+                           length: int | None = None) -> str:
+        with self._lock:
+            lines = list(self._console.get(instance["uuid"], ()))
+        if length is not None and length >= 0:
+            lines = lines[-length:] if length else []
+        return "".join(line + "\n" for line in lines)
+
+    def get_remote_console(self, host: str, instance: dict[str, Any],
+                           console_type: str) -> dict[str, Any]:
+        if console_type not in _CONSOLE_PORTS:
+            raise NotImplementedError(f"the fake driver has no {console_type} console")
+        return {"host": "127.0.0.1", "port": _CONSOLE_PORTS[console_type],
+                "internal_access_path": None}
+
+    def set_admin_password(self, host: str, instance: dict[str, Any], new_pass: str) -> None:
+        with self._lock:
+            self.passwords[instance["uuid"]] = new_pass
+        self._log(instance["uuid"], "cloud-init: administrator password changed")
+
+    def trigger_crash_dump(self, host: str, instance: dict[str, Any]) -> None:
+        self._log(instance["uuid"], "Uhhuh. NMI received for unknown reason 3d on CPU 0.",
+                  "Kernel panic - not syncing: NMI: Not continuing",
+                  "kdump: saving vmcore")
+
+    def get_instance_diagnostics(self, host: str, instance: dict[str, Any]) -> dict[str, Any]:
+        uuid = instance["uuid"]
+        with self._lock:
+            power = self._power.get(uuid, states.NOSTATE)
+            booted = self._booted.get(uuid)
+        uptime = int(time.monotonic() - booted) if booted else 0
+        vcpus, mem = int(instance.get("vcpus") or 0), int(instance.get("memory_mb") or 0)
+        state = {states.RUNNING: "running", states.PAUSED_POWER: "paused",
+                 states.SHUTDOWN: "shutdown", states.SUSPENDED_POWER: "suspended",
+                 states.CRASHED: "crashed"}.get(power, "pending")
+        return {"state": state, "driver": "fake", "hypervisor": "fake",
+                "hypervisor_os": "fake-os", "uptime": uptime, "config_drive": False,
+                "num_cpus": vcpus, "num_nics": 0, "num_disks": 1,
+                "memory_details": {"maximum": mem, "used": 0},
+                "cpu_details": [{"id": i, "time": uptime * 10 ** 9, "utilisation": None}
+                                for i in range(vcpus)],
+                "nic_details": [],
+                "disk_details": [{"read_bytes": 0, "read_requests": 0, "write_bytes": 0,
+                                  "write_requests": 0, "errors_count": 0}]}
 
     def migrate(self, source: str, dest: str, instance: dict[str, Any], live: bool) -> None:
         """Cold: the instance stops on ``source`` and is ready (powered as it was) on
