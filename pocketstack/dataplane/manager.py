@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pocketstack.dataplane import firewall, ip
+from pocketstack.dataplane.agents import Heartbeat
 from pocketstack.dataplane.dhcp import METADATA_IP, Dnsmasq, command, hosts_lines
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ class Dataplane:
         self._routers: dict[str, str] = {}
         self._stop = threading.Event()
         self._guard = threading.Lock()
+        self.heartbeat = Heartbeat(self)
         os.makedirs(self.root, exist_ok=True)
 
     # -- plumbing ---------------------------------------------------------------
@@ -90,6 +92,8 @@ class Dataplane:
         mtu = int(info.get("mtu") or 1500)
         ns = network_netns(network_id)
         self.state_dir(network_id)  # recorded, so that teardown_state finds every namespace
+        if not ip.netns_exists(ns):
+            self.heartbeat.changed()
         ip.netns_add(ns)
         if not ip.link_exists("br0", ns):
             ip.ip("link", "add", "br0", "type", "bridge", netns=ns)
@@ -180,6 +184,7 @@ class Dataplane:
                 os.kill(pid, signal.SIGTERM)
             ip.netns_delete(network_netns(network_id))
             shutil.rmtree(state, ignore_errors=True)
+            self.heartbeat.changed()
             LOG.info("dataplane of network %s removed", network_id)
 
     def teardown_all(self) -> None:
@@ -257,6 +262,7 @@ class Dataplane:
             while not self._stop.wait(interval):
                 if self.net is None:
                     continue
+                self.heartbeat.tick()
                 try:
                     self.sync_routers()
                     failed.pop("routers", None)
@@ -292,6 +298,7 @@ class Dataplane:
             for ns in ip.netns_list(router.RTR_PREFIX):
                 router_id = ns[len(router.RTR_PREFIX):]
                 if router_id not in states:
+                    self.heartbeat.changed()
                     ip.netns_delete(ns)
                     self._routers.pop(router_id, None)
                     shutil.rmtree(os.path.join(self.root, "router-" + router_id),
@@ -308,6 +315,8 @@ class Dataplane:
                 if state["gw"] is not None:
                     os.makedirs(os.path.join(self.root, "ext-" + state["gw"]["network_id"]),
                                 exist_ok=True)
+                if router_id not in self._routers:
+                    self.heartbeat.changed()
                 router.apply_router(self, state)
                 self._routers[router_id] = key
 

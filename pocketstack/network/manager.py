@@ -44,6 +44,7 @@ from sqlalchemy import func, select
 from pocketstack.api.context import RequestContext
 from pocketstack.config import Opt, register
 from pocketstack.db import Database
+from pocketstack.network.agents import Agents
 from pocketstack.network.common import not_found
 from pocketstack.network.floatingips import FloatingIPs
 from pocketstack.network.models import FloatingIP, Network, Port, SecurityGroup
@@ -68,6 +69,7 @@ class Networking:
         self.db = db
         self.mtu = conf.get("DEFAULT", "global_physnet_mtu")
         self.quotas = Quotas(conf, db)
+        self.agents = Agents(conf, db)
         self.networks = Networks(self)
         self.rbac = RBACPolicies(self)
         self.subnets = Subnets(self)
