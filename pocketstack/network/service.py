@@ -49,5 +49,8 @@ class NetworkService(Service):
                              status=exc.code, headers=exc.headers)
 
     def start(self) -> None:
+        from pocketstack.network.notifier import NovaNotifier
+
+        self.net.notifier = NovaNotifier(self.cloud)
         if self.cloud.conf.get("network", "create_default_topology"):
             default_topology(self.cloud, self.net)
