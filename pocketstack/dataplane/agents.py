@@ -10,6 +10,7 @@ every ``[agent] report_interval`` seconds, and soon after what they host changes
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import time
 from typing import Any
@@ -54,8 +55,10 @@ class Heartbeat:
         from pocketstack.dataplane.manager import NET_PREFIX
         from pocketstack.dataplane.router import RTR_PREFIX
 
-        networks = [ns[len(NET_PREFIX):] for ns in ip.netns_list(NET_PREFIX)]
-        routers = [ns[len(RTR_PREFIX):] for ns in ip.netns_list(RTR_PREFIX)]
+        # what this dataplane made (the host may hold other clouds' namespaces too)
+        networks = [n for n in sorted(os.listdir(self.dp.root))
+                    if not n.startswith(("router-", "ext-")) and ip.netns_exists(NET_PREFIX + n)]
+        routers = [r for r in sorted(self.dp._routers) if ip.netns_exists(RTR_PREFIX + r)]
         restarted = not self.started
         self.started = True
         common = {"restarted": restarted}

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 
-def _wait(fn: Any, timeout: float = 30) -> Any:
+def _wait(fn: Any, timeout: float = 120) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = fn()

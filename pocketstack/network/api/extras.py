@@ -34,6 +34,8 @@ EXTENSIONS = [
     ("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router"),
     ("extraroute-atomic", "Atomically add/remove extra routes", "Edit extra routes of a "
      "router on server side by atomically adding/removing extra routes"),
+    ("filter-validation", "Filter parameters validation", "Provides validation on filter "
+     "parameters."),
     ("fip-port-details", "Floating IP Port Details Extension", "Add port_details attribute to "
      "Floating IP resource"),
     ("l3_agent_scheduler", "L3 Agent Scheduler", "Schedule routers among l3 agents"),
@@ -51,6 +53,8 @@ EXTENSIONS = [
      "networks"),
     ("quotas", "Quota management support", "Expose functions for quotas management per "
      "tenant"),
+    ("quota-check-limit", "Quota engine limit check", "Support for checking the resource "
+     "usage before applying a new quota limit"),
     ("quota_details", "Quota details management support", "Expose functions for quotas usage "
      "statistics per project"),
     ("rbac-policies", "RBAC Policies", "Allows creation and modification of policies that "
