@@ -190,6 +190,11 @@ class Dataplane:
     def teardown_all(self) -> None:
         teardown_state(self.root)
 
+    def _owns(self, name: str) -> bool:
+        """Whether this cloud made the namespace (its state directory is ours): the host
+        may run other clouds, whose namespaces are none of our business."""
+        return os.path.isdir(os.path.join(self.root, name))
+
     def gc(self) -> None:
         """Remove the namespaces of networks that no longer exist."""
         net = self.net
@@ -197,11 +202,15 @@ class Dataplane:
             return
         for ns in ip.netns_list(NET_PREFIX):
             network_id = ns[len(NET_PREFIX):]
+            if not self._owns(network_id):
+                continue  # another cloud's on this host
             try:
                 net.network_info(network_id)
             except Exception:
                 self.teardown_network(network_id)
         for ns in ip.netns_list("psext-"):
+            if not self._owns("ext-" + ns[len("psext-"):]):
+                continue
             try:
                 net.network_info(ns[len("psext-"):])
             except Exception:
@@ -297,7 +306,7 @@ class Dataplane:
         with self._lock("routers"):
             for ns in ip.netns_list(router.RTR_PREFIX):
                 router_id = ns[len(router.RTR_PREFIX):]
-                if router_id not in states:
+                if router_id not in states and self._owns("router-" + router_id):
                     self.heartbeat.changed()
                     ip.netns_delete(ns)
                     self._routers.pop(router_id, None)
@@ -309,7 +318,8 @@ class Dataplane:
                 if not active:
                     continue
                 key = json.dumps(state, sort_keys=True)
-                if self._routers.get(router_id) == key:
+                if self._routers.get(router_id) == key and ip.netns_exists(
+                        router.RTR_PREFIX + router_id):
                     continue
                 os.makedirs(os.path.join(self.root, "router-" + router_id), exist_ok=True)
                 if state["gw"] is not None:
