@@ -53,12 +53,11 @@ class Heartbeat:
 
     def report(self, net: Any) -> None:
         from pocketstack.dataplane.manager import NET_PREFIX
-        from pocketstack.dataplane.router import RTR_PREFIX
 
         # what this dataplane made (the host may hold other clouds' namespaces too)
         networks = [n for n in sorted(os.listdir(self.dp.root))
                     if not n.startswith(("router-", "ext-")) and ip.netns_exists(NET_PREFIX + n)]
-        routers = [r for r in sorted(self.dp._routers) if ip.netns_exists(RTR_PREFIX + r)]
+        routers = sorted(self.dp._routers)  # applied here (re-applied if they vanish)
         restarted = not self.started
         self.started = True
         common = {"restarted": restarted}
