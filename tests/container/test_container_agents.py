@@ -42,7 +42,7 @@ def test_agents_of_the_dataplane(ccloud: Any) -> None:
     ccloud.cli("network", "agent", "set", "--disable", "--description", "drain",
                dhcp[0]["ID"])
     shown = ccloud.cli("network", "agent", "show", dhcp[0]["ID"], "-f", "json")
-    assert shown["is_admin_state_up"] is False and shown["description"] == "drain"
+    assert shown["admin_state_up"] is False and shown["description"] == "drain"
     ccloud.cli("network", "agent", "set", "--enable", dhcp[0]["ID"])
 
     meta = [a for a in agents if a["Agent Type"] == "Metadata agent"][0]
