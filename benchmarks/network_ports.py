@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import itertools
+import os
 import random
 import subprocess
 import tempfile
@@ -50,8 +51,23 @@ class Client:
         return s
 
 
+def server_cpu(cloud: CloudHandle) -> float:
+    """CPU seconds (user + system) used so far by the cloud's processes."""
+    import psutil
+
+    proc = psutil.Process(cloud.proc.pid)
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
 def create_ports(client: Client, network_id: str, count: int, threads: int,
-                 block: int = 0) -> list[float]:
+                 block: int = 0, cloud: CloudHandle | None = None) -> list[float]:
     """Create ``count`` ports; returns the completion time of each (monotonic, sorted).
 
     With ``block``, prints the time each successive ``block`` ports took as they complete.
@@ -60,6 +76,7 @@ def create_ports(client: Client, network_id: str, count: int, threads: int,
     lock = threading.Lock()
     done: list[float] = []
     last = [time.monotonic()]
+    cpu = [server_cpu(cloud) if cloud else 0.0]
 
     def worker(_: int) -> None:
         s = client.session()
@@ -71,9 +88,14 @@ def create_ports(client: Client, network_id: str, count: int, threads: int,
                 now = time.monotonic()
                 done.append(now)
                 if block and len(done) % block == 0:
+                    used = ""
+                    if cloud:
+                        c = server_cpu(cloud)
+                        used = f"  server CPU {(c - cpu[0]) * 1e3 / block:5.1f} ms/port"
+                        cpu[0] = c
                     print(f"  ports {len(done) - block + 1:>6}-{len(done):<6} "
-                          f"{now - last[0]:6.2f} s  ({block / (now - last[0]):6.1f}/s)",
-                          flush=True)
+                          f"{now - last[0]:6.2f} s  ({block / (now - last[0]):6.1f}/s){used}"
+                          f"  load {os.getloadavg()[0]:.1f}", flush=True)
                     last[0] = now
 
     with ThreadPoolExecutor(threads) as pool:
@@ -202,7 +224,7 @@ def main() -> None:
             print(f"creating {args.ports} ports on {CIDR}, {args.concurrency} threads",
                   flush=True)
             t0 = time.monotonic()
-            create_ports(client, net["id"], args.ports, args.concurrency, args.block)
+            create_ports(client, net["id"], args.ports, args.concurrency, args.block, cloud)
             total = time.monotonic() - t0
             print(f"  total {total:.1f} s, {args.ports / total:.1f} ports/s")
             ports = check_ips(client, net["id"], subnet, args.ports)

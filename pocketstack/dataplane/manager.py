@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pocketstack.dataplane import firewall, ip
+from pocketstack.dataplane.agents import Heartbeat
 from pocketstack.dataplane.dhcp import METADATA_IP, Dnsmasq, command, hosts_lines
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ class Dataplane:
         self._ready: dict[str, tuple[str, dict[str, Any]]] = {}
         self._stop = threading.Event()
         self._guard = threading.Lock()
+        self.heartbeat = Heartbeat(self)
         os.makedirs(self.root, exist_ok=True)
 
     # -- plumbing ---------------------------------------------------------------
@@ -98,6 +100,8 @@ class Dataplane:
                 self._daemons_alive(network_id, bool(done[1]["dhcp_ips"])):
             return done[1]
         self.state_dir(network_id)  # recorded, so that teardown_state finds every namespace
+        if not ip.netns_exists(ns):
+            self.heartbeat.changed()
         ip.netns_add(ns)
         if not ip.link_exists("br0", ns):
             ip.ip("link", "add", "br0", "type", "bridge", netns=ns)
@@ -204,6 +208,7 @@ class Dataplane:
             ip.netns_delete(network_netns(network_id))
             shutil.rmtree(state, ignore_errors=True)
             self._ready.pop(network_id, None)
+            self.heartbeat.changed()
             LOG.info("dataplane of network %s removed", network_id)
 
     def teardown_all(self) -> None:
@@ -300,6 +305,7 @@ class Dataplane:
             while not self._stop.wait(interval):
                 if self.net is None:
                     continue
+                self.heartbeat.tick()
                 try:
                     self.sync_routers()
                     failed.pop("routers", None)
@@ -350,6 +356,8 @@ class Dataplane:
                 if state["gw"] is not None:
                     os.makedirs(os.path.join(self.root, "ext-" + state["gw"]["network_id"]),
                                 exist_ok=True)
+                if router_id not in self._routers:
+                    self.heartbeat.changed()
                 router.apply_router(self, state)
                 self._routers[router_id] = key
 

@@ -49,6 +49,7 @@ class FloatingIPs(Kind):
     def _associate(self, s: Session, ctx: RequestContext, row: FloatingIP, port_id: str | None,
                    fixed_ip: str | None) -> None:
         a = dict(row.attrs)
+        self.net.address_changed(s, row.port_id)
         if not port_id:
             row.port_id = None
             a["fixed_ip_address"] = a["router_id"] = None
@@ -81,6 +82,7 @@ class FloatingIPs(Kind):
         if router_id is None:
             raise self._no_gateway(chosen["subnet_id"], port.id, row.floating_network_id)
         row.port_id = port.id
+        self.net.address_changed(s, port.id)
         a["fixed_ip_address"] = chosen["ip_address"]
         a["router_id"] = router_id
         row.attrs = a
@@ -175,4 +177,5 @@ class FloatingIPs(Kind):
                                                Port.device_owner == FIP))
             if port is not None:
                 self.net.ports.delete_in(s, port)
+            self.net.address_changed(s, row.port_id)
             s.delete(row)

@@ -47,10 +47,12 @@ from sqlalchemy import func, select
 from pocketstack.api.context import RequestContext
 from pocketstack.config import Opt, register
 from pocketstack.db import Database
+from pocketstack.network.agents import Agents
 from pocketstack.network.common import not_found
 from pocketstack.network.floatingips import FloatingIPs
 from pocketstack.network.models import FloatingIP, Network, Port, SecurityGroup
 from pocketstack.network.networks import Networks, RBACPolicies
+from pocketstack.network.notifier import port_events
 from pocketstack.network.ports import Ports
 from pocketstack.network.quotas import Quotas
 from pocketstack.network.routers import Routers
@@ -71,6 +73,7 @@ class Networking:
         self.db = db
         self.mtu = conf.get("DEFAULT", "global_physnet_mtu")
         self.quotas = Quotas(conf, db)
+        self.agents = Agents(conf, db)
         self.networks = Networks(self)
         self.rbac = RBACPolicies(self)
         self.subnets = Subnets(self)
@@ -80,12 +83,27 @@ class Networking:
         self.floatingips = FloatingIPs(self)
         self.secgroups = SecurityGroups(self)
         self.sgrules = SecurityGroupRules(self)
+        self.notifier: Any = None  # a NovaNotifier once the service starts
         self.kinds = {k.collection: k for k in (
             self.networks, self.rbac, self.subnets, self.subnetpools, self.ports,
             self.routers, self.floatingips, self.secgroups, self.sgrules)}
 
     def next_segment(self, s: Any) -> int:
         return (s.scalar(select(func.count()).select_from(Network)) or 0) + 1000
+
+    # -- Nova notifications -------------------------------------------------------
+    def notify(self, s: Any, before: dict[str, Any] | None,
+               after: dict[str, Any] | None) -> None:
+        """Tell Nova (after commit) what a port's change means for its server."""
+        if self.notifier is not None:
+            self.notifier.add(s, port_events(before, after))
+
+    def address_changed(self, s: Any, port_id: str | None) -> None:
+        """``network-changed`` for the server of a port (e.g. a floating IP moved)."""
+        port = s.get(Port, port_id) if port_id and self.notifier is not None else None
+        if port is not None and port.device_id and port.device_owner.startswith("compute:"):
+            self.notifier.add(s, [{"name": "network-changed", "server_uuid": port.device_id,
+                                   "tag": port.id, "status": "completed"}])
 
     # -- in-process API for compute ---------------------------------------------
     def allocate_port(self, project_id: str, network_id: str, device_id: str, *,
@@ -99,6 +117,7 @@ class Networking:
                 port = s.get(Port, port_id)
                 if port is None:
                     raise not_found("port", port_id)
+                before = self.ports.view(s, port, None)
                 if port.device_id and port.device_id != device_id:
                     from pocketstack.network.common import conflict
 
@@ -106,6 +125,8 @@ class Networking:
                 port.device_id, port.device_owner = device_id, device_owner
                 port.attrs = {**port.attrs, "binding:host_id": host, "user_port": True}
                 self.ports.touch(port)
+                s.flush()
+                self.notify(s, before, self.ports.view(s, port, None))
             else:
                 body: dict[str, Any] = {"network_id": network_id, "device_id": device_id,
                                         "device_owner": device_owner,
@@ -155,6 +176,7 @@ class Networking:
                 if not port.device_owner.startswith("compute:"):
                     continue
                 if port.attrs.get("user_port"):
+                    self.notify(s, self.ports.view(s, port, None), None)
                     port.device_id, port.device_owner = "", ""
                     port.attrs = {k: v for k, v in port.attrs.items()
                                   if k not in ("user_port", "binding:host_id")}
@@ -187,7 +209,9 @@ class Networking:
             port = s.get(Port, port_id)
             if port is None:
                 raise not_found("port", port_id)
+            before = self.ports.view(s, port, None)
             port.attrs = {**port.attrs, "binding:host_id": host or ""}
             self.ports.touch(port)
             s.flush()
+            self.notify(s, before, self.ports.view(s, port, None))
             return self.ports.view(s, port, None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pocketstack.db import Base, JSONText, utcnow
@@ -112,3 +112,31 @@ class DefaultSecurityGroup(Base):
     project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     security_group_id: Mapped[str] = mapped_column(
         ForeignKey("network_securitygroup.id", ondelete="CASCADE"))
+
+
+class Agent(Base):
+    """A dataplane agent (DHCP, L3, metadata, port plumbing) as its heartbeats report it."""
+
+    __tablename__ = "network_agent"
+    __table_args__ = (UniqueConstraint("agent_type", "host"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    agent_type: Mapped[str] = mapped_column(String(255))
+    binary: Mapped[str] = mapped_column(String(255))
+    topic: Mapped[str] = mapped_column(String(255))
+    host: Mapped[str] = mapped_column(String(255))
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    availability_zone: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    configurations: Mapped[dict[str, Any]] = mapped_column(JSONText, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    heartbeat_timestamp: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AgentBinding(Base):
+    """A network a DHCP agent serves or a router an L3 agent hosts."""
+
+    __tablename__ = "network_agent_binding"
+    agent_id: Mapped[str] = mapped_column(ForeignKey("network_agent.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(36), primary_key=True, index=True)

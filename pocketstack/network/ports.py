@@ -303,6 +303,8 @@ class Ports(Kind):
         s.add(row)
         s.flush()
         self._allocate(s, row, body.get("fixed_ips"))
+        if row.device_id and row.device_owner.startswith("compute:"):
+            self.net.notify(s, None, self.view(s, row, None))
         return row
 
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
@@ -322,6 +324,7 @@ class Ports(Kind):
         with self.db.write() as s:
             row = self.load(s, id_, ctx, write=True)
             self.check_revision(row, if_match)
+            before = self.view(s, row, None) if self._watched(row, body) else None
             network = s.get(Network, row.network_id)
             if "mac_address" in body and body["mac_address"] != row.mac_address:
                 if not ctx.is_admin:
@@ -353,9 +356,20 @@ class Ports(Kind):
                 self._allocate(s, row, remaining)
             self.touch(row)
             s.flush()
+            if before is not None or self._watched(row, {}):
+                self.net.notify(s, before, self.view(s, row, None))
             return self.view(s, row, ctx)
 
+    @staticmethod
+    def _watched(row: Port, body: dict[str, Any]) -> bool:
+        """Whether Nova may care about this port (bound to a server, or about to be)."""
+        owner = body.get("device_owner", row.device_owner) or ""
+        return bool(row.device_id or body.get("device_id")) and (
+            owner.startswith("compute:") or row.device_owner.startswith("compute:"))
+
     def delete_in(self, s: Session, row: Port) -> None:
+        if self._watched(row, {}):
+            self.net.notify(s, self.view(s, row, None), None)
         for fip in s.scalars(select(FloatingIP).where(FloatingIP.port_id == row.id)):
             fip.port_id = None
             fip.attrs = {**fip.attrs, "fixed_ip_address": None, "router_id": None}

@@ -68,6 +68,10 @@ class Quotas:
     def update(self, project_id: str, body: Any) -> dict[str, int]:
         if not isinstance(body, dict):
             raise invalid_input("quota must be an object")
+        body = dict(body)
+        check_limit = body.pop("check_limit", False)  # the quota-check-limit extension
+        if not isinstance(check_limit, bool):
+            raise invalid_input(f"'{check_limit}' is not a valid boolean value")
         for name, value in body.items():
             if name not in DEFAULTS:
                 raise invalid_input(f"Unrecognized attribute(s) '{name}'")
@@ -79,6 +83,10 @@ class Quotas:
                 raise invalid_input(f"'{value}' should be greater than or equal to -1")
         with self.db.write() as s:
             for name, value in body.items():
+                used = self.used(s, project_id, name) if check_limit else 0
+                if check_limit and 0 <= int(value) < used:
+                    raise invalid_input(f"Quota limit {value} for {name} must be greater than "
+                                        f"or equal to already used and reserved {used}")
                 row = s.get(Quota, (project_id, name))
                 if row is None:
                     s.add(Quota(project_id=project_id, resource=name, limit=int(value)))

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from pocketstack.api import errors
 from pocketstack.api.service import Service, json_response
 from pocketstack.network import policies  # noqa: F401  (registers the default rules)
+from pocketstack.network.api.agents import AgentsAPI
 from pocketstack.network.api.extras import Discovery, IPAvailability, Quotas, RouterInterfaces
 from pocketstack.network.api.resources import install_all
 from pocketstack.network.bootstrap import default_topology
@@ -36,7 +37,7 @@ class NetworkService(Service):
         self.net = Networking(cloud.conf, cloud.db)
         install_all(self.net, self.router)
         for resource in (Discovery(), RouterInterfaces(self.net), Quotas(self.net),
-                         IPAvailability(self.net)):
+                         IPAvailability(self.net), AgentsAPI(self.net)):
             self.router.include(resource)
 
     def render_error(self, exc: errors.ApiError) -> Response:
@@ -48,5 +49,8 @@ class NetworkService(Service):
                              status=exc.code, headers=exc.headers)
 
     def start(self) -> None:
+        from pocketstack.network.notifier import NovaNotifier
+
+        self.net.notifier = NovaNotifier(self.cloud)
         if self.cloud.conf.get("network", "create_default_topology"):
             default_topology(self.cloud, self.net)

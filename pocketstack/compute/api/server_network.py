@@ -196,14 +196,24 @@ class ServerViews:
 
 
 class ExternalEvents:
+    """os-server-external-events: the Network service tells Nova what happened to a port
+    (over HTTP, or in-process with :meth:`dispatch` when both run in one cloud)."""
+
     def __init__(self, svc: "ComputeService") -> None:
         self.svc = svc
+        svc.external_events = self
 
     @route("POST", "/v2.1/os-server-external-events",
            policy=f"{P}os-server-external-events:create")
     def create(self, req: Request) -> Reply:
         body = req.json()
         events = body.get("events") if isinstance(body, dict) else None
+        out, status = self.dispatch(req.ctx, events)
+        return Reply({"events": out}, status)
+
+    def dispatch(self, ctx: Any, events: Any) -> tuple[list[dict[str, Any]], int]:
+        """Validate and deliver events; each accepted one is recorded as an event of the
+        server's latest instance action (its key: ``name-tag``, as Nova keys them)."""
         if not isinstance(events, list) or not events:
             raise errors.BadRequest("Invalid input for field/attribute events.")
         out, found = [], 0
@@ -219,7 +229,7 @@ class ExternalEvents:
             if "tag" in event:
                 item["tag"] = event["tag"]
             try:
-                inst = self.svc.servers.get(req.ctx, event["server_uuid"], all_projects=True)
+                inst = self.svc.servers.get(ctx, event["server_uuid"], all_projects=True)
                 if not inst.host:
                     item["code"] = 422
                 else:
@@ -228,7 +238,27 @@ class ExternalEvents:
                 item["code"] = 404
             if item["code"] != 200:
                 item["status"] = "failed"
+            else:
+                self._record(inst, item)
             out.append(item)
         if not found:
             raise errors.NotFound("No instances found for any event")
-        return Reply({"events": out}, 200 if found == len(out) else 207)
+        return out, 200 if found == len(out) else 207
+
+    def _record(self, inst: Any, item: dict[str, Any]) -> None:
+        from sqlalchemy import select
+
+        from pocketstack.compute.models import InstanceAction
+        from pocketstack.db import utcnow
+
+        key = item["name"] + (f"-{item['tag']}" if item.get("tag") else "")
+        now = utcnow().isoformat()
+        with self.svc.cloud.db.write() as s:
+            act = s.scalar(select(InstanceAction).where(
+                InstanceAction.instance_uuid == inst.uuid).order_by(
+                InstanceAction.start_time.desc(), InstanceAction.id.desc()).limit(1))
+            if act is not None:
+                act.events = [*act.events, {
+                    "event": key, "start_time": now, "finish_time": now,
+                    "result": "Success" if item["status"] == "completed" else "Error",
+                    "traceback": None, "host": inst.host}]

@@ -25,6 +25,7 @@ EXTENSIONS = [
      "application"),
     ("default-subnetpools", "Default Subnetpools", "Provides ability to mark and use a "
      "subnetpool as the default."),
+    ("dhcp_agent_scheduler", "DHCP Agent Scheduler", "Schedule networks among dhcp agents"),
     ("external-net", "Neutron external network", "Adds external network attribute to network "
      "resource."),
     ("ext-gw-mode", "Neutron L3 Configurable external gateway mode", "Extension of the router "
@@ -33,8 +34,11 @@ EXTENSIONS = [
     ("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router"),
     ("extraroute-atomic", "Atomically add/remove extra routes", "Edit extra routes of a "
      "router on server side by atomically adding/removing extra routes"),
+    ("filter-validation", "Filter parameters validation", "Provides validation on filter "
+     "parameters."),
     ("fip-port-details", "Floating IP Port Details Extension", "Add port_details attribute to "
      "Floating IP resource"),
+    ("l3_agent_scheduler", "L3 Agent Scheduler", "Schedule routers among l3 agents"),
     ("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
     ("net-mtu-writable", "Network MTU (writable)", "Provides a writable MTU attribute for a "
      "network resource."),
@@ -49,6 +53,8 @@ EXTENSIONS = [
      "networks"),
     ("quotas", "Quota management support", "Expose functions for quotas management per "
      "tenant"),
+    ("quota-check-limit", "Quota engine limit check", "Support for checking the resource "
+     "usage before applying a new quota limit"),
     ("quota_details", "Quota details management support", "Expose functions for quotas usage "
      "statistics per project"),
     ("rbac-policies", "RBAC Policies", "Allows creation and modification of policies that "
@@ -113,15 +119,6 @@ class Discovery:
     def _ext(e: tuple[str, str, str]) -> dict[str, Any]:
         return {"alias": e[0], "name": e[1], "description": e[2], "updated": _UPDATED,
                 "links": []}
-
-    @route("GET", "/v2.0/agents")
-    def agents(self, req: Request) -> dict[str, Any]:
-        return {"agents": []}
-
-    @route("GET", "/v2.0/agents/{agent_id}")
-    def agent(self, req: Request, agent_id: str) -> dict[str, Any]:
-        raise errors.NotFound(f"Agent {agent_id} could not be found.",
-                              error_type="AgentNotFound")
 
     @route("GET", "/v2.0/availability_zones")
     def zones(self, req: Request) -> dict[str, Any]:
