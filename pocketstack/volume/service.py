@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
@@ -101,6 +102,12 @@ class VolumeService(Service):
 
     # -- the in-process API for compute (see the package docstring) -------------------
     def reserve(self, ctx: "RequestContext", volume_id: str, instance_uuid: str) -> str:
+        # A volume compute just created from an image or snapshot may still be building:
+        # wait for it as Nova does (block_device_allocate_retries x interval = 180 s).
+        deadline = time.monotonic() + 180
+        while self.get_volume(ctx, volume_id)["status"] in ("creating", "downloading") \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
         return self.actions.attachment_create(ctx, volume_id, instance_uuid, None, "rw")["id"]
 
     def attach(self, ctx: "RequestContext", attachment_id: str, connector: dict[str, Any],

@@ -11,6 +11,7 @@ import pytest
 import requests
 from volume_helpers import PORT, wait_resource
 
+from pocketstack.api import errors
 from pocketstack.api.context import RequestContext
 from pocketstack.cloud import Cloud
 from pocketstack.config import Config
@@ -44,25 +45,38 @@ def test_transient_statuses_then_final(svc):
     try:
         svc.actions.extend(CTX, vol["id"], 2, in_use_ok=False)
         assert _status(svc, vol["id"]) == "extending"
-        backup = svc.backups.create(CTX, {"volume_id": vol["id"]})
-        assert backup["status"] == "creating"
+        with pytest.raises(errors.BadRequest):  # busy volumes refuse other work
+            svc.backups.create(CTX, {"volume_id": vol["id"]})
+        other = svc.volumes.create(CTX, {"size": 1})
+        backup = svc.backups.create(CTX, {"volume_id": other["id"]})
+        assert svc.backups.get(CTX, backup["id"])["status"] == "creating"
+        assert _status(svc, other["id"]) == "backing-up"
     finally:
         svc.worker.gate.set()
     svc.worker.drain(60)
     shown = svc.get_volume(CTX, vol["id"])
     assert shown["status"] == "available" and shown["size"] == 2
     assert svc.backups.get(CTX, backup["id"])["status"] == "available"
+    assert _status(svc, other["id"]) == "available"
     svc.worker.gate.clear()
     try:
-        svc.backups.restore(CTX, backup["id"], {"volume_id": vol["id"]})
+        svc.backups.restore(CTX, backup["id"], {"volume_id": vol["id"]})  # 2 GB >= 1 GB
         assert _status(svc, vol["id"]) == "restoring-backup"
         assert svc.backups.get(CTX, backup["id"])["status"] == "restoring"
-        restored = svc.volumes.create(CTX, {"backup_id": backup["id"]})
-        assert restored["status"] == "creating"
+        with pytest.raises(errors.BadRequest):  # one restore at a time
+            svc.volumes.create(CTX, {"backup_id": backup["id"]})
     finally:
         svc.worker.gate.set()
     svc.worker.drain(60)
     assert _status(svc, vol["id"]) == "available"
+    svc.worker.gate.clear()
+    try:
+        restored = svc.volumes.create(CTX, {"backup_id": backup["id"]})
+        assert restored["status"] == "creating"
+        assert svc.backups.get(CTX, backup["id"])["status"] == "restoring"
+    finally:
+        svc.worker.gate.set()
+    svc.worker.drain(60)
     assert _status(svc, restored["id"]) == "available"
     assert svc.backups.get(CTX, backup["id"])["status"] == "available"
 
