@@ -176,3 +176,25 @@ def test_member_cannot_manage_types(cloud):
     proc = cloud.cli("volume", "type", "create", _name("nope"), cloud="pocketstack",
                      check=False)
     assert proc.returncode != 0 and "403" in proc.stderr
+
+
+def test_server_add_volume_and_boot_from_volume(cloud):
+    """The compute side of the Done-when: `server add volume` and `server create --volume`."""
+    root = cloud.cli("volume", "create", "--size", "1", "--bootable", _name("root"),
+                     "-f", "json")
+    data = cloud.cli("volume", "create", "--size", "1", _name("data"), "-f", "json")
+    srv = cloud.cli("server", "create", "--flavor", "1", "--volume", root["id"], "--nic",
+                    "none", "--wait", _name("bfv"), "-f", "json")
+    assert srv["status"] == "ACTIVE"
+    shown = cloud.cli("volume", "show", root["id"], "-f", "json")
+    assert shown["status"] == "in-use" and shown["attachments"][0]["server_id"] == srv["id"]
+    cloud.cli("server", "add", "volume", srv["id"], data["id"])
+    shown = wait_resource(cloud, "volumes", data["id"], "in-use")
+    assert shown["attachments"][0]["server_id"] == srv["id"]
+    proc = cloud.cli("volume", "delete", data["id"], check=False)
+    assert proc.returncode != 0  # attached volumes are not deleted
+    cloud.cli("server", "remove", "volume", srv["id"], data["id"])
+    wait_resource(cloud, "volumes", data["id"])
+    cloud.cli("server", "delete", "--wait", srv["id"])
+    wait_resource(cloud, "volumes", root["id"])  # kept: not delete_on_termination
+    cloud.cli("volume", "delete", root["id"], data["id"])
