@@ -63,6 +63,23 @@ def _request(method: str, url: str, body: Any = None, token: str | None = None,
         return exc.code, dict(exc.headers), None
 
 
+def _tiny_qcow2() -> bytes:
+    """A valid qcow2 image of 1 MiB (a few bytes of data): Tempest makes volumes from
+    image_ref, which the volume service reads as the qcow2 it says it is (as CirrOS is)."""
+    import os
+    import tempfile
+
+    from pocketstack.volume import qcow2
+
+    with tempfile.NamedTemporaryFile() as raw:
+        raw.write(b"pocketstack fake image\n" * 64)
+        raw.truncate(1024 * 1024)
+        raw.flush()
+        out: list[bytes] = []
+        qcow2.convert_raw(os.path.realpath(raw.name), out.append)
+    return b"".join(out)
+
+
 class CloudFacts:
     """What Tempest needs to know about a running cloud, read over its APIs."""
 
@@ -128,7 +145,7 @@ class CloudFacts:
             if status != 201:
                 return
             req = urllib.request.Request(f"{base.rstrip('/')}/v2/images/{image['id']}/file",
-                                         data=b"pocketstack fake image\n" * 64, method="PUT")
+                                         data=_tiny_qcow2(), method="PUT")
             req.add_header("Content-Type", "application/octet-stream")
             req.add_header("X-Auth-Token", self.token)
             with urllib.request.urlopen(req, timeout=30):

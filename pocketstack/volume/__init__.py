@@ -7,7 +7,8 @@ or ``RequestContext.admin()``) and raises the usual API errors:
 
 ``reserve(ctx, volume_id, instance_uuid) -> attachment_id``
     Check the volume can be attached (available, or in-use and multiattach) and
-    create a reserved attachment (volume status ``reserved``).
+    create a reserved attachment (volume status ``reserved``). A volume still being
+    built (``creating``/``downloading``) is waited for first, as Nova does.
 ``attach(ctx, attachment_id, connector, mountpoint=None) -> connection_info``
     Give the attachment its connector, mark it attached (volume ``in-use``) and
     return ``{"driver_volume_type": "file", "data": {"device_path": PATH,
@@ -20,12 +21,14 @@ or ``RequestContext.admin()``) and raises the usual API errors:
     The volume as the API shows it (status, size, attachments, bootable...).
 ``volumes.create(ctx, {"size": 1, "imageRef": image_id, ...}) -> dict``
     Boot-from-volume: a bootable volume holding the image's data (through the image
-    service's ``images.get`` / ``data_path``); ``actions.reimage(ctx, volume_id,
+    service's ``images.get`` / ``data_path``), answered ``creating`` and copied by
+    the worker (``worker.py``: long work is asynchronous); ``actions.reimage(ctx, volume_id,
     image_id, reimage_reserved)`` rewrites one (rebuild).
 
 Layout: ``models.py`` (tables), ``drivers/`` (the back-end interface and the ``file``
 driver), ``volumes.py`` / ``actions.py`` / ``snapshots.py`` / ``backups.py`` (backups,
 transfers) / ``types.py`` (types, QoS, default types) / ``encryption.py`` /
-``quotas.py`` / ``images.py`` (domain logic), ``api/`` (thin HTTP resources; every
+``quotas.py`` / ``images.py`` / ``upload.py`` (domain logic), ``worker.py`` (the
+job pool, user messages, restart settling), ``api/`` (thin HTTP resources; every
 route is served both as ``/v3/{project_id}/...`` and project-less ``/v3/...``).
 """

@@ -67,18 +67,21 @@ class Actions:
             self.volumes.quotas.check(s, v.project_id, gigabytes=new_size - v.size,
                                       per_volume=new_size)
             v.previous_status, v.status = v.status, "extending"
-        try:
+
+        def run() -> None:
             self.driver.extend_volume(volume_id, new_size)
-            ok = True
-        except OSError:
-            ok = False
-        with self.db.write() as s:
+            with self.db.write() as s:
+                v = s.get(Volume, volume_id)
+                if v is not None and v.status == "extending":
+                    v.size, v.status = new_size, v.previous_status or "available"
+                    v.updated_at = utcnow()
+
+        def fail(s: Any, exc: BaseException) -> None:
             v = s.get(Volume, volume_id)
-            if ok:
-                v.size, v.status = new_size, v.previous_status or "available"
-            else:
-                v.status = "error_extending"
-            v.updated_at = utcnow()
+            if v is not None and v.status == "extending":
+                v.status, v.updated_at = "error_extending", utcnow()
+
+        self.volumes.worker.submit(ctx, "VOLUME", volume_id, "extend", run, fail)
 
     def reset_status(self, ctx: Any, volume_id: str, body: dict[str, Any]) -> None:
         status = body.get("status")

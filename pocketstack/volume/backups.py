@@ -48,6 +48,7 @@ class Backups:
         self.volumes = volumes
         self.db = volumes.db
         self.driver = volumes.driver
+        self.worker = volumes.worker
 
     def find(self, s: Any, ctx: Any, backup_id: str) -> Backup:
         return common.find_owned(s, Backup, "backup", backup_id, ctx)
@@ -103,19 +104,31 @@ class Backups:
                          updated_at=now, data_timestamp=now))
             if not snapshot_id:
                 v.previous_status, v.status = v.status, "backing-up"
-        try:
-            count = self.driver.backup_volume(bid, volume_id=volume_id, snapshot_id=snapshot_id)
-            status, reason = "available", None
-        except OSError as exc:
-            count, status, reason = 0, "error", str(exc)
-        with self.db.write() as s:
+
+        def run() -> None:
+            count = self.driver.backup_volume(bid, volume_id=volume_id,
+                                              snapshot_id=snapshot_id)
+            with self.db.write() as s:
+                b = s.get(Backup, bid)
+                if b is not None and b.status == "creating":
+                    b.status, b.object_count = "available", count
+                self._volume_back(s, volume_id)
+
+        def fail(s: Any, exc: BaseException) -> None:
             b = s.get(Backup, bid)
-            b.status, b.object_count, b.fail_reason = status, count, reason
-            v = s.get(Volume, volume_id)
-            if v is not None and v.status == "backing-up":
-                v.status = v.previous_status or "available"
-            s.flush()
-            return self._view(s, b)
+            if b is not None:
+                b.status, b.fail_reason = "error", str(exc) or type(exc).__name__
+            self._volume_back(s, volume_id)
+
+        self.worker.submit(ctx, "VOLUME_BACKUP", bid, "backup_create", run, fail)
+        with self.db.read() as s:
+            return self._view(s, s.get(Backup, bid))
+
+    @staticmethod
+    def _volume_back(s: Any, volume_id: str) -> None:
+        v = s.get(Volume, volume_id)
+        if v is not None and v.status == "backing-up":
+            v.status = v.previous_status or "available"
 
     def get(self, ctx: Any, backup_id: str) -> dict[str, Any]:
         with self.db.read() as s:
@@ -194,14 +207,22 @@ class Backups:
                                             f"backup of size {b.size}.")
             b.status, v.status = "restoring", "restoring-backup"
             name = v.name
-        try:
+
+        def settle(s: Any, vstatus: str) -> None:
+            b = s.get(Backup, backup_id)
+            if b is not None and b.status == "restoring":
+                b.status = "available"
+            v = s.get(Volume, volume_id)
+            if v is not None and v.status == "restoring-backup":
+                v.status = vstatus
+
+        def run() -> None:
             self.driver.restore_backup(backup_id, volume_id)
-            vstatus = "available"
-        except (OSError, ValueError):
-            vstatus = "error_restoring"
-        with self.db.write() as s:
-            s.get(Backup, backup_id).status = "available"
-            s.get(Volume, volume_id).status = vstatus
+            with self.db.write() as s:
+                settle(s, "available")
+
+        self.worker.submit(ctx, "VOLUME", volume_id, "backup_restore", run,
+                           lambda s, exc: settle(s, "error_restoring"))
         return {"backup_id": backup_id, "volume_id": volume_id, "volume_name": name}
 
 

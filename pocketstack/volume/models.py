@@ -151,3 +151,18 @@ class DefaultType(Base):
     project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     volume_type_id: Mapped[str] = mapped_column(
         String(36), ForeignKey("volume_type.id", ondelete="CASCADE"))
+
+
+class Message(Base):
+    """A user message (``/messages``, 3.3+): why asynchronous work on a resource failed."""
+    __tablename__ = "volume_message"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    request_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    resource_type: Mapped[str] = mapped_column(String(32))
+    resource_uuid: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    event_id: Mapped[str] = mapped_column(String(64))
+    message_level: Mapped[str] = mapped_column(String(16), default="ERROR")
+    user_message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)

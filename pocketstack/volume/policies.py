@@ -31,4 +31,6 @@ _rules += [RuleDefault(f"volume:{name}", ADMIN) for name in (
     "type:manage", "type:access",
     "qos:manage", "qos:get", "quota:update", "quota:delete", "services",
     "services:update")]
+_rules += [RuleDefault("message:get_all", READER), RuleDefault("message:get", READER),
+           RuleDefault("message:delete", MEMBER)]
 register_defaults(_rules)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
 from starlette.responses import Response
 
 from pocketstack.api import errors
 from pocketstack.api.service import Microversions, Service, json_response
 from pocketstack.volume import policies  # noqa: F401  (registers the default rules)
 from pocketstack.volume.actions import Actions
+from pocketstack.volume.api.messages import MessagesApi
 from pocketstack.volume.api.misc import AttachmentsApi, Misc, TransfersApi
 from pocketstack.volume.api.snapshots import BackupsApi, SnapshotsApi
 from pocketstack.volume.api.types import DefaultTypesApi, QosApi, TypesApi
@@ -25,6 +26,7 @@ from pocketstack.volume.snapshots import Snapshots
 from pocketstack.volume.types import Types
 from pocketstack.volume.upload import Uploads
 from pocketstack.volume.volumes import Volumes
+from pocketstack.volume.worker import Worker, settle
 
 if TYPE_CHECKING:
     from pocketstack.api.context import RequestContext
@@ -51,8 +53,10 @@ class VolumeService(Service):
         self.driver = FileDriver(cloud.data_dir)
         self.host_name = f"{cloud.host}@file#file"
         self.quotas = Quotas(cloud)
+        self.worker = Worker(cloud.db)
         self.types = Types(cloud.db)
-        self.volumes = Volumes(cloud, self.driver, self.quotas, self.host_name)
+        self.volumes = Volumes(cloud, self.driver, self.quotas, self.host_name,
+                               self.worker)
         self.actions = Actions(self.volumes)
         self.uploads = Uploads(self.volumes)
         self.snapshots = Snapshots(self.volumes)
@@ -63,7 +67,7 @@ class VolumeService(Service):
                          SnapshotsApi(self.snapshots), BackupsApi(self.backups),
                          TypesApi(self.types), QosApi(self.types),
                          DefaultTypesApi(self.types), EncryptionApi(self.types),
-                         Misc(self, self.quotas),
+                         Misc(self, self.quotas), MessagesApi(cloud.db),
                          TransfersApi(self.transfers), AttachmentsApi(self.actions)):
             self.router.include(resource)
         # literal segments win over parameters (/volumes/detail before /volumes/{id})
@@ -91,22 +95,19 @@ class VolumeService(Service):
 
     def start(self) -> None:
         self.types.ensure_default()
-        # Work interrupted by a restart cannot resume: settle transient states.
-        from pocketstack.volume.models import Backup, Snapshot, Volume
-        with self.cloud.db.write() as s:
-            s.execute(update(Volume).where(Volume.status.in_(
-                ("creating", "extending", "deleting", "restoring-backup", "reverting")))
-                .values(status="error"))
-            s.execute(update(Volume).where(Volume.status == "backing-up")
-                      .values(status="available"))
-            s.execute(update(Snapshot).where(Snapshot.status.in_(("creating", "deleting")))
-                      .values(status="error"))
-            s.execute(update(Backup).where(Backup.status.in_(("creating", "deleting",
-                                                              "restoring")))
-                      .values(status="error"))
+        settle(self.cloud.db)  # work interrupted by a restart cannot resume
+
+    def stop(self) -> None:
+        self.worker.stop()  # acknowledged work finishes before the process exits
 
     # -- the in-process API for compute (see the package docstring) -------------------
     def reserve(self, ctx: "RequestContext", volume_id: str, instance_uuid: str) -> str:
+        # A volume compute just created from an image or snapshot may still be building:
+        # wait for it as Nova does (block_device_allocate_retries x interval = 180 s).
+        deadline = time.monotonic() + 180
+        while self.get_volume(ctx, volume_id)["status"] in ("creating", "downloading") \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
         return self.actions.attachment_create(ctx, volume_id, instance_uuid, None, "rw")["id"]
 
     def attach(self, ctx: "RequestContext", attachment_id: str, connector: dict[str, Any],

@@ -16,7 +16,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 from typing import Any, Callable
 
 from pocketstack.api import errors
@@ -137,8 +136,7 @@ class Uploads:
                 _drop_image(image_svc, ctx, image["id"])
                 raise common.invalid_volume(f"Volume {v.id} status must be available or "
                                             f"in-use, but current status is: {v.status}.")
-            previous = v.status
-            v.status = "uploading"
+            v.previous_status, v.status = v.status, "uploading"
             v.updated_at = utcnow()
             vtype = s.get(VolumeType, v.volume_type_id) if v.volume_type_id else None
             answer = {"id": v.id, "updated_at": common.iso(v.updated_at),
@@ -151,21 +149,22 @@ class Uploads:
                 answer["visibility"] = image["visibility"]
                 answer["protected"] = image["protected"]
         path = self.volumes.driver.volume_path(volume_id)
-        threading.Thread(target=self._work, name=f"volume-upload-{volume_id}", daemon=True,
-                         args=(image_svc, ctx, volume_id, image["id"], path,
-                               image["disk_format"], previous)).start()
-        return answer
 
-    def _work(self, image_svc: Any, ctx: Any, volume_id: str, image_id: str, path: str,
-              disk_format: str, previous: str) -> None:
-        try:
-            image_svc.write_data(ctx, image_id, _produce(path, disk_format))
-        except Exception:
-            LOG.exception("upload of volume %s to image %s failed", volume_id, image_id)
-            _drop_image(image_svc, ctx, image_id)
-        finally:
+        def run() -> None:
+            try:
+                image_svc.write_data(ctx, image_id, _produce(path, disk_format))
+            except Exception:
+                _drop_image(image_svc, ctx, image_id)  # (its own transaction)
+                raise
             with self.db.write() as s:
-                v = s.get(Volume, volume_id)
-                if v is not None and v.status == "uploading":
-                    v.status = previous
-                    v.updated_at = utcnow()
+                give_back(s)
+
+        def give_back(s: Any, exc: BaseException | None = None) -> None:
+            v = s.get(Volume, volume_id)
+            if v is not None and v.status == "uploading":
+                v.status, v.updated_at = v.previous_status or "available", utcnow()
+
+        image_id, disk_format = image["id"], image["disk_format"]
+        self.volumes.worker.submit(ctx, "VOLUME", volume_id, "copy_volume_to_image", run,
+                                   give_back)
+        return answer

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from pocketstack.api import errors
 from pocketstack.db import new_uuid, utcnow
-from pocketstack.volume import common, images
+from pocketstack.volume import common, images, worker
 from pocketstack.volume.models import Attachment, Backup, Snapshot, Transfer, Volume, VolumeType
 from pocketstack.volume.types import Types
 
@@ -75,8 +75,10 @@ def check_metadata(meta: Any) -> dict[str, str]:
 
 
 class Volumes:
-    def __init__(self, cloud: Any, driver: Any, quotas: Any, host: str) -> None:
+    def __init__(self, cloud: Any, driver: Any, quotas: Any, host: str,
+                 worker: Any = None) -> None:
         self.cloud = cloud
+        self.worker = worker
         self.db = cloud.db
         self.driver = driver
         self.quotas = quotas
@@ -246,14 +248,17 @@ class Volumes:
                        admin_metadata={},
                        created_at=now, updated_at=now)
             s.add(v)
-        status = "available"
-        try:
+        slow = image is not None or bool(backup_id) or (
+            bool(snapshot_id or source_volid) and not self.driver.copy_on_write())
+
+        def run() -> None:
             if snapshot_id:
                 self.driver.create_from_snapshot(vid, snapshot_id, size)
             elif source_volid:
                 self.driver.clone_volume(vid, source_volid, size)
             elif image is not None:
                 self.driver.create_volume(vid, size)
+                self._set_status(vid, "downloading")
                 images.copy_into(self.cloud, image, self.driver.volume_path(vid))
             elif backup_id:
                 self.driver.create_volume(vid, size)
@@ -261,17 +266,44 @@ class Volumes:
                 self.driver.extend_volume(vid, size)
             else:
                 self.driver.create_volume(vid, size)
-        except Exception:  # the volume exists in error state, as Cinder leaves it
-            import logging
-            logging.getLogger(__name__).exception("creating volume %s failed", vid)
-            status = "error"
+            with self.db.write() as s:
+                v = s.get(Volume, vid)
+                if v is not None and v.status in ("creating", "downloading"):
+                    v.status, v.launched_at = "available", utcnow()
+                self._backup_done(s, backup_id)
+
+        def fail(s: Session, exc: BaseException) -> None:
+            v = s.get(Volume, vid)  # the volume exists in error state, as Cinder leaves it
+            if v is not None and v.status in ("creating", "downloading"):
+                v.status = "error"
+            self._backup_done(s, backup_id)
+
+        action = ("copy_image_to_volume" if image is not None else "backup_restore"
+                  if backup_id else "create_from_source" if snapshot_id or source_volid
+                  else "create")
+        if slow:
+            if backup_id:
+                with self.db.write() as s:
+                    s.get(Backup, backup_id).status = "restoring"
+            self.worker.submit(ctx, "VOLUME", vid, action, run, fail,
+                               detail=lambda e: "image" if image is not None and not
+                               isinstance(e, OSError) else worker.detail_of(e))
+        else:
+            self.worker.run_now(ctx, "VOLUME", vid, action, run, fail)
+        with self.db.read() as s:
+            return volume_view(s, s.get(Volume, vid), self.host)
+
+    def _set_status(self, volume_id: str, status: str) -> None:
         with self.db.write() as s:
-            v = s.get(Volume, vid)
-            v.status = status
-            if status == "available":
-                v.launched_at = utcnow()
-            s.flush()
-            return volume_view(s, v, self.host)
+            v = s.get(Volume, volume_id)
+            if v is not None:
+                v.status, v.updated_at = status, utcnow()
+
+    @staticmethod
+    def _backup_done(s: Session, backup_id: str | None) -> None:
+        b = s.get(Backup, backup_id) if backup_id else None
+        if b is not None and b.status == "restoring":
+            b.status = "available"
 
     # -- update / delete ------------------------------------------------------------
     def update(self, ctx: Any, volume_id: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import uuid
 
+from volume_helpers import wait_resource
+
 
 def _name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
@@ -31,6 +33,7 @@ def test_volume_create_show_set_extend_delete(cloud):
     cloud.cli("volume", "set", "--name", new, "--description", "second", "--property", "c=d",
               "--bootable", vol["id"])
     cloud.cli("volume", "set", "--size", "2", new)
+    wait_resource(cloud, "volumes", vol["id"])  # extending, then available
     shown = cloud.cli("volume", "show", new, "-f", "json")
     assert shown["description"] == "second" and shown["bootable"] is True
     assert shown["properties"] == {"a": "b", "c": "d"} and shown["size"] == 2
@@ -59,6 +62,7 @@ def test_snapshots_block_delete_unless_cascade(cloud):
     clone = cloud.cli("volume", "create", "--snapshot", snap["id"], _name("fromsnap"),
                       "-f", "json")
     assert clone["snapshot_id"] == snap["id"] and clone["size"] == 1
+    wait_resource(cloud, "volumes", clone["id"])  # a copy after the answer without reflinks
     cloud.cli("volume", "delete", clone["id"])
     cloud.cli("volume", "snapshot", "delete", snap["id"])
     assert snap["id"] not in [s["ID"] for s in
@@ -78,6 +82,7 @@ def test_backup_restore_roundtrip_keeps_data(cloud):
         f.write(b"hello pocketstack")
     backup = cloud.cli("volume", "backup", "create", "--name", _name("bk"), vol["id"],
                        "-f", "json")
+    wait_resource(cloud, "backups", backup["id"])  # creating, then available
     shown = cloud.cli("volume", "backup", "show", backup["id"], "-f", "json")
     assert shown["status"] == "available" and shown["volume_id"] == vol["id"]
     stored = os.path.join(cloud.data_dir, "backups", f"backup-{backup['id']}")
@@ -86,6 +91,7 @@ def test_backup_restore_roundtrip_keeps_data(cloud):
         f.seek(5 * 1024 * 1024)
         f.write(b"overwritten!!!!!!")
     cloud.cli("volume", "backup", "restore", "--force", backup["id"], vol["id"])
+    wait_resource(cloud, "volumes", vol["id"])  # restoring-backup, then available
     with open(path, "rb") as f:
         f.seek(5 * 1024 * 1024)
         assert f.read(17) == b"hello pocketstack"
@@ -170,3 +176,25 @@ def test_member_cannot_manage_types(cloud):
     proc = cloud.cli("volume", "type", "create", _name("nope"), cloud="pocketstack",
                      check=False)
     assert proc.returncode != 0 and "403" in proc.stderr
+
+
+def test_server_add_volume_and_boot_from_volume(cloud):
+    """The compute side of the Done-when: `server add volume` and `server create --volume`."""
+    root = cloud.cli("volume", "create", "--size", "1", "--bootable", _name("root"),
+                     "-f", "json")
+    data = cloud.cli("volume", "create", "--size", "1", _name("data"), "-f", "json")
+    srv = cloud.cli("server", "create", "--flavor", "1", "--volume", root["id"], "--nic",
+                    "none", "--wait", _name("bfv"), "-f", "json")
+    assert srv["status"] == "ACTIVE"
+    shown = cloud.cli("volume", "show", root["id"], "-f", "json")
+    assert shown["status"] == "in-use" and shown["attachments"][0]["server_id"] == srv["id"]
+    cloud.cli("server", "add", "volume", srv["id"], data["id"])
+    shown = wait_resource(cloud, "volumes", data["id"], "in-use")
+    assert shown["attachments"][0]["server_id"] == srv["id"]
+    proc = cloud.cli("volume", "delete", data["id"], check=False)
+    assert proc.returncode != 0  # attached volumes are not deleted
+    cloud.cli("server", "remove", "volume", srv["id"], data["id"])
+    wait_resource(cloud, "volumes", data["id"])
+    cloud.cli("server", "delete", "--wait", srv["id"])
+    wait_resource(cloud, "volumes", root["id"])  # kept: not delete_on_termination
+    cloud.cli("volume", "delete", root["id"], data["id"])

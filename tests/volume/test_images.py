@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from pocketstack.volume import qcow2
+from volume_helpers import wait_resource
 
 
 def _name(prefix: str) -> str:
@@ -46,7 +47,9 @@ def test_volume_from_image_then_upload_raw_and_qcow2(cloud, tmp_path):
     image_id, data = _raw_image(cloud, tmp_path, _name("src"))
     vol = cloud.cli("volume", "create", "--image", image_id, "--size", "1", _name("fromimg"),
                     "-f", "json")
-    assert vol["status"] == "available" and vol["bootable"] is True
+    # copied after the answer
+    assert vol["status"] in ("creating", "downloading") and vol["bootable"] is True
+    wait_resource(cloud, "volumes", vol["id"])
     shown = cloud.cli("volume", "show", vol["id"], "-f", "json")
     assert shown["volume_image_metadata"]["image_id"] == image_id
     with open(_vol_file(cloud, vol["id"]), "rb") as f:
@@ -89,7 +92,7 @@ def test_volume_from_image_then_upload_raw_and_qcow2(cloud, tmp_path):
     # a volume from the qcow2 image holds the same bytes
     back = cloud.cli("volume", "create", "--image", q["image_id"], "--size", "1",
                      _name("fromq"), "-f", "json")
-    assert back["status"] == "available"
+    wait_resource(cloud, "volumes", back["id"])
     with open(_vol_file(cloud, back["id"]), "rb") as f:
         assert f.read(len(data)) == data
     for v in (back["id"], vol["id"]):

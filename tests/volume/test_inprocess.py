@@ -115,6 +115,9 @@ def test_volume_from_image(local_cloud, tmp_path):
     local_cloud.services.insert(0, stub)  # found before the real one
     try:
         vol = svc.volumes.create(ctx, {"size": 1, "imageRef": image_id})
+        assert vol["status"] in ("creating", "downloading")  # copied by the worker
+        svc.worker.drain(60)
+        vol = svc.get_volume(ctx, vol["id"])
         assert vol["status"] == "available" and vol["bootable"] == "true"
         assert vol["volume_image_metadata"]["image_id"] == image_id
         assert vol["volume_image_metadata"]["os_distro"] == "cirros"

@@ -19,7 +19,7 @@ def test_sdk_volume_lifecycle(cloud):
     vol = bs.wait_for_status(vol, status="available", wait=60)
     assert vol.size == 1 and vol.metadata == {"k": "v"} and vol.is_bootable is False
     bs.extend_volume(vol, 2)
-    assert bs.get_volume(vol.id).size == 2
+    assert bs.wait_for_status(bs.get_volume(vol.id), status="available", wait=60).size == 2
     bs.set_volume_bootable_status(vol, True)
     assert bs.get_volume(vol.id).is_bootable is True
     found = bs.find_volume(vol.name)
@@ -47,7 +47,10 @@ def test_sdk_backups_types_and_limits(cloud):
     assert backup.id in [b.id for b in admin.backups()]
     restored = admin.restore_backup(backup, name=_name("restored"))
     new_vol = admin.get_volume(restored["volume_id"])
-    assert new_vol.size == 1 and new_vol.status == "available"
+    assert new_vol.status in ("restoring-backup", "available")
+    new_vol = admin.wait_for_status(new_vol, status="available", wait=60)
+    assert new_vol.size == 1
+    admin.wait_for_status(backup, status="available", wait=60)
     admin.delete_backup(backup)
     admin.wait_for_delete(backup, wait=60)
     for v in (vol, new_vol):

@@ -175,14 +175,6 @@ class Misc:
                     "thin_provisioning": {"title": "Thin Provisioning", "type": "boolean",
                                           "description": "Sparse files."}}}
 
-    @vroute("GET", "/messages", policy="volume:get_all", min_version="3.3")
-    def messages(self, req: Request) -> dict[str, Any]:
-        return {"messages": []}
-
-    @vroute("GET", "/messages/{message_id}", policy="volume:get", min_version="3.3")
-    def message(self, req: Request, message_id: str) -> dict[str, Any]:
-        raise errors.NotFound(f"Message {message_id} could not be found.")
-
     # -- quotas & limits -------------------------------------------------------------------
     def _target(self, req: Request, tenant_id: str) -> None:
         if tenant_id != req.ctx.project_id:

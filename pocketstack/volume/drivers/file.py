@@ -118,6 +118,25 @@ class FileDriver(Driver):
         os.makedirs(self.volumes_dir, mode=0o700, exist_ok=True)
         os.makedirs(self.backups_dir, mode=0o700, exist_ok=True)
 
+    _cow: bool | None = None
+
+    def copy_on_write(self) -> bool:
+        """Whether clones are reflinks here (probed once on two scratch files)."""
+        if self._cow is None:
+            a = os.path.join(self.volumes_dir, ".probe-a")
+            b = os.path.join(self.volumes_dir, ".probe-b")
+            try:
+                with open(a, "wb") as fa:
+                    fa.write(b"x")
+                with open(a, "rb") as fin, open(b, "wb") as fout:
+                    self._cow = _reflink(fin, fout)
+            except OSError:
+                self._cow = False
+            finally:
+                _remove(a)
+                _remove(b)
+        return self._cow
+
     # -- paths ------------------------------------------------------------------
     def volume_path(self, volume_id: str) -> str:
         return os.path.join(self.volumes_dir, f"volume-{volume_id}")
