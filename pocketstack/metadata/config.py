@@ -1,5 +1,7 @@
 """Metadata options, with Nova's (and Neutron's) names and defaults."""
 
+import os
+
 from pocketstack.config import Opt, register
 
 register(
@@ -21,9 +23,9 @@ register(
     Opt("api", "vendordata_dynamic_failure_fatal", bool, False,
         "A failing dynamic vendordata target fails the request (500) instead of being "
         "left out."),
-    Opt("DEFAULT", "metadata_workers", int, 0,
+    Opt("DEFAULT", "metadata_workers", int, os.cpu_count() or 1,
         "Processes serving the metadata port, each with its own cache (filled from the main "
-        "process); 0: served in the main event loop."),
+        "process); 0: served in the main event loop. Default: the number of CPUs, as Nova."),
     Opt("DEFAULT", "force_config_drive", bool, False,
         "Build a config drive for every new server."),
     Opt("DEFAULT", "config_drive_format", str, "iso9660", "Config drive format (iso9660)."),
