@@ -285,11 +285,13 @@ class Volumes:
             if backup_id:
                 with self.db.write() as s:
                     s.get(Backup, backup_id).status = "restoring"
+            with self.db.read() as s:  # the answer says creating, as Cinder's, whatever
+                reply = volume_view(s, s.get(Volume, vid), self.host)  # the worker does next
             self.worker.submit(ctx, "VOLUME", vid, action, run, fail,
                                detail=lambda e: "image" if image is not None and not
                                isinstance(e, OSError) else worker.detail_of(e))
-        else:
-            self.worker.run_now(ctx, "VOLUME", vid, action, run, fail)
+            return reply
+        self.worker.run_now(ctx, "VOLUME", vid, action, run, fail)
         with self.db.read() as s:
             return volume_view(s, s.get(Volume, vid), self.host)
 

@@ -51,9 +51,9 @@ def test_cli_list_filters(cloud):
 
 def test_unimplemented_is_501(cloud):
     sid = boot(cloud, name("ni"))
-    r = api(cloud, "GET", "/os-migrations", version="2.79")
+    r = api(cloud, "GET", "/os-instance_usage_audit_log", version="2.79")
     assert r.status_code == 501 and "notImplemented" in r.json()
-    r = api(cloud, "POST", f"/servers/{sid}/action", json={"shelve": None})
+    r = api(cloud, "POST", f"/servers/{sid}/action", json={"injectNetworkInfo": None})
     assert r.status_code == 501
     api(cloud, "DELETE", f"/servers/{sid}")
 

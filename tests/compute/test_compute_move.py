@@ -72,6 +72,7 @@ def test_cold_migrate_and_confirm_moves_allocations(cloud):
     assert migrations(cloud, sid)[0]["status"] == "confirmed"
     assert allocations(cloud, mig["uuid"]) == {}
     assert set(allocations(cloud, sid)) == {provider_of(cloud, dest)}
+    api(cloud, "DELETE", f"/servers/{sid}")
 
 
 def test_cold_migrate_to_host_and_revert(cloud):
@@ -90,6 +91,7 @@ def test_cold_migrate_to_host_and_revert(cloud):
     assert migrations(cloud, sid)[0]["status"] == "reverted"
     assert allocations(cloud, mig["uuid"]) == {}
     assert set(allocations(cloud, sid)) == {provider_of(cloud, source)}
+    api(cloud, "DELETE", f"/servers/{sid}")
 
 
 def test_migrate_errors(cloud):
@@ -131,6 +133,7 @@ def test_live_migrate_cli(cloud):
     assert "links" not in mig
     assert allocations(cloud, mig["uuid"]) == {}
     assert set(allocations(cloud, sid)) == {provider_of(cloud, server["OS-EXT-SRV-ATTR:host"])}
+    api(cloud, "DELETE", f"/servers/{sid}")
 
 
 def test_live_migration_abort_and_force_complete(cloud):
@@ -169,6 +172,7 @@ def test_live_migration_abort_and_force_complete(cloud):
     r = api(cloud, "POST", f"/servers/{sid}/migrations/{mig['id']}/action", version="2.79",
             json={"force_complete": None})
     assert r.status_code in (400, 409, 404), r.text
+    api(cloud, "DELETE", f"/servers/{sid}")
 
 
 def test_live_migrate_validation(cloud):
@@ -213,6 +217,7 @@ def test_evacuate_only_from_a_down_host(cloud):
             "OS-EXT-SRV-ATTR:host"])}
     finally:
         cloud.cli(*V, "compute", "service", "set", "--up", source, "nova-compute")
+        api(cloud, "DELETE", f"/servers/{sid}")
 
 
 def test_os_migrations_filters_and_paging(cloud):
@@ -245,6 +250,7 @@ def test_os_migrations_filters_and_paging(cloud):
     assert {m["id"] for m in mine} & {m["id"] for m in r.json()["migrations"]}
     r = api(cloud, "GET", "/os-migrations", "pocketstack")
     assert r.status_code == 403
+    api(cloud, "DELETE", f"/servers/{sid}")
 
 
 def test_soft_affinity_groups_are_weighed(fresh_cloud):
