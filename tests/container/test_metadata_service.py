@@ -48,6 +48,8 @@ def test_instance_reads_its_own_data_from_169_254_169_254(ccloud: Any, tmp_path:
                                 "http://169.254.169.254/openstack/latest/user_data")
         assert "user-data-ran-on" not in ud.stdout
     finally:
-        ccloud.delete_and_check({"id": created["id"]})
+        port = ccloud.cli("port", "list", "--device-id", created["id"], "-f", "json",
+                          "-c", "MAC Address", cloud="pocketstack")
+        ccloud.delete_and_check({"id": created["id"], "mac": port[0]["MAC Address"]})
         ccloud.delete_and_check(other)
         ccloud.cli("keypair", "delete", "md-key", cloud="pocketstack")
