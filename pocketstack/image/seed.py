@@ -56,11 +56,13 @@ for dev in $IFACES; do
 done
 MD=http://169.254.169.254/openstack/latest
 got_md=no
-for i in 1 2 3 4 5 6 7 8 9 10; do
+i=0
+while [ $i -lt 50 ]; do  # about 10 s: the proxy may come up just after the address
   if timeout 5 wget -q -O /run/meta_data.json "$MD/meta_data.json" 2>/dev/null; then
     got_md=yes; break
   fi
-  sleep 1
+  i=$((i + 1))
+  usleep 200000 2>/dev/null || sleep 1
 done
 if [ "$got_md" = yes ]; then
   log "metadata: read $MD/meta_data.json"
