@@ -34,7 +34,7 @@ CANDIDATES = ("/bin/busybox", "/usr/bin/busybox", "/usr/lib/busybox/busybox")
 INIT = r"""#!/bin/sh
 # pocketstack-busybox init: network by DHCP, metadata, SSH keys, then stay up.
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
-log() { echo "[pocketstack-init] $*"; }
+log() { read -r up _ < /proc/uptime 2>/dev/null; echo "[${up:-?}] [pocketstack-init] $*"; }
 mount -t proc proc /proc 2>/dev/null
 mount -t tmpfs tmpfs /run 2>/dev/null
 mount -t tmpfs tmpfs /tmp 2>/dev/null
