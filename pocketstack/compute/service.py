@@ -60,6 +60,7 @@ class ComputeService(Service):
         from pocketstack.compute.api import (admin, aggregates, consoles, flavors,
                                              hypervisor_search, images, keypairs,
                                              legacy_hosts, legacy_network, legacy_secgroups,
+                                             legacy_volumes,
                                              lifecycle, migrations, quota_classes, quotas,
                                              server_actions, server_groups, server_network,
                                              server_password, servers, tags, unimplemented,
@@ -104,6 +105,7 @@ class ComputeService(Service):
                          legacy_secgroups.SecurityGroupProxy(self),
                          legacy_hosts.OsHosts(self), legacy_hosts.Extensions(self),
                          legacy_network.NetworkProxy(self), migrations.Migrations(self),
+                         legacy_volumes.VolumeProxy(self),
                          consoles.ServerConsoles(self),
                          hypervisor_search.HypervisorSearch(self),
                          quota_classes.QuotaClassSets(self)):

@@ -131,3 +131,40 @@ def test_floating_ip_and_network_proxies(cloud):
     assert api(cloud, "POST", "/os-networks", version=V,
                json={"network": {"label": "x"}}).status_code == 410
     assert api(cloud, "GET", "/os-networks", version="2.36").status_code == 404
+
+
+def test_volume_and_snapshot_proxies(cloud):
+    r = api(cloud, "POST", "/os-volumes", user="pocketstack", version=V,
+            json={"volume": {"size": 1, "display_name": name("v"),
+                             "metadata": {"k": "v"}}})
+    assert r.status_code == 200, r.text
+    vol = r.json()["volume"]
+    assert vol["size"] == 1 and vol["metadata"] == {"k": "v"} and vol["attachments"] == [{}]
+    conn = cloud.conn("pocketstack")
+    conn.block_storage.wait_for_status(conn.block_storage.get_volume(vol["id"]), "available",
+                                       wait=60, interval=0.3)
+    shown = api(cloud, "GET", f"/os-volumes/{vol['id']}", user="pocketstack",
+                version=V).json()["volume"]
+    assert shown["displayName"] == vol["displayName"] and shown["status"] == "available"
+    listed = api(cloud, "GET", "/os-volumes/detail?limit=1", user="pocketstack",
+                 version=V).json()["volumes"]
+    assert len(listed) == 1
+    for bad in ({"size": 0}, {"size": "x"}, {}):
+        r = api(cloud, "POST", "/os-volumes", user="pocketstack", version=V,
+                json={"volume": bad})
+        assert r.status_code == 400, (bad, r.text)
+    assert api(cloud, "GET", f"/os-volumes/{'0' * 32}", user="pocketstack",
+               version=V).status_code == 404
+    r = api(cloud, "POST", "/os-snapshots", user="pocketstack", version=V,
+            json={"snapshot": {"volume_id": vol["id"], "display_name": "s"}})
+    assert r.status_code == 200, r.text
+    snap = r.json()["snapshot"]
+    assert snap["volumeId"] == vol["id"] and snap["displayName"] == "s"
+    ids = [s["id"] for s in api(cloud, "GET", "/os-snapshots", user="pocketstack",
+                                version=V).json()["snapshots"]]
+    assert snap["id"] in ids
+    assert api(cloud, "DELETE", f"/os-snapshots/{snap['id']}", user="pocketstack",
+               version=V).status_code == 202
+    assert api(cloud, "DELETE", f"/os-volumes/{vol['id']}", user="pocketstack",
+               version=V).status_code == 202
+    assert api(cloud, "GET", "/os-volumes", user="pocketstack", version="2.36").status_code == 404
