@@ -112,6 +112,10 @@ class VolumeProxy:
         volume = self._cinder().volumes.create(req.ctx, cinder_body)
         return {"volume": _volume_view(volume)}
 
+    @route("DELETE", "/v2.1/os-volumes", max_version=MAX)
+    def delete_nothing(self, req: Request) -> None:
+        raise errors.NotFound("A volume id is needed.")
+
     @route("DELETE", "/v2.1/os-volumes/{volume_id}", status=202, max_version=MAX,
            policy=P + "delete")
     def delete(self, req: Request, volume_id: str) -> Reply:
