@@ -43,3 +43,25 @@ def next_link(req: Request, kind: str, items: list[Any], limit: int | None, mark
     params = [(k, v) for k, v in req.query.multi_items() if k != "marker"]
     params.append(("marker", marker))
     return [{"rel": "next", "href": f"{req.base_url}/v2.1/{kind}?{urlencode(params)}"}]
+
+
+def offset_page(req: Request, items: list[Any]) -> list[Any]:
+    """Nova's ``offset``/``limit`` paging of the older list APIs."""
+    try:
+        offset = int(req.query.get("offset") or 0)
+        limit = int(req.query["limit"]) if req.query.get("limit") else None
+    except ValueError:
+        raise errors.BadRequest("limit and offset must be integers") from None
+    if offset < 0 or (limit is not None and limit < 0):
+        raise errors.BadRequest("limit and offset must be >= 0")
+    return items[offset:] if limit is None else items[offset:offset + limit]
+
+
+def network_api(cloud: Any) -> Any:
+    """The Networking service's in-process API, for Nova's proxies (404 without one)."""
+    from pocketstack.compute.networks import _net
+
+    net = _net(cloud)
+    if net is None:
+        raise errors.NotFound("There is no Network service in this cloud.")
+    return net

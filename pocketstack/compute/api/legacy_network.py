@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from pocketstack.api import errors
 from pocketstack.api.request import Reply, Request
 from pocketstack.api.routing import route
-from pocketstack.compute.networks import _net, _query
+from pocketstack.compute.api.common import network_api
+from pocketstack.compute.networks import _query
 from pocketstack.config import Opt, register
 from pocketstack.policy import RuleDefault, register_defaults
 
@@ -37,10 +38,7 @@ class NetworkProxy:
         self.svc = svc
 
     def _net(self) -> Any:
-        net = _net(self.svc.cloud)
-        if net is None:
-            raise errors.NotFound("There is no Network service in this cloud.")
-        return net
+        return network_api(self.svc.cloud)
 
     def _networks(self, ctx: Any) -> list[dict[str, Any]]:
         items, _ = self._net().networks.list(ctx, _query())

@@ -16,7 +16,8 @@ from pocketstack.api import errors
 from pocketstack.api.request import Reply, Request
 from pocketstack.api.routing import route
 from pocketstack.api.validation import obj, validate, wrapped
-from pocketstack.compute.networks import _net, _query
+from pocketstack.compute.api.common import network_api, offset_page
+from pocketstack.compute.networks import _query
 from pocketstack.policy import RuleDefault, register_defaults
 
 if TYPE_CHECKING:
@@ -96,10 +97,7 @@ class SecurityGroupProxy:
         self.svc = svc
 
     def _net(self) -> Any:
-        net = _net(self.svc.cloud)
-        if net is None:
-            raise errors.NotFound("There is no Network service in this cloud.")
-        return net
+        return network_api(self.svc.cloud)
 
     def _names(self, ctx: Any) -> dict[str, dict[str, str]]:
         groups, _ = self._net().secgroups.list(ctx, _query())
@@ -129,13 +127,7 @@ class SecurityGroupProxy:
         names = {g["id"]: {"name": g["name"], "tenant_id": g.get("project_id") or ""}
                  for g in groups}
         out = [nova_group(g, names) for g in sorted(groups, key=lambda g: g["name"])]
-        offset = req.query.get("offset")
-        limit = req.query.get("limit")
-        start = max(0, _port(offset, "offset") or 0)
-        out = out[start:]
-        if limit not in (None, ""):
-            out = out[:max(0, _port(limit, "limit") or 0)]
-        return {"security_groups": out}
+        return {"security_groups": offset_page(req, out)}
 
     @route("DELETE", "/v2.1/os-security-groups", max_version=MAX)
     def delete_nothing(self, req: Request) -> None:

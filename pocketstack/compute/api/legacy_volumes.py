@@ -11,6 +11,7 @@ from pocketstack.api import errors
 from pocketstack.api.request import Reply, Request
 from pocketstack.api.routing import route
 from pocketstack.api.validation import obj, validate, wrapped
+from pocketstack.compute.api.common import offset_page
 from pocketstack.policy import RuleDefault, register_defaults
 
 if TYPE_CHECKING:
@@ -53,18 +54,6 @@ def _snapshot_view(x: dict[str, Any]) -> dict[str, Any]:
             "displayName": x.get("name"), "displayDescription": x.get("description")}
 
 
-def _page(req: Request, items: list[Any]) -> list[Any]:
-    try:
-        offset = int(req.query.get("offset") or 0)
-        limit = int(req.query["limit"]) if req.query.get("limit") else None
-    except ValueError:
-        raise errors.BadRequest("limit and offset must be integers") from None
-    if offset < 0 or (limit is not None and limit < 0):
-        raise errors.BadRequest("limit and offset must be >= 0")
-    items = items[offset:]
-    return items if limit is None else items[:limit]
-
-
 class VolumeProxy:
     def __init__(self, svc: "ComputeService") -> None:
         self.svc = svc
@@ -85,7 +74,7 @@ class VolumeProxy:
     def _list(self, req: Request) -> dict[str, Any]:
         rows = self._cinder().volumes.list(req.ctx.project_id, False, {})
         rows.sort(key=lambda v: v.get("created_at") or "", reverse=True)
-        return {"volumes": [_volume_view(v) for v in _page(req, rows)]}
+        return {"volumes": [_volume_view(v) for v in offset_page(req, rows)]}
 
     @route("GET", "/v2.1/os-volumes", max_version=MAX, policy=P + "list")
     def index(self, req: Request) -> dict[str, Any]:
@@ -132,7 +121,7 @@ class VolumeProxy:
 
     def _snapshots(self, req: Request) -> dict[str, Any]:
         rows = self._cinder().snapshots.list(req.ctx, False, {})
-        return {"snapshots": [_snapshot_view(x) for x in _page(req, rows)]}
+        return {"snapshots": [_snapshot_view(x) for x in offset_page(req, rows)]}
 
     @route("GET", "/v2.1/os-snapshots", max_version=MAX, policy=P + "snapshots:list")
     def snapshots(self, req: Request) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from pocketstack.api import errors
 from pocketstack.api.request import Request
 from pocketstack.api.routing import route
+from pocketstack.compute.api.common import offset_page
 from pocketstack.compute.models import BlockDeviceMapping
 from pocketstack.compute.volumes import _as_bool
 from pocketstack.policy import RuleDefault, register_defaults
@@ -46,15 +47,7 @@ class VolumeAttachments:
     @route("GET", BASE)
     def index(self, req: Request, server_id: str) -> dict[str, Any]:
         inst = self._server(req, server_id, "index")
-        rows = self.svc.volumes.attachments(inst.uuid)
-        try:
-            offset = int(req.query.get("offset") or 0)
-            limit = int(req.query["limit"]) if req.query.get("limit") else None
-        except ValueError:
-            raise errors.BadRequest("limit and offset must be integers") from None
-        if offset < 0 or (limit is not None and limit < 0):
-            raise errors.BadRequest("limit and offset must be >= 0")
-        rows = rows[offset:] if limit is None else rows[offset:offset + limit]
+        rows = offset_page(req, self.svc.volumes.attachments(inst.uuid))
         return {"volumeAttachments": [view(req, r) for r in rows]}
 
     @route("GET", BASE + "/{volume_id}")
