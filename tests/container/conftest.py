@@ -129,6 +129,11 @@ class ContainerCloud:
             str(fixed).split("ip_address='")[1].split("'")[0]
         return {"id": server["id"], "ip": ip, "mac": ports[0]["MAC Address"], "name": name}
 
+    @staticmethod
+    def netns() -> list[str]:
+        """The host's network namespaces (``ip netns list``)."""
+        return _netns()
+
     def inst_dir(self, uuid: str) -> str:
         return os.path.join(self.instances, uuid)
 

@@ -13,26 +13,6 @@ import pytest
 from pocketstack.compute.drivers.container.cgroups import Cgroups
 
 
-def _netns() -> list[str]:
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    return [line.split()[0] for line in out.splitlines() if line.strip()]
-
-
-def _processes_mentioning(text: str) -> list[str]:
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if text in cmd:
-            found.append(f"{pid}: {cmd}")
-    return found
-
-
 def test_seeded_image(ccloud: Any) -> None:
     image = ccloud.cli("image", "show", "pocketstack-busybox", "-f", "json")
     assert image["status"] == "active"
@@ -145,7 +125,7 @@ def test_floating_ip_from_the_external_namespace(ccloud: Any,
                              capture_output=True, text=True, check=False)
         return a["ip"] in out.stdout
 
-    assert _eventually(lambda: ext in _netns()), "no external namespace"
+    assert _eventually(lambda: ext in ccloud.netns()), "no external namespace"
     # outbound through the router's SNAT works (egress is open in the default group)
     gateway = ccloud.in_instance(a["id"], "ping", "-c", "1", "-W", "2", "172.24.4.1")
     assert gateway.returncode == 0, gateway.stdout + gateway.stderr
