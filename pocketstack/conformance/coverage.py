@@ -1,4 +1,4 @@
-"""The README's conformance tables, generated (never typed by hand).
+r"""The README's conformance tables, generated (never typed by hand).
 
 The interop table: for each component of the interop guideline, how many required tests
 it has and how many are in ``tests/conformance/expected-pass.txt`` (the tests CI runs and

@@ -47,7 +47,7 @@ def test_sdk_router_interface_and_fip(cloud):
     sub = conn.network.create_subnet(network_id=net.id, cidr="10.81.0.0/24", ip_version=4)
     router = conn.network.create_router(name=_name("r"),
                                         external_gateway_info={"network_id": public.id})
-    info = conn.network.add_interface_to_router(router, subnet_id=sub.id)
+    info = conn.network.add_interface_to_router(router, subnet=sub.id)
     assert info["subnet_id"] == sub.id and info["port_id"]
     iface = conn.network.get_port(info["port_id"])
     assert iface.device_owner == "network:router_interface"
@@ -58,7 +58,7 @@ def test_sdk_router_interface_and_fip(cloud):
         "ip_address"]
     conn.network.delete_ip(fip)
     conn.network.delete_port(port)
-    conn.network.remove_interface_from_router(router, subnet_id=sub.id)
+    conn.network.remove_interface_from_router(router, subnet=sub.id)
     conn.network.delete_router(router)
     conn.network.delete_network(net)
 
