@@ -23,7 +23,7 @@ _POLICY = {"os-stop": "servers:stop", "os-start": "servers:start", "reboot": "se
            "confirmResize": "servers:confirm_resize", "revertResize": "servers:revert_resize"}
 _SIMPLE = {"os-stop": "stop", "os-start": "start", "pause": "pause", "unpause": "unpause",
            "suspend": "suspend", "resume": "resume"}
-_NOT_IMPLEMENTED = {"injectNetworkInfo", "resetNetwork", "addFixedIp", "removeFixedIp"}
+_NOT_IMPLEMENTED: set[str] = set()
 
 
 def _target(inst: Any) -> dict[str, str]:
