@@ -121,7 +121,8 @@ def image_actions(svc: "ComputeService") -> dict[str, Callable[..., Any]]:
                                 for n, e in out["addresses"].items()}
         if req.at_least("2.54"):
             out["key_name"] = updated.key_name
-        if req.at_least("2.57"):
+        if req.at_least("2.57"):  # user_data at the top, never as the extended attribute
+            out.pop("OS-EXT-SRV-ATTR:user_data", None)
             out["user_data"] = updated.user_data
         out["adminPass"] = args.get("adminPass") or secrets.token_urlsafe(9)
         return Reply({"server": out}, 202)
