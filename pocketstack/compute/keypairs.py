@@ -56,6 +56,29 @@ def generate() -> tuple[str, str]:
     return public + " Generated-by-Nova", private
 
 
+def generate_x509(user_id: str) -> tuple[str, str]:
+    """A new self-signed certificate for the user: (PEM certificate, PEM private key)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "pocketstack"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, user_id or "user")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=3650))
+            .sign(key, hashes.SHA256()))
+    private = key.private_bytes(serialization.Encoding.PEM,
+                                serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption()).decode()
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), private
+
+
 class KeyPairs:
     def __init__(self, db: Database, limit: int) -> None:
         self.db = db
@@ -69,10 +92,7 @@ class KeyPairs:
                ) -> tuple[KeyPair, str | None]:
         private = None
         if public_key is None:
-            if key_type == "x509":
-                raise errors.BadRequest("Keypair data is invalid: x509 key pairs cannot be "
-                                        "generated, import a certificate.")
-            public_key, private = generate()
+            public_key, private = generate_x509(user_id) if key_type == "x509" else generate()
         fingerprint = _x509_fingerprint(public_key) if key_type == "x509" else \
             _ssh_fingerprint(public_key)
         with self.db.write() as s:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pocketstack.api import errors
 from pocketstack.api.context import RequestContext
-from pocketstack.compute import states
+from pocketstack.compute import disk_config, states
 from pocketstack.compute.images import lookup_image
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ def rebuild(svc: "ComputeService", ctx: RequestContext, inst: Any, args: dict[st
                         ("user_data", "user_data")):
         if key in args:
             changes[column] = args[key] or (None if key != "name" else args[key])
+    changes.update(disk_config.changes(inst, disk_config.requested(args, "rebuild")))
     previous = inst.vm_state
     updated = servers.update(ctx, inst.uuid, changes)
     servers.record_action(ctx, inst.uuid, "rebuild")

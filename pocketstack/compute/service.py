@@ -57,7 +57,8 @@ class ComputeService(Service):
 
     def __init__(self, cloud: "Cloud") -> None:
         super().__init__(cloud)
-        from pocketstack.compute.api import (admin, aggregates, consoles, flavors,
+        from pocketstack.compute.api import (admin, aggregates, audit_log, consoles, flavors,
+                                             assisted_snapshots, legacy_actions,
                                              hypervisor_search, images, keypairs,
                                              legacy_hosts, legacy_network, legacy_secgroups,
                                              legacy_volumes,
@@ -108,14 +109,17 @@ class ComputeService(Service):
                          legacy_volumes.VolumeProxy(self),
                          consoles.ServerConsoles(self),
                          hypervisor_search.HypervisorSearch(self),
-                         quota_classes.QuotaClassSets(self)):
+                         quota_classes.QuotaClassSets(self),
+                         audit_log.InstanceUsageAuditLog(self),
+                         assisted_snapshots.AssistedVolumeSnapshots(self)):
             self.router.include(resource)
         # actions served by the network and image integration (server_actions dispatches)
         self.extra_actions = {**server_network.network_actions(self),
                               **images.image_actions(self),
                               **migrations.move_actions(self),
                               **lifecycle.lifecycle_actions(self),
-                              **consoles.console_actions(self)}
+                              **consoles.console_actions(self),
+                              **legacy_actions.legacy_actions(self)}
         unimplemented.register(self.router)
 
     def render_error(self, exc: errors.ApiError) -> Response:

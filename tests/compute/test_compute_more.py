@@ -49,15 +49,6 @@ def test_cli_list_filters(cloud):
     cloud.cli("server", "delete", "--wait", a, b, cloud=c)
 
 
-def test_unimplemented_is_501(cloud):
-    sid = boot(cloud, name("ni"))
-    r = api(cloud, "GET", "/os-instance_usage_audit_log", version="2.79")
-    assert r.status_code == 501 and "notImplemented" in r.json()
-    r = api(cloud, "POST", f"/servers/{sid}/action", json={"injectNetworkInfo": None})
-    assert r.status_code == 501
-    api(cloud, "DELETE", f"/servers/{sid}")
-
-
 def test_restart_keeps_state_and_seeds_once(fresh_cloud):
     fresh_cloud.start()
     sid = boot(fresh_cloud, name("keep"))

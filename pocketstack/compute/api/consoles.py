@@ -71,6 +71,9 @@ def console_actions(svc: "ComputeService") -> dict[str, Callable[..., Any]]:
             **{name: legacy(name) for name in _LEGACY}}
 
 
+_DIAG_DRIVERS = ("libvirt", "xenapi", "vmwareapi", "ironic", "hyperv")
+
+
 class ServerConsoles:
     def __init__(self, svc: "ComputeService") -> None:
         self.svc = svc
@@ -126,6 +129,8 @@ class ServerConsoles:
             raise errors.NotImplementedYet("Unable to get diagnostics, functionality not "
                                            "implemented") from None
         if req.at_least("2.48"):
+            if diag.get("driver") not in _DIAG_DRIVERS:  # Nova's enum; its fake says libvirt
+                diag = {**diag, "driver": "libvirt"}
             return diag
         # before 2.48 the format was the driver's own: a flat libvirt-like dict
         out: dict[str, Any] = {"memory": diag["memory_details"]["maximum"] * 1024}

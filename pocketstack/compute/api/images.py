@@ -119,6 +119,11 @@ def image_actions(svc: "ComputeService") -> dict[str, Callable[..., Any]]:
             out = {k: v for k, v in out.items() if not k.startswith(_UPDATE_HIDDEN)}
             out["addresses"] = {n: [{"version": a["version"], "addr": a["addr"]} for a in e]
                                 for n, e in out["addresses"].items()}
+        if req.at_least("2.54"):
+            out["key_name"] = updated.key_name
+        if req.at_least("2.57"):  # user_data at the top, never as the extended attribute
+            out.pop("OS-EXT-SRV-ATTR:user_data", None)
+            out["user_data"] = updated.user_data
         out["adminPass"] = args.get("adminPass") or secrets.token_urlsafe(9)
         return Reply({"server": out}, 202)
 
@@ -187,6 +192,10 @@ class NovaImages:
     @route("GET", "/v2.1/images/{image_id}", max_version="2.35")
     def show(self, req: Request, image_id: str) -> dict[str, Any]:
         return {"image": nova_image(req, self._get(req, image_id))}
+
+    @route("DELETE", "/v2.1/images", status=204, max_version="2.35")
+    def delete_blank(self, req: Request) -> None:
+        raise errors.NotFound("Image not found.")
 
     @route("DELETE", "/v2.1/images/{image_id}", status=204, max_version="2.35")
     def delete(self, req: Request, image_id: str) -> None:

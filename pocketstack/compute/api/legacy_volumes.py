@@ -78,6 +78,8 @@ class VolumeProxy:
 
     @route("GET", "/v2.1/os-volumes", max_version=MAX, policy=P + "list")
     def index(self, req: Request) -> dict[str, Any]:
+        if req.raw.url.path.endswith("/"):  # GET os-volumes/ (no id): Nova's 404
+            raise errors.NotFound("Volume  could not be found.")
         return self._list(req)
 
     @route("GET", "/v2.1/os-volumes/detail", max_version=MAX, policy=P + "detail")

@@ -8,6 +8,7 @@ from pocketstack.api import errors
 from pocketstack.api.request import Reply, Request
 from pocketstack.api.routing import route
 from pocketstack.api.validation import validate
+from pocketstack.compute import disk_config
 from pocketstack.compute.api import schemas, views
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ _POLICY = {"os-stop": "servers:stop", "os-start": "servers:start", "reboot": "se
            "confirmResize": "servers:confirm_resize", "revertResize": "servers:revert_resize"}
 _SIMPLE = {"os-stop": "stop", "os-start": "start", "pause": "pause", "unpause": "unpause",
            "suspend": "suspend", "resume": "resume"}
-_NOT_IMPLEMENTED = {"injectNetworkInfo", "resetNetwork", "addFixedIp", "removeFixedIp"}
+_NOT_IMPLEMENTED: set[str] = set()
 
 
 def _target(inst: Any) -> dict[str, str]:
@@ -67,7 +68,11 @@ class ServerActions:
             if not isinstance(ref, (str, int)) or isinstance(ref, bool) or ref == "":
                 raise errors.BadRequest("Invalid input for field 'resize': 'flavorRef' is a "
                                         "required property")
+            wanted = disk_config.requested(args, "resize")
             self.svc.resizes.resize(req.ctx, inst, str(ref))
+            if wanted:
+                inst = self.servers.update(req.ctx, inst.uuid, {})
+                self.servers.update(req.ctx, inst.uuid, disk_config.changes(inst, wanted))
         elif name == "confirmResize":
             self.svc.resizes.confirm(req.ctx, inst)
             return Reply(None, 204)

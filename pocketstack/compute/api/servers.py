@@ -9,7 +9,7 @@ from pocketstack.api import errors
 from pocketstack.api.request import Reply, Request
 from pocketstack.api.routing import route
 from pocketstack.api.validation import validate
-from pocketstack.compute import states
+from pocketstack.compute import disk_config, states
 from pocketstack.compute.api import schemas, views
 from pocketstack.compute.api.common import bool_param, int_param, next_link
 from pocketstack.compute.networks import prefetch_ports
@@ -97,7 +97,8 @@ class Servers:
             return Reply({"reservation_id": instances[0].reservation_id}, 202)
         first = instances[0]
         server = {"id": first.uuid, "links": views.links(req, "servers", first.uuid),
-                  "OS-DCF:diskConfig": "MANUAL", "adminPass": admin_pass}
+                  "OS-DCF:diskConfig": body.get("OS-DCF:diskConfig", "MANUAL"),
+                  "adminPass": admin_pass}
         if body.get("networks") not in ("none", None, "auto") or \
                 self.svc.cloud.service("network") is not None:
             server["security_groups"] = [{"name": g["name"]} for g in body.get(
@@ -232,6 +233,7 @@ class Servers:
             changes["access_ip_v4"] = body["accessIPv4"] or None
         if "accessIPv6" in body:
             changes["access_ip_v6"] = body["accessIPv6"] or None
+        changes.update(disk_config.changes(inst, body.get(disk_config.KEY)))
         inst = self.servers.update(req.ctx, server_id, changes)
         out = views.server(self.svc, req, inst, show=True)
         if not req.at_least("2.75"):  # Nova's update view before 2.75: no extensions

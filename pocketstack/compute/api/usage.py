@@ -89,6 +89,8 @@ class Usage:
 
     @route("GET", "/v2.1/os-simple-tenant-usage", policy=f"{P}list")
     def index(self, req: Request) -> dict[str, Any]:
+        if req.raw.url.path.endswith("/"):  # Nova: an empty tenant id is no tenant
+            raise errors.NotFound("The resource could not be found.")
         start, end = self._period(req)
         usages = self._usages(None, start, end, bool(bool_param(req.query.get("detailed"))))
         if req.at_least("2.40"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from pocketstack.compute import states
+from pocketstack.compute import disk_config, states
 from pocketstack.compute.models import Flavor, Instance
 from pocketstack.compute.networks import addresses, security_groups
 
@@ -103,7 +103,7 @@ def server(svc: "ComputeService", req: "Request", inst: Instance, show: bool = F
         "created": iso(inst.created_at), "updated": iso(inst.updated_at or inst.created_at),
         "addresses": addresses(svc.cloud, inst, ports),
         "accessIPv4": inst.access_ip_v4 or "", "accessIPv6": _v6(inst.access_ip_v6),
-        "links": links(req, "servers", inst.uuid), "OS-DCF:diskConfig": "MANUAL",
+        "links": links(req, "servers", inst.uuid), "OS-DCF:diskConfig": disk_config.value(inst),
         "OS-EXT-AZ:availability_zone": inst.availability_zone or "",
         "config_drive": inst.config_drive or "", "key_name": inst.key_name,
         "OS-SRV-USG:launched_at": iso_us(inst.launched_at),
