@@ -22,7 +22,7 @@ from pocketstack.api.context import RequestContext
 from pocketstack.db import utcnow
 from pocketstack.image.images import ImageManager
 from pocketstack.image.models import Image
-from pocketstack.image.store import CHUNK, HASH_ALGO, Stored, Writer
+from pocketstack.image.store import CHUNK, Stored, Writer
 from pocketstack.image.tasks import TaskManager
 
 LOG = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class ImageData:
         image.size = stored.size
         image.virtual_size = stored.virtual_size
         image.checksum = stored.checksum
-        image.os_hash_algo = HASH_ALGO
+        image.os_hash_algo = stored.os_hash_algo
         image.os_hash_value = stored.os_hash_value
         image.status = "active"
         image.updated_at = utcnow()
