@@ -67,3 +67,6 @@ class Task(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+from pocketstack.image.metadefs import models as _metadefs  # noqa: E402,F401  (their tables)
