@@ -119,9 +119,13 @@ class ImageData:
             if image.status == "deactivated" and not ctx.is_admin:
                 raise errors.Forbidden("The requested image has been deactivated. Image data "
                                        "download is forbidden.")
-            if image.status not in ("active", "deactivated") or not self.store.exists(image_id):
+            if image.status not in ("active", "deactivated"):
                 return None
-            return Download(self.store.path(image_id), image.size or 0, image.checksum)
+            if self.store.exists(image_id):
+                return Download(self.store.path(image_id), image.size or 0, image.checksum)
+            elsewhere = self.images.locations.data_path(image) if self.images.locations \
+                else None  # a file:// location added through the API
+            return Download(elsewhere, image.size or 0, image.checksum) if elsewhere else None
 
     # -- import -----------------------------------------------------------------
     def import_image(self, ctx: RequestContext, image_id: str, body: Any) -> None:

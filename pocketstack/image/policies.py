@@ -31,6 +31,10 @@ register_defaults([
     RuleDefault("image:get_image_location", ADMIN_OR_READER),
     RuleDefault("image:set_image_location", ADMIN_OR_MEMBER),
     RuleDefault("image:delete_image_location", ADMIN),
+    # Glance 2.17's location API: the image's owner (Tempest adds as the project member)
+    # and the services that hold the data (Nova, Cinder with the service role)
+    RuleDefault("image:add_image_location", f"{ADMIN_OR_MEMBER} or role:service"),
+    RuleDefault("image:fetch_image_location", f"{ADMIN} or role:service"),
     RuleDefault("image:add_member", ADMIN_OR_MEMBER),
     RuleDefault("image:delete_member", ADMIN_OR_MEMBER),
     RuleDefault("image:get_member",

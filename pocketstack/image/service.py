@@ -25,7 +25,10 @@ from pocketstack.image.changes import ImageChanges
 from pocketstack.image.data import ImageData
 from pocketstack.image.images import ImageManager
 from pocketstack.image.members import MemberManager
-from pocketstack.image.metadefs.api import Children, MetadefSchemas, Namespaces, ResourceTypes
+from pocketstack.image.api.locations import ImageLocations
+from pocketstack.image.location_import import LocationImport
+from pocketstack.image.metadefs.api import (Children, MetadefSchemas, Namespaces,
+                                            ResourceTypes)
 from pocketstack.image.metadefs.manager import MetadefManager
 from pocketstack.image.locations import Locations
 from pocketstack.image.stores import Stores
@@ -64,7 +67,8 @@ class ImageService(Service):
                          Info(self.changes, self.store, conf),
                          Tasks(self.tasks, self.images, self.data), MetadefSchemas(),
                          Namespaces(self.metadefs), Children(self.metadefs),
-                         ResourceTypes(self.metadefs)):
+                         ResourceTypes(self.metadefs),
+                         ImageLocations(LocationImport(self.images, self.tasks))):
             self.router.include(resource)
 
     def start(self) -> None:
