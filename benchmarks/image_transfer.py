@@ -297,8 +297,9 @@ def main() -> None:
                       f"returns):\n"
                       f"           one thread each {parallel:.0f} MB/s, {os.cpu_count()} cores' "
                       f"CPU for the hashes alone {budget:.0f} MB/s -> {hash_limit:7.1f} MB/s "
-                      f"= {hash_limit / copy:.0%} of file copy (90% of file copy "
-                      f"{'reachable' if hash_limit >= 0.9 * copy else 'NOT reachable'})")
+                      f"= {hash_limit / copy:.0%} of this run's file copy (90% of it "
+                      f"{'reachable' if hash_limit >= 0.9 * copy else 'NOT reachable'}; "
+                      f"under load the file copy is CPU-starved too: compare quiet runs)")
                 print(f"  limit    store Writer (3 threads, no HTTP): {writer:7.1f} MB/s")
                 # upload: bytes cross the socket, are hashed twice and written; the lowest
                 # of these is the machine's ceiling for a checksummed upload
