@@ -65,6 +65,15 @@ def parse_patch(content_type: str, body: Any) -> list[dict[str, Any]]:
                 raise errors.BadRequest('Operation objects must contain exactly one member '
                                         'named "add", "remove", or "replace".')
             op, path = found[0], raw[found[0]]
+        if isinstance(path, str) and (path == "/locations" or path.startswith("/locations/")):
+            change = {"op": op, "path": "locations", "index": path[11:] or None}
+            if op != "remove":
+                if "value" not in raw:
+                    raise errors.BadRequest(f'Operation "{op}" requires a member named '
+                                            '"value".')
+                change["value"] = raw["value"]
+            changes.append(change)
+            continue
         key = _pointer(path)
         change = {"op": op, "path": key}
         if op != "remove":
@@ -94,6 +103,9 @@ class ImageChanges:
             props = dict(image.properties or {})
             for change in changes:
                 key, op = change["path"], change["op"]
+                if key == "locations":
+                    self._location_change(ctx, image, target, change)
+                    continue
                 if key == "visibility" and op != "remove":
                     if change["value"] == "public":
                         self.images.enforce(ctx, "publicize_image", target)
@@ -125,6 +137,27 @@ class ImageChanges:
             image.properties = props
             image.updated_at = utcnow()
             return self.images.show(image)
+
+    def _location_change(self, ctx: RequestContext, image: Image, target: dict[str, Any],
+                         change: dict[str, Any]) -> None:
+        """JSON-patch on /locations (Glance's rules; show_multiple_locations must be on)."""
+        locations = self.images.locations
+        assert locations is not None
+        op, index = change["op"], change["index"]
+        if op == "remove":
+            self.images.enforce(ctx, "delete_image_location", target)
+            store_id = locations.remove(image, index)
+            if store_id:  # the store's copy goes with its location
+                self.images.store.delete(image.id, store_id)
+            return
+        self.images.enforce(ctx, "set_image_location", target)
+        if op == "add":
+            locations.add(image, index, change["value"])
+        elif index is not None:
+            raise errors.BadRequest("Invalid JSON pointer for this resource: "
+                                    f"'/locations/{index}'")
+        else:
+            locations.replace(image, change["value"])
 
     def add_tag(self, ctx: RequestContext, image_id: str, tag: str) -> None:
         if len(tag) > 255:

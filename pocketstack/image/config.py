@@ -3,6 +3,9 @@
 from pocketstack.config import Opt, register
 
 register(
+    Opt("DEFAULT", "hashing_algorithm", str, "sha512",
+        "Algorithm of the images' os_hash_value (any hashlib name; Glance's default sha512). "
+        "The md5 'checksum' is computed as well, as Glance's API requires."),
     Opt("image", "image_size_cap", int, 1099511627776,
         "Maximum size of an uploaded image in bytes (Glance's default: 1 TiB)."),
     Opt("image", "limit_param_default", int, 25,

@@ -22,7 +22,7 @@ from pocketstack.api.context import RequestContext
 from pocketstack.db import utcnow
 from pocketstack.image.images import ImageManager
 from pocketstack.image.models import Image
-from pocketstack.image.store import CHUNK, HASH_ALGO, Stored, Writer
+from pocketstack.image.store import CHUNK, Stored, Writer
 from pocketstack.image.tasks import TaskManager
 
 LOG = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class ImageData:
         image.size = stored.size
         image.virtual_size = stored.virtual_size
         image.checksum = stored.checksum
-        image.os_hash_algo = HASH_ALGO
+        image.os_hash_algo = stored.os_hash_algo
         image.os_hash_value = stored.os_hash_value
         image.status = "active"
         image.updated_at = utcnow()
@@ -119,9 +119,13 @@ class ImageData:
             if image.status == "deactivated" and not ctx.is_admin:
                 raise errors.Forbidden("The requested image has been deactivated. Image data "
                                        "download is forbidden.")
-            if image.status not in ("active", "deactivated") or not self.store.exists(image_id):
+            if image.status not in ("active", "deactivated"):
                 return None
-            return Download(self.store.path(image_id), image.size or 0, image.checksum)
+            if self.store.exists(image_id):
+                return Download(self.store.path(image_id), image.size or 0, image.checksum)
+            elsewhere = self.images.locations.data_path(image) if self.images.locations \
+                else None  # a file:// location added through the API
+            return Download(elsewhere, image.size or 0, image.checksum) if elsewhere else None
 
     # -- import -----------------------------------------------------------------
     def import_image(self, ctx: RequestContext, image_id: str, body: Any) -> None:

@@ -35,6 +35,8 @@ class Image(Base):
     min_disk: Mapped[int] = mapped_column(Integer, default=0)
     properties: Mapped[dict[str, Any]] = mapped_column(JSONText, default=dict)
     tags: Mapped[list[str]] = mapped_column(JSONText, default=list)
+    # locations added through the API: {"external": [{url, metadata}], "metadata": {url: {}}}
+    location_data: Mapped[dict[str, Any] | None] = mapped_column(JSONText)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -67,3 +69,6 @@ class Task(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+from pocketstack.image.metadefs import models as _metadefs  # noqa: E402,F401  (their tables)

@@ -31,6 +31,10 @@ register_defaults([
     RuleDefault("image:get_image_location", ADMIN_OR_READER),
     RuleDefault("image:set_image_location", ADMIN_OR_MEMBER),
     RuleDefault("image:delete_image_location", ADMIN),
+    # Glance 2.17's location API: the image's owner (Tempest adds as the project member)
+    # and the services that hold the data (Nova, Cinder with the service role)
+    RuleDefault("image:add_image_location", f"{ADMIN_OR_MEMBER} or role:service"),
+    RuleDefault("image:fetch_image_location", f"{ADMIN} or role:service"),
     RuleDefault("image:add_member", ADMIN_OR_MEMBER),
     RuleDefault("image:delete_member", ADMIN_OR_MEMBER),
     RuleDefault("image:get_member",
@@ -51,3 +55,20 @@ register_defaults([
     RuleDefault("image:add_task", ""),
     RuleDefault("image:modify_task", ""),
 ])
+
+# Metadata definitions: reading is everyone's (visibility is the manager's), writing the
+# admin's (Glance's metadef_default / metadef_admin).
+_READ = ("get_metadef_namespace", "get_metadef_namespaces", "get_metadef_object",
+         "get_metadef_objects", "get_metadef_property", "get_metadef_properties",
+         "get_metadef_tag", "get_metadef_tags", "list_metadef_resource_types",
+         "get_metadef_resource_type")
+_WRITE = ("add_metadef_namespace", "modify_metadef_namespace", "delete_metadef_namespace",
+          "add_metadef_object", "modify_metadef_object", "delete_metadef_object",
+          "add_metadef_property", "modify_metadef_property", "remove_metadef_property",
+          "add_metadef_tag", "add_metadef_tags", "modify_metadef_tag", "delete_metadef_tag",
+          "delete_metadef_tags", "add_metadef_resource_type_association",
+          "remove_metadef_resource_type_association")
+register_defaults([RuleDefault("image:metadef_default", ""),
+                   RuleDefault("image:metadef_admin", ADMIN)]
+                  + [RuleDefault(f"image:{n}", "rule:image:metadef_default") for n in _READ]
+                  + [RuleDefault(f"image:{n}", "rule:image:metadef_admin") for n in _WRITE])

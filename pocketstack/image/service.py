@@ -25,6 +25,11 @@ from pocketstack.image.changes import ImageChanges
 from pocketstack.image.data import ImageData
 from pocketstack.image.images import ImageManager
 from pocketstack.image.members import MemberManager
+from pocketstack.image.api.locations import ImageLocations
+from pocketstack.image.location_import import LocationImport
+from pocketstack.image.metadefs.api import (Children, MetadefSchemas, Namespaces,
+                                            ResourceTypes)
+from pocketstack.image.metadefs.manager import MetadefManager
 from pocketstack.image.locations import Locations
 from pocketstack.image.stores import Stores
 from pocketstack.image.tasks import TaskManager
@@ -56,13 +61,18 @@ class ImageService(Service):
         self.tasks = TaskManager(cloud.db)
         self.data = ImageData(self.images, self.tasks)
         self.members = MemberManager(self.images)
+        self.metadefs = MetadefManager(cloud.db)
         for resource in (Versions(), Schemas(), Images(self.images, self.changes, conf),
                          ImageFiles(self.data, self.store), Members(self.members),
                          Info(self.changes, self.store, conf),
-                         Tasks(self.tasks, self.images, self.data)):
+                         Tasks(self.tasks, self.images, self.data), MetadefSchemas(),
+                         Namespaces(self.metadefs), Children(self.metadefs),
+                         ResourceTypes(self.metadefs),
+                         ImageLocations(LocationImport(self.images, self.tasks))):
             self.router.include(resource)
 
     def start(self) -> None:
+        self.metadefs.seed()
         seed.seed_image(self)  # the busybox test image, when this machine has busybox
         recovered = self.data.recover()
         if recovered:

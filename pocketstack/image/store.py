@@ -22,7 +22,7 @@ from pocketstack.api import errors
 
 CHUNK = 1024 * 1024
 DEPTH = 16  # pieces (of about CHUNK bytes) an upload may have in flight
-HASH_ALGO = "sha512"
+HASH_ALGO = "sha512"  # Glance's default [DEFAULT] hashing_algorithm
 QCOW2_MAGIC = b"QFI\xfb"
 
 
@@ -34,6 +34,18 @@ class Stored:
     checksum: str
     os_hash_value: str
     virtual_size: int | None
+    os_hash_algo: str = HASH_ALGO
+
+
+def check_algorithm(name: str) -> str:
+    """The hashlib algorithm ``name`` (Glance's ``hashing_algorithm``), or SystemExit."""
+    try:
+        hashlib.new(name).hexdigest()  # shake_* (variable length) fails here too
+    except (ValueError, TypeError):
+        offered = ", ".join(sorted(hashlib.algorithms_available))
+        raise SystemExit(f"pocketstack: [DEFAULT] hashing_algorithm {name!r} is not a "
+                         f"fixed-length algorithm hashlib offers ({offered})") from None
+    return name
 
 
 def virtual_size(path: str, disk_format: str | None, size: int) -> int | None:
@@ -96,7 +108,8 @@ class Writer:
     """
 
     def __init__(self, directory: str, final_path: str, size_cap: int,
-                 expected: int | None = None) -> None:
+                 expected: int | None = None, hash_algo: str = HASH_ALGO) -> None:
+        self.hash_algo = hash_algo
         self.final_path = final_path
         self.size_cap = size_cap
         self.tmp_path = os.path.join(directory, f".tmp-{uuid.uuid4().hex}")
@@ -115,11 +128,11 @@ class Writer:
                         "There is not enough free space in the image store for "
                         f"{expected} bytes.") from None
         self.md5 = hashlib.md5(usedforsecurity=False)
-        self.sha = hashlib.new(HASH_ALGO)
+        self.sha = hashlib.new(hash_algo)
         self.size = 0
         self._stages = [_Stage(self._write_all, "image-write"),
                         _Stage(self.md5.update, "image-md5"),
-                        _Stage(self.sha.update, f"image-{HASH_ALGO}")]
+                        _Stage(self.sha.update, f"image-{hash_algo}")]
 
     def _write_all(self, data: bytes) -> None:
         assert self._f is not None
@@ -162,7 +175,7 @@ class Writer:
         self._f = None
         os.replace(self.tmp_path, self.final_path)
         return Stored(self.size, self.md5.hexdigest(), self.sha.hexdigest(),
-                      virtual_size(self.final_path, disk_format, self.size))
+                      virtual_size(self.final_path, disk_format, self.size), self.hash_algo)
 
     def abort(self) -> None:
         self._drain()
@@ -179,8 +192,9 @@ class FileStore:
     store_id = "file"
     description = "Filesystem store"
 
-    def __init__(self, root: str, size_cap: int) -> None:
+    def __init__(self, root: str, size_cap: int, hash_algo: str = HASH_ALGO) -> None:
         self.root = root
+        self.hash_algo = hash_algo
         self.staging = os.path.join(root, "staging")
         self.size_cap = size_cap
         os.makedirs(self.staging, mode=0o700, exist_ok=True)
@@ -200,10 +214,11 @@ class FileStore:
         return os.path.join(self.staging, image_id)
 
     def writer(self, image_id: str, expected: int | None = None) -> Writer:
-        return Writer(self.root, self.path(image_id), self.size_cap, expected)
+        return Writer(self.root, self.path(image_id), self.size_cap, expected, self.hash_algo)
 
     def stage_writer(self, image_id: str, expected: int | None = None) -> Writer:
-        return Writer(self.staging, self.staged_path(image_id), self.size_cap, expected)
+        return Writer(self.staging, self.staged_path(image_id), self.size_cap, expected,
+                      self.hash_algo)
 
     def exists(self, image_id: str) -> bool:
         return os.path.exists(self.path(image_id))
@@ -211,8 +226,9 @@ class FileStore:
     def promote_staged(self, image_id: str, disk_format: str | None) -> Stored:
         """Hash the staged file and move it into the store (glance-direct import)."""
         src = self.staged_path(image_id)
-        md5, sha, size = hashlib.md5(usedforsecurity=False), hashlib.new(HASH_ALGO), 0
-        stages = [_Stage(md5.update, "image-md5"), _Stage(sha.update, f"image-{HASH_ALGO}")]
+        md5, sha, size = hashlib.md5(usedforsecurity=False), hashlib.new(self.hash_algo), 0
+        stages = [_Stage(md5.update, "image-md5"),
+                  _Stage(sha.update, f"image-{self.hash_algo}")]
         try:
             with open(src, "rb") as f:
                 while chunk := f.read(CHUNK):
@@ -224,7 +240,7 @@ class FileStore:
                 stage.close()
         os.replace(src, self.path(image_id))
         return Stored(size, md5.hexdigest(), sha.hexdigest(),
-                      virtual_size(self.path(image_id), disk_format, size))
+                      virtual_size(self.path(image_id), disk_format, size), self.hash_algo)
 
     def delete(self, image_id: str) -> None:
         for path in (self.path(image_id), self.staged_path(image_id)):

@@ -18,7 +18,7 @@ import uuid
 from typing import Any, Iterator
 
 from pocketstack.api import errors
-from pocketstack.image.store import FileStore, Stored, Writer
+from pocketstack.image.store import FileStore, Stored, Writer, check_algorithm
 
 LOG = logging.getLogger(__name__)
 
@@ -33,13 +33,14 @@ def _backend_option(conf: Any, section: str, name: str) -> str:
 class Stores:
     def __init__(self, conf: Any, data_dir: str) -> None:
         size_cap = conf.get("image", "image_size_cap")
+        algo = check_algorithm(conf.get("DEFAULT", "hashing_algorithm"))
         root = conf.get("image", "filesystem_store_datadir") or \
             os.path.join(data_dir, "images")
         enabled = [b.strip() for b in conf.get("image", "enabled_backends") if b.strip()]
         self.multi = bool(enabled)
         self.backends: dict[str, FileStore] = {}
         if not enabled:
-            self.backends["file"] = FileStore(root, size_cap)
+            self.backends["file"] = FileStore(root, size_cap, algo)
             self.default = "file"
             return
         self.default = conf.get("image", "default_backend") or ""
@@ -54,7 +55,7 @@ class Stores:
             path = _backend_option(conf, store_id, "filesystem_store_datadir") or \
                 (root if store_id == self.default else
                  os.path.join(data_dir, f"images-{store_id}"))
-            store = FileStore(path, size_cap)
+            store = FileStore(path, size_cap, algo)
             store.store_id = store_id
             store.description = _backend_option(conf, store_id, "store_description") or \
                 f"Filesystem store {store_id}"

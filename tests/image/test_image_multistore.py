@@ -106,3 +106,53 @@ def test_two_stores_copy_image_and_locations(fresh_cloud):
              headers={"Content-Type": "application/octet-stream",
                       "X-Image-Meta-Store": "nowhere"})
     assert r.status_code == 400, r.text
+
+    # locations through JSON-patch (show_multiple_locations is on here): add, metadata
+    # replace, refusals, remove (the store's copy goes with its location)
+    patch = {"Content-Type": "application/openstack-images-v2.1-json-patch"}
+    outside = os.path.join(data_dir, "outside.img")
+    with open(outside, "wb") as f:
+        f.write(b"outside bytes")
+    queued = _api(fresh_cloud, "POST", "/v2/images", json={
+        "disk_format": "raw", "container_format": "bare"}).json()
+    assert queued["locations"] == []
+    r = _api(fresh_cloud, "PATCH", f"/v2/images/{queued['id']}", headers=patch, json=[
+        {"op": "add", "path": "/locations/-",
+         "value": {"url": "file://" + outside, "metadata": {"foo": "bar"}}}])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "active" and body["size"] == 13 and body["os_hash_value"] is None
+    assert body["locations"] == [{"url": "file://" + outside, "metadata": {"foo": "bar"}}]
+    r = _api(fresh_cloud, "GET", f"/v2/images/{queued['id']}/file")
+    assert r.status_code == 200 and r.content == b"outside bytes"
+    for bad in ({"url": "ftp://x/y", "metadata": {}}, {"url": "file:///nope/x", "metadata": {}},
+                {"url": "file://" + outside, "metadata": {}}, {"metadata": {}}):
+        r = _api(fresh_cloud, "PATCH", f"/v2/images/{queued['id']}", headers=patch,
+                 json=[{"op": "add", "path": "/locations/-", "value": bad}])
+        assert r.status_code == 400, (bad, r.text)
+    r = _api(fresh_cloud, "PATCH", f"/v2/images/{queued['id']}", headers=patch,
+             json=[{"op": "remove", "path": "/locations/0"}])
+    assert r.status_code == 403 and "last location" in r.text  # of an active image
+    r = _api(fresh_cloud, "PATCH", f"/v2/images/{queued['id']}", headers=patch,
+             json=[{"op": "remove", "path": "/locations/5"}])
+    assert r.status_code == 400
+
+    held = _image(fresh_cloud, b"two places")
+    r = _api(fresh_cloud, "PATCH", f"/v2/images/{held}", headers=patch, json=[
+        {"op": "add", "path": "/locations/-",
+         "value": {"url": "file://" + outside, "metadata": {}}}])
+    assert r.status_code == 200 and len(r.json()["locations"]) == 2, r.text
+    locs = r.json()["locations"]
+    locs[0]["metadata"]["note"] = "kept"
+    r = _api(fresh_cloud, "PATCH", f"/v2/images/{held}", headers=patch,
+             json=[{"op": "replace", "path": "/locations", "value": locs}])
+    assert r.status_code == 200 and r.json()["locations"][0]["metadata"]["note"] == "kept"
+    r = _api(fresh_cloud, "PATCH", f"/v2/images/{held}", headers=patch,
+             json=[{"op": "replace", "path": "/locations", "value": locs[:1]}])
+    assert r.status_code == 400
+    store_file = locs[0]["url"][len("file://"):]
+    r = _api(fresh_cloud, "PATCH", f"/v2/images/{held}", headers=patch,
+             json=[{"op": "remove", "path": "/locations/0"}])
+    assert r.status_code == 200 and [loc["url"] for loc in r.json()["locations"]] == [
+        "file://" + outside]
+    assert not os.path.exists(store_file) and os.path.exists(outside)

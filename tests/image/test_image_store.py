@@ -52,3 +52,19 @@ def test_writer_size_cap(tmp_path):
         writer.write(b"x" * 10)
     writer.abort()
     assert os.listdir(tmp_path) == ["staging"]
+
+
+def test_hashing_algorithm_option(tmp_path):
+    """[DEFAULT] hashing_algorithm picks os_hash_value's algorithm; md5 stays the checksum."""
+    from pocketstack.image.store import check_algorithm
+
+    store = FileStore(str(tmp_path), size_cap=1 << 30, hash_algo=check_algorithm("sha256"))
+    writer = store.writer("img")
+    writer.write(b"abc" * 1000)
+    stored = writer.commit("raw")
+    assert stored.os_hash_algo == "sha256"
+    assert stored.os_hash_value == hashlib.sha256(b"abc" * 1000).hexdigest()
+    assert stored.checksum == hashlib.md5(b"abc" * 1000).hexdigest()
+    for bad in ("nope", "shake_128"):
+        with pytest.raises(SystemExit):
+            check_algorithm(bad)
