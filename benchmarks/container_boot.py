@@ -118,6 +118,7 @@ def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--count", type=int, default=10)
     p.add_argument("--parallel", type=int, default=0)
+    p.add_argument("--keep", default="", help="copy the console logs here before the delete")
     args = p.parse_args()
     if os.geteuid() != 0:
         print("container_boot: needs root (namespaces, cgroups)")
@@ -181,6 +182,11 @@ def main() -> int:
         print(f"  whole batch: {wall:.2f}s wall")
         print("  peer (real OpenStack, Nova fake driver): boot to ACTIVE 5.9 s "
               "(/work/shared/peers/openstack/README.md); goal: address and metadata < 1 s")
+        if args.keep:
+            os.makedirs(args.keep, exist_ok=True)
+            for r in results:
+                with open(os.path.join(args.keep, r["id"] + ".log"), "w") as f:
+                    f.write(_console(handle.data_dir, r["id"]))
         t1 = time.monotonic()
         for r in results:
             conn.compute.delete_server(r["id"])

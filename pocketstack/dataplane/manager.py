@@ -136,9 +136,9 @@ class Dataplane:
         if not dhcp:
             return True
         state, ns = os.path.join(self.root, network_id), network_netns(network_id)
-        pids = [ip.pid_alive(os.path.join(state, name))
-                for name in ("dnsmasq.pid", "metaproxy.pid")]
-        return all(pid and ip.in_netns(pid, ns) for pid in pids)
+        pid = ip.pid_alive(os.path.join(state, "dnsmasq.pid"))
+        return bool(pid and ip.in_netns(pid, ns)) and \
+            _proxy_serves(os.path.join(state, "metaproxy.pid"), ns) is not None
 
     def _dhcp_port(self, info: dict[str, Any]) -> dict[str, Any]:
         net = self.net
@@ -154,17 +154,19 @@ class Dataplane:
 
     def _ensure_proxy(self, network_id: str, ns: str, state: str) -> None:
         pidfile = os.path.join(state, "metaproxy.pid")
-        pid = ip.pid_alive(pidfile)
-        if pid and ip.in_netns(pid, ns):
+        if _proxy_serves(pidfile, ns) is not None:
             return
+        pid = ip.pid_alive(pidfile)
         if pid:  # its namespace was deleted under it (by hand, or by another cloud)
             import signal
 
             os.kill(pid, signal.SIGTERM)
-        try:
-            os.unlink(pidfile)
-        except FileNotFoundError:
-            pass
+            _wait_gone(pid)
+        for name in (pidfile, pidfile + ".netns"):
+            try:
+                os.unlink(name)
+            except FileNotFoundError:
+                pass
         log = open(os.path.join(state, "metaproxy.log"), "ab")
         subprocess.Popen([sys.executable, "-m", "pocketstack.dataplane.metaproxy",
                           "--netns", ns, "--network-id", network_id, "--upstream",
@@ -402,6 +404,30 @@ class Dataplane:
             self.sync_firewall(port["network_id"])
         except Exception as exc:
             LOG.warning("security groups of %s not re-applied: %s", port["network_id"], exc)
+
+
+def _wait_gone(pid: int, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
+
+
+def _proxy_serves(pidfile: str, ns: str) -> int | None:
+    """The pid of the metadata proxy listening in namespace ``ns`` (its process returns to
+    the host's namespace once it listens: the namespace's inode it recorded tells)."""
+    pid = ip.pid_alive(pidfile)
+    if pid is None:
+        return None
+    try:
+        with open(pidfile + ".netns") as f:
+            inode = int(f.read().strip() or 0)
+        return pid if inode == os.stat(ip.netns_path(ns)).st_ino else None
+    except (OSError, ValueError):
+        return None
 
 
 def teardown_state(state_root: str) -> list[str]:
