@@ -49,6 +49,7 @@ class Dataplane:
         self._wanted: dict[str, int] = {}
         self._covered: dict[str, int] = {}
         self._unplugged: set[str] = set()  # devices whose ports DHCP no longer serves
+        self._setups = self._setups_synced = 0  # networks set up / as of the last router sync
         self.heartbeat = Heartbeat(self)
         os.makedirs(self.root, exist_ok=True)
 
@@ -182,6 +183,7 @@ class Dataplane:
             self._ensure_proxy(network_id, ns, state)
         result = {"netns": ns, "mtu": mtu, "dhcp_ips": dhcp_ips}
         self._ready[network_id] = (key, result)
+        self._setups += 1
         return result
 
     def _daemons_alive(self, network_id: str, dhcp: bool) -> bool:
@@ -359,9 +361,12 @@ class Dataplane:
             applied = f"{os.stat(ip.netns_path(ns)).st_ino}\n{script}"
         except OSError:
             return
-        if self._applied.get(network_id) == applied:
+        before = self._applied.get(network_id)
+        if before == applied:
             return
-        firewall.apply(ns, script)
+        # the sysctl once per namespace (its inode heads ``applied``)
+        firewall.apply(ns, script, sysctl=before is None or
+                       before.split("\n", 1)[0] != applied.split("\n", 1)[0])
         self._applied[network_id] = applied
         LOG.info("security groups applied in %s", ns)
 
@@ -396,9 +401,13 @@ class Dataplane:
         self._stop.set()
 
     # -- routers -----------------------------------------------------------------------
-    def sync_routers(self) -> None:
+    def sync_routers(self, if_new_networks: bool = False) -> None:
         """Routers with an interface on an active network: namespaces, NAT, floating IPs
-        (concurrent callers share one pass, see :meth:`_combined`)."""
+        (concurrent callers share one pass, see :meth:`_combined`). ``if_new_networks``:
+        only when a network was set up since the last pass (a spawn on a network that
+        runs already leaves the rest to the loop that syncs every second)."""
+        if if_new_networks and self._setups == self._setups_synced:
+            return
         self._combined("routers", self._sync_routers)
 
     def _sync_routers(self) -> None:
@@ -406,6 +415,7 @@ class Dataplane:
 
         from pocketstack.dataplane import router
 
+        self._setups_synced = self._setups
         states = router.router_states(self)
         for router_id in self.owned("router"):
             if router_id not in states:
