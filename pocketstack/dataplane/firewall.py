@@ -145,11 +145,14 @@ def build(ports: list[dict[str, Any]], rules_by_group: dict[str, list[dict[str, 
     return "\n".join(out) + "\n"
 
 
-def apply(netns: str, script: str) -> None:
-    subprocess.run(["ip", "netns", "exec", netns, "sysctl", "-q", "-w",
-                    "net.bridge.bridge-nf-call-iptables=1",
-                    "net.bridge.bridge-nf-call-ip6tables=1"],
-                   capture_output=True, check=False, timeout=10)
+def apply(netns: str, script: str, sysctl: bool = True) -> None:
+    """Replace the namespace's ruleset (``sysctl``: also turn on the bridge's netfilter
+    calls, once per namespace)."""
+    if sysctl:
+        subprocess.run(["ip", "netns", "exec", netns, "sysctl", "-q", "-w",
+                        "net.bridge.bridge-nf-call-iptables=1",
+                        "net.bridge.bridge-nf-call-ip6tables=1"],
+                       capture_output=True, check=False, timeout=10)
     proc = subprocess.run(["ip", "netns", "exec", netns, "nft", "-f", "-"], input=script,
                           capture_output=True, text=True, check=False, timeout=15)
     if proc.returncode != 0:

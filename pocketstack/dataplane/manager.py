@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from pocketstack.dataplane import firewall, ip
 from pocketstack.dataplane.agents import Heartbeat
@@ -45,6 +45,11 @@ class Dataplane:
         self._ready: dict[str, tuple[str, dict[str, Any]]] = {}
         self._stop = threading.Event()
         self._guard = threading.Lock()
+        # combined syncs (see _combined): requests made / covered, per lock key
+        self._wanted: dict[str, int] = {}
+        self._covered: dict[str, int] = {}
+        self._unplugged: set[str] = set()  # devices whose ports DHCP no longer serves
+        self._setups = self._setups_synced = 0  # networks set up / as of the last router sync
         self.heartbeat = Heartbeat(self)
         os.makedirs(self.root, exist_ok=True)
 
@@ -58,20 +63,52 @@ class Dataplane:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
 
+    def _combined(self, key: str, fn: Callable[[], None]) -> None:
+        """Run ``fn`` under the lock ``key``, unless a run that started after this call
+        already did the work: when 100 instances plug at once, waiting callers share one
+        DHCP (or firewall) sync instead of each redoing it over every port."""
+        with self._guard:
+            mine = self._wanted[key] = self._wanted.get(key, 0) + 1
+        with self._lock(key):
+            if self._covered.get(key, 0) >= mine:
+                return
+            with self._guard:
+                upto = self._wanted[key]
+            fn()
+            self._covered[key] = upto
+
     def state_dir(self, network_id: str) -> str:
         path = os.path.join(self.root, network_id)
         os.makedirs(path, exist_ok=True)
         return path
 
     def ports_on_network(self, network_id: str) -> list[dict[str, Any]]:
+        """The network's ports with what DHCP and the firewall use (two queries, not the
+        API view's query per port)."""
         from sqlalchemy import select
 
-        from pocketstack.network.models import Port
+        from pocketstack.network.models import IPAllocation, Port
 
-        net = self.net
-        with net.db.read() as s:
-            rows = s.scalars(select(Port).where(Port.network_id == network_id))
-            return [net.ports.view(s, r, None) for r in rows]
+        with self.net.db.read() as s:
+            fixed: dict[str, list[dict[str, str]]] = {}
+            for port_id, subnet_id, address in s.execute(
+                    select(IPAllocation.port_id, IPAllocation.subnet_id,
+                           IPAllocation.ip_address)
+                    .where(IPAllocation.network_id == network_id)
+                    .order_by(IPAllocation.port_id, IPAllocation.position)):
+                fixed.setdefault(port_id, []).append({"subnet_id": subnet_id,
+                                                      "ip_address": address})
+            out = []
+            for row in s.scalars(select(Port).where(Port.network_id == network_id)):
+                a = row.attrs or {}
+                out.append({"id": row.id, "network_id": row.network_id,
+                            "mac_address": row.mac_address, "device_id": row.device_id,
+                            "device_owner": row.device_owner,
+                            "fixed_ips": fixed.get(row.id, []),
+                            "security_groups": a.get("security_groups", []),
+                            "allowed_address_pairs": a.get("allowed_address_pairs", []),
+                            "port_security_enabled": a.get("port_security_enabled", True)})
+            return out
 
     def ports_for_instance(self, uuid: str) -> list[dict[str, Any]]:
         net = self.net
@@ -83,22 +120,38 @@ class Dataplane:
     # -- networks ----------------------------------------------------------------
     def ensure_network(self, network_id: str) -> dict[str, Any]:
         """Namespace, bridge, DHCP port addresses, dnsmasq and metadata proxy."""
+        ready = self._ready_network(network_id)  # the common case: no lock to wait for
+        if ready is not None:
+            return ready
         with self._lock(network_id):
             return self._ensure_network(network_id)
 
+    def _ready_network(self, network_id: str) -> dict[str, Any] | None:
+        """The network as set up already, by this process, for the same network and
+        subnets, with its daemons running (None: set it up)."""
+        done = self._ready.get(network_id)
+        if done is None:
+            return None
+        net = self.net
+        info = net.network_info(network_id)
+        subnets = [net.subnet_info(sid) for sid in info.get("subnets", [])]
+        mtu = int(info.get("mtu") or 1500)
+        key = repr((mtu, sorted(repr(sorted(sn.items())) for sn in subnets)))
+        if done[0] == key and ip.netns_exists(network_netns(network_id)) and \
+                self._daemons_alive(network_id, bool(done[1]["dhcp_ips"])):
+            return done[1]
+        return None
+
     def _ensure_network(self, network_id: str) -> dict[str, Any]:
+        ready = self._ready_network(network_id)
+        if ready is not None:  # set up by the caller this one waited for
+            return ready
         net = self.net
         info = net.network_info(network_id)
         subnets = [net.subnet_info(sid) for sid in info.get("subnets", [])]
         mtu = int(info.get("mtu") or 1500)
         ns = network_netns(network_id)
-        # set up already, by this process, for the same network and subnets, and its
-        # daemons still run: nothing to do (saves a dozen ``ip`` commands per port plug)
         key = repr((mtu, sorted(repr(sorted(sn.items())) for sn in subnets)))
-        done = self._ready.get(network_id)
-        if done is not None and done[0] == key and ip.netns_exists(ns) and \
-                self._daemons_alive(network_id, bool(done[1]["dhcp_ips"])):
-            return done[1]
         self.state_dir(network_id)  # recorded, so that teardown_state finds every namespace
         if not ip.netns_exists(ns):
             self.heartbeat.changed()
@@ -130,15 +183,16 @@ class Dataplane:
             self._ensure_proxy(network_id, ns, state)
         result = {"netns": ns, "mtu": mtu, "dhcp_ips": dhcp_ips}
         self._ready[network_id] = (key, result)
+        self._setups += 1
         return result
 
     def _daemons_alive(self, network_id: str, dhcp: bool) -> bool:
         if not dhcp:
             return True
         state, ns = os.path.join(self.root, network_id), network_netns(network_id)
-        pids = [ip.pid_alive(os.path.join(state, name))
-                for name in ("dnsmasq.pid", "metaproxy.pid")]
-        return all(pid and ip.in_netns(pid, ns) for pid in pids)
+        pid = ip.pid_alive(os.path.join(state, "dnsmasq.pid"))
+        return bool(pid and ip.in_netns(pid, ns)) and \
+            _proxy_serves(os.path.join(state, "metaproxy.pid"), ns) is not None
 
     def _dhcp_port(self, info: dict[str, Any]) -> dict[str, Any]:
         net = self.net
@@ -154,17 +208,19 @@ class Dataplane:
 
     def _ensure_proxy(self, network_id: str, ns: str, state: str) -> None:
         pidfile = os.path.join(state, "metaproxy.pid")
-        pid = ip.pid_alive(pidfile)
-        if pid and ip.in_netns(pid, ns):
+        if _proxy_serves(pidfile, ns) is not None:
             return
+        pid = ip.pid_alive(pidfile)
         if pid:  # its namespace was deleted under it (by hand, or by another cloud)
             import signal
 
             os.kill(pid, signal.SIGTERM)
-        try:
-            os.unlink(pidfile)
-        except FileNotFoundError:
-            pass
+            _wait_gone(pid)
+        for name in (pidfile, pidfile + ".netns"):
+            try:
+                os.unlink(name)
+            except FileNotFoundError:
+                pass
         log = open(os.path.join(state, "metaproxy.log"), "ab")
         subprocess.Popen([sys.executable, "-m", "pocketstack.dataplane.metaproxy",
                           "--netns", ns, "--network-id", network_id, "--upstream",
@@ -180,21 +236,30 @@ class Dataplane:
                         os.path.join(state, "metaproxy.log"))
 
     def sync_dhcp(self, network_id: str, exclude_device: str | None = None) -> None:
-        """Rewrite the network's DHCP reservations from its ports; SIGHUP dnsmasq."""
-        with self._lock(network_id):
-            if not os.path.isdir(os.path.join(self.root, network_id)):
-                return  # never set up here
-            net = self.net
-            try:
-                info = net.network_info(network_id)
-            except Exception:  # the network is gone: nothing to serve
-                return
-            subnets = {sid: net.subnet_info(sid) for sid in info.get("subnets", [])}
-            ports = [p for p in self.ports_on_network(network_id)
-                     if not exclude_device or p.get("device_id") != exclude_device]
-            dnsmasq = Dnsmasq(network_netns(network_id), self.state_dir(network_id))
-            if dnsmasq.write_hosts(hosts_lines(ports, subnets)):
-                dnsmasq.reload()
+        """Rewrite the network's DHCP reservations from its ports; SIGHUP dnsmasq.
+        Concurrent callers share one rewrite (:meth:`_combined`); ``exclude_device``'s
+        ports are left out (being unplugged, not deleted yet) until it plugs again."""
+        if exclude_device:
+            with self._guard:
+                self._unplugged.add(exclude_device)
+        self._combined(network_id, lambda: self._sync_dhcp(network_id))
+
+    def _sync_dhcp(self, network_id: str) -> None:
+        if not os.path.isdir(os.path.join(self.root, network_id)):
+            return  # never set up here
+        net = self.net
+        try:
+            info = net.network_info(network_id)
+        except Exception:  # the network is gone: nothing to serve
+            return
+        subnets = {sid: net.subnet_info(sid) for sid in info.get("subnets", [])}
+        with self._guard:
+            gone = set(self._unplugged)
+        ports = [p for p in self.ports_on_network(network_id)
+                 if p.get("device_id") not in gone]
+        dnsmasq = Dnsmasq(network_netns(network_id), self.state_dir(network_id))
+        if dnsmasq.write_hosts(hosts_lines(ports, subnets)):
+            dnsmasq.reload()
 
     def teardown_network(self, network_id: str) -> None:
         with self._lock(network_id):
@@ -283,6 +348,11 @@ class Dataplane:
         return firewall.build(ports, rules, members, tap_name)
 
     def sync_firewall(self, network_id: str) -> None:
+        """Apply the network's security groups if they changed (concurrent callers share
+        one build and apply, see :meth:`_combined`)."""
+        self._combined("fw-" + network_id, lambda: self._sync_firewall(network_id))
+
+    def _sync_firewall(self, network_id: str) -> None:
         ns = network_netns(network_id)
         if not ip.netns_exists(ns):
             return
@@ -291,12 +361,14 @@ class Dataplane:
             applied = f"{os.stat(ip.netns_path(ns)).st_ino}\n{script}"
         except OSError:
             return
-        with self._lock("fw-" + network_id):
-            if self._applied.get(network_id) == applied:
-                return
-            firewall.apply(ns, script)
-            self._applied[network_id] = applied
-            LOG.info("security groups applied in %s", ns)
+        before = self._applied.get(network_id)
+        if before == applied:
+            return
+        # the sysctl once per namespace (its inode heads ``applied``)
+        firewall.apply(ns, script, sysctl=before is None or
+                       before.split("\n", 1)[0] != applied.split("\n", 1)[0])
+        self._applied[network_id] = applied
+        LOG.info("security groups applied in %s", ns)
 
     def start_firewall_sync(self, interval: float = 1.0) -> None:
         """Re-apply changed security groups every ``interval`` seconds (daemon thread)."""
@@ -329,37 +401,45 @@ class Dataplane:
         self._stop.set()
 
     # -- routers -----------------------------------------------------------------------
-    def sync_routers(self) -> None:
-        """Routers with an interface on an active network: namespaces, NAT, floating IPs."""
+    def sync_routers(self, if_new_networks: bool = False) -> None:
+        """Routers with an interface on an active network: namespaces, NAT, floating IPs
+        (concurrent callers share one pass, see :meth:`_combined`). ``if_new_networks``:
+        only when a network was set up since the last pass (a spawn on a network that
+        runs already leaves the rest to the loop that syncs every second)."""
+        if if_new_networks and self._setups == self._setups_synced:
+            return
+        self._combined("routers", self._sync_routers)
+
+    def _sync_routers(self) -> None:
         import json
 
         from pocketstack.dataplane import router
 
+        self._setups_synced = self._setups
         states = router.router_states(self)
-        with self._lock("routers"):
-            for router_id in self.owned("router"):
-                if router_id not in states:
-                    ip.netns_delete(router.router_netns(router_id))
-                    self._routers.pop(router_id, None)
-                    shutil.rmtree(os.path.join(self.root, "router-" + router_id),
-                                  ignore_errors=True)
-            for router_id, state in states.items():
-                active = any(ip.netns_exists(network_netns(p["network_id"]))
-                             for p in state["ifaces"])
-                if not active:
-                    continue
-                key = json.dumps(state, sort_keys=True)
-                if self._routers.get(router_id) == key and \
-                        ip.netns_exists(router.router_netns(router_id)):
-                    continue
-                os.makedirs(os.path.join(self.root, "router-" + router_id), exist_ok=True)
-                if state["gw"] is not None:
-                    os.makedirs(os.path.join(self.root, "ext-" + state["gw"]["network_id"]),
-                                exist_ok=True)
-                if router_id not in self._routers:
-                    self.heartbeat.changed()
-                router.apply_router(self, state)
-                self._routers[router_id] = key
+        for router_id in self.owned("router"):
+            if router_id not in states:
+                ip.netns_delete(router.router_netns(router_id))
+                self._routers.pop(router_id, None)
+                shutil.rmtree(os.path.join(self.root, "router-" + router_id),
+                              ignore_errors=True)
+        for router_id, state in states.items():
+            active = any(ip.netns_exists(network_netns(p["network_id"]))
+                         for p in state["ifaces"])
+            if not active:
+                continue
+            key = json.dumps(state, sort_keys=True)
+            if self._routers.get(router_id) == key and \
+                    ip.netns_exists(router.router_netns(router_id)):
+                continue
+            os.makedirs(os.path.join(self.root, "router-" + router_id), exist_ok=True)
+            if state["gw"] is not None:
+                os.makedirs(os.path.join(self.root, "ext-" + state["gw"]["network_id"]),
+                            exist_ok=True)
+            if router_id not in self._routers:
+                self.heartbeat.changed()
+            router.apply_router(self, state)
+            self._routers[router_id] = key
 
     # -- ports ---------------------------------------------------------------------
     def plug(self, instance_netns: str, port: dict[str, Any]) -> str:
@@ -367,6 +447,8 @@ class Dataplane:
         from pocketstack.compute.drivers.container.driver import Phases
 
         took = Phases()
+        with self._guard:
+            self._unplugged.discard(port.get("device_id") or "")
         info = self.ensure_network(port["network_id"])
         took("network")
         ns, tap = info["netns"], tap_name(port["id"])
@@ -402,6 +484,30 @@ class Dataplane:
             self.sync_firewall(port["network_id"])
         except Exception as exc:
             LOG.warning("security groups of %s not re-applied: %s", port["network_id"], exc)
+
+
+def _wait_gone(pid: int, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
+
+
+def _proxy_serves(pidfile: str, ns: str) -> int | None:
+    """The pid of the metadata proxy listening in namespace ``ns`` (its process returns to
+    the host's namespace once it listens: the namespace's inode it recorded tells)."""
+    pid = ip.pid_alive(pidfile)
+    if pid is None:
+        return None
+    try:
+        with open(pidfile + ".netns") as f:
+            inode = int(f.read().strip() or 0)
+        return pid if inode == os.stat(ip.netns_path(ns)).st_ino else None
+    except (OSError, ValueError):
+        return None
 
 
 def teardown_state(state_root: str) -> list[str]:

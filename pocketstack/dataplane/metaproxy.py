@@ -146,8 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     host, _, port = args.listen.rpartition(":")
     netns = args.netns if args.netns.startswith("/") else f"/var/run/netns/{args.netns}"
     sock = listen_in(netns, host, int(port))
-    with open(args.pidfile, "w") as f:
+    # the process itself lives in the host's namespace: the manager knows the proxy serves
+    # this namespace (and not an older one of the same name) by the inode recorded here
+    with open(args.pidfile + ".netns", "w") as f:
+        f.write(str(os.stat(netns).st_ino))
+    with open(args.pidfile + ".tmp", "w") as f:
         f.write(str(os.getpid()))
+    os.replace(args.pidfile + ".tmp", args.pidfile)
     LOG.info("metadata proxy for network %s on %s (in %s) -> %s", args.network_id,
              args.listen, args.netns, args.upstream)
     asyncio.run(serve(sock, Proxy(args.network_id, args.upstream)))

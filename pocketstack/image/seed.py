@@ -65,7 +65,7 @@ while [ $i -lt 50 ]; do  # about 10 s: the proxy may come up just after the addr
   usleep 200000 2>/dev/null || sleep 1
 done
 if [ "$got_md" = yes ]; then
-  log "metadata: read $MD/meta_data.json"
+  log "metadata: read $MD/meta_data.json (attempt $((i + 1)))"
   name=$(sed -n 's/.*"hostname": *"\([^"]*\)".*/\1/p' /run/meta_data.json | head -n1)
   if [ -n "$name" ]; then hostname "$name"; log "hostname: $name"; fi
   mkdir -p /root/.ssh && chmod 700 /root/.ssh

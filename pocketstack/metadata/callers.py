@@ -13,9 +13,10 @@ Two ways, checked in this order:
 
 Anything else is an unknown caller: 404, and nothing about any instance. The
 fixed-IP tables are loaded per network, in one query, cached for the metadata cache
-time; an address missing from a table older than a second reloads it once (an
+time; an address missing from a table older than 0.1 s reloads it once (an
 instance that just booted is found at once, a flood of unknown addresses costs at
-most one query per second and network).
+most ten queries per second and network; with a one-second guard an instance
+booting within a second of the previous one waited up to that second for its metadata).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pocketstack.metadata.source import Source
 
 _WANTED = {b"x-instance-id", b"x-tenant-id", b"x-instance-id-signature", b"x-forwarded-for",
            b"x-neutron-network-id", b"x-neutron-router-id"}
-_RELOAD_AFTER = 1.0
+_RELOAD_AFTER = 0.1
 
 
 class Refused(Exception):

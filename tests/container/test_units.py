@@ -143,3 +143,60 @@ def test_security_group_ruleset_loads_in_nft() -> None:
         apply(ns, _sg_script())  # replacing is atomic and idempotent
     finally:
         subprocess.run(["ip", "netns", "delete", ns], check=False)
+
+
+def test_concurrent_syncs_share_one_run_started_after_each_call(tmp_path: object) -> None:
+    """100 plugs at once: the DHCP/firewall syncs they ask for are combined, yet each
+    caller returns only after a run that began after its own call."""
+    import threading
+    import time
+
+    from pocketstack.dataplane.manager import Dataplane
+
+    dp = Dataplane.__new__(Dataplane)  # only the locking parts
+    dp._locks, dp._guard, dp._wanted, dp._covered = {}, threading.Lock(), {}, {}
+    runs: list[float] = []
+
+    def sync() -> None:
+        runs.append(time.monotonic())
+        time.sleep(0.02)
+
+    returned: list[tuple[float, float]] = []
+
+    def caller() -> None:
+        asked = time.monotonic()
+        dp._combined("net", sync)
+        returned.append((asked, time.monotonic()))
+
+    threads = [threading.Thread(target=caller) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(returned) == 20 and 1 <= len(runs) < 20
+    for asked, done in returned:
+        assert any(asked <= start <= done for start in runs)
+
+
+def test_metadata_proxy_is_known_by_the_namespace_it_listens_in(tmp_path: object,
+                                                                monkeypatch: object) -> None:
+    """The proxy's own process lives in the host's namespace: the inode it recorded of the
+    network's namespace tells that it serves it (not a namespace deleted since)."""
+    from pocketstack.dataplane import ip, manager
+
+    ns_file = os.path.join(str(tmp_path), "psnet-x")
+    open(ns_file, "w").close()
+    monkeypatch.setattr(ip, "netns_path", lambda name: ns_file)  # type: ignore[attr-defined]
+    pidfile = os.path.join(str(tmp_path), "metaproxy.pid")
+    assert manager._proxy_serves(pidfile, "psnet-x") is None
+    with open(pidfile, "w") as f:
+        f.write(str(os.getpid()))
+    assert manager._proxy_serves(pidfile, "psnet-x") is None  # no namespace recorded
+    recorded = os.stat(ns_file).st_ino
+    with open(pidfile + ".netns", "w") as f:
+        f.write(str(recorded))
+    assert manager._proxy_serves(pidfile, "psnet-x") == os.getpid()
+    os.unlink(ns_file)
+    open(ns_file, "w").close()  # the namespace made again: (usually) another inode
+    if os.stat(ns_file).st_ino != recorded:
+        assert manager._proxy_serves(pidfile, "psnet-x") is None

@@ -243,7 +243,9 @@ class ContainerDriver(ComputeDriver):
             took("ports")
             self._start(uuid, "spawn")
             took("start")
-            self._sync_routers()  # while the instance boots (its address is on the bridge)
+            # while the instance boots (its address is on the bridge); on a network that
+            # runs already the dataplane's loop does it within a second
+            self._sync_routers(if_new_networks=True)
             took("routers")
             LOG.info("spawned %s in %s", uuid, took)
         except BuildFailed:
@@ -281,9 +283,9 @@ class ContainerDriver(ComputeDriver):
         cfg["ports"] = list(known.values())
         self._write_config(uuid, cfg)
 
-    def _sync_routers(self) -> None:
+    def _sync_routers(self, if_new_networks: bool = False) -> None:
         try:
-            self._dataplane.sync_routers()
+            self._dataplane.sync_routers(if_new_networks)
         except Exception as exc:  # the sync loop retries every second
             LOG.warning("routers not applied: %s", exc)
 
