@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from pocketstack.db import Database
@@ -187,11 +187,12 @@ class Allocations:
                     key = (providers[u].id, rc)
                     wanted[key] = wanted.get(key, 0) + amount
         self._check_capacity(s, providers, requests, wanted)
-        for r in requests:
-            for u, res in r.allocations.items():
-                for rc, amount in res.items():
-                    s.add(Allocation(consumer_id=r.consumer, resource_provider_id=providers[u].id,
-                                     resource_class=rc, used=amount))
+        rows = [{"consumer_id": r.consumer, "resource_provider_id": providers[u].id,
+                 "resource_class": rc, "used": amount}
+                for r in requests for u, res in r.allocations.items()
+                for rc, amount in res.items()]
+        if rows:  # one multi-row INSERT, not one per resource class
+            s.execute(insert(Allocation), rows)
         for rp in providers.values():  # loaded above: no second query for them
             rp.generation += 1
         others = set(old) - {rp.id for rp in providers.values()}
