@@ -13,9 +13,11 @@ Placement is optional: without a placement service everything here is a no-op.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Iterable
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from pocketstack.api import errors
 from pocketstack.config import Opt, register
@@ -39,6 +41,12 @@ register(
 )
 
 RATIO_OPTS = {"VCPU": "cpu", "MEMORY_MB": "ram", "DISK_GB": "disk"}
+
+
+@contextmanager
+def _savepoint(s: Session) -> Iterator[Session]:
+    with s.begin_nested():
+        yield s
 
 
 def resources(vcpus: int, memory_mb: int, disk: int) -> dict[str, int]:
@@ -181,15 +189,25 @@ class ReportClient:
         return {rp: r for rp, r in allocs.items() if r}
 
     def put(self, consumer: str, usage: dict[str, tuple[int, int, int]],
-            project_id: str, user_id: str, consumer_type: str = "INSTANCE") -> None:
-        """Make the consumer's allocations ``usage`` (host -> (vcpus, ram, disk))."""
+            project_id: str, user_id: str, consumer_type: str = "INSTANCE",
+            within: Callable[[Session], None] | None = None,
+            session: Session | None = None) -> None:
+        """Make the consumer's allocations ``usage`` (host -> (vcpus, ram, disk)); with
+        ``within``, also run it (the caller's own writes) in the same transaction; with
+        ``session``, in the caller's transaction (a savepoint of it)."""
         if not self.enabled:
             return
+        from pocketstack.placement.allocations import ConsumerRequest
+
         allocs = self._allocs(usage)
-        if not allocs:
-            self.api.release(consumer)
-            return
-        self.api.claim(consumer, allocs, project_id, user_id, consumer_type=consumer_type)
+        with (self.db.write() if session is None else _savepoint(session)) as s:
+            if allocs:
+                self.api.allocations.set_in(s, [ConsumerRequest(
+                    consumer, allocs, project_id, user_id, consumer_type=consumer_type)])
+            else:
+                self.api.allocations.delete_in(s, consumer)
+            if within is not None:
+                within(s)
 
     def put_many(self, consumers: list[tuple[str, dict[str, tuple[int, int, int]], str, str,
                                              str]]) -> None:
@@ -203,6 +221,12 @@ class ReportClient:
                                                   consumer_type=t)
                                   for c, u, p, us, t in consumers])
 
-    def release(self, consumer: str) -> None:
-        if self.enabled:
+    def release(self, consumer: str, session: Session | None = None) -> None:
+        """Drop the consumer's allocations (in ``session``, the caller's transaction, when
+        given)."""
+        if not self.enabled:
+            return
+        if session is None:
             self.api.release(consumer)
+        else:
+            self.api.allocations.delete_in(session, consumer)

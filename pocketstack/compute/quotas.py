@@ -82,12 +82,7 @@ class Quotas:
               session: Session | None = None, per_user: bool = False) -> dict[str, int]:
         """Usage counted from rows; ``per_user`` counts only ``user_id``'s servers."""
         def count(s: Session) -> dict[str, int]:
-            where = [Instance.project_id == project_id, Instance.deleted.is_(False)]
-            if per_user:
-                where.append(Instance.user_id == user_id)
-            n, cores, ram = s.execute(
-                select(func.count(Instance.id), func.coalesce(func.sum(Instance.vcpus), 0),
-                       func.coalesce(func.sum(Instance.memory_mb), 0)).where(*where)).one()
+            n, cores, ram = self._servers(s, project_id, user_id if per_user else None)
             groups = s.scalar(select(func.count(ServerGroup.id))
                               .where(ServerGroup.project_id == project_id)) or 0
             keys = s.scalar(select(func.count(KeyPair.id))
@@ -100,19 +95,36 @@ class Quotas:
         with self.db.read() as s:
             return count(s)
 
+    @staticmethod
+    def _servers(s: Session, project_id: str, user_id: str | None = None
+                 ) -> tuple[int, int, int]:
+        """(servers, cores, ram) the project (or only ``user_id``) uses, in one query."""
+        where = [Instance.project_id == project_id, Instance.deleted.is_(False)]
+        if user_id is not None:
+            where.append(Instance.user_id == user_id)
+        n, cores, ram = s.execute(
+            select(func.count(Instance.id), func.coalesce(func.sum(Instance.vcpus), 0),
+                   func.coalesce(func.sum(Instance.memory_mb), 0)).where(*where)).one()
+        return int(n), int(cores), int(ram)
+
     def check_instances(self, s: Session, project_id: str, count: int, vcpus: int,
-                        ram: int, user_id: str | None = None) -> None:
+                        ram: int, user_id: str | None = None,
+                        known: tuple[dict[str, int], dict[str, int]] | None = None) -> None:
         """Raise OverQuota (403) when ``count`` more servers do not fit (inside a write):
-        the project's limits, then the user's own when it has some."""
-        limits = self.limits(project_id, s)
-        used = self.usage(project_id, session=s)
+        the project's limits, then the user's own when it has some. ``known``: the
+        (limits, user overrides) already read by the caller (:meth:`read_limits`, outside
+        the write lock): only the usage is counted here then."""
+        limits, own = known if known is not None else (
+            self.limits(project_id, s),
+            self.user_overrides(project_id, user_id, s) if user_id else {})
+        used = dict(zip(("instances", "cores", "ram"), self._servers(s, project_id)))
         requested = {"instances": count, "cores": vcpus * count, "ram": ram * count}
         overs = [r for r in ("instances", "cores", "ram")
                  if limits[r] >= 0 and used[r] + requested[r] > limits[r]]
-        own = self.user_overrides(project_id, user_id, s) if user_id else {}
         if not overs and any(r in own for r in ("instances", "cores", "ram")):
             limits = {**limits, **own}
-            used = self.usage(project_id, user_id, s, per_user=True)
+            used = dict(zip(("instances", "cores", "ram"),
+                            self._servers(s, project_id, user_id)))
             overs = [r for r in ("instances", "cores", "ram")
                      if r in own and limits[r] >= 0 and used[r] + requested[r] > limits[r]]
         if overs:
@@ -140,8 +152,16 @@ class Quotas:
                 fits.append(max(0, (limits[r] - used[r]) // per))
         return min(fits) if fits else 1 << 30
 
-    def check_metadata(self, project_id: str, metadata: dict[str, Any]) -> None:
-        limit = self.limits(project_id)["metadata_items"]
+    def read_limits(self, project_id: str, user_id: str | None
+                    ) -> tuple[dict[str, int], dict[str, int]]:
+        """(limits, user overrides) in one read, for :meth:`check_instances`'s ``known``."""
+        with self.db.read() as s:
+            return (self.limits(project_id, s),
+                    self.user_overrides(project_id, user_id, s) if user_id else {})
+
+    def check_metadata(self, project_id: str, metadata: dict[str, Any],
+                       limits: dict[str, int] | None = None) -> None:
+        limit = (limits or self.limits(project_id))["metadata_items"]
         if limit >= 0 and len(metadata) > limit:
             raise errors.OverQuota("Quota exceeded for metadata_items: Requested "
                                    f"{len(metadata)}, but already used 0 of {limit} "

@@ -148,7 +148,8 @@ class Servers:
         networks = resolve_networks(self.cloud, ctx, body.get("networks"),
                                     body.get("security_groups"), body.get("max_count", 1))
         metadata = body.get("metadata") or {}
-        svc.quotas.check_metadata(ctx.project_id, metadata)
+        known = svc.quotas.read_limits(ctx.project_id, ctx.user_id)  # not under the lock
+        svc.quotas.check_metadata(ctx.project_id, metadata, known[0])
         key_data = None
         if body.get("key_name"):
             with self.db.read() as s:
@@ -183,13 +184,13 @@ class Servers:
             count = max_count
             try:
                 svc.quotas.check_instances(s, ctx.project_id, max_count, flavor.vcpus,
-                                           flavor.memory_mb, ctx.user_id)
+                                           flavor.memory_mb, ctx.user_id, known)
             except errors.OverQuota:
                 if min_count == max_count:
                     raise
                 fits = svc.quotas.headroom(s, ctx.project_id, flavor.vcpus, flavor.memory_mb)
                 svc.quotas.check_instances(s, ctx.project_id, max(min_count, fits),
-                                           flavor.vcpus, flavor.memory_mb, ctx.user_id)
+                                           flavor.vcpus, flavor.memory_mb, ctx.user_id, known)
                 count = max(min_count, fits)
             now = utcnow()
             instances = []

@@ -46,6 +46,10 @@ def driver_view(inst: Instance) -> dict[str, Any]:
             "vcpus": inst.vcpus, "memory_mb": inst.memory_mb, "image_ref": inst.image_ref}
 
 
+class _Gone(Exception):
+    """The server was deleted while it was being scheduled."""
+
+
 class Tasks:
     def __init__(self, db: Database, conf: "Config", driver: ComputeDriver,
                  scheduler: Scheduler) -> None:
@@ -77,18 +81,23 @@ class Tasks:
         """Set fields of a live instance; with ``event`` (the arguments of :meth:`_event`
         after the uuid) also record that event, in the same transaction."""
         with self.db.write() as s:
-            inst = s.scalar(select(Instance).where(Instance.uuid == uuid))
-            if inst is None or inst.deleted:
-                return None
-            if event is not None:
-                self._event_in(s, uuid, *event)
-            if inst.task_state == states.DELETING and fields.get("task_state", 1) is None:
-                fields.pop("task_state")  # a delete overtook this task: leave it to the delete
-                fields.pop("vm_state", None)
-            for k, v in fields.items():
-                setattr(inst, k, v)
-            inst.updated_at = utcnow()
-            return inst
+            return self._update_in(s, uuid, event, **fields)
+
+    def _update_in(self, s: Any, uuid: str, event: tuple[Any, ...] | None = None,
+                   **fields: Any) -> Instance | None:
+        """:meth:`_update` inside the caller's transaction."""
+        inst = s.scalar(select(Instance).where(Instance.uuid == uuid))
+        if inst is None or inst.deleted:
+            return None
+        if event is not None:
+            self._event_in(s, uuid, *event)
+        if inst.task_state == states.DELETING and fields.get("task_state", 1) is None:
+            fields.pop("task_state")  # a delete overtook this task: leave it to the delete
+            fields.pop("vm_state", None)
+        for k, v in fields.items():
+            setattr(inst, k, v)
+        inst.updated_at = utcnow()
+        return inst
 
     def _event(self, uuid: str, request_id: str, event: str, host: str | None,
                result: str, started: Any, tb: str | None = None) -> None:
@@ -119,20 +128,28 @@ class Tasks:
         attempts = 0
         while True:
             attempts += 1
+            placed: list[Instance] = []
+
+            def spawning(s: Any, host: Any) -> None:
+                """The host and SPAWNING, in the claim's transaction."""
+                inst = self._update_in(s, uuid, host=host.host, node=host.nodename,
+                                       availability_zone=host.availability_zone,
+                                       task_state=states.SPAWNING)
+                if inst is None:
+                    raise _Gone()  # deleted meanwhile: undo the claim
+                placed.append(inst)
+
             try:
-                host = self.scheduler.select_destination(spec)
+                host = self.scheduler.select_destination(spec, within=spawning)
             except NoValidHost as exc:
                 message = str(exc)
                 if spec.ignore_hosts:  # builds failed and no host is left to retry on
                     message = _RETRIES.format(uuid=uuid)
                 self._fail(uuid, request_id, message, started, None)
                 return
-            inst = self._update(uuid, host=host.host, node=host.nodename,
-                                availability_zone=host.availability_zone,
-                                task_state=states.SPAWNING)
-            if inst is None:  # deleted meanwhile
-                self.scheduler.release(host.host, uuid)
+            except _Gone:
                 return
+            inst = placed[-1]
             self.scheduler.io_ops(host.host, +1)
             try:
                 t0 = time.monotonic()
@@ -232,7 +249,7 @@ class Tasks:
                 row.power_state, row.terminated_at, row.updated_at = states.NOSTATE, now, now
             self._event_in(s, uuid, request_id, "compute_terminate_instance", inst.host,
                            "Success", started)
-        self.scheduler.release(inst.host, uuid)
+            self.scheduler.release(inst.host, uuid, session=s)  # one transaction, not two
         if self.networks is not None:
             self.networks.deallocate(uuid)
         if inst.resize_from and inst.resize_from.get("host"):  # deleted while resized

@@ -68,7 +68,9 @@ class Database:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
             self.writer = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=60,
                                         **kwargs)
-            self.reader = create_engine(url, pool_size=8, max_overflow=16, **kwargs)
+            # as many kept connections as request threads (anyio's 40) may read at once:
+            # an overflow connection is opened (PRAGMAs and all) and closed per checkout
+            self.reader = create_engine(url, pool_size=40, max_overflow=16, **kwargs)
             for engine, begin in ((self.writer, "BEGIN IMMEDIATE"), (self.reader, "BEGIN")):
                 self._sqlite_setup(engine, begin, sqlite_synchronous)
         else:

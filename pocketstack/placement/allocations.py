@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from pocketstack.db import Database
@@ -113,12 +113,19 @@ class Allocations:
 
     def delete(self, consumer: str) -> None:
         with self.db.write() as s:
-            n = s.execute(delete(Allocation).where(Allocation.consumer_id == consumer)).rowcount
-            if not n:
+            if not self.delete_in(s, consumer):
                 raise common.not_found(f"No allocations for consumer '{consumer}'")
-            c = s.get(Consumer, consumer)
-            if c is not None:
-                s.delete(c)
+
+    @staticmethod
+    def delete_in(s: Session, consumer: str) -> bool:
+        """:meth:`delete` inside the caller's transaction; False when it had none."""
+        n = s.execute(delete(Allocation).where(Allocation.consumer_id == consumer)).rowcount
+        if not n:
+            return False
+        c = s.get(Consumer, consumer)
+        if c is not None:
+            s.delete(c)
+        return True
 
     def set_in(self, s: Session, requests: list[ConsumerRequest]) -> None:
         """:meth:`set` inside the caller's transaction."""
@@ -180,14 +187,19 @@ class Allocations:
                     key = (providers[u].id, rc)
                     wanted[key] = wanted.get(key, 0) + amount
         self._check_capacity(s, providers, requests, wanted)
-        for r in requests:
-            for u, res in r.allocations.items():
-                for rc, amount in res.items():
-                    s.add(Allocation(consumer_id=r.consumer, resource_provider_id=providers[u].id,
-                                     resource_class=rc, used=amount))
-        touched = {rp.id for rp in providers.values()} | set(old)
-        for rp in s.scalars(select(ResourceProvider).where(ResourceProvider.id.in_(touched))):
+        rows = [{"consumer_id": r.consumer, "resource_provider_id": providers[u].id,
+                 "resource_class": rc, "used": amount}
+                for r in requests for u, res in r.allocations.items()
+                for rc, amount in res.items()]
+        if rows:  # one multi-row INSERT, not one per resource class
+            s.execute(insert(Allocation), rows)
+        for rp in providers.values():  # loaded above: no second query for them
             rp.generation += 1
+        others = set(old) - {rp.id for rp in providers.values()}
+        if others:
+            for rp in s.scalars(select(ResourceProvider)
+                                .where(ResourceProvider.id.in_(others))):
+                rp.generation += 1
 
     @staticmethod
     def _check_capacity(s: Session, providers: dict[str, ResourceProvider],

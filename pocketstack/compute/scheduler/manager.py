@@ -16,9 +16,10 @@ import logging
 import math
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from pocketstack.api import errors
 from pocketstack.compute.models import Aggregate, ComputeNode, ComputeService, Instance
@@ -273,8 +274,13 @@ class Scheduler:
         LOG.info("no valid host for %s among %d hosts", spec.instance_uuid, len(order))
         raise NoValidHost()
 
-    def select_destination(self, spec: RequestSpec) -> HostState:
-        """Filter and weigh the hosts; claim the request's resources on the winner."""
+    def select_destination(self, spec: RequestSpec,
+                           within: Callable[[Session, HostState], None] | None = None
+                           ) -> HostState:
+        """Filter and weigh the hosts; claim the request's resources on the winner. With
+        ``within``, run ``within(session, host)`` in the claim's transaction (the caller's
+        own writes: one transaction, not two); if it raises, the claim is undone and the
+        exception propagates."""
         self._refresh_services()
         tried: set[str] = set()
         for _ in range(3):
@@ -284,13 +290,17 @@ class Scheduler:
                 self._where.setdefault(spec.instance_uuid, set()).add(best.host)
                 self._reorder(best)
             try:
-                self._claim(spec.instance_uuid, spec.project_id)
+                self._claim(spec.instance_uuid, spec.project_id, within and (
+                    lambda s, best=best: within(s, best)))
                 return best
             except errors.Conflict as exc:  # Placement disagrees (usage made elsewhere)
                 LOG.info("placement refused %s on %s: %s", spec.instance_uuid, best.host, exc)
                 self._release_memory(best.host, spec.instance_uuid)
                 tried.add(best.host)
                 spec.ignore_hosts.add(best.host)
+            except BaseException:
+                self._release_memory(best.host, spec.instance_uuid)
+                raise
         spec.ignore_hosts -= tried
         raise NoValidHost()
 
@@ -313,11 +323,16 @@ class Scheduler:
                     out[h] = st.instances[uuid]
             return out
 
-    def _claim(self, uuid: str, project_id: str | None = None) -> None:
+    def _claim(self, uuid: str, project_id: str | None = None,
+               within: Callable[[Session], None] | None = None) -> None:
         if not self.report.enabled:
+            if within is not None:
+                with self.db.write() as s:
+                    within(s)
             return
         project, user = self._owner(uuid, project_id)
-        self.report.put(uuid, self._usage_of(uuid), project, user, self._type(uuid))
+        self.report.put(uuid, self._usage_of(uuid), project, user, self._type(uuid),
+                        within=within)
 
     def _release_memory(self, host: str, uuid: str) -> None:
         with self._lock:
@@ -371,8 +386,10 @@ class Scheduler:
             self._owners.pop(from_uuid, None)
             self._migrations.discard(from_uuid)
 
-    def release(self, host: str | None, uuid: str) -> None:
-        """Free the server's resources on ``host`` (in memory and in Placement)."""
+    def release(self, host: str | None, uuid: str, session: Session | None = None) -> None:
+        """Free the server's resources on ``host`` (in memory and in Placement; in
+        ``session``, the caller's write transaction, when given and nothing else of the
+        server's stays claimed)."""
         if not host:
             return
         self._release_memory(host, uuid)
@@ -381,9 +398,10 @@ class Scheduler:
         usage = self._usage_of(uuid)
         try:
             if usage:
-                self.report.put(uuid, usage, *self._owner(uuid), self._type(uuid))
+                self.report.put(uuid, usage, *self._owner(uuid), self._type(uuid),
+                                session=session)
             else:
-                self.report.release(uuid)
+                self.report.release(uuid, session)
                 self._owners.pop(uuid, None)
                 self._migrations.discard(uuid)
         except errors.ApiError as exc:
