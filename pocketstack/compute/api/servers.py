@@ -13,6 +13,7 @@ from pocketstack.compute import states
 from pocketstack.compute.api import schemas, views
 from pocketstack.compute.api.common import bool_param, int_param, next_link
 from pocketstack.compute.networks import prefetch_ports
+from pocketstack.compute.server_queries import BRIEF_COLUMNS, VIEW_COLUMNS
 
 if TYPE_CHECKING:
     from pocketstack.compute.service import ComputeService
@@ -174,7 +175,8 @@ class Servers:
         if sort_dir not in ("asc", "desc"):
             raise errors.BadRequest(f"Invalid input for query parameters sort_dir. Value: "
                                     f"{sort_dir}")
-        rows = self.servers.list(project_id, filters, limit, marker, sort_key, sort_dir)
+        rows = self.servers.list(project_id, filters, limit, marker, sort_key, sort_dir,
+                                 VIEW_COLUMNS if detail else BRIEF_COLUMNS)
         if detail:
             req._ports = prefetch_ports(self.svc.cloud, [r.uuid for r in rows])  # type: ignore
             items = [views.server(self.svc, req, r) for r in rows]
