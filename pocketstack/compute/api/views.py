@@ -151,7 +151,8 @@ def server(svc: "ComputeService", req: "Request", inst: Instance, show: bool = F
     if req.at_least("2.73"):
         out["locked_reason"] = inst.locked_reason
     if show and req.at_least("2.71"):
-        out["server_groups"] = svc.groups.for_instance(inst.uuid)
+        groups = getattr(req, "_server_groups", None)  # read with the instance by show
+        out["server_groups"] = svc.groups.for_instance(inst.uuid) if groups is None else groups
     if inst.fault and inst.vm_state in (states.ERROR, states.DELETED):
         fault = {"code": inst.fault.get("code", 500), "message": inst.fault.get("message", ""),
                  "created": iso(_parse(inst.fault.get("created")))}
