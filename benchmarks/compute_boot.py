@@ -7,7 +7,10 @@ Nova (fake driver) boot to ACTIVE 5.9 s, delete 5.6 s; Rally boot-and-delete 5.4
 OpenStack; real Nova listed 1,000 of 10,000 servers in 14 s.
 
     python benchmarks/compute_boot.py [--hosts 1000] [--servers 10000] [--duration 10]
-        [--skip-list] [--py-spy profile.svg|profile.txt]
+        [--skip-list | --skip-boot] [--py-spy profile.svg|profile.txt] [--data-dir DIR]
+
+``--skip-boot`` runs only the list part (and the show CPU figure); ``--data-dir`` keeps the
+cloud's data there, so a second run with the same directory reuses the servers it made.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import subprocess
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import requests
 
@@ -47,13 +51,16 @@ def main() -> None:
                     help="measure boot-and-delete only (not the 10,000-server list)")
     ap.add_argument("--py-spy", metavar="SVG",
                     help="record a py-spy profile of the cloud during boot-and-delete")
+    ap.add_argument("--skip-boot", action="store_true",
+                    help="only the list part (server list and show figures)")
+    ap.add_argument("--data-dir", help="keep the cloud's data here (reused by a next run)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         conf = os.path.join(tmp, "pocketstack.conf")
         with open(conf, "w") as f:
             f.write(CONF.format(hosts=args.hosts))
-        cloud = CloudHandle(f"{tmp}/data", extra_args=["--fake-hosts", str(args.hosts)],
-                            config=conf)
+        cloud = CloudHandle(args.data_dir or f"{tmp}/data",
+                            extra_args=["--fake-hosts", str(args.hosts)], config=conf)
         t0 = time.monotonic()
         cloud.start(timeout=600)
         print(f"started with {args.hosts} fake hosts in {time.monotonic() - t0:.1f} s")
@@ -73,7 +80,6 @@ def cpu_seconds(pid: int) -> float:
 
 
 def run(cloud: CloudHandle, args: argparse.Namespace) -> None:
-    pid = cloud.proc.pid
     token = cloud.token("pocketstack")
     base = cloud.url(8774, "/v2.1")
     headers = {"X-Auth-Token": token, "OpenStack-API-Version": "compute 2.79"}
@@ -81,12 +87,20 @@ def run(cloud: CloudHandle, args: argparse.Namespace) -> None:
                        "imageRef": "11111111-2222-3333-4444-555555555555"}}
     img = cloud.conn("pocketstack").image
     try:  # a real image when the Image service checks references
-        image = img.create_image(name="bench", data=b"\0" * 512, disk_format="raw",
-                                 container_format="bare")
+        image = next(iter(img.images(name="bench")), None) or img.create_image(
+            name="bench", data=b"\0" * 512, disk_format="raw", container_format="bare")
         body["server"]["imageRef"] = image.id
     except Exception:
         pass
+    if not args.skip_boot:
+        boot_and_delete(cloud, args, base, headers, body)
+    if not args.skip_list:
+        server_list(cloud, args, base, headers, body)
 
+
+def boot_and_delete(cloud: CloudHandle, args: argparse.Namespace, base: str,
+                    headers: dict[str, str], body: dict[str, Any]) -> None:
+    pid = cloud.proc.pid
     deadline = time.monotonic() + args.duration
     counts = [0] * args.concurrency
     latencies: list[float] = []
@@ -138,14 +152,17 @@ def run(cloud: CloudHandle, args: argparse.Namespace) -> None:
           "peer: Rally 5.4/s, Nova boot 5.9 s + delete 5.6 s")
     print(f"  per boot-and-delete: {sum(polls) / max(1, sum(counts)):.1f} GET polls; median "
           f"{statistics.median(to_active):.3f} s to ACTIVE")
-    if args.skip_list:
-        return
 
+
+def server_list(cloud: CloudHandle, args: argparse.Namespace, base: str,
+                headers: dict[str, str], body: dict[str, Any]) -> None:
+    pid = cloud.proc.pid
     t0 = time.monotonic()
     batch = 500
     with requests.Session() as s:
         s.headers.update(headers)
-        made = 0
+        made = kept = len(s.get(f"{base}/servers", params={"limit": args.servers}
+                                ).json()["servers"])  # a kept --data-dir's servers
         while made < args.servers:
             n = min(batch, args.servers - made)
             r = s.post(f"{base}/servers", json={"server": {**body["server"], "min_count": n,
@@ -155,7 +172,8 @@ def run(cloud: CloudHandle, args: argparse.Namespace) -> None:
         while s.get(f"{base}/servers", params={"status": "BUILD", "limit": 1}
                     ).json()["servers"]:
             time.sleep(1)  # measure the list on a quiet cloud, not during 10,000 builds
-        print(f"created {made} servers (all ACTIVE) in {time.monotonic() - t0:.1f} s")
+        print(f"{made} servers (all ACTIVE; {made - kept} created in "
+              f"{time.monotonic() - t0:.1f} s)")
         times = []
         cpu0 = cpu_seconds(pid)
         for _ in range(10):
@@ -173,6 +191,16 @@ def run(cloud: CloudHandle, args: argparse.Namespace) -> None:
           f"{statistics.median(times):.3f} s, best {min(times):.3f} s, server CPU "
           f"{1000 * cpu_detail:.0f} ms each; "
           f"brief list median {statistics.median(brief):.3f} s  peer: real Nova 14 s")
+    with requests.Session() as s:
+        s.headers.update(headers)
+        sid = r.json()["servers"][0]["id"]
+        n = 200
+        t0, cpu0 = time.perf_counter(), cpu_seconds(pid)
+        for _ in range(n):
+            assert s.get(f"{base}/servers/{sid}").status_code == 200
+        wall, cpu = time.perf_counter() - t0, cpu_seconds(pid) - cpu0
+    print(f"server show: {1000 * wall / n:.1f} ms each, server CPU {1000 * cpu / n:.2f} ms "
+          "each (one client, sequential)")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -191,6 +192,7 @@ def run(cloud: Cloud, started_at: float) -> int:
             print(f"pocketstack ready in {time.monotonic() - started_at:.2f}s: "
                   f"export OS_CLIENT_CONFIG_FILE={os.path.join(cloud.data_dir, 'clouds.yaml')}"
                   f" and use --os-cloud pocketstack or pocketstack-admin", flush=True)
+        gc.freeze()  # what start-up made (modules, routes, host states) is never walked again
         await serving
 
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
@@ -88,8 +89,7 @@ class Request:
         """True when the request's microversion is ``version`` or newer."""
         if self.version is None:
             return False
-        major, minor = version.split(".")
-        return self.version >= (int(major), int(minor))
+        return self.version >= _version_tuple(version)
 
     def enforce(self, action: str, target: Mapping[str, Any] | None = None) -> None:
         if target is None:
@@ -100,3 +100,10 @@ class Request:
         if target is None:
             target = {"project_id": self.ctx.project_id, "user_id": self.ctx.user_id}
         return self.service.cloud.policy.authorize(action, target, self.ctx.credentials())
+
+
+@functools.lru_cache(maxsize=512)
+def _version_tuple(version: str) -> tuple[int, int]:
+    """"2.47" -> (2, 47), parsed once (views ask for the same few versions per server)."""
+    major, minor = version.split(".")
+    return int(major), int(minor)

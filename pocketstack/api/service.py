@@ -30,10 +30,33 @@ if TYPE_CHECKING:
 LOG = logging.getLogger("pocketstack.api")
 
 
+try:
+    import orjson
+except ImportError:  # pragma: no cover - the pinned dependency is normally there
+    orjson = None  # type: ignore[assignment]
+
+# orjson with the stdlib's answers: datetimes and dataclasses through str(), non-str keys
+_ORJSON_OPTIONS = 0 if orjson is None else (orjson.OPT_NON_STR_KEYS |
+                                            orjson.OPT_PASSTHROUGH_DATETIME |
+                                            orjson.OPT_PASSTHROUGH_DATACLASS)
+
+
+def dumps(body: Any) -> bytes:
+    """Compact JSON bytes: orjson (several times faster than the json module on a list of
+    1,000 servers, which it would otherwise encode in the event loop), the json module for
+    what orjson refuses (integers over 64 bits, NaN-free but surrogate strings...)."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(body, default=str, option=_ORJSON_OPTIONS)
+        except TypeError:  # orjson.JSONEncodeError
+            pass
+    return json.dumps(body, separators=(",", ":"), default=str).encode()
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
                   ) -> Response:
-    return Response(json.dumps(body, separators=(",", ":"), default=str).encode(),
-                    status_code=status, headers=headers, media_type="application/json")
+    return Response(dumps(body), status_code=status, headers=headers,
+                    media_type="application/json")
 
 
 class Microversions:

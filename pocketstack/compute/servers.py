@@ -14,7 +14,8 @@ from pocketstack.compute import states
 from pocketstack.compute.flavors import snapshot
 from pocketstack.compute.images import lookup_image
 from pocketstack.compute.models import Instance, InstanceAction, KeyPair
-from pocketstack.compute.networks import filter_by_ip, resolve_networks
+from pocketstack.compute.networks import resolve_networks
+from pocketstack.compute.server_queries import VIEW_COLUMNS, list_servers
 from pocketstack.compute.scheduler.host_state import RequestSpec
 from pocketstack.compute.scheduler.manager import disk_gb
 from pocketstack.db import new_uuid, utcnow
@@ -57,72 +58,11 @@ class Servers:
         return inst
 
     def list(self, project_id: str | None, filters: dict[str, Any], limit: int | None,
-             marker: str | None, sort_key: str = "created_at", sort_dir: str = "desc"
-             ) -> list[Instance]:
-        with self.db.read() as s:
-            q = select(Instance)
-            if not filters.get("deleted"):
-                q = q.where(Instance.deleted.is_(False))
-                if states.SOFT_DELETED not in (filters.get("vm_states") or ()):
-                    q = q.where(Instance.vm_state != states.SOFT_DELETED)  # as Nova's DB API
-            if project_id is not None:
-                q = q.where(Instance.project_id == project_id)
-            for key, col in (("flavor", Instance.flavorid), ("host", Instance.host),
-                             ("node", Instance.node), ("user_id", Instance.user_id),
-                             ("availability_zone", Instance.availability_zone),
-                             ("key_name", Instance.key_name),
-                             ("reservation_id", Instance.reservation_id)):
-                if filters.get(key) is not None:
-                    q = q.where(col == filters[key])
-            if filters.get("image") is not None:
-                image = str(filters["image"]).rstrip("/").rsplit("/", 1)[-1]
-                q = q.where(Instance.image_ref == image)
-            if filters.get("vm_states") is not None:
-                q = q.where(Instance.vm_state.in_(filters["vm_states"]))
-            if filters.get("locked") is not None:
-                q = q.where(Instance.locked.is_(filters["locked"]))
-            if filters.get("changes-since") is not None:
-                q = q.where(Instance.updated_at >= filters["changes-since"])
-            if filters.get("changes-before") is not None:
-                q = q.where(Instance.updated_at <= filters["changes-before"])
-            col = getattr(Instance, {"display_name": "display_name", "created_at": "created_at",
-                                     "updated_at": "updated_at", "uuid": "uuid",
-                                     "vm_state": "vm_state", "host": "host"}
-                          .get(sort_key, "created_at"))
-            order = [col.desc() if sort_dir == "desc" else col.asc(),
-                     Instance.id.desc() if sort_dir == "desc" else Instance.id.asc()]
-            q = q.order_by(*order)
-            if limit is not None and marker is None and not any(filters.get(k) for k in (
-                    "name", "tags", "tags-any", "not-tags", "not-tags-any", "ip")) \
-                    and filters.get("task_states") is None:
-                q = q.limit(limit)  # nothing filtered in Python: let the database stop early
-            rows = list(s.scalars(q))
-        name = filters.get("name")
-        if name:
-            try:
-                pattern = re.compile(name)
-            except re.error:
-                raise errors.BadRequest(f"Invalid regular expression for name: {name}") from None
-            rows = [r for r in rows if pattern.search(r.display_name)]
-        for key, test in (("tags", lambda want, have: want <= have),
-                          ("tags-any", lambda want, have: bool(want & have)),
-                          ("not-tags", lambda want, have: not want <= have),
-                          ("not-tags-any", lambda want, have: not want & have)):
-            if filters.get(key):
-                want = {t for t in str(filters[key]).split(",") if t}
-                rows = [r for r in rows if test(want, set(r.tags or []))]
-        if filters.get("task_states") is not None:
-            rows = [r for r in rows if r.task_state in filters["task_states"]]
-        if filters.get("ip"):
-            rows = filter_by_ip(self.cloud, rows, *filters["ip"])
-        if marker is not None:
-            index = next((i for i, r in enumerate(rows) if r.uuid == marker), None)
-            if index is None:
-                raise errors.BadRequest(f"marker [{marker}] not found")
-            rows = rows[index + 1:]
-        if limit is not None:
-            rows = rows[:limit]
-        return rows
+             marker: str | None, sort_key: str = "created_at", sort_dir: str = "desc",
+             columns: tuple[str, ...] = VIEW_COLUMNS) -> list[Any]:
+        """Rows with ``columns`` (what the views read) of the matching servers, in order."""
+        return list_servers(self.db, self.cloud, project_id, filters, limit, marker, sort_key,
+                            sort_dir, columns)
 
     # -- create ---------------------------------------------------------------
     def create(self, ctx: RequestContext, body: dict[str, Any], hints: dict[str, Any],

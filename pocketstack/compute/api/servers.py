@@ -13,6 +13,7 @@ from pocketstack.compute import disk_config, states
 from pocketstack.compute.api import schemas, views
 from pocketstack.compute.api.common import bool_param, int_param, next_link
 from pocketstack.compute.networks import prefetch_ports
+from pocketstack.compute.server_queries import BRIEF_COLUMNS, VIEW_COLUMNS, show_server
 
 if TYPE_CHECKING:
     from pocketstack.compute.service import ComputeService
@@ -175,7 +176,8 @@ class Servers:
         if sort_dir not in ("asc", "desc"):
             raise errors.BadRequest(f"Invalid input for query parameters sort_dir. Value: "
                                     f"{sort_dir}")
-        rows = self.servers.list(project_id, filters, limit, marker, sort_key, sort_dir)
+        rows = self.servers.list(project_id, filters, limit, marker, sort_key, sort_dir,
+                                 VIEW_COLUMNS if detail else BRIEF_COLUMNS)
         if detail:
             req._ports = prefetch_ports(self.svc.cloud, [r.uuid for r in rows])  # type: ignore
             items = [views.server(self.svc, req, r) for r in rows]
@@ -210,7 +212,13 @@ class Servers:
     # -- one server -----------------------------------------------------------
     @route("GET", "/v2.1/servers/{server_id}")
     def show(self, req: Request, server_id: str) -> dict[str, Any]:
-        inst = self._get(req, server_id, f"{P}show")
+        inst, extras = show_server(self.svc.cloud.db, self.svc.cloud, server_id)
+        if inst is None or inst.deleted or (not req.ctx.is_admin and
+                                            inst.project_id != req.ctx.project_id):
+            raise errors.NotFound(f"Instance {server_id} could not be found.")
+        req.enforce(f"{P}show", {"project_id": inst.project_id, "user_id": inst.user_id})
+        for name, value in extras.items():
+            setattr(req, name, value)
         return {"server": views.server(self.svc, req, inst, show=True)}
 
     @route("PUT", "/v2.1/servers/{server_id}")

@@ -18,11 +18,19 @@ _PROGRESS_STATUSES = ("ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "
 
 
 def iso(value: Any) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if value is None:
+        return None
+    if value.tzinfo is None and value.year >= 1000:  # the same text, cheaper
+        return value.isoformat(timespec="seconds") + "Z"
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def iso_us(value: Any) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    if value is None:
+        return None
+    if value.tzinfo is None and value.year >= 1000:
+        return value.isoformat(timespec="microseconds")
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 def links(req: "Request", kind: str, ident: str) -> list[dict[str, str]]:
@@ -89,6 +97,7 @@ def server(svc: "ComputeService", req: "Request", inst: Instance, show: bool = F
            ) -> dict[str, Any]:
     target = {"project_id": inst.project_id, "user_id": inst.user_id}
     ports = getattr(req, "_ports", None)  # prefetched by a list: no query per server
+    portless = ports is not None and ports.get(inst.uuid) == []  # nothing to look up
     image: Any = ""
     if inst.image_ref:
         image = {"id": inst.image_ref, "links": [{"rel": "bookmark", "href":
@@ -101,7 +110,7 @@ def server(svc: "ComputeService", req: "Request", inst: Instance, show: bool = F
         "hostId": host_id(inst.project_id, inst.host), "image": image,
         "flavor": _server_flavor(req, inst),
         "created": iso(inst.created_at), "updated": iso(inst.updated_at or inst.created_at),
-        "addresses": addresses(svc.cloud, inst, ports),
+        "addresses": {} if portless else addresses(svc.cloud, inst, ports),
         "accessIPv4": inst.access_ip_v4 or "", "accessIPv6": _v6(inst.access_ip_v6),
         "links": links(req, "servers", inst.uuid), "OS-DCF:diskConfig": disk_config.value(inst),
         "OS-EXT-AZ:availability_zone": inst.availability_zone or "",
@@ -125,7 +134,7 @@ def server(svc: "ComputeService", req: "Request", inst: Instance, show: bool = F
                         "OS-EXT-SRV-ATTR:user_data": inst.user_data})
     if out["status"] in _PROGRESS_STATUSES:  # Nova shows progress only in these
         out["progress"] = inst.progress or 0
-    if isinstance(inst.networks, dict):
+    if isinstance(inst.networks, dict) and not portless:
         groups = security_groups(svc.cloud, inst, ports)
         if groups:  # Nova leaves the key out when the server has none
             out["security_groups"] = groups
@@ -142,7 +151,8 @@ def server(svc: "ComputeService", req: "Request", inst: Instance, show: bool = F
     if req.at_least("2.73"):
         out["locked_reason"] = inst.locked_reason
     if show and req.at_least("2.71"):
-        out["server_groups"] = svc.groups.for_instance(inst.uuid)
+        groups = getattr(req, "_server_groups", None)  # read with the instance by show
+        out["server_groups"] = svc.groups.for_instance(inst.uuid) if groups is None else groups
     if inst.fault and inst.vm_state in (states.ERROR, states.DELETED):
         fault = {"code": inst.fault.get("code", 500), "message": inst.fault.get("message", ""),
                  "created": iso(_parse(inst.fault.get("created")))}
