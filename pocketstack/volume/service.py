@@ -50,7 +50,7 @@ class VolumeService(Service):
 
     def __init__(self, cloud: "Cloud") -> None:
         super().__init__(cloud)
-        self.driver = FileDriver(cloud.data_dir)
+        self.driver = FileDriver.from_conf(cloud.conf, cloud.data_dir)
         self.host_name = f"{cloud.host}@file#file"
         self.quotas = Quotas(cloud)
         self.worker = Worker(cloud.db)
@@ -94,11 +94,13 @@ class VolumeService(Service):
         return json_response({name: body}, status=exc.code, headers=exc.headers)
 
     def start(self) -> None:
+        self.driver.start()  # the reflink pool, when configured
         self.types.ensure_default()
         settle(self.cloud.db)  # work interrupted by a restart cannot resume
 
     def stop(self) -> None:
         self.worker.stop()  # acknowledged work finishes before the process exits
+        self.driver.stop()
 
     # -- the in-process API for compute (see the package docstring) -------------------
     def reserve(self, ctx: "RequestContext", volume_id: str, instance_uuid: str) -> str:
