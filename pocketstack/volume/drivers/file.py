@@ -145,9 +145,9 @@ class FileDriver(Driver):
 
     @classmethod
     def from_conf(cls, conf: Any, data_dir: str) -> "FileDriver":
-        return cls(data_dir, conf.get("file", "volumes_dir"),
-                   conf.get("file", "reflink_pool").strip().lower(),
-                   conf.get("file", "reflink_pool_size"))
+        return cls(data_dir, str(conf.get("file", "volumes_dir")),
+                   str(conf.get("file", "reflink_pool")).strip().lower(),
+                   int(conf.get("file", "reflink_pool_size")))
 
     _cow: bool | None = None
     #: why the configured reflink pool is not in use (None: in use or not wanted)
