@@ -73,3 +73,25 @@ def test_pool_survives_restart_and_refuses_to_hide_files(pooled, tmp_path):
     other.create_volume("copy-src", 1)
     other.clone_volume("copy", "copy-src", 1)  # plain copies still work
     assert os.path.exists(other.volume_path("copy"))
+
+
+def test_doctor_says_whether_clones_are_reflinks(tmp_path):
+    from types import SimpleNamespace
+
+    from pocketstack.config import Config
+    from pocketstack.ops.checks.volume import volume_backend
+
+    def findings(mode: str):
+        conf = Config.load(overrides={("file", "reflink_pool"): mode})
+        return list(volume_backend(SimpleNamespace(conf=conf, data_dir=str(tmp_path))))
+
+    (off,) = findings("off")
+    assert off.status == "OK"
+    can_reflink = FileDriver(str(tmp_path)).copy_on_write()
+    if not can_reflink:
+        assert "reflink_pool = xfs" in off.detail
+    (xfs,) = findings("xfs")
+    if REASON and not can_reflink:
+        assert xfs.status == "FAIL" and REASON in xfs.detail
+    else:
+        assert xfs.status == "OK", xfs
