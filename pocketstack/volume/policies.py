@@ -33,4 +33,12 @@ _rules += [RuleDefault(f"volume:{name}", ADMIN) for name in (
     "services:update")]
 _rules += [RuleDefault("message:get_all", READER), RuleDefault("message:get", READER),
            RuleDefault("message:delete", MEMBER)]
+_rules += [RuleDefault(f"group:{name}", MEMBER) for name in (
+    "create", "update", "delete", "create_group_snapshot", "delete_group_snapshot")]
+_rules += [RuleDefault(f"group:{name}", READER) for name in (
+    "get", "get_all", "get_group_snapshot", "get_all_group_snapshots",
+    "group_types:get_all")]
+_rules += [RuleDefault(f"group:{name}", ADMIN) for name in (
+    "group_types_manage", "group_types_specs", "reset_status",
+    "reset_group_snapshot_status")]
 register_defaults(_rules)

@@ -11,6 +11,7 @@ from pocketstack.api import errors
 from pocketstack.api.service import Microversions, Service, json_response
 from pocketstack.volume import policies  # noqa: F401  (registers the default rules)
 from pocketstack.volume.actions import Actions
+from pocketstack.volume.api.groups import GroupsApi, GroupSnapshotsApi, GroupTypesApi
 from pocketstack.volume.api.messages import MessagesApi
 from pocketstack.volume.api.misc import AttachmentsApi, Misc, TransfersApi
 from pocketstack.volume.api.snapshots import BackupsApi, SnapshotsApi
@@ -21,6 +22,7 @@ from pocketstack.volume.backups import Backups, Transfers
 from pocketstack.volume.common import MAX_VERSION
 from pocketstack.volume.drivers import FileDriver
 from pocketstack.volume.encryption import EncryptionApi
+from pocketstack.volume.groups import Groups, GroupSnapshots, GroupTypes
 from pocketstack.volume.quotas import Quotas
 from pocketstack.volume.snapshots import Snapshots
 from pocketstack.volume.types import Types
@@ -62,13 +64,18 @@ class VolumeService(Service):
         self.snapshots = Snapshots(self.volumes)
         self.backups = Backups(self.volumes)
         self.transfers = Transfers(self.volumes)
+        self.groups = Groups(self.volumes, self.snapshots)
+        self.group_snapshots = GroupSnapshots(self.groups)
         for resource in (Versions(), VolumesApi(self.volumes),
                          VolumeActions(self.volumes, self.actions, self.uploads),
                          SnapshotsApi(self.snapshots), BackupsApi(self.backups),
                          TypesApi(self.types), QosApi(self.types),
                          DefaultTypesApi(self.types), EncryptionApi(self.types),
                          Misc(self, self.quotas), MessagesApi(cloud.db),
-                         TransfersApi(self.transfers), AttachmentsApi(self.actions)):
+                         TransfersApi(self.transfers), AttachmentsApi(self.actions),
+                         GroupTypesApi(GroupTypes(cloud.db)),
+                         GroupsApi(self.groups, self.group_snapshots),
+                         GroupSnapshotsApi(self.group_snapshots)):
             self.router.include(resource)
         # literal segments win over parameters (/volumes/detail before /volumes/{id})
         self.router._dynamic.sort(key=lambda r: (r.path.count("{"), -len(r.path)))
