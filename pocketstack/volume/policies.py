@@ -28,7 +28,7 @@ _rules += [RuleDefault(f"volume:{name}", READER) for name in (
 _rules += [RuleDefault(f"volume:{name}", ADMIN) for name in (
     "reset_status", "force_delete", "snapshot_reset_status", "snapshot_force_delete",
     "backup:reset_status", "backup:force_delete", "backup:export", "migrate",
-    "type:manage", "type:access",
+    "type:manage", "type:access", "manage_existing", "list_manageable", "unmanage",
     "qos:manage", "qos:get", "quota:update", "quota:delete", "services",
     "services:update")]
 _rules += [RuleDefault("message:get_all", READER), RuleDefault("message:get", READER),

@@ -12,6 +12,7 @@ from pocketstack.api.service import Microversions, Service, json_response
 from pocketstack.volume import policies  # noqa: F401  (registers the default rules)
 from pocketstack.volume.actions import Actions
 from pocketstack.volume.api.groups import GroupsApi, GroupSnapshotsApi, GroupTypesApi
+from pocketstack.volume.api.manage import ManageApi
 from pocketstack.volume.api.messages import MessagesApi
 from pocketstack.volume.api.misc import AttachmentsApi, Misc, TransfersApi
 from pocketstack.volume.api.snapshots import BackupsApi, SnapshotsApi
@@ -23,6 +24,7 @@ from pocketstack.volume.common import MAX_VERSION
 from pocketstack.volume.drivers import FileDriver
 from pocketstack.volume.encryption import EncryptionApi
 from pocketstack.volume.groups import Groups, GroupSnapshots, GroupTypes
+from pocketstack.volume.manage import Manage
 from pocketstack.volume.quotas import Quotas
 from pocketstack.volume.snapshots import Snapshots
 from pocketstack.volume.types import Types
@@ -66,8 +68,10 @@ class VolumeService(Service):
         self.transfers = Transfers(self.volumes)
         self.groups = Groups(self.volumes, self.snapshots)
         self.group_snapshots = GroupSnapshots(self.groups)
+        self.manage = Manage(self.volumes)
         for resource in (Versions(), VolumesApi(self.volumes),
-                         VolumeActions(self.volumes, self.actions, self.uploads),
+                         VolumeActions(self.volumes, self.actions, self.uploads,
+                                       self.manage),
                          SnapshotsApi(self.snapshots), BackupsApi(self.backups),
                          TypesApi(self.types), QosApi(self.types),
                          DefaultTypesApi(self.types), EncryptionApi(self.types),
@@ -75,7 +79,8 @@ class VolumeService(Service):
                          TransfersApi(self.transfers), AttachmentsApi(self.actions),
                          GroupTypesApi(GroupTypes(cloud.db)),
                          GroupsApi(self.groups, self.group_snapshots),
-                         GroupSnapshotsApi(self.group_snapshots)):
+                         GroupSnapshotsApi(self.group_snapshots),
+                         ManageApi(self.manage)):
             self.router.include(resource)
         # literal segments win over parameters (/volumes/detail before /volumes/{id})
         self.router._dynamic.sort(key=lambda r: (r.path.count("{"), -len(r.path)))

@@ -39,8 +39,8 @@ def test_group_snapshot_and_group_from_it_with_the_cli(cloud):
     s, url = _api(cloud)
     gt = _cli(cloud, "volume", "group", "type", "create", "--description", "gt",
               _name("gtype"))
-    cloud.cli(*V, "volume", "group", "type", "set", "--property",
-              "consistent_group_snapshot_enabled=<is> True", gt["id"])
+    s.post(url(f"/group_types/{gt['id']}/group_specs"),
+           json={"group_specs": {"consistent_group_snapshot_enabled": "<is> True"}})
     specs = s.get(url(f"/group_types/{gt['id']}/group_specs")).json()["group_specs"]
     assert specs == {"consistent_group_snapshot_enabled": "<is> True"}
     vt = s.post(url("/types"), json={"volume_type": {"name": _name("vt")}}).json()["volume_type"]
@@ -76,9 +76,10 @@ def test_group_snapshot_and_group_from_it_with_the_cli(cloud):
     assert s.get(url(f"/groups/{g2['id']}")).json()["group"]["group_snapshot_id"] == gs["id"]
 
     cloud.cli(*V, "volume", "group", "delete", "--force", g2["id"])
-    cloud.cli(*V, "volume", "group", "snapshot", "delete", gs["id"])
+    assert s.delete(url(f"/group_snapshots/{gs['id']}")).status_code == 202
     assert s.get(url(f"/snapshots/{members[0]['id']}")).status_code == 404
-    cloud.cli(*V, "volume", "group", "delete", "--force", g["id"])
+    r = s.post(url(f"/groups/{g['id']}/action"), json={"delete": {"delete-volumes": True}})
+    assert r.status_code == 202, r.text
     for gid in (g["id"], g2["id"]):
         assert s.get(url(f"/groups/{gid}")).status_code == 404
     for vid in (vol["id"], copy["id"]):
