@@ -79,6 +79,8 @@ class Backup(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     data_timestamp: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    #: the volume's metadata when backed up, given back to the volume it is restored into
+    volume_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSONText, nullable=True)
 
 
 class VolumeType(Base):

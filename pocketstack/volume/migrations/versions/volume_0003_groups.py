@@ -2,7 +2,7 @@
 
 Revision ID: volume_0003
 Revises: volume_0002
-Create Date: 2026-11-22 04:25:47.841405
+Create Date: 2026-11-22 05:08:18.791331
 """
 from alembic import op
 import sqlalchemy as sa
@@ -63,6 +63,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
     )
+    with op.batch_alter_table('volume_backup', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('volume_metadata', pocketstack.db.JSONText(), nullable=True))
+
     with op.batch_alter_table('volume_snapshot', schema=None) as batch_op:
         batch_op.add_column(sa.Column('group_snapshot_id', sa.String(length=36), nullable=True))
         batch_op.create_index(batch_op.f('ix_volume_snapshot_group_snapshot_id'), ['group_snapshot_id'], unique=False)
@@ -83,6 +86,9 @@ def downgrade() -> None:
     with op.batch_alter_table('volume_snapshot', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_volume_snapshot_group_snapshot_id'))
         batch_op.drop_column('group_snapshot_id')
+
+    with op.batch_alter_table('volume_backup', schema=None) as batch_op:
+        batch_op.drop_column('volume_metadata')
 
     op.drop_table('volume_group_type')
     with op.batch_alter_table('volume_group_snapshot', schema=None) as batch_op:
