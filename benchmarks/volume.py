@@ -187,9 +187,9 @@ def main() -> None:
             finally:
                 cloud.stop()
             vdir = os.path.join(cloud.data_dir, "volumes")
+            used = os.stat(os.path.join(cloud.data_dir, pool.IMAGE_NAME)).st_blocks * 512
             print(f"[reflink pool] unmounted at stop: {not os.path.ismount(vdir)}; image "
-                  f"uses {os.stat(os.path.join(cloud.data_dir, pool.IMAGE_NAME)).st_blocks * 512 / 1e6:.0f} MB "
-                  "on the host")
+                  f"uses {used / 1e6:.0f} MB on the host")
         print("load average at the end:", open("/proc/loadavg").read().split()[:3])
 
 
