@@ -292,6 +292,9 @@ def build_config(facts: CloudFacts, concurrency: int = 2) -> configparser.Config
                              if t in facts.service_types), "volumev3")
         section("volume", {"region": facts.region, "endpoint_type": "publicURL",
                            "catalog_type": catalog_type, **volume_facts(facts, catalog_type)})
+        # the file back end manages files of its volumes dir by source-name, the
+        # manage_volume_ref Tempest uses by default (source-name, volume-%s)
+        section("volume-feature-enabled", {"manage_volume": True})
     if "swift" in available:
         section("object-storage", {"region": facts.region, "endpoint_type": "publicURL",
                                    "operator_role": "member",

@@ -121,7 +121,7 @@ def volume_force_delete(cloud: "Cloud", volume_id: str) -> str:
             for row in s.scalars(select(model).where(model.volume_id == volume_id)):
                 s.delete(row)
         s.delete(v)
-    FileDriver(cloud.data_dir).delete_volume(volume_id)
+    FileDriver.from_conf(cloud.conf, cloud.data_dir).delete_volume(volume_id)
     return f"volume {volume_id} (was {status}) deleted"
 
 

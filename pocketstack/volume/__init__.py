@@ -26,9 +26,10 @@ or ``RequestContext.admin()``) and raises the usual API errors:
     image_id, reimage_reserved)`` rewrites one (rebuild).
 
 Layout: ``models.py`` (tables), ``drivers/`` (the back-end interface and the ``file``
-driver), ``volumes.py`` / ``actions.py`` / ``snapshots.py`` / ``backups.py`` (backups,
-transfers) / ``types.py`` (types, QoS, default types) / ``encryption.py`` /
-``quotas.py`` / ``images.py`` / ``upload.py`` (domain logic), ``worker.py`` (the
+driver, ``drivers/pool.py``: the XFS reflink pool), ``volumes.py`` / ``actions.py`` /
+``snapshots.py`` / ``backups.py`` (backups, transfers) / ``types.py`` (types, QoS,
+default types) / ``encryption.py`` / ``quotas.py`` / ``images.py`` / ``upload.py`` / ``groups.py`` (generic groups) /
+``manage.py`` (manage/unmanage) (domain logic), ``worker.py`` (the
 job pool, user messages, restart settling), ``api/`` (thin HTTP resources; every
 route is served both as ``/v3/{project_id}/...`` and project-less ``/v3/...``).
 """

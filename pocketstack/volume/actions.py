@@ -218,13 +218,13 @@ class Actions:
         with self.db.read() as s:
             multi = self._find(s, ctx, volume_id).multiattach
         allowed = ("available", "in-use") if multi else ("available",)
-        self._transition(ctx, volume_id, allowed, "attaching" if False else "reserved",
-                         "reserve")
+        # Cinder's legacy os-reserve says attaching (the attachments API says reserved)
+        self._transition(ctx, volume_id, allowed, "attaching", "reserve")
 
     def unreserve(self, ctx: Any, volume_id: str) -> None:
         with self.db.write() as s:
             v = self._find(s, ctx, volume_id)
-            if v.status == "reserved":
+            if v.status in ("attaching", "reserved"):
                 v.status = "in-use" if self._active(s, v) else "available"
 
     def begin_detaching(self, ctx: Any, volume_id: str) -> None:
@@ -278,6 +278,11 @@ class Actions:
                     s.delete(a)
                 active = []
                 s.flush()
+            if not active and not force and not attachment_id:
+                # Cinder's manager: nothing attached, so the volume is simply available
+                if v.status in ("in-use", "detaching", "attaching", "reserved"):
+                    v.status, v.attach_status = "available", "detached"
+                return
             if not active and not force:
                 raise common.invalid_volume("Volume must be attached in order to detach.")
             if attachment_id:

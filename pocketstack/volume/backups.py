@@ -101,7 +101,8 @@ class Backups:
                          availability_zone=body.get("availability_zone") or AZ,
                          container=body.get("container") or "volumebackups",
                          is_incremental=incremental, metadata_=meta, created_at=now,
-                         updated_at=now, data_timestamp=now))
+                         updated_at=now, data_timestamp=now,
+                         volume_metadata=dict(v.metadata_ or {})))
             if not snapshot_id:
                 v.previous_status, v.status = v.status, "backing-up"
 
@@ -207,6 +208,8 @@ class Backups:
                                             f"backup of size {b.size}.")
             b.status, v.status = "restoring", "restoring-backup"
             name = v.name
+            # as Cinder, the backed-up volume's metadata comes back with the data
+            v.metadata_ = {**(v.metadata_ or {}), **(b.volume_metadata or {})}
 
         def settle(s: Any, vstatus: str) -> None:
             b = s.get(Backup, backup_id)

@@ -28,9 +28,17 @@ _rules += [RuleDefault(f"volume:{name}", READER) for name in (
 _rules += [RuleDefault(f"volume:{name}", ADMIN) for name in (
     "reset_status", "force_delete", "snapshot_reset_status", "snapshot_force_delete",
     "backup:reset_status", "backup:force_delete", "backup:export", "migrate",
-    "type:manage", "type:access",
+    "type:manage", "type:access", "manage_existing", "list_manageable", "unmanage",
     "qos:manage", "qos:get", "quota:update", "quota:delete", "services",
     "services:update")]
 _rules += [RuleDefault("message:get_all", READER), RuleDefault("message:get", READER),
            RuleDefault("message:delete", MEMBER)]
+_rules += [RuleDefault(f"group:{name}", MEMBER) for name in (
+    "create", "update", "delete", "create_group_snapshot", "delete_group_snapshot")]
+_rules += [RuleDefault(f"group:{name}", READER) for name in (
+    "get", "get_all", "get_group_snapshot", "get_all_group_snapshots",
+    "group_types:get_all")]
+_rules += [RuleDefault(f"group:{name}", ADMIN) for name in (
+    "group_types_manage", "group_types_specs", "reset_status",
+    "reset_group_snapshot_status")]
 register_defaults(_rules)

@@ -11,6 +11,8 @@ from pocketstack.api import errors
 from pocketstack.api.service import Microversions, Service, json_response
 from pocketstack.volume import policies  # noqa: F401  (registers the default rules)
 from pocketstack.volume.actions import Actions
+from pocketstack.volume.api.groups import GroupsApi, GroupSnapshotsApi, GroupTypesApi
+from pocketstack.volume.api.manage import ManageApi
 from pocketstack.volume.api.messages import MessagesApi
 from pocketstack.volume.api.misc import AttachmentsApi, Misc, TransfersApi
 from pocketstack.volume.api.snapshots import BackupsApi, SnapshotsApi
@@ -21,6 +23,8 @@ from pocketstack.volume.backups import Backups, Transfers
 from pocketstack.volume.common import MAX_VERSION
 from pocketstack.volume.drivers import FileDriver
 from pocketstack.volume.encryption import EncryptionApi
+from pocketstack.volume.groups import Groups, GroupSnapshots, GroupTypes
+from pocketstack.volume.manage import Manage
 from pocketstack.volume.quotas import Quotas
 from pocketstack.volume.snapshots import Snapshots
 from pocketstack.volume.types import Types
@@ -50,7 +54,7 @@ class VolumeService(Service):
 
     def __init__(self, cloud: "Cloud") -> None:
         super().__init__(cloud)
-        self.driver = FileDriver(cloud.data_dir)
+        self.driver = FileDriver.from_conf(cloud.conf, cloud.data_dir)
         self.host_name = f"{cloud.host}@file#file"
         self.quotas = Quotas(cloud)
         self.worker = Worker(cloud.db)
@@ -62,13 +66,21 @@ class VolumeService(Service):
         self.snapshots = Snapshots(self.volumes)
         self.backups = Backups(self.volumes)
         self.transfers = Transfers(self.volumes)
+        self.groups = Groups(self.volumes, self.snapshots)
+        self.group_snapshots = GroupSnapshots(self.groups)
+        self.manage = Manage(self.volumes)
         for resource in (Versions(), VolumesApi(self.volumes),
-                         VolumeActions(self.volumes, self.actions, self.uploads),
+                         VolumeActions(self.volumes, self.actions, self.uploads,
+                                       self.manage),
                          SnapshotsApi(self.snapshots), BackupsApi(self.backups),
                          TypesApi(self.types), QosApi(self.types),
                          DefaultTypesApi(self.types), EncryptionApi(self.types),
                          Misc(self, self.quotas), MessagesApi(cloud.db),
-                         TransfersApi(self.transfers), AttachmentsApi(self.actions)):
+                         TransfersApi(self.transfers), AttachmentsApi(self.actions),
+                         GroupTypesApi(GroupTypes(cloud.db)),
+                         GroupsApi(self.groups, self.group_snapshots),
+                         GroupSnapshotsApi(self.group_snapshots),
+                         ManageApi(self.manage)):
             self.router.include(resource)
         # literal segments win over parameters (/volumes/detail before /volumes/{id})
         self.router._dynamic.sort(key=lambda r: (r.path.count("{"), -len(r.path)))
@@ -94,11 +106,13 @@ class VolumeService(Service):
         return json_response({name: body}, status=exc.code, headers=exc.headers)
 
     def start(self) -> None:
+        self.driver.start()  # the reflink pool, when configured
         self.types.ensure_default()
         settle(self.cloud.db)  # work interrupted by a restart cannot resume
 
     def stop(self) -> None:
         self.worker.stop()  # acknowledged work finishes before the process exits
+        self.driver.stop()
 
     # -- the in-process API for compute (see the package docstring) -------------------
     def reserve(self, ctx: "RequestContext", volume_id: str, instance_uuid: str) -> str:

@@ -19,7 +19,7 @@ def snapshot_view(x: Snapshot) -> dict[str, Any]:
             "created_at": common.iso(x.created_at), "updated_at": common.iso(x.updated_at),
             "os-extended-snapshot-attributes:project_id": x.project_id,
             "os-extended-snapshot-attributes:progress": x.progress,
-            "group_snapshot_id": None, "user_id": x.user_id, "consumes_quota": True}
+            "group_snapshot_id": x.group_snapshot_id, "user_id": x.user_id, "consumes_quota": True}
 
 
 class Snapshots:

@@ -51,7 +51,7 @@ def volume_view(s: Session, v: Volume, host: str) -> dict[str, Any]:
         "os-vol-tenant-attr:tenant_id": v.project_id,
         "os-vol-host-attr:host": v.host, "os-vol-mig-status-attr:migstat": v.migration_status,
         "os-vol-mig-status-attr:name_id": None, "migration_status": v.migration_status,
-        "group_id": None, "provider_id": None,
+        "group_id": v.group_id, "provider_id": None,
         "service_uuid": str(uuid.uuid5(uuid.NAMESPACE_DNS, host)),
         "shared_targets": False, "cluster_name": None, "encryption_key_id": None,
         "consumes_quota": True,
@@ -220,6 +220,10 @@ class Volumes:
                 raise errors.BadRequest(f"Invalid volume type: Volume type {vtype.name} is "
                                         "encrypted and this cloud has no key manager to "
                                         "create encrypted volumes.")
+            group_id = body.get("group_id")
+            if group_id:
+                from pocketstack.volume.groups import check_member
+                check_member(s, ctx, group_id, vtype.id, creating=True)
             az = body.get("availability_zone") or AZ
             if az != AZ:
                 raise errors.BadRequest(f"Invalid input received: Availability zone '{az}' "
@@ -245,7 +249,7 @@ class Volumes:
                        source_volid=source_volid, bootable=bootable, multiattach=multiattach,
                        host=self.host, metadata_=meta,
                        image_metadata=images.image_metadata(image) if image else {},
-                       admin_metadata={},
+                       admin_metadata={}, group_id=group_id or None,
                        created_at=now, updated_at=now)
             s.add(v)
         slow = image is not None or bool(backup_id) or (

@@ -40,7 +40,7 @@ def test_sdk_volume_lifecycle(cloud):
 
 def test_sdk_backups_types_and_limits(cloud):
     admin = cloud.conn("pocketstack-admin").block_storage
-    vol = admin.create_volume(size=1, name=_name("bk"))
+    vol = admin.create_volume(size=1, name=_name("bk"), metadata={"app": "db"})
     backup = admin.create_backup(volume_id=vol.id, name=_name("backup"))
     backup = admin.wait_for_status(backup, status="available", wait=60)
     assert backup.volume_id == vol.id and backup.size == 1
@@ -49,7 +49,7 @@ def test_sdk_backups_types_and_limits(cloud):
     new_vol = admin.get_volume(restored["volume_id"])
     assert new_vol.status in ("restoring-backup", "available")
     new_vol = admin.wait_for_status(new_vol, status="available", wait=60)
-    assert new_vol.size == 1
+    assert new_vol.size == 1 and new_vol.metadata == {"app": "db"}  # restored, as Cinder
     admin.wait_for_status(backup, status="available", wait=60)
     admin.delete_backup(backup)
     admin.wait_for_delete(backup, wait=60)

@@ -4,6 +4,7 @@ attachments."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import TYPE_CHECKING, Iterable
 
 from sqlalchemy import select
@@ -83,3 +84,37 @@ def stale_attachments(cloud: "Cloud") -> Iterable[Finding]:
                           "available --attach-status detached")
     if not found:
         yield Finding("volume attachments", OK, f"{len(rows)} attachments, all to live servers")
+
+
+@check("volume back end")
+def volume_backend(cloud: "Cloud") -> Iterable[Finding]:
+    """Whether clones and snapshots are constant-time reflinks, and why not."""
+    from pocketstack.volume.drivers import FileDriver, pool
+
+    name = "volume back end"
+    d = FileDriver.from_conf(cloud.conf, cloud.data_dir)
+    mode = d.reflink_pool
+    if pool.mounted(d.volumes_dir, d.pool_image):
+        yield Finding(name, OK, f"reflink pool {d.pool_image} mounted on {d.volumes_dir}: "
+                      "clones and snapshots are reflinks (constant time)")
+        return
+    if d.copy_on_write():
+        yield Finding(name, OK, f"{d.volumes_dir} can reflink: clones and snapshots are "
+                      "constant time")
+        return
+    if mode == "off":
+        yield Finding(name, OK, f"{d.volumes_dir} cannot reflink: clones and snapshots are "
+                      "full copies (set [file] reflink_pool = xfs for constant time)")
+        return
+    reason = pool.unusable_reason(d.volumes_dir)
+    held = [n for n in os.listdir(d.volumes_dir) if not n.startswith(".probe-")]
+    if not reason and held:
+        reason = f"{d.volumes_dir} already holds {len(held)} file(s) the pool would hide"
+    if reason:
+        yield Finding(name, FAIL if mode == "xfs" else OK,
+                      f"[file] reflink_pool = {mode} but the pool cannot be mounted: {reason}; "
+                      "clones and snapshots are full copies",
+                      "apt-get install xfsprogs" if "mkfs.xfs" in reason else "")
+    else:
+        yield Finding(name, OK, f"the reflink pool is mounted on {d.volumes_dir} when the "
+                      "cloud starts")

@@ -155,10 +155,12 @@ class VolumesApi:
 class VolumeActions:
     """``POST /volumes/{id}/action``: one handler dispatching on the body's key."""
 
-    def __init__(self, volumes: Volumes, actions: Actions, uploads: Uploads) -> None:
+    def __init__(self, volumes: Volumes, actions: Actions, uploads: Uploads,
+                 manage: Any = None) -> None:
         self.volumes = volumes
         self.actions = actions
         self.uploads = uploads
+        self.manage = manage
 
     @vroute("POST", "/volumes/{volume_id}/action", status=202)
     def action(self, req: Request, volume_id: str) -> Any:
@@ -242,6 +244,10 @@ class VolumeActions:
             raise errors.BadRequest("There is no such action: revert")
         req.enforce("volume:revert")
         self.actions.revert(req.ctx, vid, args.get("snapshot_id"))
+
+    def _unmanage(self, req: Request, vid: str, args: dict[str, Any]) -> None:
+        req.enforce("volume:unmanage")
+        self.manage.unmanage(req.ctx, vid)
 
     def _force_detach(self, req: Request, vid: str, args: dict[str, Any]) -> None:
         req.enforce("volume:force_delete")

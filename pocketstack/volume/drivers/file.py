@@ -17,9 +17,28 @@ import os
 import shutil
 import struct
 import zlib
+import logging
 from typing import Any
 
+from pocketstack.config import Opt, register
+from pocketstack.volume.drivers import pool
 from pocketstack.volume.drivers.base import GiB, Driver
+
+LOG = logging.getLogger(__name__)
+
+register(
+    Opt("file", "volumes_dir", str, "",
+        "Directory of the volume and snapshot files (empty: DATA_DIR/volumes)."),
+    Opt("file", "reflink_pool", str, "off",
+        "off | xfs | auto. xfs: at start, loop-mount an XFS file system (reflink=1) kept in "
+        "the sparse file DATA_DIR/volume-pool.img on volumes_dir, so that clones and "
+        "snapshots are reflinks (constant time) even when the data dir's file system "
+        "(ext4) cannot reflink; needs root and mkfs.xfs (xfsprogs). auto: the same when "
+        "volumes_dir cannot reflink and root and mkfs.xfs are there, else plain copies."),
+    Opt("file", "reflink_pool_size", int, 100,
+        "Size in GiB of the reflink pool's image file (sparse: only written data uses "
+        "space on the host). Read when the pool is first made."),
+)
 
 CHUNK = 4 * 1024 * 1024
 MAGIC = b"PSBK1\n"
@@ -112,13 +131,45 @@ class FileDriver(Driver):
     backend_name = "file"
     driver_volume_type = "file"
 
-    def __init__(self, data_dir: str) -> None:
-        self.volumes_dir = os.path.join(data_dir, "volumes")
+    def __init__(self, data_dir: str, volumes_dir: str = "", reflink_pool: str = "off",
+                 reflink_pool_size: int = 100) -> None:
+        self.volumes_dir = volumes_dir or os.path.join(data_dir, "volumes")
         self.backups_dir = os.path.join(data_dir, "backups")
+        self.pool_image = os.path.join(data_dir, pool.IMAGE_NAME)
+        if reflink_pool not in pool.MODES:
+            raise ValueError(f"[file] reflink_pool: {reflink_pool!r} is not one of "
+                             f"{', '.join(pool.MODES)}")
+        self.reflink_pool, self.reflink_pool_size = reflink_pool, reflink_pool_size
         os.makedirs(self.volumes_dir, mode=0o700, exist_ok=True)
         os.makedirs(self.backups_dir, mode=0o700, exist_ok=True)
 
+    @classmethod
+    def from_conf(cls, conf: Any, data_dir: str) -> "FileDriver":
+        return cls(data_dir, str(conf.get("file", "volumes_dir")),
+                   str(conf.get("file", "reflink_pool")).strip().lower(),
+                   int(conf.get("file", "reflink_pool_size")))
+
     _cow: bool | None = None
+    #: why the configured reflink pool is not in use (None: in use or not wanted)
+    pool_problem: str | None = None
+
+    def start(self) -> None:
+        """Mount the reflink pool when configured (see ``pool.py``); a pool that cannot
+        be made is reported and volumes stay plain (copied) files."""
+        mode = self.reflink_pool
+        if mode == "off" or (mode == "auto" and (
+                self.copy_on_write() or pool.unusable_reason(self.volumes_dir))):
+            return
+        try:
+            pool.ensure(self.volumes_dir, self.pool_image, self.reflink_pool_size)
+        except (OSError, RuntimeError) as exc:
+            self.pool_problem = f"reflink pool not mounted on {self.volumes_dir}: {exc}"
+            LOG.error("%s; clones and snapshots are full copies", self.pool_problem)
+        self._cow = None  # probe again: the directory may now be the pool
+
+    def stop(self) -> None:
+        if self.reflink_pool != "off":
+            pool.release(self.volumes_dir, self.pool_image)
 
     def copy_on_write(self) -> bool:
         """Whether clones are reflinks here (probed once on two scratch files)."""
