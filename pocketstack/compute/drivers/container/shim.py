@@ -124,7 +124,12 @@ def _child(cfg: dict[str, Any], write_fd: int, sync_fd: int) -> None:
             os.close(fd)
     env = {"PATH": "/sbin:/bin:/usr/sbin:/usr/bin", "HOME": "/root", "TERM": "linux",
            "container": "pocketstack", "INSTANCE_UUID": cfg.get("uuid", "")}
-    argv = (rescue or cfg).get("init") or ["/init"]
+    run = rescue or cfg  # a docker image's Env and WorkingDir (dockerimage.runtime)
+    env.update(run.get("env") or {})
+    if run.get("workdir", "/") != "/":
+        os.makedirs(run["workdir"], exist_ok=True)
+        os.chdir(run["workdir"])
+    argv = run.get("init") or ["/init"]
     os.execve(argv[0], argv, env)
 
 
