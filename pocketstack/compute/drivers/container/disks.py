@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import subprocess
 from typing import Any, Callable
 
@@ -118,3 +119,98 @@ def config_drive_path(instance: dict[str, Any]) -> str | None:
         if isinstance(value, str) and value.startswith("/") and os.path.isfile(value):
             return value
     return None
+
+
+# -- the root disk: the instance's layer on a filesystem of the flavor's size ----------
+# ``disk.img`` (sparse ext4 of root_gb GiB) is loop-mounted at ``disk/`` on the host;
+# ``upper`` and ``work`` (the overlay's writable layer) are links into it, so writing
+# more than the flavor's disk inside the instance gets ENOSPC. root_gb 0: no limit (the
+# layer lives in the instance directory, as before). The mount stays while the instance
+# exists (stop/start keep it); :func:`release_root_disk` unmounts it (the loop device
+# goes with it: autoclear).
+ROOT_IMAGE, ROOT_MOUNT = "disk.img", "disk"
+GIB = 1 << 30
+
+
+def _run(*cmd: str) -> str:
+    proc = subprocess.run(list(cmd), capture_output=True, text=True, timeout=120,
+                          check=False)
+    if proc.returncode != 0:
+        raise DiskError(f"{' '.join(cmd[:2])}: {(proc.stderr or proc.stdout).strip()[-300:]}")
+    return proc.stdout
+
+
+def mounted_device(mountpoint: str) -> str | None:
+    """The device mounted at ``mountpoint`` in the host's mount namespace, if any."""
+    real = os.path.realpath(mountpoint)
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) > 4 and fields[4] == real:
+                    rest = line.split(" - ", 1)[1].split()
+                    return rest[1] if len(rest) > 1 else None
+    except OSError:
+        pass
+    return None
+
+
+def ensure_root_disk(inst: str, size_gb: int | None, create: bool = True) -> None:
+    """Create (first time, the instance stopped), grow (bigger flavor) and mount the
+    instance's root disk; nothing for size 0 unless the instance already has one (a disk
+    never shrinks)."""
+    image = os.path.join(inst, ROOT_IMAGE)
+    mnt = os.path.join(inst, ROOT_MOUNT)
+    size = max(0, int(size_gb or 0)) * GIB
+    if not os.path.exists(image) and (not size or not create):
+        return
+    fresh = not os.path.exists(image)
+    if fresh:
+        with open(image, "wb") as f:
+            f.truncate(size)
+        _run("mkfs.ext4", "-q", "-F", "-m", "0", "-E",
+             "lazy_itable_init=1,lazy_journal_init=1", image)
+    os.makedirs(mnt, exist_ok=True)
+    device = mounted_device(mnt)
+    if device is None:
+        _run("mount", "-o", "loop", image, mnt)
+        device = mounted_device(mnt)
+    if size > os.path.getsize(image) and device:  # resized to a bigger flavor: grow online
+        with open(image, "r+b") as f:
+            f.truncate(size)
+        _run("losetup", "--set-capacity", device)
+        _run("resize2fs", device)
+    for layer in ("upper", "work"):
+        inside = os.path.join(mnt, layer)
+        os.makedirs(inside, exist_ok=True)
+        link = os.path.join(inst, layer)
+        if os.path.islink(link):
+            continue
+        if os.path.isdir(link):  # a layer from before the limit (a flavor with disk 0)
+            if layer == "upper":
+                _run("cp", "-a", link + "/.", inside + "/")
+            shutil.rmtree(link)
+        os.symlink(os.path.join(ROOT_MOUNT, layer), link)
+
+
+def release_root_disk(inst: str) -> None:
+    """Unmount the instance's root disk (its loop device is freed with it)."""
+    mnt = os.path.join(inst, ROOT_MOUNT)
+    if mounted_device(mnt) is None:
+        return
+    proc = subprocess.run(["umount", mnt], capture_output=True, text=True, timeout=60,
+                          check=False)
+    if proc.returncode != 0:  # still busy somewhere: detach it, it goes when unused
+        LOG.warning("umount %s: %s; detaching lazily", mnt, proc.stderr.strip())
+        subprocess.run(["umount", "-l", mnt], capture_output=True, timeout=60, check=False)
+
+
+def wipe_root_disk(inst: str) -> None:
+    """Rebuild: the instance's layer is dropped (a new root filesystem), volumes stay."""
+    release_root_disk(inst)
+    for name in ("upper", "work", "rescue-upper", "rescue-work", ROOT_MOUNT, ROOT_IMAGE):
+        path = os.path.join(inst, name)
+        if os.path.islink(path) or os.path.isfile(path):
+            os.unlink(path)
+        elif os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)

@@ -221,6 +221,8 @@ class ContainerDriver(ComputeDriver):
             lower = self._rootfs.get(instance.get("image_ref"))
             took("rootfs")
             os.makedirs(inst, mode=0o700, exist_ok=True)
+            if self._read_pid(uuid, "init.pid") is not None:  # resized while running
+                disks.ensure_root_disk(inst, instance.get("root_gb"), create=False)
             ip.netns_add(netns_name(uuid))
             took("netns")
             procs = self.cgroups.create(uuid, instance.get("vcpus") or 1,
@@ -231,7 +233,8 @@ class ContainerDriver(ComputeDriver):
                    "console_cap": self.conf.get("container", "console_log_max_bytes"),
                    "cgroup_procs": procs, "image_ref": instance.get("image_ref"),
                    "vcpus": instance.get("vcpus"), "memory_mb": instance.get("memory_mb"),
-                   "init": [self._rootfs.init_path(instance["image_ref"])], "ports": [],
+                   "root_gb": instance.get("root_gb"),
+                   **self._rootfs.runtime(instance["image_ref"]), "ports": [],
                    "devices": previous.get("devices") or {}}
             if previous.get("rescue"):
                 cfg["rescue"] = previous["rescue"]
@@ -292,6 +295,7 @@ class ContainerDriver(ComputeDriver):
         if self._read_pid(uuid, "init.pid") is not None:
             return
         cfg = self._config(uuid)
+        disks.ensure_root_disk(inst, cfg.get("root_gb"))  # made, grown or mounted again
         cfg["reason"] = reason
         self._write_config(uuid, cfg)
         for name in ("init.pid", "shim.pid"):
@@ -382,6 +386,24 @@ class ContainerDriver(ComputeDriver):
     def destroy(self, host: str, instance: dict[str, Any]) -> None:
         self._cleanup(instance["uuid"])
 
+    def rebuild(self, host: str, instance: dict[str, Any]) -> None:
+        """A new root filesystem from the (new) image, as Nova rebuilds: the instance's
+        layer and root disk are dropped; its volumes stay attached (the same loop
+        devices, nodes made again by the new boot), ports and limits are kept."""
+        uuid = instance["uuid"]
+        if not self._config(uuid):
+            self.spawn(host, instance)
+            return
+        self._stop(uuid, self.conf.get("container", "shutdown_timeout"))
+        disks.wipe_root_disk(self._inst(uuid))
+        cfg = self._config(uuid)
+        cfg.pop("rescue", None)
+        drive = (cfg.get("devices") or {}).pop(disks.CONFIG_DRIVE_DEVICE, None)
+        self._write_config(uuid, cfg)
+        if drive:  # the compute manager wrote a new one (the instance changed)
+            disks.loop_detach(drive["loop"], drive.get("file"))
+        self.spawn(host, instance)
+
     # -- rescue ------------------------------------------------------------------------
     def rescue(self, host: str, instance: dict[str, Any],
                rescue_image: dict[str, Any] | None) -> None:
@@ -398,7 +420,7 @@ class ContainerDriver(ComputeDriver):
             shutil.rmtree(os.path.join(self._inst(uuid), d), ignore_errors=True)
         cfg = self._config(uuid)
         cfg["rescue"] = {"lower": lower, "image_ref": image_id, "disk_at": "/mnt/rescue",
-                         "init": [self._rootfs.init_path(image_id)]}
+                         **self._rootfs.runtime(image_id)}
         self._write_config(uuid, cfg)
         self._plug_ports(uuid)
         self._start(uuid, "rescue")
@@ -484,6 +506,7 @@ class ContainerDriver(ComputeDriver):
         inst = self._inst(uuid)
         cfg = self._config(uuid)
         self._stop(uuid, 0)
+        disks.release_root_disk(inst)
         self.cgroups.remove(uuid)
         for dev in (cfg.get("devices") or {}).values():
             disks.loop_detach(dev["loop"], dev.get("file"))
