@@ -164,22 +164,17 @@ def ensure_root_disk(inst: str, size_gb: int | None, create: bool = True) -> Non
     size = max(0, int(size_gb or 0)) * GIB
     if not os.path.exists(image) and (not size or not create):
         return
-    fresh = not os.path.exists(image)
-    if fresh:
+    if not os.path.exists(image):
         with open(image, "wb") as f:
             f.truncate(size)
         _run("mkfs.ext4", "-q", "-F", "-m", "0", "-E",
              "lazy_itable_init=1,lazy_journal_init=1", image)
+        _write_size(inst, size)
     os.makedirs(mnt, exist_ok=True)
-    device = mounted_device(mnt)
-    if device is None:
+    if size > _read_size(inst, image):  # resized to a bigger flavor
+        _grow(inst, image, mnt, size, offline=create)
+    if mounted_device(mnt) is None:
         _run("mount", "-o", "loop", image, mnt)
-        device = mounted_device(mnt)
-    if size > os.path.getsize(image) and device:  # resized to a bigger flavor: grow online
-        with open(image, "r+b") as f:
-            f.truncate(size)
-        _run("losetup", "--set-capacity", device)
-        _run("resize2fs", device)
     for layer in ("upper", "work"):
         inside = os.path.join(mnt, layer)
         os.makedirs(inside, exist_ok=True)
@@ -191,6 +186,48 @@ def ensure_root_disk(inst: str, size_gb: int | None, create: bool = True) -> Non
                 _run("cp", "-a", link + "/.", inside + "/")
             shutil.rmtree(link)
         os.symlink(os.path.join(ROOT_MOUNT, layer), link)
+
+
+def _read_size(inst: str, image: str) -> int:
+    try:
+        with open(os.path.join(inst, ROOT_IMAGE + ".size")) as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return os.path.getsize(image)
+
+
+def _write_size(inst: str, size: int) -> None:
+    with open(os.path.join(inst, ROOT_IMAGE + ".size"), "w") as f:
+        f.write(str(size))
+
+
+def _grow(inst: str, image: str, mnt: str, size: int, offline: bool) -> None:
+    """Grow the filesystem to ``size``: online while mounted where the kernel lets us
+    (it may refuse: no CAP_SYS_RESOURCE in a container), else offline when the instance
+    is stopped (``offline``); a running instance then gets it at its next start."""
+    if os.path.getsize(image) < size:
+        with open(image, "r+b") as f:
+            f.truncate(size)
+    device = mounted_device(mnt)
+    if device is not None:
+        try:
+            _run("losetup", "--set-capacity", device)
+            _run("resize2fs", device)
+            _write_size(inst, size)
+            return
+        except DiskError as exc:
+            if not offline:
+                LOG.info("root disk of %s grows at its next start: %s", inst, exc)
+                return
+        release_root_disk(inst)
+    if not offline:
+        return
+    proc = subprocess.run(["e2fsck", "-f", "-p", image], capture_output=True, text=True,
+                          timeout=600, check=False)
+    if proc.returncode > 2:  # 1 and 2: errors corrected
+        raise DiskError(f"e2fsck {image}: {(proc.stderr or proc.stdout).strip()[-300:]}")
+    _run("resize2fs", image)
+    _write_size(inst, size)
 
 
 def release_root_disk(inst: str) -> None:
@@ -208,7 +245,8 @@ def release_root_disk(inst: str) -> None:
 def wipe_root_disk(inst: str) -> None:
     """Rebuild: the instance's layer is dropped (a new root filesystem), volumes stay."""
     release_root_disk(inst)
-    for name in ("upper", "work", "rescue-upper", "rescue-work", ROOT_MOUNT, ROOT_IMAGE):
+    for name in ("upper", "work", "rescue-upper", "rescue-work", ROOT_MOUNT, ROOT_IMAGE,
+                 ROOT_IMAGE + ".size"):
         path = os.path.join(inst, name)
         if os.path.islink(path) or os.path.isfile(path):
             os.unlink(path)
