@@ -23,7 +23,8 @@ import pytest
 from pocketstack.compute.drivers.container import dockerimage
 
 COMMAND = ("echo docker-cmd-ran; echo greeting=$GREETING; echo cwd=$(pwd); "
-           "echo dir=$(ls /dir); test -e /etc/old.txt || echo old-gone; exec sleep 100000")
+           "echo dir=$(ls /dir); ip -4 -o addr show dev eth0; ip route; "
+           "test -e /etc/old.txt || echo old-gone; exec sleep 100000")
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes | None = None, mode: int = 0o644,
@@ -53,7 +54,7 @@ def docker_archive(busybox: str, oci: bool = False) -> bytes:
     d = {"kind": tarfile.DIRTYPE, "mode": 0o755}
     base = _layer([("bin", d), ("bin/busybox", {"data": bb, "mode": 0o755})]
                   + [(f"bin/{a}", {"link": "busybox"}) for a in
-                     ("sh", "ls", "sleep", "cat", "df", "fallocate", "rm", "test")]
+                     ("sh", "ls", "sleep", "cat", "df", "fallocate", "rm", "test", "ip")]
                   + [("etc", d), ("etc/old.txt", {"data": b"old\n"}), ("dir", d),
                      ("dir/a", {"data": b"a"}), ("dir/b", {"data": b"b"})])
     top = gzip.compress(_layer([("etc/.wh.old.txt", {}), ("dir", d),
@@ -106,7 +107,7 @@ def test_docker_archive_unpacks_with_whiteouts(tmp_path: Any, oci: bool) -> None
     run = dockerimage.unpack(str(archive), str(dest), str(tmp_path / "scratch"))
     assert run["init"] == ["/bin/sh", "-c", COMMAND]
     assert run["env"] == {"PATH": "/usr/bin:/bin", "GREETING": "hello-from-env"}
-    assert run["workdir"] == "/app"
+    assert run["workdir"] == "/app" and run["network"] == "static"
     assert sorted(os.listdir(dest / "dir")) == ["c"]  # opaque: a and b are gone
     assert not (dest / "etc" / "old.txt").exists()  # whiteout
     assert os.readlink(dest / "bin" / "sh") == "busybox"
@@ -142,7 +143,10 @@ def test_docker_image_runs_its_command(ccloud: Any, tmp_path: Any) -> None:
                "--file", str(archive), "--public", "ct-docker-image")
     server = ccloud.boot("ct-docker", image="ct-docker-image")
     text = ccloud.wait_console(server["id"], "old-gone")
-    for line in ("docker-cmd-ran", "greeting=hello-from-env", "cwd=/app", "dir=c"):
+    subnet = ccloud.cli("subnet", "show", "private-subnet", "-f", "json")
+    for line in ("docker-cmd-ran", "greeting=hello-from-env", "cwd=/app", "dir=c",
+                 f"inet {server['ip']}/{subnet['cidr'].split('/')[1]}",  # set from outside
+                 f"default via {subnet['gateway_ip']} dev eth0"):
         assert line in text, text
     assert ccloud.status(server["id"])["status"] == "ACTIVE"
     ccloud.delete_and_check(server)

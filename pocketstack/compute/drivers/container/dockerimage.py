@@ -9,7 +9,8 @@ whiteouts of the image spec: ``dir/.wh.NAME`` removes ``NAME`` of the lower laye
 
 As with Nova's docker driver, the image's command is the workload: ``Entrypoint`` +
 ``Cmd`` run as the instance's PID 1 with the image's ``Env`` and ``WorkingDir``
-(:func:`runtime`); when the command exits the instance is shut off.
+(:func:`runtime`); when the command exits the instance is shut off. Its interfaces get
+their ports' addresses from outside (:mod:`.staticnet`): nothing in it asks DHCP.
 """
 
 from __future__ import annotations
@@ -164,4 +165,5 @@ def runtime(config: dict[str, Any], root: str) -> dict[str, Any]:
         raise DockerImageError(f"the image's command {argv[0]!r} is not in its PATH")
     workdir = str(cfg.get("WorkingDir") or "/")
     return {"init": [exe] + argv[1:], "env": env,
-            "workdir": workdir if workdir.startswith("/") else "/" + workdir}
+            "workdir": workdir if workdir.startswith("/") else "/" + workdir,
+            "network": "static"}  # no DHCP client: addresses set from outside

@@ -243,6 +243,11 @@ class ContainerDriver(ComputeDriver):
             if drive and disks.CONFIG_DRIVE_DEVICE not in cfg["devices"]:
                 self._attach(uuid, drive, disks.CONFIG_DRIVE_DEVICE, read_only=True)
             self._plug_ports(uuid)
+            if cfg.get("network") == "static":  # a docker image: no DHCP client in it
+                from pocketstack.compute.drivers.container import staticnet
+
+                staticnet.configure(netns_name(uuid), self._dataplane.ports_for_instance(uuid),
+                                    self._dataplane.net.subnet_info)
             took("ports")
             self._start(uuid, "spawn")
             took("start")

@@ -125,10 +125,11 @@ class RootfsCache:
                 run = json.load(f)
             if isinstance(run, dict) and run.get("init"):
                 return {"init": run["init"], "env": run.get("env") or {},
-                        "workdir": run.get("workdir") or "/"}
+                        "workdir": run.get("workdir") or "/", "network": run.get("network")}
         except (OSError, ValueError):
             pass
-        return {"init": [self.init_path(image_id)], "env": {}, "workdir": "/"}
+        return {"init": [self.init_path(image_id)], "env": {}, "workdir": "/",
+                "network": None}
 
     def init_path(self, image_id: str) -> str:
         root = self.path(image_id)
