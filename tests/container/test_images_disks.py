@@ -173,8 +173,7 @@ def test_root_disk_is_the_flavors_size_and_grows_on_resize(ccloud: Any) -> None:
         assert ccloud.status(uuid)["status"] == "VERIFY_RESIZE"
         ccloud.cli("server", "resize", "confirm", uuid, cloud="pocketstack")
         ccloud.wait_status(uuid, "ACTIVE")
-        # grown online where the kernel lets us, else (a container without
-        # CAP_SYS_RESOURCE, as here) offline at the next start
+        # grown (offline) at the next start
         ccloud.cli("server", "reboot", "--hard", "--wait", uuid, cloud="pocketstack")
         _booted(ccloud, uuid, 2)
         assert _df_kib(ccloud, uuid) > 1800 * 1024

@@ -221,8 +221,6 @@ class ContainerDriver(ComputeDriver):
             lower = self._rootfs.get(instance.get("image_ref"))
             took("rootfs")
             os.makedirs(inst, mode=0o700, exist_ok=True)
-            if self._read_pid(uuid, "init.pid") is not None:  # resized while running
-                disks.ensure_root_disk(inst, instance.get("root_gb"), create=False)
             ip.netns_add(netns_name(uuid))
             took("netns")
             procs = self.cgroups.create(uuid, instance.get("vcpus") or 1,
@@ -300,7 +298,7 @@ class ContainerDriver(ComputeDriver):
         if self._read_pid(uuid, "init.pid") is not None:
             return
         cfg = self._config(uuid)
-        disks.ensure_root_disk(inst, cfg.get("root_gb"))  # made, grown or mounted again
+        cfg["root_disk"] = disks.ensure_root_disk(inst, cfg.get("root_gb"))  # the shim mounts it
         cfg["reason"] = reason
         self._write_config(uuid, cfg)
         for name in ("init.pid", "shim.pid"):
@@ -456,8 +454,10 @@ class ContainerDriver(ComputeDriver):
         if thaw:
             self.cgroups.freeze(uuid, True)
         try:
+            loop = disks.root_loop(inst)
             disks.stream_filesystem([upper, cfg["lower"]], os.path.join(inst, "snapshot-mnt"),
-                                    write)
+                                    write, (loop, os.path.join(inst, disks.ROOT_MOUNT))
+                                    if loop else None)
         finally:
             if thaw:
                 self.cgroups.freeze(uuid, False)
