@@ -92,7 +92,7 @@ def stream_filesystem(layers: list[str], mnt: str, write: Callable[[bytes], Any]
     """Tar the union of ``layers`` (top first) through ``write``; ``disk``: (loop
     device, mountpoint) of a root disk holding the top layer, mounted first."""
     os.makedirs(mnt, exist_ok=True)
-    script = ('{ [ -z "$3" ] || mount -t ext4 -o ro "$3" "$4"; } && '
+    script = ('{ [ -z "$3" ] || mount -t ext4 "$3" "$4"; } && '
               'mount -t overlay overlay -o "lowerdir=$2" "$1" && '
               'exec tar --numeric-owner --xattrs -cf - -C "$1" .')
     proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c",
