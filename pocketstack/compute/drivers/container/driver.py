@@ -449,7 +449,8 @@ class ContainerDriver(ComputeDriver):
             return False
         inst = self._inst(uuid)
         upper = os.path.join(inst, "upper")
-        os.makedirs(upper, exist_ok=True)
+        if not os.path.islink(upper):  # a link into the root disk (mounted in the snapshot)
+            os.makedirs(upper, exist_ok=True)
         thaw = self._read_pid(uuid, "init.pid") is not None and not self.cgroups.frozen(uuid)
         if thaw:
             self.cgroups.freeze(uuid, True)
