@@ -57,8 +57,12 @@ def _finish(svc: "ComputeService", uuid: str, host: str | None, previous: str) -
     view = svc.tasks.spawn_view(inst)  # (a new config drive: the instance changed)
     try:
         if host:
-            svc.driver.destroy(host, view)
-            svc.driver.spawn(host, view)
+            rebuild_in_place = getattr(svc.driver, "rebuild", None)
+            if rebuild_in_place is not None:  # keeps the volumes attached (as Nova)
+                rebuild_in_place(host, view)
+            else:
+                svc.driver.destroy(host, view)
+                svc.driver.spawn(host, view)
             if previous == states.STOPPED:
                 svc.driver.power_off(host, view)
     except Exception as exc:  # the fake driver's injected failures

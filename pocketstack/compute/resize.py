@@ -125,7 +125,8 @@ class Resizes:
             svc.migrations.update(mig_uuid, status="error")
             return
         view = {**svc.tasks.spawn_view(inst),
-                "vcpus": flavor["vcpus"], "memory_mb": flavor["memory_mb"]}  # new limits
+                "vcpus": flavor["vcpus"], "memory_mb": flavor["memory_mb"],  # new limits
+                "root_gb": flavor.get("root_gb"), "ephemeral_gb": flavor.get("ephemeral_gb")}
         source = inst.resize_from or {}
         try:
             self._move(inst.host, host, view)

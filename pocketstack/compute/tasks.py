@@ -43,7 +43,8 @@ ACTIONS: dict[str, tuple[str, str, int]] = {
 def driver_view(inst: Instance) -> dict[str, Any]:
     return {"uuid": inst.uuid, "name": inst.display_name, "metadata": dict(inst.server_metadata
                                                                           or {}),
-            "vcpus": inst.vcpus, "memory_mb": inst.memory_mb, "image_ref": inst.image_ref}
+            "vcpus": inst.vcpus, "memory_mb": inst.memory_mb, "image_ref": inst.image_ref,
+            "root_gb": inst.root_gb, "ephemeral_gb": inst.ephemeral_gb}
 
 
 class _Gone(Exception):

@@ -231,7 +231,8 @@ class ContainerDriver(ComputeDriver):
                    "console_cap": self.conf.get("container", "console_log_max_bytes"),
                    "cgroup_procs": procs, "image_ref": instance.get("image_ref"),
                    "vcpus": instance.get("vcpus"), "memory_mb": instance.get("memory_mb"),
-                   "init": [self._rootfs.init_path(instance["image_ref"])], "ports": [],
+                   "root_gb": instance.get("root_gb"),
+                   **self._rootfs.runtime(instance["image_ref"]), "ports": [],
                    "devices": previous.get("devices") or {}}
             if previous.get("rescue"):
                 cfg["rescue"] = previous["rescue"]
@@ -240,6 +241,11 @@ class ContainerDriver(ComputeDriver):
             if drive and disks.CONFIG_DRIVE_DEVICE not in cfg["devices"]:
                 self._attach(uuid, drive, disks.CONFIG_DRIVE_DEVICE, read_only=True)
             self._plug_ports(uuid)
+            if cfg.get("network") == "static":  # a docker image: no DHCP client in it
+                from pocketstack.compute.drivers.container import staticnet
+
+                staticnet.configure(netns_name(uuid), self._dataplane.ports_for_instance(uuid),
+                                    self._dataplane.net.subnet_info)
             took("ports")
             self._start(uuid, "spawn")
             took("start")
@@ -294,6 +300,7 @@ class ContainerDriver(ComputeDriver):
         if self._read_pid(uuid, "init.pid") is not None:
             return
         cfg = self._config(uuid)
+        cfg["root_disk"] = disks.ensure_root_disk(inst, cfg.get("root_gb"))  # the shim mounts it
         cfg["reason"] = reason
         self._write_config(uuid, cfg)
         for name in ("init.pid", "shim.pid"):
@@ -384,6 +391,24 @@ class ContainerDriver(ComputeDriver):
     def destroy(self, host: str, instance: dict[str, Any]) -> None:
         self._cleanup(instance["uuid"])
 
+    def rebuild(self, host: str, instance: dict[str, Any]) -> None:
+        """A new root filesystem from the (new) image, as Nova rebuilds: the instance's
+        layer and root disk are dropped; its volumes stay attached (the same loop
+        devices, nodes made again by the new boot), ports and limits are kept."""
+        uuid = instance["uuid"]
+        if not self._config(uuid):
+            self.spawn(host, instance)
+            return
+        self._stop(uuid, self.conf.get("container", "shutdown_timeout"))
+        disks.wipe_root_disk(self._inst(uuid))
+        cfg = self._config(uuid)
+        cfg.pop("rescue", None)
+        drive = (cfg.get("devices") or {}).pop(disks.CONFIG_DRIVE_DEVICE, None)
+        self._write_config(uuid, cfg)
+        if drive:  # the compute manager wrote a new one (the instance changed)
+            disks.loop_detach(drive["loop"], drive.get("file"))
+        self.spawn(host, instance)
+
     # -- rescue ------------------------------------------------------------------------
     def rescue(self, host: str, instance: dict[str, Any],
                rescue_image: dict[str, Any] | None) -> None:
@@ -400,7 +425,7 @@ class ContainerDriver(ComputeDriver):
             shutil.rmtree(os.path.join(self._inst(uuid), d), ignore_errors=True)
         cfg = self._config(uuid)
         cfg["rescue"] = {"lower": lower, "image_ref": image_id, "disk_at": "/mnt/rescue",
-                         "init": [self._rootfs.init_path(image_id)]}
+                         **self._rootfs.runtime(image_id)}
         self._write_config(uuid, cfg)
         self._plug_ports(uuid)
         self._start(uuid, "rescue")
@@ -426,13 +451,16 @@ class ContainerDriver(ComputeDriver):
             return False
         inst = self._inst(uuid)
         upper = os.path.join(inst, "upper")
-        os.makedirs(upper, exist_ok=True)
+        if not os.path.islink(upper):  # a link into the root disk (mounted in the snapshot)
+            os.makedirs(upper, exist_ok=True)
         thaw = self._read_pid(uuid, "init.pid") is not None and not self.cgroups.frozen(uuid)
         if thaw:
             self.cgroups.freeze(uuid, True)
         try:
+            loop = disks.root_loop(inst)
             disks.stream_filesystem([upper, cfg["lower"]], os.path.join(inst, "snapshot-mnt"),
-                                    write)
+                                    write, (loop, os.path.join(inst, disks.ROOT_MOUNT))
+                                    if loop else None)
         finally:
             if thaw:
                 self.cgroups.freeze(uuid, False)
@@ -486,6 +514,7 @@ class ContainerDriver(ComputeDriver):
         inst = self._inst(uuid)
         cfg = self._config(uuid)
         self._stop(uuid, 0)
+        disks.release_root_disk(inst)
         self.cgroups.remove(uuid)
         for dev in (cfg.get("devices") or {}).values():
             disks.loop_detach(dev["loop"], dev.get("file"))

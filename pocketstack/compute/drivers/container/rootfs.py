@@ -2,7 +2,9 @@
 
 The image's bytes come through the compute image cache (``compute/imagecache.py``: by
 file from the image store where it can, hash verified), then are unpacked with GNU tar
-into ``_base/<image id>/rootfs``. Instances layer an overlay on it, so boot copies
+into ``_base/<image id>/rootfs``; a ``docker save`` archive (container_format ``docker``)
+has its layers applied in order instead (:mod:`.dockerimage`), and what the image runs
+(its Entrypoint/Cmd, Env, WorkingDir) is kept in ``_base/<image id>/runtime.json``. Instances layer an overlay on it, so boot copies
 nothing. The cache's cleanup (off by default) removes an entry and its rootfs only when no
 instance on any host uses the image.
 """
@@ -14,10 +16,12 @@ import os
 import shutil
 import subprocess
 import tarfile
+import json
 import threading
 from typing import TYPE_CHECKING, Any
 
 from pocketstack.compute.drivers.base import BuildFailed
+from pocketstack.compute.drivers.container import dockerimage
 from pocketstack.compute.imagecache import ImageFetchError, image_cache
 
 if TYPE_CHECKING:
@@ -76,10 +80,31 @@ class RootfsCache:
         except ImageFetchError as exc:
             raise BuildFailed(str(exc)) from None
         if not tarfile.is_tarfile(path):
-            raise BuildFailed(f"image {image_id} is not a rootfs tarball")
+            raise BuildFailed(f"image {image_id} is not a rootfs tarball"
+                              + (" or docker save archive"
+                                 if image.container_format == "docker" else ""))
         tmp = root + ".tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(tmp)
+        if image.container_format == "docker":
+            try:
+                run = dockerimage.unpack(path, tmp, root + ".archive")
+            except dockerimage.DockerImageError as exc:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise BuildFailed(f"image {image_id}: {exc}") from None
+        else:
+            run = self._untar(image_id, path, tmp)
+        with open(os.path.join(self.base, image_id, "runtime.json"), "w") as f:
+            json.dump(run, f)
+        shutil.rmtree(root, ignore_errors=True)
+        os.replace(tmp, root)
+        with open(os.path.join(self.base, image_id, "ready"), "w") as f:
+            f.write(image.os_hash_value or image.checksum or "")
+            f.write("\n")
+        LOG.info("image %s unpacked into %s", image_id, root)
+
+    @staticmethod
+    def _untar(image_id: str, path: str, tmp: str) -> dict[str, Any]:
         proc = subprocess.run(["tar", "--numeric-owner", "-xpf", path, "-C", tmp],
                               capture_output=True, text=True, timeout=600, check=False)
         if proc.returncode != 0:
@@ -89,12 +114,22 @@ class RootfsCache:
                 not os.path.lexists(os.path.join(tmp, "sbin", "init")):
             shutil.rmtree(tmp, ignore_errors=True)
             raise BuildFailed(f"image {image_id} has no /init or /sbin/init to boot")
-        shutil.rmtree(root, ignore_errors=True)
-        os.replace(tmp, root)
-        with open(os.path.join(self.base, image_id, "ready"), "w") as f:
-            f.write(image.os_hash_value or image.checksum or "")
-            f.write("\n")
-        LOG.info("image %s unpacked into %s", image_id, root)
+        return {"init": ["/init" if os.path.lexists(os.path.join(tmp, "init"))
+                         else "/sbin/init"]}
+
+    def runtime(self, image_id: str) -> dict[str, Any]:
+        """What the image runs as PID 1: ``{"init": argv}`` (+ ``env``, ``workdir`` for
+        docker images), for the instance's config.json."""
+        try:
+            with open(os.path.join(self.base, image_id, "runtime.json")) as f:
+                run = json.load(f)
+            if isinstance(run, dict) and run.get("init"):
+                return {"init": run["init"], "env": run.get("env") or {},
+                        "workdir": run.get("workdir") or "/", "network": run.get("network")}
+        except (OSError, ValueError):
+            pass
+        return {"init": [self.init_path(image_id)], "env": {}, "workdir": "/",
+                "network": None}
 
     def init_path(self, image_id: str) -> str:
         root = self.path(image_id)

@@ -88,9 +88,11 @@ def _child(cfg: dict[str, Any], write_fd: int, sync_fd: int) -> None:
     inst = cfg["dir"]
     root = os.path.join(inst, "rootfs")
     linux.unshare(linux.CLONE_NEWNS)
+    linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+    if cfg.get("root_disk"):  # the flavor's disk (upper, work link into it): here only
+        linux.mount(cfg["root_disk"], os.path.join(inst, "disk"), "ext4", 0)
     for d in ("rootfs", "upper", "work"):
         os.makedirs(os.path.join(inst, d), exist_ok=True)
-    linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
     rescue = cfg.get("rescue")
     layer = "rescue-" if rescue else ""  # rescue: the rescue image over a fresh layer
     for d in (layer + "upper", layer + "work"):
@@ -124,7 +126,12 @@ def _child(cfg: dict[str, Any], write_fd: int, sync_fd: int) -> None:
             os.close(fd)
     env = {"PATH": "/sbin:/bin:/usr/sbin:/usr/bin", "HOME": "/root", "TERM": "linux",
            "container": "pocketstack", "INSTANCE_UUID": cfg.get("uuid", "")}
-    argv = (rescue or cfg).get("init") or ["/init"]
+    run = rescue or cfg  # a docker image's Env and WorkingDir (dockerimage.runtime)
+    env.update(run.get("env") or {})
+    if run.get("workdir", "/") != "/":
+        os.makedirs(run["workdir"], exist_ok=True)
+        os.chdir(run["workdir"])
+    argv = run.get("init") or ["/init"]
     os.execve(argv[0], argv, env)
 
 

@@ -1,0 +1,214 @@
+"""Docker images, root disk limits and rebuild with volumes, with the real CLI.
+
+A ``docker save`` archive is built here with tarfile from the static busybox (no Docker
+daemon): two layers, the second gzip'd with a whiteout and an opaque directory, and a
+config whose Entrypoint/Cmd/Env/WorkingDir the instance runs. The flavor's disk is the
+size of the instance's writable layer (ENOSPC beyond it; a resize grows it). Rebuild
+keeps the attached volumes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import subprocess
+import tarfile
+import time
+from typing import Any
+
+import pytest
+
+from pocketstack.compute.drivers.container import dockerimage
+
+COMMAND = ("echo docker-cmd-ran; echo greeting=$GREETING; echo cwd=$(pwd); "
+           "echo dir=$(ls /dir); ip -4 -o addr show dev eth0; ip route; "
+           "test -e /etc/old.txt || echo old-gone; exec sleep 100000")
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes | None = None, mode: int = 0o644,
+         link: str | None = None, kind: bytes = tarfile.REGTYPE) -> None:
+    info = tarfile.TarInfo(name)
+    info.mode, info.mtime = mode, 0
+    if link is not None:
+        info.type, info.linkname = tarfile.SYMTYPE, link
+    elif kind == tarfile.DIRTYPE:
+        info.type = kind
+    else:
+        info.size = len(data or b"")
+    tar.addfile(info, io.BytesIO(data or b"") if info.isreg() else None)
+
+
+def _layer(entries: list[tuple[Any, ...]]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for entry in entries:
+            _add(tar, *entry[:1], **entry[1])
+    return buf.getvalue()
+
+
+def docker_archive(busybox: str, oci: bool = False) -> bytes:
+    with open(busybox, "rb") as f:
+        bb = f.read()
+    d = {"kind": tarfile.DIRTYPE, "mode": 0o755}
+    base = _layer([("bin", d), ("bin/busybox", {"data": bb, "mode": 0o755})]
+                  + [(f"bin/{a}", {"link": "busybox"}) for a in
+                     ("sh", "ls", "sleep", "cat", "df", "fallocate", "rm", "test", "ip")]
+                  + [("etc", d), ("etc/old.txt", {"data": b"old\n"}), ("dir", d),
+                     ("dir/a", {"data": b"a"}), ("dir/b", {"data": b"b"})])
+    top = gzip.compress(_layer([("etc/.wh.old.txt", {}), ("dir", d),
+                                ("dir/.wh..wh..opq", {}), ("dir/c", {"data": b"c"}),
+                                ("app", d)]))
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {
+        "Entrypoint": ["sh", "-c"], "Cmd": [COMMAND], "WorkingDir": "/app",
+        "Env": ["PATH=/usr/bin:/bin", "GREETING=hello-from-env"]}}).encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        if oci:
+            import hashlib
+
+            def blob(data: bytes) -> str:
+                digest = hashlib.sha256(data).hexdigest()
+                _add(tar, f"blobs/sha256/{digest}", data)
+                return f"sha256:{digest}"
+
+            manifest = json.dumps({"schemaVersion": 2, "config": {"digest": blob(config)},
+                                   "layers": [{"digest": blob(base)},
+                                              {"digest": blob(top)}]}).encode()
+            _add(tar, "oci-layout", b'{"imageLayoutVersion": "1.0.0"}')
+            _add(tar, "index.json", json.dumps({"schemaVersion": 2, "manifests": [
+                {"digest": blob(manifest)}]}).encode())
+        else:
+            for name, data in (("l1/layer.tar", base), ("l2/layer.tar", top),
+                               ("cfg.json", config)):
+                _add(tar, name, data)
+            _add(tar, "manifest.json", json.dumps([{
+                "Config": "cfg.json", "RepoTags": ["ct/busybox:latest"],
+                "Layers": ["l1/layer.tar", "l2/layer.tar"]}]).encode())
+    return buf.getvalue()
+
+
+def _busybox() -> str:
+    from pocketstack.image.seed import find_busybox
+
+    path = find_busybox()
+    if path is None:
+        pytest.skip("no static busybox")
+    return path
+
+
+@pytest.mark.parametrize("oci", [False, True])
+def test_docker_archive_unpacks_with_whiteouts(tmp_path: Any, oci: bool) -> None:
+    archive = tmp_path / "image.tar"
+    archive.write_bytes(docker_archive(_busybox(), oci=oci))
+    dest = tmp_path / "rootfs"
+    dest.mkdir()
+    run = dockerimage.unpack(str(archive), str(dest), str(tmp_path / "scratch"))
+    assert run["init"] == ["/bin/sh", "-c", COMMAND]
+    assert run["env"] == {"PATH": "/usr/bin:/bin", "GREETING": "hello-from-env"}
+    assert run["workdir"] == "/app" and run["network"] == "static"
+    assert sorted(os.listdir(dest / "dir")) == ["c"]  # opaque: a and b are gone
+    assert not (dest / "etc" / "old.txt").exists()  # whiteout
+    assert os.readlink(dest / "bin" / "sh") == "busybox"
+    assert not list(dest.rglob(".wh.*")) and not (tmp_path / "scratch").exists()
+
+
+def test_docker_archive_errors_are_clear(tmp_path: Any) -> None:
+    bad = tmp_path / "bad.tar"
+    with tarfile.open(bad, "w") as tar:
+        _add(tar, "manifest.json", json.dumps([{"Config": "../etc/passwd",
+                                                "Layers": []}]).encode())
+    with pytest.raises(dockerimage.DockerImageError, match="leaves the image"):
+        dockerimage.unpack(str(bad), str(tmp_path), str(tmp_path / "s"))
+    with pytest.raises(dockerimage.DockerImageError, match="no Entrypoint or Cmd"):
+        dockerimage.runtime({"config": {"Env": ["A=1"]}}, str(tmp_path))
+
+
+def _booted(ccloud: Any, uuid: str, times: int, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while ccloud.console(uuid).count("up: httpd on port 80") < times:
+        assert time.monotonic() < deadline, ccloud.console(uuid)
+        time.sleep(0.2)
+
+
+def _in(ccloud: Any, uuid: str, script: str) -> subprocess.CompletedProcess[str]:
+    return ccloud.in_instance(uuid, "sh", "-c", script)
+
+
+def test_docker_image_runs_its_command(ccloud: Any, tmp_path: Any) -> None:
+    archive = tmp_path / "docker.tar"
+    archive.write_bytes(docker_archive(_busybox()))
+    ccloud.cli("image", "create", "--container-format", "docker", "--disk-format", "raw",
+               "--file", str(archive), "--public", "ct-docker-image")
+    server = ccloud.boot("ct-docker", image="ct-docker-image")
+    text = ccloud.wait_console(server["id"], "old-gone")
+    subnet = ccloud.cli("subnet", "show", "private-subnet", "-f", "json")
+    for line in ("docker-cmd-ran", "greeting=hello-from-env", "cwd=/app", "dir=c",
+                 f"inet {server['ip']}/{subnet['cidr'].split('/')[1]}",  # set from outside
+                 f"default via {subnet['gateway_ip']} dev eth0"):
+        assert line in text, text
+    assert ccloud.status(server["id"])["status"] == "ACTIVE"
+    ccloud.delete_and_check(server)
+    ccloud.cli("image", "delete", "ct-docker-image")
+
+
+def _df_kib(ccloud: Any, uuid: str) -> int:
+    out = _in(ccloud, uuid, "df -k / | tail -1").stdout.split()
+    return int(out[1])
+
+
+def test_root_disk_is_the_flavors_size_and_grows_on_resize(ccloud: Any) -> None:
+    server = ccloud.boot("ct-disk")  # m1.nano: disk 1
+    uuid = server["id"]
+    ccloud.wait_console(uuid, "up: httpd on port 80")
+    assert 900 * 1024 < _df_kib(ccloud, uuid) <= 1024 * 1024
+    full = _in(ccloud, uuid, "fallocate -l 1200M /big")
+    assert full.returncode != 0 and "No space left" in full.stderr, full
+    assert _in(ccloud, uuid, "rm -f /big && fallocate -l 100M /big").returncode == 0
+    ccloud.cli("flavor", "create", "--ram", "64", "--disk", "2", "--vcpus", "1", "ct-disk2")
+    try:
+        ccloud.cli("server", "resize", "--flavor", "ct-disk2", "--wait", uuid,
+                   cloud="pocketstack")
+        assert ccloud.status(uuid)["status"] == "VERIFY_RESIZE"
+        ccloud.cli("server", "resize", "confirm", uuid, cloud="pocketstack")
+        ccloud.wait_status(uuid, "ACTIVE")
+        # grown (offline) at the next start
+        ccloud.cli("server", "reboot", "--hard", "--wait", uuid, cloud="pocketstack")
+        _booted(ccloud, uuid, 2)
+        assert _df_kib(ccloud, uuid) > 1800 * 1024
+        assert _in(ccloud, uuid, "test -e /big && fallocate -l 1500M /big2").returncode == 0
+        ccloud.delete_and_check(server)  # the disk's mount and loop device are gone too
+    finally:
+        ccloud.cli("flavor", "delete", "ct-disk2", check=False)
+
+
+def test_rebuild_keeps_the_attached_volume(ccloud: Any) -> None:
+    server = ccloud.boot("ct-rebuild-vol")
+    uuid = server["id"]
+    ccloud.wait_console(uuid, "up: httpd on port 80")
+    vol = ccloud.cli("volume", "create", "--size", "1", "-f", "json", "ct-rv",
+                     cloud="pocketstack")
+    deadline = time.monotonic() + 60
+    while ccloud.cli("volume", "show", vol["id"], "-f", "json",
+                     cloud="pocketstack")["status"] != "available":
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    ccloud.cli("server", "add", "volume", uuid, vol["id"], cloud="pocketstack")
+    device = ccloud.cli("volume", "show", vol["id"], "-f", "json",
+                        cloud="pocketstack")["attachments"][0]["device"]
+    wrote = _in(ccloud, uuid, f"echo kept-across-rebuild > {device} && echo x > /root/mark")
+    assert wrote.returncode == 0, wrote.stderr
+    pid = ccloud.init_pid(uuid)
+    ccloud.cli("server", "rebuild", "--image", "pocketstack-busybox", "--wait", uuid,
+               cloud="pocketstack")
+    ccloud.wait_status(uuid, "ACTIVE")
+    ccloud.wait_console(uuid, "up: httpd on port 80")
+    assert ccloud.init_pid(uuid) not in (None, pid)
+    assert _in(ccloud, uuid, "test -e /root/mark").returncode == 1  # a new root
+    assert _in(ccloud, uuid, f"test -b {device}").returncode == 0  # the volume is still in
+    assert _in(ccloud, uuid, f"head -c 19 {device}").stdout == "kept-across-rebuild"
+    shown = ccloud.cli("volume", "show", vol["id"], "-f", "json", cloud="pocketstack")
+    assert shown["status"] == "in-use" and shown["attachments"][0]["server_id"] == uuid
+    ccloud.delete_and_check(server)
+    ccloud.cli("volume", "delete", vol["id"], cloud="pocketstack")
