@@ -182,6 +182,25 @@ class ContainerCloud:
             time.sleep(0.5)
         raise AssertionError(f"{uuid} not {status}: {self.status(uuid)}")
 
+    def booted(self, uuid: str, times: int, timeout: float = 90) -> None:
+        """Wait for the instance's init to be up for the ``times``-th time (the console keeps
+        the earlier boots)."""
+        deadline = time.monotonic() + timeout
+        while self.console(uuid).count("up: httpd on port 80") < times:
+            assert time.monotonic() < deadline, self.console(uuid)
+            time.sleep(0.2)
+
+    def volume(self, name: str, timeout: float = 60) -> dict[str, Any]:
+        """A new 1 GiB volume (real CLI), once it is available."""
+        vol = self.cli("volume", "create", "--size", "1", "-f", "json", name,
+                       cloud="pocketstack")
+        deadline = time.monotonic() + timeout
+        while self.cli("volume", "show", vol["id"], "-f", "json",
+                       cloud="pocketstack")["status"] != "available":
+            assert time.monotonic() < deadline, f"volume {name} not available"
+            time.sleep(0.3)
+        return vol
+
     def delete_and_check(self, server: dict[str, Any]) -> None:
         """server delete --wait, then: no file, process, namespace, cgroup, mount,
         DHCP reservation or loop device of it is left."""

@@ -15,7 +15,6 @@ import json
 import os
 import subprocess
 import tarfile
-import time
 from typing import Any
 
 import pytest
@@ -125,13 +124,6 @@ def test_docker_archive_errors_are_clear(tmp_path: Any) -> None:
         dockerimage.runtime({"config": {"Env": ["A=1"]}}, str(tmp_path))
 
 
-def _booted(ccloud: Any, uuid: str, times: int, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while ccloud.console(uuid).count("up: httpd on port 80") < times:
-        assert time.monotonic() < deadline, ccloud.console(uuid)
-        time.sleep(0.2)
-
-
 def _in(ccloud: Any, uuid: str, script: str) -> subprocess.CompletedProcess[str]:
     return ccloud.in_instance(uuid, "sh", "-c", script)
 
@@ -175,7 +167,7 @@ def test_root_disk_is_the_flavors_size_and_grows_on_resize(ccloud: Any) -> None:
         ccloud.wait_status(uuid, "ACTIVE")
         # grown (offline) at the next start
         ccloud.cli("server", "reboot", "--hard", "--wait", uuid, cloud="pocketstack")
-        _booted(ccloud, uuid, 2)
+        ccloud.booted(uuid, 2)
         assert _df_kib(ccloud, uuid) > 1800 * 1024
         assert _in(ccloud, uuid, "test -e /big && fallocate -l 1500M /big2").returncode == 0
         ccloud.delete_and_check(server)  # the disk's mount and loop device are gone too
@@ -187,13 +179,7 @@ def test_rebuild_keeps_the_attached_volume(ccloud: Any) -> None:
     server = ccloud.boot("ct-rebuild-vol")
     uuid = server["id"]
     ccloud.wait_console(uuid, "up: httpd on port 80")
-    vol = ccloud.cli("volume", "create", "--size", "1", "-f", "json", "ct-rv",
-                     cloud="pocketstack")
-    deadline = time.monotonic() + 60
-    while ccloud.cli("volume", "show", vol["id"], "-f", "json",
-                     cloud="pocketstack")["status"] != "available":
-        assert time.monotonic() < deadline
-        time.sleep(0.3)
+    vol = ccloud.volume("ct-rv")
     ccloud.cli("server", "add", "volume", uuid, vol["id"], cloud="pocketstack")
     device = ccloud.cli("volume", "show", vol["id"], "-f", "json",
                         cloud="pocketstack")["attachments"][0]["device"]

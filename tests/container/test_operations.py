@@ -25,15 +25,6 @@ def _mark(ccloud: Any, uuid: str, text: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def _booted(ccloud: Any, uuid: str, times: int, timeout: float = 90) -> None:
-    """Wait for the instance's init to be up for the ``times``-th time (the console keeps
-    the earlier boots)."""
-    deadline = time.monotonic() + timeout
-    while ccloud.console(uuid).count("up: httpd on port 80") < times:
-        assert time.monotonic() < deadline, ccloud.console(uuid)
-        time.sleep(0.2)
-
-
 def test_snapshot_is_the_instance_filesystem_and_boots(ccloud: Any) -> None:
     server = ccloud.boot("ct-snap")
     _mark(ccloud, server["id"], "written-before-the-snapshot")
@@ -59,13 +50,7 @@ def test_volume_is_a_block_device_in_the_instance(ccloud: Any) -> None:
     server = ccloud.boot("ct-vol")
     uuid = server["id"]
     ccloud.wait_console(uuid, "up: httpd on port 80")
-    vol = ccloud.cli("volume", "create", "--size", "1", "-f", "json", "ct-vol-1",
-                     cloud="pocketstack")
-    deadline = time.monotonic() + 60
-    while ccloud.cli("volume", "show", vol["id"], "-f", "json",
-                     cloud="pocketstack")["status"] != "available":
-        assert time.monotonic() < deadline
-        time.sleep(0.5)
+    vol = ccloud.volume("ct-vol-1")
     ccloud.cli("server", "add", "volume", uuid, vol["id"], cloud="pocketstack")
     shown = ccloud.cli("volume", "show", vol["id"], "-f", "json", cloud="pocketstack")
     assert shown["status"] == "in-use"
@@ -182,14 +167,14 @@ def test_rescue_boots_the_rescue_image_with_the_disk_at_mnt_rescue(ccloud: Any) 
     _mark(ccloud, uuid, "on-the-instance-disk")
     driver = _driver(ccloud)
     driver.rescue(driver.host, {"uuid": uuid}, None)
-    _booted(ccloud, uuid, 2)
+    ccloud.booted(uuid, 2)
     assert "(rescue)" in ccloud.console(uuid)
     rescued = ccloud.in_instance(uuid, "cat", "/mnt/rescue/root/mark")
     assert rescued.stdout.strip() == "on-the-instance-disk", rescued.stderr
     assert ccloud.in_instance(uuid, "test", "-e", "/root/mark").returncode == 1
     ccloud.in_instance(uuid, "sh", "-c", "echo fixed-in-rescue >> /mnt/rescue/root/mark")
     driver.unrescue(driver.host, {"uuid": uuid})
-    _booted(ccloud, uuid, 3)
+    ccloud.booted(uuid, 3)
     assert "(unrescue)" in ccloud.console(uuid)
     mark = ccloud.in_instance(uuid, "cat", "/root/mark").stdout.split()
     assert mark == ["on-the-instance-disk", "fixed-in-rescue"]

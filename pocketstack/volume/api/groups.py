@@ -7,6 +7,7 @@ from typing import Any
 from pocketstack.api import errors
 from pocketstack.api.request import Request
 from pocketstack.volume import common
+from pocketstack.volume.api.types import one_spec
 from pocketstack.volume.api.volumes import body_of
 from pocketstack.volume.common import vroute
 from pocketstack.volume.groups import Groups, GroupSnapshots, GroupTypes
@@ -105,12 +106,7 @@ class GroupTypesApi:
     @vroute("PUT", "/group_types/{type_id}/group_specs/{key}",
             policy="group:group_types_specs", min_version="3.11")
     def put_spec(self, req: Request, type_id: str, key: str) -> dict[str, Any]:
-        body = req.json()
-        if not isinstance(body, dict) or len(body) != 1:
-            raise errors.BadRequest("Request body contains too many items.")
-        if key not in body:
-            raise errors.BadRequest("Request body and URI mismatch")
-        return self.types.set_specs(type_id, body)
+        return self.types.set_specs(type_id, one_spec(req, key))
 
     @vroute("DELETE", "/group_types/{type_id}/group_specs/{key}", status=202,
             policy="group:group_types_specs", min_version="3.11")

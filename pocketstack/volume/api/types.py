@@ -19,6 +19,15 @@ def _specs_body(req: Request) -> dict[str, Any]:
     return body["extra_specs"]
 
 
+def one_spec(req: Request, key: str) -> dict[str, Any]:
+    """The body of a PUT on one spec key (extra specs, group specs): exactly ``{key: value}``."""
+    body = req.json()
+    if not isinstance(body, dict) or len(body) != 1:
+        raise errors.BadRequest("Request body contains too many items.")
+    if key not in body:
+        raise errors.BadRequest("Request body and URI mismatch")
+    return body
+
 class TypesApi:
     def __init__(self, types: Types) -> None:
         self.types = types
@@ -68,12 +77,7 @@ class TypesApi:
 
     @vroute("PUT", "/types/{type_id}/extra_specs/{key}", policy="volume:type:manage")
     def put_spec(self, req: Request, type_id: str, key: str) -> dict[str, Any]:
-        body = req.json()
-        if not isinstance(body, dict) or len(body) != 1:
-            raise errors.BadRequest("Request body contains too many items.")
-        if key not in body:
-            raise errors.BadRequest("Request body and URI mismatch")
-        return self.types.set_specs(type_id, body)
+        return self.types.set_specs(type_id, one_spec(req, key))
 
     @vroute("DELETE", "/types/{type_id}/extra_specs/{key}", status=202,
             policy="volume:type:manage")
