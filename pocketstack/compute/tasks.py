@@ -12,7 +12,7 @@ import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from pocketstack.compute import states
 from pocketstack.compute.drivers.base import BuildFailed, ComputeDriver
@@ -243,11 +243,10 @@ class Tasks:
         for hook in self.delete_hooks:
             hook(uuid)
         with self.db.write() as s:
-            row = s.scalar(select(Instance).where(Instance.uuid == uuid))
-            if row is not None:
-                now = utcnow()
-                row.deleted, row.vm_state, row.task_state = True, states.DELETED, None
-                row.power_state, row.terminated_at, row.updated_at = states.NOSTATE, now, now
+            now = utcnow()
+            s.execute(update(Instance).where(Instance.uuid == uuid).values(  # one statement
+                deleted=True, vm_state=states.DELETED, task_state=None,
+                power_state=states.NOSTATE, terminated_at=now, updated_at=now))
             self._event_in(s, uuid, request_id, "compute_terminate_instance", inst.host,
                            "Success", started)
             self.scheduler.release(inst.host, uuid, session=s)  # one transaction, not two

@@ -122,9 +122,7 @@ class Allocations:
         n = s.execute(delete(Allocation).where(Allocation.consumer_id == consumer)).rowcount
         if not n:
             return False
-        c = s.get(Consumer, consumer)
-        if c is not None:
-            s.delete(c)
+        s.execute(delete(Consumer).where(Consumer.uuid == consumer))  # no SELECT first
         return True
 
     def set_in(self, s: Session, requests: list[ConsumerRequest]) -> None:
