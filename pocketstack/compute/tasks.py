@@ -183,7 +183,8 @@ class Tasks:
                 self.scheduler.io_ops(host.host, -1)
             self.scheduler.build_result(host.host, ok=True)
             if not self._activate(uuid, (request_id, "compute__do_build_and_run_instance",
-                                         host.host, "Success", started)):  # deleted while spawning: undo the spawn and the claim
+                                         host.host, "Success", started)):
+                # deleted while spawning: undo the spawn and the claim
                 self.driver.destroy(host.host, driver_view(inst))
                 self.scheduler.release(host.host, uuid)
                 if self.networks is not None:
