@@ -144,30 +144,67 @@ def _python_filters(cloud: Any, rows: list[Any], filters: dict[str, Any]) -> lis
     return rows
 
 
+def _show_statement(with_ports: bool) -> Any:
+    """The server's view columns and three flags (has a volume, is in a group, has a port)
+    in one statement: most servers have none, and then nothing more is read."""
+    from sqlalchemy import bindparam, exists, literal
+
+    from pocketstack.compute.models import BlockDeviceMapping, ServerGroup
+
+    bdm = BlockDeviceMapping
+    flags = [exists().where(bdm.destination_type == "volume",
+                            bdm.instance_uuid == Instance.uuid).label("_has_volume"),
+             exists().where(type_coerce(ServerGroup.members, Text).contains(
+                 bindparam("member"))).label("_in_group")]
+    if with_ports:
+        from pocketstack.network.models import Port
+
+        flags.append(exists().where(Port.device_id == Instance.uuid).label("_has_port"))
+    else:
+        flags.append(literal(True).label("_has_port"))
+    return select(*(getattr(Instance, c) for c in SHOW_COLUMNS), *flags).where(
+        Instance.uuid == bindparam("uuid"))
+
+
+SHOW_COLUMNS = (*VIEW_COLUMNS, "deleted")
+_SHOW: dict[bool, Any] = {}
+
+
 def show_server(db: "Database", cloud: Any, uuid: str) -> tuple[Any, dict[str, Any]]:
-    """The instance row (or None) and what its view would otherwise ask in three more
-    sessions, all in one read: attached volumes, server groups, and whether it has ports.
-    The extras are for the view's per-request caches (``req._volumes_attached``,
-    ``req._server_groups``, ``req._ports`` when the server has no port)."""
+    """The instance's view columns as a :class:`ServerRow` (or None) and what its view would
+    otherwise ask in three more sessions, all in one read: attached volumes, server groups,
+    and whether it has ports. The extras are for the view's per-request caches
+    (``req._volumes_attached``, ``req._server_groups``, ``req._ports`` when the server has
+    no port). One plain statement (no ORM objects) for a server with none of them."""
     from pocketstack.compute.models import BlockDeviceMapping, ServerGroup
 
     net = getattr(cloud.service("network"), "net", None)
+    with_ports = net is not None and getattr(net, "db", None) is db
+    stmt = _SHOW.get(with_ports)
+    if stmt is None:
+        stmt = _SHOW[with_ports] = _show_statement(with_ports)
     extras: dict[str, Any] = {}
-    with db.read() as s:
-        inst = s.scalar(select(Instance).where(Instance.uuid == uuid))
-        if inst is None:
+    with db.reader.connect() as conn:
+        row = conn.execute(stmt, {"uuid": uuid, "member": f'"{uuid}"'}).first()
+        if row is None:
             return None, extras
-        extras["_volumes_attached"] = {"*": False, uuid: [tuple(r) for r in s.execute(
-            select(BlockDeviceMapping.volume_id, BlockDeviceMapping.delete_on_termination)
-            .where(BlockDeviceMapping.destination_type == "volume",
-                   BlockDeviceMapping.instance_uuid == uuid)
-            .order_by(BlockDeviceMapping.id))]}
-        groups = s.execute(select(ServerGroup.uuid, ServerGroup.members).where(
-            type_coerce(ServerGroup.members, Text).contains(f'"{uuid}"')))
-        extras["_server_groups"] = [g for g, members in groups if uuid in (members or [])]
-        if net is not None and getattr(net, "db", None) is db:
-            from pocketstack.network.models import Port
-
-            if s.scalar(select(Port.id).where(Port.device_id == uuid).limit(1)) is None:
-                extras["_ports"] = {uuid: []}  # no port: no address or group to look up
-    return inst, extras
+        values = row._asdict()
+        has_volume, in_group = values.pop("_has_volume"), values.pop("_in_group")
+        if not values.pop("_has_port"):
+            extras["_ports"] = {uuid: []}  # no port: no address or group to look up
+        volumes: list[tuple[Any, ...]] = []
+        if has_volume:
+            volumes = [tuple(r) for r in conn.execute(
+                select(BlockDeviceMapping.volume_id, BlockDeviceMapping.delete_on_termination)
+                .where(BlockDeviceMapping.destination_type == "volume",
+                       BlockDeviceMapping.instance_uuid == uuid)
+                .order_by(BlockDeviceMapping.id))]
+        extras["_volumes_attached"] = {"*": False, uuid: volumes}
+        groups: list[str] = []
+        if in_group:
+            groups = [g for g, members in conn.execute(
+                select(ServerGroup.uuid, ServerGroup.members).where(
+                    type_coerce(ServerGroup.members, Text).contains(f'"{uuid}"')))
+                      if uuid in (members or [])]
+        extras["_server_groups"] = groups
+    return ServerRow(values), extras

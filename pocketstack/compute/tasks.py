@@ -12,7 +12,7 @@ import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable
 
-from sqlalchemy import select
+from sqlalchemy import case, select, update
 
 from pocketstack.compute import states
 from pocketstack.compute.drivers.base import BuildFailed, ComputeDriver
@@ -130,15 +130,23 @@ class Tasks:
         while True:
             attempts += 1
             placed: list[Instance] = []
+            with self.db.read() as s:  # read before the claim: not under the write lock
+                loaded = s.scalar(select(Instance).where(Instance.uuid == uuid))
+            if loaded is None or loaded.deleted:
+                return
 
             def spawning(s: Any, host: Any) -> None:
-                """The host and SPAWNING, in the claim's transaction."""
-                inst = self._update_in(s, uuid, host=host.host, node=host.nodename,
-                                       availability_zone=host.availability_zone,
-                                       task_state=states.SPAWNING)
-                if inst is None:
+                """The host and SPAWNING, in the claim's transaction (one UPDATE)."""
+                fields = {"host": host.host, "node": host.nodename,
+                          "availability_zone": host.availability_zone,
+                          "task_state": states.SPAWNING, "updated_at": utcnow()}
+                if not s.execute(update(Instance).where(
+                        Instance.uuid == uuid, Instance.deleted.is_(False)).values(
+                        **fields)).rowcount:
                     raise _Gone()  # deleted meanwhile: undo the claim
-                placed.append(inst)
+                for k, v in fields.items():
+                    setattr(loaded, k, v)
+                placed.append(loaded)
 
             try:
                 host = self.scheduler.select_destination(spec, within=spawning)
@@ -174,16 +182,31 @@ class Tasks:
             finally:
                 self.scheduler.io_ops(host.host, -1)
             self.scheduler.build_result(host.host, ok=True)
-            done = self._update(uuid, vm_state=states.ACTIVE, task_state=None,
-                                power_state=states.RUNNING, launched_at=utcnow(), progress=0,
-                                event=(request_id, "compute__do_build_and_run_instance",
-                                       host.host, "Success", started))
-            if done is None:  # deleted while spawning: undo the spawn and the claim
+            if not self._activate(uuid, (request_id, "compute__do_build_and_run_instance",
+                                         host.host, "Success", started)):
+                # deleted while spawning: undo the spawn and the claim
                 self.driver.destroy(host.host, driver_view(inst))
                 self.scheduler.release(host.host, uuid)
                 if self.networks is not None:
                     self.networks.deallocate(uuid)
             return
+
+    def _activate(self, uuid: str, event: tuple[Any, ...]) -> bool:
+        """ACTIVE/RUNNING after a build, and its event, in one transaction; one UPDATE for
+        the row (a delete that overtook the build keeps its task_state and vm_state, as
+        :meth:`_update_in`). False when the server is gone."""
+        now = utcnow()
+        deleting = Instance.task_state == states.DELETING
+        with self.db.write() as s:
+            if not s.execute(update(Instance).where(
+                    Instance.uuid == uuid, Instance.deleted.is_(False)).values(
+                    vm_state=case((deleting, Instance.vm_state), else_=states.ACTIVE),
+                    task_state=case((deleting, Instance.task_state), else_=None),
+                    power_state=states.RUNNING, launched_at=now, progress=0,
+                    updated_at=now)).rowcount:
+                return False
+            self._event_in(s, uuid, *event)
+        return True
 
     def spawn_view(self, inst: Instance) -> dict[str, Any]:
         """The driver's view of an instance about to be spawned: with
@@ -243,11 +266,10 @@ class Tasks:
         for hook in self.delete_hooks:
             hook(uuid)
         with self.db.write() as s:
-            row = s.scalar(select(Instance).where(Instance.uuid == uuid))
-            if row is not None:
-                now = utcnow()
-                row.deleted, row.vm_state, row.task_state = True, states.DELETED, None
-                row.power_state, row.terminated_at, row.updated_at = states.NOSTATE, now, now
+            now = utcnow()
+            s.execute(update(Instance).where(Instance.uuid == uuid).values(  # one statement
+                deleted=True, vm_state=states.DELETED, task_state=None,
+                power_state=states.NOSTATE, terminated_at=now, updated_at=now))
             self._event_in(s, uuid, request_id, "compute_terminate_instance", inst.host,
                            "Success", started)
             self.scheduler.release(inst.host, uuid, session=s)  # one transaction, not two

@@ -9,10 +9,12 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from pocketstack.db import Database
-from pocketstack.placement import common
+from pocketstack.placement import common, standard
 from pocketstack.placement.models import (Allocation, Consumer, Inventory, ResourceClass,
                                           ResourceProvider)
 from pocketstack.placement.providers import get_rp
+
+_STANDARD = frozenset(standard.RESOURCE_CLASSES)
 
 INCOMPLETE = "00000000-0000-0000-0000-000000000000"
 NO_CHECK: Any = object()  # consumer_generation not checked (before 1.28, in-process claims)
@@ -122,9 +124,7 @@ class Allocations:
         n = s.execute(delete(Allocation).where(Allocation.consumer_id == consumer)).rowcount
         if not n:
             return False
-        c = s.get(Consumer, consumer)
-        if c is not None:
-            s.delete(c)
+        s.execute(delete(Consumer).where(Consumer.uuid == consumer))  # no SELECT first
         return True
 
     def set_in(self, s: Session, requests: list[ConsumerRequest]) -> None:
@@ -137,15 +137,20 @@ class Allocations:
                 raise common.bad_request(f"Allocation for resource provider '{u}' that does "
                                          "not exist.", common.PROVIDER_NOT_FOUND)
         classes = {rc for r in requests for res in r.allocations.values() for rc in res}
-        known = set(s.scalars(select(ResourceClass.name).where(ResourceClass.name.in_(classes))))
-        for rc in sorted(classes - known):
+        # the standard classes are seeded at start and cannot be deleted: look up the others
+        unknown = classes - _STANDARD
+        known = set(s.scalars(select(ResourceClass.name).where(
+            ResourceClass.name.in_(unknown)))) if unknown else set()
+        for rc in sorted(unknown - known):
             raise common.bad_request(f"Unable to allocate inventory: Unknown resource class "
                                      f"{rc}.")
         consumers = [r.consumer for r in requests]
         # consumers and their generations
         drop: list[Consumer] = []
+        existing = False
         for r in requests:
             c = s.get(Consumer, r.consumer)
+            existing = existing or c is not None
             if r.consumer_generation is not NO_CHECK:
                 if c is None and r.consumer_generation is not None:
                     raise common.conflict(
@@ -174,9 +179,11 @@ class Allocations:
                 if r.consumer_type:
                     c.consumer_type = r.consumer_type
         # forget the old allocations of these consumers, then check the new ones fit
-        old = s.execute(select(Allocation.resource_provider_id).distinct()
-                        .where(Allocation.consumer_id.in_(consumers))).scalars().all()
-        s.execute(delete(Allocation).where(Allocation.consumer_id.in_(consumers)))
+        old: list[int] = []
+        if existing:  # a new consumer has no allocations (they reference the consumer row)
+            old = s.execute(select(Allocation.resource_provider_id).distinct()
+                            .where(Allocation.consumer_id.in_(consumers))).scalars().all()
+            s.execute(delete(Allocation).where(Allocation.consumer_id.in_(consumers)))
         for c in drop:
             s.delete(c)
         s.flush()
