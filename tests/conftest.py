@@ -10,13 +10,82 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
+import tempfile
+import threading
 from typing import Any, Iterator
 
 import pytest
 
 from pocketstack.conformance.cloudproc import CloudProcess
+
+
+class _CliRunner:
+    """Runs the ``openstack`` CLI: through tests/cli_forkserver.py (the CLI's own main in a
+    fresh forked process, without re-paying its imports) when it is free, else as a plain
+    subprocess of the ``openstack`` console script. POCKETSTACK_TEST_CLI_FORK=0 forces the
+    latter."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._server: subprocess.Popen[bytes] | None = None
+        self._broken = os.environ.get("POCKETSTACK_TEST_CLI_FORK") == "0"
+
+    def run(self, argv: list[str], env: dict[str, str],
+            timeout: float) -> subprocess.CompletedProcess[str]:
+        if not self._broken and self._lock.acquire(blocking=False):
+            try:
+                return self._forked(argv, env, timeout)
+            except (OSError, ValueError, EOFError) as e:  # the server died: stop using it
+                self._broken = True
+                print(f"cli fork server unusable ({e!r}); using subprocesses", file=sys.stderr)
+            finally:
+                self._lock.release()
+        exe = os.path.join(os.path.dirname(sys.executable), "openstack")
+        return subprocess.run([exe, *argv], capture_output=True, text=True, env=env,
+                              timeout=timeout)
+
+    def _reply(self, timeout: float) -> dict[str, Any]:
+        assert self._server and self._server.stdout
+        ready, _, _ = select.select([self._server.stdout], [], [], timeout)
+        if not ready:
+            raise TimeoutError
+        line = self._server.stdout.readline()
+        if not line:
+            raise EOFError("cli fork server exited")
+        return json.loads(line)
+
+    def _forked(self, argv: list[str], env: dict[str, str],
+                timeout: float) -> subprocess.CompletedProcess[str]:
+        if self._server is None or self._server.poll() is not None:
+            here = os.path.dirname(os.path.abspath(__file__))
+            self._server = subprocess.Popen(
+                [sys.executable, os.path.join(here, "cli_forkserver.py")],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)  # unbuffered:
+            # select() then sees every reply line that has arrived
+            self._reply(120)  # {"ready": true}
+        assert self._server.stdin
+        with tempfile.TemporaryDirectory() as tmp:
+            out, err = os.path.join(tmp, "out"), os.path.join(tmp, "err")
+            req = {"argv": argv, "env": env, "out": out, "err": err}
+            self._server.stdin.write(json.dumps(req).encode() + b"\n")
+            self._server.stdin.flush()
+            pid = self._reply(30)["pid"]
+            try:
+                rc = self._reply(timeout)["rc"]
+            except TimeoutError:
+                os.kill(pid, 9)
+                self._reply(30)
+                raise subprocess.TimeoutExpired(["openstack", *argv], timeout) from None
+            with open(out, encoding="utf-8", errors="replace") as f_out, \
+                    open(err, encoding="utf-8", errors="replace") as f_err:
+                return subprocess.CompletedProcess(["openstack", *argv], rc, f_out.read(),
+                                                   f_err.read())
+
+
+_CLI = _CliRunner()
 
 
 class CloudHandle(CloudProcess):
@@ -73,9 +142,7 @@ class CloudHandle(CloudProcess):
     def cli(self, *args: str, cloud: str = "pocketstack-admin", check: bool = True,
             parse: bool = True) -> Any:
         """Run the real ``openstack`` CLI; with ``-f json`` in args the output is parsed."""
-        exe = os.path.join(os.path.dirname(sys.executable), "openstack")
-        proc = subprocess.run([exe, "--os-cloud", cloud, *args], capture_output=True, text=True,
-                              env=self.env(), timeout=120)
+        proc = _CLI.run(["--os-cloud", cloud, *args], self.env(), timeout=120)
         if check and proc.returncode != 0:
             raise AssertionError(f"openstack {' '.join(args)} failed ({proc.returncode}):\n"
                                  f"{proc.stdout}\n{proc.stderr}")
