@@ -2,8 +2,9 @@
 (about 1.2 s of CPU) on each of their several hundred calls.
 
 Run as a script, it imports python-openstackclient and its command modules once, then reads
-one JSON request a line on stdin: ``{"argv": [...], "env": {...}, "out": path, "err": path}``.
-For each it forks a child that takes that environment, sends its stdout/stderr to the two
+one JSON request a line on stdin:
+``{"argv": [...], "env": {...}, "cwd": dir, "out": path, "err": path}``.
+For each it forks a child that takes that environment and working directory, sends its stdout/stderr to the two
 files and runs ``openstackclient.shell.main(argv)`` (what the ``openstack`` console script
 runs), then answers ``{"pid": N}`` at once and ``{"rc": N}`` when the child has exited. The
 server is single-threaded, so forking it is safe; every command still runs in a process of
@@ -41,6 +42,7 @@ def _child(req: dict) -> None:
     try:
         os.environ.clear()
         os.environ.update(req["env"])
+        os.chdir(req["cwd"])  # relative paths in argv are the caller's
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         for fd, path in ((1, req["out"]), (2, req["err"])):

@@ -69,7 +69,7 @@ class _CliRunner:
         assert self._server.stdin
         with tempfile.TemporaryDirectory() as tmp:
             out, err = os.path.join(tmp, "out"), os.path.join(tmp, "err")
-            req = {"argv": argv, "env": env, "out": out, "err": err}
+            req = {"argv": argv, "env": env, "cwd": os.getcwd(), "out": out, "err": err}
             self._server.stdin.write(json.dumps(req).encode() + b"\n")
             self._server.stdin.flush()
             pid = self._reply(30)["pid"]

@@ -20,6 +20,7 @@ from pocketstack.compute.models import Instance, InstanceAction
 from pocketstack.compute.scheduler.host_state import RequestSpec
 from pocketstack.compute.scheduler.manager import NoValidHost, Scheduler
 from pocketstack.db import Database, utcnow
+from pocketstack.ops import notifications
 
 if TYPE_CHECKING:
     from pocketstack.config import Config
@@ -206,6 +207,10 @@ class Tasks:
                     updated_at=now)).rowcount:
                 return False
             self._event_in(s, uuid, *event)
+            inst = s.scalar(select(Instance).where(Instance.uuid == uuid))
+            if inst is not None and inst.vm_state == states.ACTIVE:  # the UPDATE bypassed
+                notifications.queue(s, "instance.create.end",  # the ORM's flush hook
+                                    notifications.instance_payload(inst))
         return True
 
     def spawn_view(self, inst: Instance) -> dict[str, Any]:
@@ -270,6 +275,10 @@ class Tasks:
             s.execute(update(Instance).where(Instance.uuid == uuid).values(  # one statement
                 deleted=True, vm_state=states.DELETED, task_state=None,
                 power_state=states.NOSTATE, terminated_at=now, updated_at=now))
+            gone = s.scalar(select(Instance).where(Instance.uuid == uuid))
+            if gone is not None:  # the UPDATE bypassed the ORM's flush hook
+                notifications.queue(s, "instance.delete.end",
+                                    notifications.instance_payload(gone))
             self._event_in(s, uuid, request_id, "compute_terminate_instance", inst.host,
                            "Success", started)
             self.scheduler.release(inst.host, uuid, session=s)  # one transaction, not two

@@ -113,11 +113,20 @@ def _changed_to(obj: Any, attr: str) -> tuple[bool, Any]:
     return True, (hist.deleted[0] if hist.deleted else None)
 
 
+SESSION_KEY = "pocketstack_notifications"
+
+
+def queue(session: Session, event_type: str, payload: dict[str, Any]) -> None:
+    """Send ``event_type`` once ``session`` commits (nothing on rollback): for writes that
+    bypass the ORM's unit of work (a plain UPDATE), which the flush hook below cannot see."""
+    session.info.setdefault(SESSION_KEY, []).append((event_type, payload))
+
+
 def watch_models(cloud: "Cloud") -> None:
     from pocketstack.compute.models import Instance
     from pocketstack.volume.models import Volume
 
-    key = "pocketstack_notifications"
+    key = SESSION_KEY
 
     def after_flush(session: Session, _ctx: Any) -> None:
         out = session.info.setdefault(key, [])
