@@ -27,6 +27,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from pocketstack.api import errors
 from pocketstack.config import Opt, register
 from pocketstack.volume.drivers import pool
 from pocketstack.volume.drivers.file import FileDriver
@@ -143,8 +144,8 @@ class Backends:
         with self.db.read() as s:
             v = s.get(Volume, volume_id)
             host = v.host if v is not None else None
-        if host is None:
-            raise RuntimeError(f"volume {volume_id} has no back end")
+        if host is None:  # never placed (scheduling failed): nothing on any back end
+            raise errors.BadRequest(f"Invalid volume: Volume {volume_id} is on no back end.")
         return self.for_host(host).driver
 
     def _snap(self, snapshot_id: str) -> FileDriver | None:
@@ -163,7 +164,7 @@ class Backends:
     def delete_volume(self, volume_id: str) -> None:
         try:
             drivers = [self._vol(volume_id)]
-        except RuntimeError:  # no row any more: deleting is idempotent everywhere
+        except (RuntimeError, errors.ApiError):  # not placed, or gone: delete everywhere
             drivers = [b.driver for b in self.backends]
         for d in drivers:
             d.delete_volume(volume_id)
