@@ -296,8 +296,8 @@ class Volumes:
             self._backup_done(s, backup_id)
 
         action = ("create" if unplaced is not None else "copy_image_to_volume"
-                  if image is not None else "backup_restore" if backup_id else "create_from_source" if snapshot_id or source_volid
-                  else "create")
+                  if image is not None else "backup_restore" if backup_id
+                  else "create_from_source" if snapshot_id or source_volid else "create")
         if slow:
             if backup_id:
                 with self.db.write() as s:
