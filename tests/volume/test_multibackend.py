@@ -66,6 +66,11 @@ def test_two_backends_schedule_by_type_and_keep_clones_on_their_backend(fresh_cl
     assert r.json()["connection_info"]["data"]["device_path"] == os.path.join(
         slow_dir, f"volume-{clone['id']}")
 
+    # a backup reads the volume on its back end (backups have one directory of their own)
+    backup = cloud.cli("volume", "backup", "create", "--name", "bk", clone["id"], "-f", "json")
+    assert wait_resource(cloud, "backups", backup["id"])["size"] == 1
+    cloud.cli("volume", "backup", "delete", backup["id"])
+
     # no back end has that volume_backend_name: the volume is in error, with a message
     lost = cloud.cli("volume", "create", "--size", "1", "--type", "nowhere-t", "lost",
                      "-f", "json")
