@@ -26,7 +26,8 @@ or ``RequestContext.admin()``) and raises the usual API errors:
     image_id, reimage_reserved)`` rewrites one (rebuild).
 
 Layout: ``models.py`` (tables), ``drivers/`` (the back-end interface and the ``file``
-driver, ``drivers/pool.py``: the XFS reflink pool), ``volumes.py`` / ``actions.py`` /
+driver, ``drivers/pool.py``: the XFS reflink pool,
+``drivers/backends.py``: several back ends, ``enabled_backends``, and the scheduler), ``volumes.py`` / ``actions.py`` /
 ``snapshots.py`` / ``backups.py`` (backups, transfers) / ``types.py`` (types, QoS,
 default types) / ``encryption.py`` / ``quotas.py`` / ``images.py`` / ``upload.py`` / ``groups.py`` (generic groups) /
 ``manage.py`` (manage/unmanage) (domain logic), ``worker.py`` (the

@@ -139,6 +139,13 @@ class Actions:
             if t.id == v.volume_type_id:
                 raise common.invalid_volume("New volume type must be different from the "
                                             "original.")
+            want = (t.extra_specs or {}).get("volume_backend_name")
+            if want is not None and not self.driver.legacy and v.host and \
+                    self.driver.for_host(v.host).backend_name != str(want):
+                # another back end: Cinder migrates the volume; this cloud cannot
+                raise errors.BadRequest(f"Invalid volume: Retype of volume {v.id} to type "
+                                        f"{t.name} needs a migration to back end {want}, "
+                                        "which this cloud does not do.")
             v.volume_type_id = t.id
             v.updated_at = utcnow()
 

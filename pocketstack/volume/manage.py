@@ -29,13 +29,16 @@ class Manage:
         self.db = volumes.db
         self.driver = volumes.driver
 
-    def _check_host(self, host: Any) -> None:
+    def _check_host(self, host: Any) -> Any:
+        """The back end named by ``HOST@name`` or ``HOST@name#pool``."""
         if not isinstance(host, str) or not host:
             raise errors.BadRequest("Invalid input received: host must be given.")
-        mine = self.volumes.host  # HOST@file#file
-        if host not in (mine, mine.split("#")[0]):
+        backend = self.driver.find(host)
+        if backend is None:
+            mine = ", ".join(b.location for b in self.driver.backends)
             raise errors.BadRequest(f"Invalid input received: No valid back end: host {host} "
-                                    f"is not {mine}.")
+                                    f"is not one of {mine}.")
+        return backend
 
     def _known(self) -> dict[str, str]:
         """File name -> the id of the volume or snapshot that owns it."""
@@ -45,11 +48,11 @@ class Manage:
         return {**{f"volume-{v}": v for v in vols}, **{f"snapshot-{x}": x for x in snaps}}
 
     def manageable(self, host: Any) -> list[dict[str, Any]]:
-        self._check_host(host)
+        files = self._check_host(host).driver.volumes_dir
         known = self._known()
         out = []
-        for name in sorted(os.listdir(self.driver.volumes_dir)):
-            path = os.path.join(self.driver.volumes_dir, name)
+        for name in sorted(os.listdir(files)):
+            path = os.path.join(files, name)
             if name.startswith(".") or name.endswith(".part") or not os.path.isfile(path):
                 continue
             owner = known.get(name)
@@ -61,7 +64,8 @@ class Manage:
         return out
 
     def manage(self, ctx: Any, body: dict[str, Any]) -> dict[str, Any]:
-        self._check_host(body.get("host"))
+        backend = self._check_host(body.get("host"))
+        driver = backend.driver
         ref = body.get("ref")
         if not isinstance(ref, dict) or not isinstance(ref.get("source-name"), str):
             raise errors.BadRequest("Invalid input received: ref must be a dict with the "
@@ -69,7 +73,7 @@ class Manage:
         common.check_strings(body, ("name", "volume_type", "availability_zone"))
         common.check_strings(body, ("description",), 0)
         name = ref["source-name"]
-        path = os.path.join(self.driver.volumes_dir, name)
+        path = os.path.join(driver.volumes_dir, name)
         if "/" in name or name.startswith(".") or not os.path.isfile(path):
             raise errors.BadRequest(f"Manage existing volume failed due to invalid back end "
                                     f"reference {ref}: no such file in the volumes directory.")
@@ -89,14 +93,14 @@ class Manage:
                 Types.default(s, ctx.project_id)
             self.volumes.quotas.check(s, ctx.project_id, volumes=1, gigabytes=size,
                                       type_name=vtype.name)
-            os.replace(path, self.driver.volume_path(vid))
-            self.driver.extend_volume(vid, size)  # whole GiB, as the size says
+            os.replace(path, driver.volume_path(vid))
+            driver.extend_volume(vid, size)  # whole GiB, as the size says
             now = utcnow()
             v = Volume(id=vid, project_id=ctx.project_id, user_id=ctx.user_id,
                        name=body.get("name"), description=body.get("description"), size=size,
                        status="available", attach_status="detached", availability_zone=AZ,
                        volume_type_id=vtype.id, bootable=bootable, multiattach=False,
-                       host=self.volumes.host, metadata_=meta, image_metadata={},
+                       host=backend.location, metadata_=meta, image_metadata={},
                        admin_metadata={}, created_at=now, updated_at=now, launched_at=now)
             s.add(v)
             s.flush()

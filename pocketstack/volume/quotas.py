@@ -209,6 +209,12 @@ class Quotas:
         with self.cloud.db.read() as s:
             return int(s.scalar(select(func.coalesce(func.sum(Volume.size), 0))) or 0)
 
+    def allocated_gb_by_host(self) -> dict[str, int]:
+        """GiB of volumes per ``HOST@backend#pool`` (the pools' allocated capacity)."""
+        with self.cloud.db.read() as s:
+            return {h: int(n or 0) for h, n in s.execute(
+                select(Volume.host, func.sum(Volume.size)).group_by(Volume.host))}
+
     def absolute_limits(self, project_id: str) -> dict[str, int]:
         with self.cloud.db.read() as s:
             lim = self.limits(s, project_id)

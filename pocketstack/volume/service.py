@@ -21,7 +21,7 @@ from pocketstack.volume.api.versions import Versions
 from pocketstack.volume.api.volumes import VolumeActions, VolumesApi
 from pocketstack.volume.backups import Backups, Transfers
 from pocketstack.volume.common import MAX_VERSION
-from pocketstack.volume.drivers import FileDriver
+from pocketstack.volume.drivers import Backends
 from pocketstack.volume.encryption import EncryptionApi
 from pocketstack.volume.groups import Groups, GroupSnapshots, GroupTypes
 from pocketstack.volume.manage import Manage
@@ -54,8 +54,9 @@ class VolumeService(Service):
 
     def __init__(self, cloud: "Cloud") -> None:
         super().__init__(cloud)
-        self.driver = FileDriver.from_conf(cloud.conf, cloud.data_dir)
-        self.host_name = f"{cloud.host}@file#file"
+        # the enabled back ends behind one driver interface (drivers/backends.py)
+        self.driver = Backends.from_conf(cloud.conf, cloud.data_dir, cloud.host, cloud.db)
+        self.host_name = self.driver.default.location  # HOST@file#file with one back end
         self.quotas = Quotas(cloud)
         self.worker = Worker(cloud.db)
         self.types = Types(cloud.db)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from pocketstack.api import errors
 from pocketstack.db import new_uuid, utcnow
 from pocketstack.volume import common, images, worker
+from pocketstack.volume.drivers.backends import NoValidBackend
 from pocketstack.volume.models import Attachment, Backup, Snapshot, Transfer, Volume, VolumeType
 from pocketstack.volume.types import Types
 
@@ -52,7 +53,7 @@ def volume_view(s: Session, v: Volume, host: str) -> dict[str, Any]:
         "os-vol-host-attr:host": v.host, "os-vol-mig-status-attr:migstat": v.migration_status,
         "os-vol-mig-status-attr:name_id": None, "migration_status": v.migration_status,
         "group_id": v.group_id, "provider_id": None,
-        "service_uuid": str(uuid.uuid5(uuid.NAMESPACE_DNS, host)),
+        "service_uuid": str(uuid.uuid5(uuid.NAMESPACE_DNS, v.host or host)),
         "shared_targets": False, "cluster_name": None, "encryption_key_id": None,
         "consumes_quota": True,
     }
@@ -230,6 +231,16 @@ class Volumes:
                                         "is invalid.")
             self.quotas.check(s, ctx.project_id, volumes=1, gigabytes=size, per_volume=size,
                               type_name=vtype.name)
+            source_host = None  # clones and volumes from snapshots stay on their back end
+            if source_volid:
+                source_host = s.get(Volume, source_volid).host
+            elif snapshot_id:
+                source_host = s.get(Volume, s.get(Snapshot, snapshot_id).volume_id).host
+            unplaced: NoValidBackend | None = None
+            try:
+                host = self.driver.place(vtype.extra_specs, source_host)
+            except NoValidBackend as exc:  # the volume exists, in error (as Cinder's)
+                host, unplaced = None, exc
             meta = check_metadata(body.get("metadata") or {})
             multiattach = common.as_bool(body.get("multiattach", False), "multiattach")
             if vtype.extra_specs and str(vtype.extra_specs.get("multiattach", "")
@@ -247,15 +258,17 @@ class Volumes:
                        size=size, status="creating", attach_status="detached",
                        availability_zone=az, volume_type_id=vtype.id, snapshot_id=snapshot_id,
                        source_volid=source_volid, bootable=bootable, multiattach=multiattach,
-                       host=self.host, metadata_=meta,
+                       host=host, metadata_=meta,
                        image_metadata=images.image_metadata(image) if image else {},
                        admin_metadata={}, group_id=group_id or None,
                        created_at=now, updated_at=now)
             s.add(v)
-        slow = image is not None or bool(backup_id) or (
-            bool(snapshot_id or source_volid) and not self.driver.copy_on_write())
+        slow = unplaced is None and (image is not None or bool(backup_id) or (
+            bool(snapshot_id or source_volid) and not self.driver.copy_on_write(vid)))
 
         def run() -> None:
+            if unplaced is not None:
+                raise unplaced
             if snapshot_id:
                 self.driver.create_from_snapshot(vid, snapshot_id, size)
             elif source_volid:
@@ -282,9 +295,9 @@ class Volumes:
                 v.status = "error"
             self._backup_done(s, backup_id)
 
-        action = ("copy_image_to_volume" if image is not None else "backup_restore"
-                  if backup_id else "create_from_source" if snapshot_id or source_volid
-                  else "create")
+        action = ("create" if unplaced is not None else "copy_image_to_volume"
+                  if image is not None else "backup_restore" if backup_id
+                  else "create_from_source" if snapshot_id or source_volid else "create")
         if slow:
             if backup_id:
                 with self.db.write() as s:

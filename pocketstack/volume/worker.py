@@ -38,12 +38,15 @@ ACTIONS = {"create": ("001", "schedule allocate volume"),
 DETAILS = {"unknown": ("001", "An unknown error occurred."),
            "interrupted": ("002", "The service restarted while the work was under way."),
            "image": ("005", "The image could not be read or converted."),
-           "space": ("004", "The back end has not enough space.")}
+           "space": ("004", "The back end has not enough space."),
+           "no_backend": ("003", "Could not find any available weighted backend.")}
 
 
 def detail_of(exc: BaseException | None) -> str:
     if exc is None:
         return "interrupted"
+    if type(exc).__name__ == "NoValidBackend":  # the scheduler's (drivers/backends.py)
+        return "no_backend"
     if isinstance(exc, OSError) and getattr(exc, "errno", None) == 28:
         return "space"
     return "unknown"

@@ -50,8 +50,8 @@ class Misc:
         host = self.service.cloud.host
         now = common.iso(utcnow())
         out = []
-        for binary, h in (("cinder-scheduler", host), ("cinder-volume", f"{host}@file"),
-                          ("cinder-backup", host)):
+        backends = [("cinder-volume", b.host) for b in self.service.driver.backends]
+        for binary, h in (("cinder-scheduler", host), *backends, ("cinder-backup", host)):
             reason = self.disabled.get((binary, h), False)
             svc = {"binary": binary, "host": h, "zone": "nova",
                    "status": "disabled" if reason is not False else "enabled",
@@ -116,7 +116,7 @@ class Misc:
         """The usage of a cinder-volume host: a "(total)" row then one per project."""
         names = {s["host"] for s in self._services()
                  if s["binary"] == "cinder-volume" and s["status"] == "enabled"}
-        if host not in names and f"{host}@file" not in names:
+        if host not in names and host not in {n.split("@")[0] for n in names}:
             raise errors.NotFound(f"Host {host} could not be found.")
         rows = self.quotas.per_project()
         total = tuple(sum(r[i] for r in rows) for i in range(1, 5))
@@ -145,31 +145,39 @@ class Misc:
     # -- back end: pools, capabilities, messages ------------------------------------------
     @vroute("GET", "/scheduler-stats/get_pools", policy="volume:services")
     def pools(self, req: Request) -> dict[str, Any]:
-        name = self.service.host_name
+        """One pool per enabled back end (``HOST@name#pool``)."""
+        backends = self.service.driver.backends
         if not common.as_bool(req.query.get("detail", False), "detail"):
-            return {"pools": [{"name": name}]}
-        disk = self.service.driver.disk_usage()
+            return {"pools": [{"name": b.location} for b in backends]}
         gib = 1024 ** 3
-        allocated = self.quotas.allocated_gb()
-        return {"pools": [{"name": name, "capabilities": {
-            "pool_name": "file", "volume_backend_name": "file", "vendor_name": "pocketstack",
-            "driver_version": "1.0", "storage_protocol": "file",
-            "total_capacity_gb": round(disk["total"] / gib, 2),
-            "free_capacity_gb": round(disk["free"] / gib, 2),
-            "allocated_capacity_gb": allocated, "provisioned_capacity_gb": allocated,
-            "reserved_percentage": 0, "thin_provisioning_support": True,
-            "thick_provisioning_support": False, "max_over_subscription_ratio": "20.0",
-            "multiattach": True, "QoS_support": False, "backend_state": "up",
-            "timestamp": common.iso(utcnow())}}]}
+        allocated = self.quotas.allocated_gb_by_host()
+        out = []
+        for b in backends:
+            disk = b.driver.disk_usage()
+            used = sum(allocated.values()) if self.service.driver.legacy \
+                else allocated.get(b.location, 0)
+            out.append({"name": b.location, "capabilities": {
+                "pool_name": b.backend_name, "volume_backend_name": b.backend_name,
+                "vendor_name": "pocketstack", "driver_version": "1.0",
+                "storage_protocol": "file",
+                "total_capacity_gb": round(disk["total"] / gib, 2),
+                "free_capacity_gb": round(disk["free"] / gib, 2),
+                "allocated_capacity_gb": used, "provisioned_capacity_gb": used,
+                "reserved_percentage": 0, "thin_provisioning_support": True,
+                "thick_provisioning_support": False, "max_over_subscription_ratio": "20.0",
+                "multiattach": True, "QoS_support": False, "backend_state": "up",
+                "timestamp": common.iso(utcnow())}})
+        return {"pools": out}
 
     @vroute("GET", "/capabilities/{host}", policy="volume:services")
     def capabilities(self, req: Request, host: str) -> dict[str, Any]:
-        backend = self.service.host_name.split("#")[0]
-        if host not in (backend, self.service.host_name):
+        b = self.service.driver.find(host)
+        if b is None:
             raise errors.NotFound(f"Service {host} could not be found.")
-        return {"namespace": f"OS::Storage::Capabilities::{backend}",
-                "vendor_name": "pocketstack", "volume_backend_name": "file",
-                "pool_name": "file", "driver_version": "1.0", "storage_protocol": "file",
+        return {"namespace": f"OS::Storage::Capabilities::{b.host}",
+                "vendor_name": "pocketstack", "volume_backend_name": b.backend_name,
+                "pool_name": b.backend_name, "driver_version": "1.0",
+                "storage_protocol": "file",
                 "display_name": None, "description": None, "visibility": None,
                 "replication_targets": [], "properties": {
                     "thin_provisioning": {"title": "Thin Provisioning", "type": "boolean",

@@ -270,6 +270,9 @@ class VolumeActions:
         if host in (vol["os-vol-host-attr:host"], vol["os-vol-host-attr:host"].split("#")[0]):
             raise errors.BadRequest("Invalid host: Destination host must be different than "
                                     "the current host.")
+        if self.volumes.driver.find(host) is not None:
+            raise errors.BadRequest(f"Invalid host: Migrating volume {vid} to {host} is not "
+                                    "supported by this cloud (no volume migration).")
         raise errors.BadRequest(f"Invalid host: No valid back end was found. Host {host} is "
                                 "not known to the scheduler.")
 

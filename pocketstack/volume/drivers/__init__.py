@@ -2,5 +2,6 @@
 
 from pocketstack.volume.drivers.base import Driver
 from pocketstack.volume.drivers.file import FileDriver
+from pocketstack.volume.drivers.backends import Backends, NoValidBackend
 
-__all__ = ["Driver", "FileDriver"]
+__all__ = ["Backends", "Driver", "FileDriver", "NoValidBackend"]

@@ -132,10 +132,10 @@ class FileDriver(Driver):
     driver_volume_type = "file"
 
     def __init__(self, data_dir: str, volumes_dir: str = "", reflink_pool: str = "off",
-                 reflink_pool_size: int = 100) -> None:
+                 reflink_pool_size: int = 100, pool_image: str = "") -> None:
         self.volumes_dir = volumes_dir or os.path.join(data_dir, "volumes")
         self.backups_dir = os.path.join(data_dir, "backups")
-        self.pool_image = os.path.join(data_dir, pool.IMAGE_NAME)
+        self.pool_image = pool_image or os.path.join(data_dir, pool.IMAGE_NAME)
         if reflink_pool not in pool.MODES:
             raise ValueError(f"[file] reflink_pool: {reflink_pool!r} is not one of "
                              f"{', '.join(pool.MODES)}")
