@@ -183,7 +183,7 @@ class Tasks:
             finally:
                 self.scheduler.io_ops(host.host, -1)
             self.scheduler.build_result(host.host, ok=True)
-            if not self._activate(uuid, (request_id, "compute__do_build_and_run_instance",
+            if not self._activate(inst, (request_id, "compute__do_build_and_run_instance",
                                          host.host, "Success", started)):
                 # deleted while spawning: undo the spawn and the claim
                 self.driver.destroy(host.host, driver_view(inst))
@@ -192,11 +192,11 @@ class Tasks:
                     self.networks.deallocate(uuid)
             return
 
-    def _activate(self, uuid: str, event: tuple[Any, ...]) -> bool:
+    def _activate(self, inst: Instance, event: tuple[Any, ...]) -> bool:
         """ACTIVE/RUNNING after a build, and its event, in one transaction; one UPDATE for
         the row (a delete that overtook the build keeps its task_state and vm_state, as
-        :meth:`_update_in`). False when the server is gone."""
-        now = utcnow()
+        :meth:`_update_in`). False when the server is gone. ``inst``: the build's copy."""
+        uuid, now = inst.uuid, utcnow()
         deleting = Instance.task_state == states.DELETING
         with self.db.write() as s:
             if not s.execute(update(Instance).where(
@@ -207,10 +207,12 @@ class Tasks:
                     updated_at=now)).rowcount:
                 return False
             self._event_in(s, uuid, *event)
-            inst = s.scalar(select(Instance).where(Instance.uuid == uuid))
-            if inst is not None and inst.vm_state == states.ACTIVE:  # the UPDATE bypassed
-                notifications.queue(s, "instance.create.end",  # the ORM's flush hook
-                                    notifications.instance_payload(inst))
+            # the UPDATE bypassed the ORM's flush hook: tell of it unless a delete overtook
+            if s.scalar(select(Instance.task_state).where(Instance.uuid == uuid)) \
+                    != states.DELETING:
+                notifications.queue(s, "instance.create.end", {
+                    **notifications.instance_payload(inst), "state": states.ACTIVE,
+                    "task_state": None, "power_state": states.RUNNING, "launched_at": now})
         return True
 
     def spawn_view(self, inst: Instance) -> dict[str, Any]:
@@ -275,10 +277,10 @@ class Tasks:
             s.execute(update(Instance).where(Instance.uuid == uuid).values(  # one statement
                 deleted=True, vm_state=states.DELETED, task_state=None,
                 power_state=states.NOSTATE, terminated_at=now, updated_at=now))
-            gone = s.scalar(select(Instance).where(Instance.uuid == uuid))
-            if gone is not None:  # the UPDATE bypassed the ORM's flush hook
-                notifications.queue(s, "instance.delete.end",
-                                    notifications.instance_payload(gone))
+            notifications.queue(s, "instance.delete.end", {  # the UPDATE bypassed the ORM's
+                **notifications.instance_payload(inst),  # flush hook: the row as written
+                "state": states.DELETED, "task_state": None, "power_state": states.NOSTATE,
+                "terminated_at": now})
             self._event_in(s, uuid, request_id, "compute_terminate_instance", inst.host,
                            "Success", started)
             self.scheduler.release(inst.host, uuid, session=s)  # one transaction, not two
