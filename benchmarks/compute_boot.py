@@ -2,12 +2,21 @@
 (each worker: boot, wait ACTIVE, delete, wait gone), then ``server list`` latency
 (GET /servers/detail?limit=1000, what ``openstack server list`` sends) with 10,000 servers.
 
+The boot-and-delete load comes from ``wrk`` (Debian package ``wrk``) running
+``compute_boot_wrk.lua``: one connection per wrk thread, each a client looping over POST
+/servers, GET every 50 ms until ACTIVE, DELETE, GET every 50 ms until 404 (Rally's
+boot_and_delete_server, with a shorter poll). wrk is C in its own process: the figures are
+the cloud's, not those of a Python client sharing the 2 cores (50 threads of ``requests``
+top out near 150 boot-and-deletes/s against a server that does nothing, spending ~7 ms of
+client CPU on each). Without wrk, or with ``--client python``, the threads of requests run.
+
 Goals: > 200 boot-and-delete/s; list under 0.1 s. Peers (../shared/peers/openstack/README.md):
 Nova (fake driver) boot to ACTIVE 5.9 s, delete 5.6 s; Rally boot-and-delete 5.4/s on real
 OpenStack; real Nova listed 1,000 of 10,000 servers in 14 s.
 
     python benchmarks/compute_boot.py [--hosts 1000] [--servers 10000] [--duration 10]
         [--skip-list | --skip-boot] [--py-spy profile.svg|profile.txt] [--data-dir DIR]
+        [--client wrk|python]
 
 ``--skip-boot`` runs only the list part (and the show CPU figure); ``--data-dir`` keeps the
 cloud's data there, so a second run with the same directory reuses the servers it made.
@@ -16,7 +25,10 @@ cloud's data there, so a second run with the same directory reuses the servers i
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -54,6 +66,9 @@ def main() -> None:
     ap.add_argument("--skip-boot", action="store_true",
                     help="only the list part (server list and show figures)")
     ap.add_argument("--data-dir", help="keep the cloud's data here (reused by a next run)")
+    ap.add_argument("--client", choices=("wrk", "python"),
+                    default="wrk" if shutil.which("wrk") else "python",
+                    help="boot-and-delete load generator (default: wrk when installed)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         conf = os.path.join(tmp, "pocketstack.conf")
@@ -98,8 +113,25 @@ def run(cloud: CloudHandle, args: argparse.Namespace) -> None:
         server_list(cloud, args, base, headers, body)
 
 
+def profiler(args: argparse.Namespace, pid: int) -> subprocess.Popen | None:
+    if not args.py_spy:
+        return None
+    return subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--output", args.py_spy,
+                             "--rate", "100", "--nonblocking", "--gil",
+                             "--format", "raw" if args.py_spy.endswith(".txt")
+                             else "flamegraph"])
+
+
+def stop_profiler(spy: subprocess.Popen | None) -> None:
+    if spy:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(60)
+
+
 def boot_and_delete(cloud: CloudHandle, args: argparse.Namespace, base: str,
                     headers: dict[str, str], body: dict[str, Any]) -> None:
+    if args.client == "wrk":
+        return boot_and_delete_wrk(cloud, args, base, headers, body)
     pid = cloud.proc.pid
     deadline = time.monotonic() + args.duration
     counts = [0] * args.concurrency
@@ -131,19 +163,12 @@ def boot_and_delete(cloud: CloudHandle, args: argparse.Namespace, base: str,
             latencies.append(time.monotonic() - t)
             counts[i] += 1
 
-    spy = None
-    if args.py_spy:
-        spy = subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--output", args.py_spy,
-                                "--rate", "100", "--nonblocking",
-                                "--format", "raw" if args.py_spy.endswith(".txt")
-                                else "flamegraph"])
+    spy = profiler(args, pid)
     t0, cpu0 = time.monotonic(), cpu_seconds(pid)
     with ThreadPoolExecutor(args.concurrency) as pool:
         list(pool.map(worker, range(args.concurrency)))
     elapsed = time.monotonic() - t0
-    if spy:
-        spy.send_signal(signal.SIGINT)
-        spy.wait(60)
+    stop_profiler(spy)
     time.sleep(0.5)  # let the last deletes' background work finish before reading the CPU
     cpu = cpu_seconds(pid) - cpu0
     print(f"boot-and-delete at concurrency {args.concurrency}: {sum(counts) / elapsed:.1f}/s "
@@ -151,7 +176,42 @@ def boot_and_delete(cloud: CloudHandle, args: argparse.Namespace, base: str,
           f"each; server CPU {1000 * cpu / max(1, sum(counts)):.1f} ms per boot-and-delete)  "
           "peer: Rally 5.4/s, Nova boot 5.9 s + delete 5.6 s")
     print(f"  per boot-and-delete: {sum(polls) / max(1, sum(counts)):.1f} GET polls; median "
-          f"{statistics.median(to_active):.3f} s to ACTIVE")
+          f"{statistics.median(to_active):.3f} s to ACTIVE (client: {args.concurrency} threads "
+          "of requests)")
+
+
+def boot_and_delete_wrk(cloud: CloudHandle, args: argparse.Namespace, base: str,
+                        headers: dict[str, str], body: dict[str, Any]) -> None:
+    pid = cloud.proc.pid
+    root, prefix = base.rsplit("/v2.1", 1)[0], "/v2.1"
+    env = {**os.environ, "BD_TOKEN": headers["X-Auth-Token"], "BD_PREFIX": prefix,
+           "BD_BODY": json.dumps(body), "BD_POLL_MS": "50"}
+    n = args.concurrency
+    spy = profiler(args, pid)
+    cpu0 = cpu_seconds(pid)
+    proc = subprocess.run(["wrk", f"-t{n}", f"-c{n}", f"-d{int(args.duration)}s", "--timeout", "30s",
+                           "-s", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                              "compute_boot_wrk.lua"), root],
+                          env=env, capture_output=True, text=True, timeout=args.duration + 120)
+    stop_profiler(spy)
+    time.sleep(0.5)  # let the last deletes' background work finish before reading the CPU
+    cpu = cpu_seconds(pid) - cpu0
+    m = re.search(r"BDRESULT (.*)", proc.stdout)
+    if not m:
+        raise SystemExit(f"wrk failed: {proc.stdout}\n{proc.stderr}")
+    r = {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+    secs = r["duration_us"] / 1e6
+    ops = max(1, r["ops"])
+    print(f"boot-and-delete at concurrency {n}: {r['ops'] / secs:.1f}/s ({r['ops']} in "
+          f"{secs:.1f} s, {r['errors']} errors; {n * secs / ops:.3f} s each by Little's law; "
+          f"server CPU {1000 * cpu / ops:.1f} ms per boot-and-delete)  "
+          "peer: Rally 5.4/s, Nova boot 5.9 s + delete 5.6 s")
+    print(f"  per boot-and-delete: {r['polls'] / ops:.1f} GET polls; {r['requests'] / ops:.1f} "
+          f"requests; request latency p50 {r['p50_us'] / 1000:.1f} ms, p99 "
+          f"{r['p99_us'] / 1000:.1f} ms (client: wrk, {n} connections, poll every 50 ms)")
+    last = re.search(r"BDLASTERROR (.*)", proc.stdout)
+    if last:
+        print("  last error:", last.group(1))
 
 
 def server_list(cloud: CloudHandle, args: argparse.Namespace, base: str,
