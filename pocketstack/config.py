@@ -69,6 +69,9 @@ register(
     Opt("DEFAULT", "admin_password", str, "",
         "Password of the bootstrap admin; generated on first start when empty.", secret=True),
     Opt("DEFAULT", "api_workers", int, 1, "API worker processes (1: one event loop)."),
+    Opt("DEFAULT", "wsgi_default_pool_size", int, 4,
+        "Requests each service runs at once in worker threads (oslo.service's name; its "
+        "greenthreads are cheap, Python threads share one interpreter lock: keep it small)."),
     Opt("database", "connection", str, "",
         "SQLAlchemy URL; empty means SQLite in the data dir (WAL mode)."),
     Opt("database", "connection_debug", int, 0, "Log SQL statements when >= 50."),

@@ -8,11 +8,14 @@ coroutine), rendering, error rendering in the service's own format, access log.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+import anyio
+import anyio.to_thread
 from microversion_parse import get_version
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request as StarletteRequest
@@ -120,6 +123,20 @@ class Service:
         self.cloud = cloud
         self.router = Router()
         self.log = logging.getLogger(f"pocketstack.{self.name}")
+        self._limiter: anyio.CapacityLimiter | None = None  # made in the event loop
+
+    def _threads(self) -> anyio.CapacityLimiter:
+        """The worker threads that run this service's synchronous handlers: few
+        (``[DEFAULT] wsgi_default_pool_size``, per service), because Python threads share one
+        interpreter lock: with 40 of them (anyio's default) runnable at once, a thread that
+        holds the database's write lock waits for the interpreter behind all the others at
+        every statement, and under load each transaction held the lock for tens of
+        milliseconds (boot-and-delete at concurrency 50: 6.6/s with 40 threads, 23/s with 4;
+        benchmarks/README.md). Requests beyond these wait in the event loop, which is cheap."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(
+                max(1, self.cloud.conf.get("DEFAULT", "wsgi_default_pool_size")))
+        return self._limiter
 
     # -- hooks for subclasses -------------------------------------------------
     def catalog_url(self, base_url: str) -> str:
@@ -206,7 +223,8 @@ class Service:
         if route.is_async:
             result = await route.handler(req, **params)
         else:
-            result = await run_in_threadpool(self._call_sync, route, req, params)
+            result = await anyio.to_thread.run_sync(
+                functools.partial(self._call_sync, route, req, params), limiter=self._threads())
         return self._render(result, route), version
 
     @staticmethod

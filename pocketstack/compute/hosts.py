@@ -8,7 +8,7 @@ import socket
 import threading
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from pocketstack.api import errors
 from pocketstack.compute.models import ComputeNode, ComputeService, Instance
@@ -80,12 +80,15 @@ class Hosts:
         first = True  # beat at once: a long start-up must not leave the hosts "down"
         while first or not self._stop.wait(interval):
             first = False
-            try:
+            try:  # plain UPDATEs: 1,000 simulated hosts cost a few ms under the write lock
+                hosts = [self.control_host, *self.driver.hosts()]
                 with self.db.write() as s:
                     now = utcnow()
-                    for row in s.scalars(select(ComputeService)):
-                        if row.host == self.control_host or row.host in self.driver.hosts():
-                            row.last_seen_up = now
+                    for i in range(0, len(hosts), 5000):
+                        s.execute(update(ComputeService)
+                                  .where(ComputeService.host.in_(hosts[i:i + 5000]))
+                                  .values(last_seen_up=now)
+                                  .execution_options(synchronize_session=False))
             except Exception:  # a missed heartbeat is not fatal
                 LOG.exception("compute heartbeat failed")
 
