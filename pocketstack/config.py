@@ -68,7 +68,6 @@ register(
         "Host name put in catalog URLs (defaults to the bind address)."),
     Opt("DEFAULT", "admin_password", str, "",
         "Password of the bootstrap admin; generated on first start when empty.", secret=True),
-    Opt("DEFAULT", "api_workers", int, 1, "API worker processes (1: one event loop)."),
     Opt("DEFAULT", "wsgi_default_pool_size", int, 4,
         "Requests each service runs at once in worker threads (oslo.service's name; its "
         "greenthreads are cheap, Python threads share one interpreter lock: keep it small)."),
