@@ -88,6 +88,11 @@ FORMAT = "%(asctime)s.%(msecs)03d %(process)d %(levelname)s %(name)s %(context)s
 
 
 def setup(data_dir: str | None, debug: bool = False, stderr: bool = True) -> None:
+    # FORMAT names no caller, thread or multiprocessing field: skip computing them for every
+    # record (the logging docs' "Optimization" flags; one access line per request)
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logMultiprocessing = False
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)

@@ -96,16 +96,16 @@ def _literal_head(path: str) -> tuple[str, ...]:
 
 
 class Router:
-    """Static paths by dictionary; templated ones in buckets by their literal first two
-    segments, so that a request is matched against the dozen routes of its resource rather
-    than all of a service's hundreds (Nova's API has ~400)."""
+    """Static paths by dictionary; templated ones by their literal first two segments and
+    their number of segments, so that a request is matched against the few routes of its
+    resource and depth rather than all of a service's hundreds (Nova's API has ~400)."""
 
     def __init__(self) -> None:
         self.routes: list[Route] = []
         self._static: dict[str, list[Route]] = {}
         self._dynamic: list[Route] = []
-        self._buckets: dict[tuple[str, ...], list[Route]] = {}
-        self._merged: dict[tuple[str, ...], list[Route]] = {}  # key -> candidates, in order
+        self._heads: set[tuple[str, ...]] = set()
+        self._merged: dict[tuple[Any, ...], list[Route]] = {}  # key -> candidates, in order
 
     def include(self, resource: object) -> None:
         """Add every route declared on the methods of ``resource``."""
@@ -118,7 +118,7 @@ class Router:
         self.routes.append(r)
         if "{" in r.path:
             self._dynamic.append(r)
-            self._buckets.setdefault(_literal_head(r.path), []).append(r)
+            self._heads.add(_literal_head(r.path))
             self._merged.clear()
         else:
             self._static.setdefault(r.path.rstrip("/") or "/", []).append(r)
@@ -126,19 +126,27 @@ class Router:
     def match(self, path: str) -> list[tuple[Route, dict[str, str]]]:
         """Every route whose path matches, with its path parameters."""
         found = [(r, {}) for r in self._static.get(path.rstrip("/") or "/", [])]
-        for r in self._candidates(tuple(path.split("/", 3)[1:3])):
+        for r in self._candidates(tuple(path.split("/", 3)[1:3]), _depth(path)):
             m = r.pattern.match(path)
             if m:
                 found.append((r, m.groupdict()))
         return found
 
-    def _candidates(self, head: tuple[str, ...]) -> list[Route]:
-        """The templated routes that can match a path starting with ``head`` (its first two
-        segments), in the order they were added."""
-        merged = self._merged.get(head)
+    def _candidates(self, head: tuple[str, ...], depth: int) -> list[Route]:
+        """The templated routes that can match a path of ``depth`` segments starting with
+        ``head`` (its first two segments), in the order they were added."""
+        key = (head, depth)
+        merged = self._merged.get(key)
         if merged is None:
-            keys = {head, head[:1], ()}
-            merged = [r for r in self._dynamic if _literal_head(r.path) in keys]
-            if head in self._buckets or len(self._merged) < 1024:  # bounded whatever comes
-                self._merged[head] = merged
+            heads = {head, head[:1], ()}
+            merged = [r for r in self._dynamic if _literal_head(r.path) in heads
+                      and (":path}" in r.path or _depth(r.path) == depth)]
+            if head in self._heads or len(self._merged) < 1024:  # bounded whatever comes
+                self._merged[key] = merged
         return merged
+
+
+def _depth(path: str) -> int:
+    """Segments in a path or template, a trailing slash ignored (a parameter other than
+    ``{x:path}`` never spans a slash)."""
+    return path.rstrip("/").count("/")
