@@ -1,6 +1,8 @@
 """OS-DCF:diskConfig: how the root disk is partitioned (AUTO: resized to the flavor's disk,
 MANUAL: as the image has it). Kept in the instance's system_metadata (``disk_config``) and
-set on create, update, rebuild and resize, as Nova's ``auto_disk_config``."""
+set on create, update, rebuild and resize, as Nova's ``auto_disk_config``. An image's
+``auto_disk_config`` property gives the default on create and rebuild (``disabled``
+forbids AUTO), and shows as the image's OS-DCF:diskConfig in Nova's /images proxy."""
 
 from __future__ import annotations
 
@@ -10,6 +12,33 @@ from pocketstack.api import errors
 
 KEY = "OS-DCF:diskConfig"
 VALUES = ("AUTO", "MANUAL")
+IMAGE_KEY = "auto_disk_config"
+_TRUE = ("1", "t", "true", "on", "y", "yes")
+
+
+def _to_api(raw: Any) -> str:
+    """An image's auto_disk_config property as AUTO/MANUAL (oslo's bool_from_string)."""
+    return "AUTO" if str(raw).strip().lower() in _TRUE else "MANUAL"
+
+
+def image_view(out: dict[str, Any], metadata: dict[str, Any]) -> None:
+    """Add OS-DCF:diskConfig to a /images view when the image has auto_disk_config."""
+    if IMAGE_KEY in metadata:
+        out[KEY] = _to_api(metadata[IMAGE_KEY])
+
+
+def with_image(image: dict[str, Any], wanted: str | None) -> str | None:
+    """The diskConfig of a server built from ``image``: ``wanted`` if given (400 for AUTO
+    when the image has auto_disk_config=disabled), else the image's (None: MANUAL)."""
+    raw = image.get(IMAGE_KEY)
+    if raw is None:
+        return wanted
+    if wanted == "AUTO" and str(raw).strip().lower() == "disabled":
+        raise errors.BadRequest(f"Requested image {image.get('id')} has automatic disk "
+                                "resize disabled.")
+    if wanted is None and _to_api(raw) == "AUTO":
+        return "AUTO"
+    return wanted
 
 
 def value(inst: Any) -> str:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from pocketstack.api import errors
 from pocketstack.api.context import RequestContext
-from pocketstack.compute import states
+from pocketstack.compute import disk_config, states
 from pocketstack.compute.flavors import snapshot
 from pocketstack.compute.images import lookup_image
 from pocketstack.compute.models import Instance, InstanceAction, KeyPair
@@ -120,6 +120,7 @@ class Servers:
         admin_pass = body.get("adminPass") or secrets.token_urlsafe(9)
         reservation = "r-" + secrets.token_hex(4)
         fl = snapshot(flavor)
+        dcf = disk_config.with_image(image, body.get("OS-DCF:diskConfig"))
         with self.db.write() as s:
             count = max_count
             try:
@@ -151,8 +152,7 @@ class Servers:
                     config_drive="True" if wants_config_drive(body) else "",
                     access_ip_v4=body.get("accessIPv4"), access_ip_v6=body.get("accessIPv6"),
                     created_at=now, updated_at=now, system_metadata={
-                        "disk_config": body["OS-DCF:diskConfig"]} if body.get(
-                        "OS-DCF:diskConfig") else None)
+                        "disk_config": dcf} if dcf else None)
                 s.add(inst)
                 s.add(InstanceAction(instance_uuid=inst.uuid, action="create",
                                      request_id=request_id, user_id=ctx.user_id,
