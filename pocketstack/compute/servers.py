@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from pocketstack.api import errors
 from pocketstack.api.context import RequestContext
-from pocketstack.compute import disk_config, states
+from pocketstack.compute import disk_config, numa, states
 from pocketstack.compute.flavors import snapshot
 from pocketstack.compute.images import lookup_image
 from pocketstack.compute.models import Instance, InstanceAction, KeyPair
@@ -121,6 +121,7 @@ class Servers:
         reservation = "r-" + secrets.token_hex(4)
         fl = snapshot(flavor)
         dcf = disk_config.with_image(image, body.get("OS-DCF:diskConfig"))
+        numa_req = numa.request(flavor.extra_specs, image, flavor.vcpus, flavor.memory_mb)
         with self.db.write() as s:
             count = max_count
             try:
@@ -168,7 +169,8 @@ class Servers:
                 instance_uuid=inst.uuid, project_id=ctx.project_id, vcpus=flavor.vcpus,
                 memory_mb=flavor.memory_mb,
                 disk_gb=disk_gb(flavor.root_gb, flavor.ephemeral_gb, flavor.swap),
-                availability_zone=az, group=group, hints=hints, force_host=force_host)
+                availability_zone=az, group=group, hints=hints, force_host=force_host,
+                numa=numa_req)
             svc.tasks.submit(svc.tasks.build, spec, request_id)
         return instances, admin_pass
 
