@@ -136,3 +136,43 @@ def test_invalid_numa_specs_are_400(cloud):
             "networks": "none"}}, version="2.37")
         assert r.status_code == 400, (specs, r.text)
         assert r.json()["badRequest"]["message"]
+
+
+def test_cold_migration_refits_the_topology(cloud):
+    flavor = _flavor(cloud, 2, 512, hw__cpu_policy="dedicated")
+    sid = boot(cloud, name("mig"), flavor=flavor)
+    source = wait(cloud, sid, "ACTIVE")["OS-EXT-SRV-ATTR:host"]
+    cloud.cli("server", "migrate", "--wait", sid)
+    body = wait(cloud, sid, "VERIFY_RESIZE")
+    cloud.cli("server", "migration", "confirm", sid)
+    body = wait(cloud, sid, "ACTIVE")
+    assert body["OS-EXT-SRV-ATTR:host"] != source
+    (node,) = _topology(cloud, sid)["nodes"]
+    assert len(set(node["cpu_pinning"].values())) == 2
+    _delete(cloud, sid)
+
+
+def test_fit_rules_without_a_cloud():
+    from pocketstack.api import errors
+    from pocketstack.compute.numa import HostNUMA, request
+
+    assert request({}, {}, 2, 512) is None
+    assert request({"hw:watchdog_action": "reset"}, {"os_distro": "x"}, 2, 512) is None
+    req = request({"hw:cpu_policy": "dedicated", "hw:mem_page_size": "1GB"}, {}, 2, 2048)
+    assert req == {"cells": [{"id": 0, "cpus": [0, 1], "memory_mb": 2048}],
+                   "dedicated": True, "pagesize": 1048576}
+    host = HostNUMA([{"id": 0, "cpus": [0, 1], "memory_mb": 1024, "pages": {2048: 512}},
+                     {"id": 1, "cpus": [2, 3], "memory_mb": 1024,
+                      "pages": {2048: 512, 1048576: 2}}])
+    cells = host.fit(req)
+    assert cells[0]["host_node"] == 1 and cells[0]["pagesize"] == 1048576
+    host.claim("a", cells)
+    assert host.fit(req) is None  # the 1G pages and the CPUs of cell 1 are taken
+    host.release("a")
+    assert host.fit(req) is not None
+    try:
+        request({}, {"hw_mem_page_size": "large"}, 1, 512)
+    except errors.BadRequest as exc:
+        assert "forbidden against 'small'" in exc.message
+    else:
+        raise AssertionError("an image may not ask for huge pages the flavor does not allow")
