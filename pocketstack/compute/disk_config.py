@@ -27,15 +27,34 @@ def image_view(out: dict[str, Any], metadata: dict[str, Any]) -> None:
         out[KEY] = _to_api(metadata[IMAGE_KEY])
 
 
+def _refuse(raw: Any, wanted: str | None, image_id: Any) -> None:
+    if wanted == "AUTO" and raw is not None and str(raw).strip().lower() == "disabled":
+        raise errors.BadRequest(f"Requested image {image_id} has automatic disk resize "
+                                "disabled.")
+
+
+def sysmeta(image: dict[str, Any], wanted: str | None) -> dict[str, Any] | None:
+    """A new server's system_metadata for its diskConfig and its image's property (kept
+    for the check of a later resize, as Nova keeps the image's properties)."""
+    out: dict[str, Any] = {"disk_config": wanted} if wanted else {}
+    if image.get(IMAGE_KEY) is not None:
+        out["image_auto_disk_config"] = str(image[IMAGE_KEY])
+    return out or None
+
+
+def check_resize(inst: Any, wanted: str | None) -> None:
+    """400 for a resize asking AUTO of a server whose image says disabled."""
+    _refuse((inst.system_metadata or {}).get("image_auto_disk_config"), wanted,
+            inst.image_ref)
+
+
 def with_image(image: dict[str, Any], wanted: str | None) -> str | None:
     """The diskConfig of a server built from ``image``: ``wanted`` if given (400 for AUTO
     when the image has auto_disk_config=disabled), else the image's (None: MANUAL)."""
     raw = image.get(IMAGE_KEY)
     if raw is None:
         return wanted
-    if wanted == "AUTO" and str(raw).strip().lower() == "disabled":
-        raise errors.BadRequest(f"Requested image {image.get('id')} has automatic disk "
-                                "resize disabled.")
+    _refuse(raw, wanted, image.get("id"))
     if wanted is None and _to_api(raw) == "AUTO":
         return "AUTO"
     return wanted
@@ -58,10 +77,16 @@ def requested(args: Any, action: str | None = None) -> str | None:
     return wanted
 
 
-def changes(inst: Any, wanted: str | None) -> dict[str, Any]:
-    """The instance column changes recording ``wanted`` (nothing when None)."""
-    if wanted is None:
-        return {}
-    from pocketstack.compute.transitions import sysmeta
+def changes(inst: Any, wanted: str | None, image: dict[str, Any] | None = None
+            ) -> dict[str, Any]:
+    """The instance column changes recording ``wanted`` (nothing when None) and, on a
+    rebuild, the new ``image``'s auto_disk_config."""
+    from pocketstack.compute.transitions import sysmeta as set_sysmeta
 
-    return {"system_metadata": sysmeta(inst, disk_config=wanted)}
+    values: dict[str, Any] = {}
+    if wanted is not None:
+        values["disk_config"] = wanted
+    if image is not None:
+        raw = image.get(IMAGE_KEY)
+        values["image_auto_disk_config"] = None if raw is None else str(raw)
+    return {"system_metadata": set_sysmeta(inst, **values)} if values else {}

@@ -68,4 +68,7 @@ def test_image_views_show_disk_config(cloud):
     wait(cloud, sid, "ACTIVE")
     shown = cloud.cli("server", "show", sid, "-f", "json")
     assert shown["OS-DCF:diskConfig"] == "MANUAL"
+    r = api(cloud, "POST", f"/servers/{sid}/action", json={"resize": {
+        "flavorRef": "2", "OS-DCF:diskConfig": "AUTO"}})  # the image still says disabled
+    assert r.status_code == 400 and "automatic disk resize disabled" in r.text
     cloud.conn().compute.delete_server(sid)
