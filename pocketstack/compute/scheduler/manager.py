@@ -315,6 +315,7 @@ class Scheduler:
         tried: set[str] = set()
         for _ in range(3):
             with self._lock:
+                spec.numa_fit = None  # (fits are computed under this lock, for this pass)
                 best = self._pick(spec)
                 write = within
                 if spec.numa is not None:
