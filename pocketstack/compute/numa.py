@@ -22,6 +22,7 @@ SMALL = 4  # KiB
 _FLAVOR_KEYS = ("hw:numa_nodes", "hw:cpu_policy", "hw:mem_page_size")
 _IMAGE_KEYS = ("hw_numa_nodes", "hw_cpu_policy", "hw_mem_page_size")
 _POLICIES = ("dedicated", "mixed", "shared")
+NO_NUMA: dict[str, Any] = {"cells": []}  # a move to a flavor without NUMA specs
 _UNITS = {"": 1, "k": 1, "kb": 1, "kib": 1, "m": 1024, "mb": 1024, "mib": 1024,
           "g": 1048576, "gb": 1048576, "gib": 1048576}
 
@@ -121,7 +122,18 @@ def request(specs: dict[str, Any] | None, image: dict[str, Any] | None, vcpus: i
         per_cpu, per_mem = vcpus // nodes, memory_mb // nodes
         cells = [{"id": i, "cpus": list(range(i * per_cpu, (i + 1) * per_cpu)),
                   "memory_mb": per_mem} for i in range(nodes)]
-    return {"cells": cells, "dedicated": dedicated, "pagesize": pagesize}
+    kept = {k: v for k, v in image.items() if k in _IMAGE_KEYS or k.startswith("hw_numa_")}
+    return {"cells": cells, "dedicated": dedicated, "pagesize": pagesize, "image": kept}
+
+
+def for_resize(flavor: dict[str, Any], inst: Any) -> dict[str, Any] | None:
+    """The NUMA request of ``inst`` moved to ``flavor`` (a snapshot) with its image's
+    NUMA properties; NO_NUMA when it had a topology the new flavor no longer asks for."""
+    old = inst.numa_topology or {}
+    image = (old.get("request") or {}).get("image") or {}
+    req = request(flavor.get("extra_specs"), image, int(flavor["vcpus"]),
+                  int(flavor["memory_mb"]))
+    return NO_NUMA if req is None and old else req
 
 
 def _explicit(src: dict[str, Any], prefix: str, nodes: int, vcpus: int,
@@ -178,6 +190,7 @@ class HostNUMA:
                                {int(k): int(v) for k, v in (c.get("pages") or {}).items()})
                       for c in cells]
         self.claims: dict[str, list[dict[str, Any]]] = {}
+        self.requests: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     def _cell_fit(self, hc: HostCell, want: dict[str, Any], req: dict[str, Any],
@@ -214,16 +227,17 @@ class HostNUMA:
                     return out
         return None
 
-    def claim(self, uuid: str, cells: list[dict[str, Any]]) -> None:
+    def claim(self, uuid: str, cells: list[dict[str, Any]], req: Any = None) -> None:
         with self._lock:
             if uuid in self.claims:
                 return
-            self.claims[uuid] = cells
+            self.claims[uuid], self.requests[uuid] = cells, req
             self._apply(cells, +1)
 
     def release(self, uuid: str) -> None:
         with self._lock:
             cells = self.claims.pop(uuid, None)
+            self.requests.pop(uuid, None)
             if cells is not None:
                 self._apply(cells, -1)
 
@@ -231,6 +245,14 @@ class HostNUMA:
         with self._lock:
             if from_uuid in self.claims:
                 self.claims[to_uuid] = self.claims.pop(from_uuid)
+                self.requests[to_uuid] = self.requests.pop(from_uuid, None)
+
+    def topology_of(self, uuid: str) -> dict[str, Any] | None:
+        """The topology a claim here holds (e.g. a reverted resize's source claim)."""
+        with self._lock:
+            if uuid not in self.claims or self.requests.get(uuid) is None:
+                return None
+            return topology(self.requests[uuid], self.claims[uuid])
 
     def _apply(self, cells: list[dict[str, Any]], sign: int) -> None:
         by_id = {hc.id: hc for hc in self.cells}

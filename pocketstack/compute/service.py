@@ -87,6 +87,7 @@ class ComputeService(Service):
         self.live = LiveMigrations(self)
         self.volumes = ServerVolumes(self)
         self.tasks.delete_hooks.append(self.volumes.cleanup)
+        self.tasks.delete_hooks.append(self.scheduler.forget)
         self.shelving = Shelving(self)
         self.rescues = Rescues(self)
         self.soft_deletes = SoftDeletes(self)

@@ -160,7 +160,7 @@ def test_fit_rules_without_a_cloud():
     assert request({"hw:watchdog_action": "reset"}, {"os_distro": "x"}, 2, 512) is None
     req = request({"hw:cpu_policy": "dedicated", "hw:mem_page_size": "1GB"}, {}, 2, 2048)
     assert req == {"cells": [{"id": 0, "cpus": [0, 1], "memory_mb": 2048}],
-                   "dedicated": True, "pagesize": 1048576}
+                   "dedicated": True, "pagesize": 1048576, "image": {}}
     host = HostNUMA([{"id": 0, "cpus": [0, 1], "memory_mb": 1024, "pages": {2048: 512}},
                      {"id": 1, "cpus": [2, 3], "memory_mb": 1024,
                       "pages": {2048: 512, 1048576: 2}}])
@@ -176,3 +176,32 @@ def test_fit_rules_without_a_cloud():
         assert "forbidden against 'small'" in exc.message
     else:
         raise AssertionError("an image may not ask for huge pages the flavor does not allow")
+
+
+def test_resize_refits_and_revert_restores(cloud):
+    two_nodes = _flavor(cloud, 2, 512, hw__numa_nodes="2")
+    pinned = _flavor(cloud, 2, 512, hw__cpu_policy="dedicated")
+    plain = _flavor(cloud, 2, 512)
+    sid = boot(cloud, name("rsz"), flavor=two_nodes)
+    wait(cloud, sid, "ACTIVE")
+    before = _topology(cloud, sid)
+    assert len(before["nodes"]) == 2
+    bad = _flavor(cloud, 2, 512, hw__numa_nodes="0")
+    r = api(cloud, "POST", f"/servers/{sid}/action", json={"resize": {"flavorRef": bad}})
+    assert r.status_code == 400
+    assert wait(cloud, sid, "ACTIVE")["OS-EXT-STS:task_state"] is None
+    r = api(cloud, "POST", f"/servers/{sid}/action", json={"resize": {"flavorRef": pinned}})
+    assert r.status_code == 202, r.text
+    wait(cloud, sid, "VERIFY_RESIZE")
+    (node,) = _topology(cloud, sid)["nodes"]
+    assert len(node["cpu_pinning"]) == 2  # the new flavor's topology on the destination
+    cloud.cli("server", "resize", "revert", sid)
+    wait(cloud, sid, "ACTIVE")
+    assert _topology(cloud, sid) == before  # the source's topology again
+    r = api(cloud, "POST", f"/servers/{sid}/action", json={"resize": {"flavorRef": plain}})
+    assert r.status_code == 202, r.text
+    wait(cloud, sid, "VERIFY_RESIZE")
+    cloud.cli("server", "resize", "confirm", sid)
+    wait(cloud, sid, "ACTIVE")
+    assert _topology(cloud, sid) == {"nodes": [], "pagesize_kb": None}
+    _delete(cloud, sid)

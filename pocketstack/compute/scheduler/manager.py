@@ -149,7 +149,7 @@ class Scheduler:
         for uuid, host, topo in fitted:  # what the guests with a NUMA topology hold
             numa_requests[uuid] = topo.get("request")
             if host in states and self._numa_ready(states[host]):
-                states[host].numa.claim(uuid, topo.get("cells") or [])
+                states[host].numa.claim(uuid, topo.get("cells") or [], topo.get("request"))
         where: dict[str, set[str]] = {}
         for st in states.values():
             for uuid in st.instances:
@@ -310,8 +310,11 @@ class Scheduler:
         own writes: one transaction, not two); if it raises, the claim is undone and the
         exception propagates."""
         self._refresh_services()
+        forget = False
         if spec.numa is None and self._numa_requests:  # a move keeps its NUMA topology
             spec.numa = self._numa_requests.get(spec.instance_uuid)
+        elif spec.numa is not None and not spec.numa["cells"]:  # resized to a flavor without
+            spec.numa, forget = None, True
         tried: set[str] = set()
         for _ in range(3):
             with self._lock:
@@ -320,6 +323,9 @@ class Scheduler:
                 write = within
                 if spec.numa is not None:
                     write = self._numa_claim(best, spec, within)
+                elif forget:
+                    self._numa_requests.pop(spec.instance_uuid, None)
+                    write = self._store_topology(within, spec.instance_uuid, None)
                 best.consume(spec.instance_uuid, spec.vcpus, spec.memory_mb, spec.disk_gb)
                 self._where.setdefault(spec.instance_uuid, set()).add(best.host)
                 self._reorder(best)
@@ -347,15 +353,23 @@ class Scheduler:
             else (numa.fit_for(best, spec) if self._numa_ready(best) else None)
         if cells is None:  # a forced host without the filters
             raise NoValidHost("The host cannot hold the requested NUMA topology.")
-        uuid, topo = spec.instance_uuid, numa.topology(spec.numa, cells)
-        best.numa.claim(uuid, cells)
+        uuid = spec.instance_uuid
+        best.numa.claim(uuid, cells, spec.numa)
         self._numa_requests[uuid] = spec.numa
+        return self._store_topology(within, uuid, numa.topology(spec.numa, cells))
 
+    @staticmethod
+    def _store_topology(within: Callable[[Session, HostState], None] | None, uuid: str,
+                        topo: dict[str, Any] | None) -> Callable[[Session, HostState], None]:
         def write(s: Session, host: HostState) -> None:
             if within is not None:
                 within(s, host)
             s.execute(update(Instance).where(Instance.uuid == uuid).values(numa_topology=topo))
         return write
+
+    def forget(self, uuid: str) -> None:
+        """A server is deleted: drop its NUMA request (its claims go with release)."""
+        self._numa_requests.pop(uuid, None)
 
     def _owner(self, uuid: str, project_id: str | None = None) -> tuple[str, str]:
         owner = self._owners.get(uuid)
@@ -423,14 +437,21 @@ class Scheduler:
                 self._migrations.add(from_uuid)
             st.release(from_uuid)
             st.consume(to_uuid, *usage)
+            restored = None
             if st.numa:
                 st.numa.transfer(from_uuid, to_uuid)
+                restored = None if migration else st.numa.topology_of(to_uuid)
             self._reorder(st)
             for a, b in ((from_uuid, host), (to_uuid, host)):
                 hosts = self._where.setdefault(a, set())
                 (hosts.discard if a == from_uuid else hosts.add)(b)
                 if not hosts:
                     del self._where[a]
+        if restored is not None:  # a move undone: the server's topology is the source's
+            self._numa_requests[to_uuid] = restored["request"]
+            with self.db.write() as s:
+                s.execute(update(Instance).where(Instance.uuid == to_uuid)
+                          .values(numa_topology=restored))
         if not self.report.enabled:
             return
         try:
@@ -450,8 +471,6 @@ class Scheduler:
         if not host:
             return
         self._release_memory(host, uuid)
-        if self._numa_requests and uuid not in self._where:
-            self._numa_requests.pop(uuid, None)
         if not self.report.enabled:
             return
         usage = self._usage_of(uuid)
