@@ -108,8 +108,7 @@ class Scheduler:
                                          Instance.host.is_not(None))))
             fitted = list(s.execute(select(Instance.uuid, Instance.host,
                                            Instance.numa_topology)
-                                    .where(Instance.deleted.is_(False),
-                                           Instance.host.is_not(None),
+                                    .where(Instance.deleted.is_(False),  # offloaded too
                                            Instance.numa_topology.is_not(None))))
         ratios = self.report.sync(nodes)
         states = {}
