@@ -9,13 +9,24 @@ import requests
 from compute_helpers import IMAGE, api, boot, ensure_image, name, wait
 
 
-def _flavor(cloud, vcpus: int, ram: int, **specs: str) -> str:
+def _flavor(cloud, vcpus: int, ram: int, cli: bool = False, **specs: str) -> str:
+    """A public flavor with extra specs (``hw__numa_cpus_dot_0`` is hw:numa_cpus.0)."""
     fname = name("numa")
-    args = ["flavor", "create", "--vcpus", str(vcpus), "--ram", str(ram), "--disk", "1",
-            "--public", fname, "-f", "json"]
-    for k, v in specs.items():
-        args[-3:-3] = ["--property", f"{k.replace('__', ':').replace('_dot_', '.')}={v}"]
-    return cloud.cli(*args)["id"]
+    specs = {k.replace("__", ":").replace("_dot_", "."): v for k, v in specs.items()}
+    if cli:
+        args = ["flavor", "create", "--vcpus", str(vcpus), "--ram", str(ram), "--disk", "1",
+                "--public", "-f", "json", fname]
+        for k, v in specs.items():
+            args[2:2] = ["--property", f"{k}={v}"]
+        return cloud.cli(*args)["id"]
+    r = api(cloud, "POST", "/flavors", json={"flavor": {
+        "name": fname, "ram": ram, "vcpus": vcpus, "disk": 1}})
+    assert r.status_code == 200, r.text
+    fid = r.json()["flavor"]["id"]
+    if specs:
+        r = api(cloud, "POST", f"/flavors/{fid}/os-extra_specs", json={"extra_specs": specs})
+        assert r.status_code == 200, r.text
+    return fid
 
 
 def _topology(cloud, sid: str, user: str = "pocketstack-admin") -> dict:
@@ -32,7 +43,7 @@ def _delete(cloud, *sids: str) -> None:
 
 
 def test_numa_nodes_split_over_host_cells(cloud):
-    flavor = _flavor(cloud, 2, 1024, hw__numa_nodes="2")
+    flavor = _flavor(cloud, 2, 1024, cli=True, hw__numa_nodes="2")
     ensure_image(cloud)
     shown = cloud.cli("server", "create", "--flavor", flavor, "--image", IMAGE,
                       "--nic", "none", "--wait", name("numa"), "-f", "json",
