@@ -8,6 +8,16 @@ register(
     Opt("fake", "memory_mb", int, 16384, "RAM (MB) of each fake host."),
     Opt("fake", "local_gb", int, 200, "Disk (GB) of each fake host."),
     Opt("fake", "delay", float, 0.05, "Seconds a fake driver operation takes."),
+    Opt("fake", "numa_nodes", int, 2, "NUMA cells of each fake host (vCPUs and RAM split "
+        "evenly between them; 0: no NUMA topology, guests asking for one do not fit)."),
+    Opt("fake", "hugepages_2m", int, 1024, "2 MiB huge pages in each NUMA cell of a fake "
+        "host (taken from the cell's RAM)."),
+    Opt("DEFAULT", "instance_usage_audit", bool, False,
+        "Run the instance usage audit on each compute host once per audit period (task "
+        "logs for /os-instance_usage_audit_log, compute.instance.exists notifications)."),
+    Opt("DEFAULT", "instance_usage_audit_period", str, "month",
+        "Audit period: hour, day, month or year, with an optional offset (month@15, "
+        "day@18, hour@30, year@3)."),
     Opt("DEFAULT", "cpu_allocation_ratio", float, 16.0, "Virtual CPU to physical CPU ratio."),
     Opt("DEFAULT", "ram_allocation_ratio", float, 1.5, "Virtual RAM to physical RAM ratio."),
     Opt("DEFAULT", "disk_allocation_ratio", float, 1.0, "Virtual disk to physical disk ratio."),

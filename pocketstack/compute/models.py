@@ -88,6 +88,8 @@ class Instance(Base):
     resize_from: Mapped[dict[str, Any] | None] = mapped_column(JSONText, nullable=True)
     # Nova's instance system_metadata: shelved_at/shelved_image_id/shelved_host, rescue info
     system_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSONText, nullable=True)
+    # the guest NUMA topology fitted at claim time (compute/numa.py); None without NUMA specs
+    numa_topology: Mapped[dict[str, Any] | None] = mapped_column(JSONText, nullable=True)
     reservation_id: Mapped[str] = mapped_column(String(255), default="")
     launch_index: Mapped[int] = mapped_column(Integer, default=0)
     user_data: Mapped[str | None] = mapped_column(Text)
@@ -254,5 +256,25 @@ class Migration(Base):
     user_id: Mapped[str | None] = mapped_column(String(255))
     project_id: Mapped[str | None] = mapped_column(String(255))
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class TaskLog(Base):
+    """A periodic task's run for one period on one host (Nova's task_log): the instance
+    usage audit writes one per audit period and compute host (compute/audit.py)."""
+
+    __tablename__ = "compute_task_log"
+    __table_args__ = (UniqueConstraint("task_name", "host", "period_beginning",
+                                       "period_ending"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_name: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(255))
+    host: Mapped[str] = mapped_column(String(255))
+    period_beginning: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    period_ending: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    message: Mapped[str] = mapped_column(String(255), default="")
+    task_items: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -1,7 +1,8 @@
 """Compute periodic tasks (Nova's manager periodic tasks, in one small thread):
-reclaiming soft-deleted servers (spacing ``reclaim_instance_interval``) and offloading
-shelved servers (spacing ``shelved_poll_interval``). Nothing runs while both features
-are off (their defaults)."""
+reclaiming soft-deleted servers (spacing ``reclaim_instance_interval``), offloading
+shelved servers (spacing ``shelved_poll_interval``) and the instance usage audit
+(``instance_usage_audit``, every 60 s). Nothing runs while these features are off
+(their defaults)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class Periodic:
             (svc.shelving.offload_due,
              lambda: conf.get("DEFAULT", "shelved_poll_interval")
              if conf.get("DEFAULT", "shelved_offload_time") > 0 else 0),
+            (svc.usage_audit.periodic, svc.usage_audit.spacing),
         ]
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -44,7 +44,8 @@ def rebuild(svc: "ComputeService", ctx: RequestContext, inst: Any, args: dict[st
                         ("user_data", "user_data")):
         if key in args:
             changes[column] = args[key] or (None if key != "name" else args[key])
-    changes.update(disk_config.changes(inst, disk_config.requested(args, "rebuild")))
+    changes.update(disk_config.changes(inst, disk_config.with_image(
+        image, disk_config.requested(args, "rebuild")), image))
     previous = inst.vm_state
     updated = servers.update(ctx, inst.uuid, changes)
     servers.record_action(ctx, inst.uuid, "rebuild")

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from pocketstack.api import errors
 from pocketstack.api.context import RequestContext
-from pocketstack.compute import states
+from pocketstack.compute import numa, states
 from pocketstack.compute.flavors import snapshot
 from pocketstack.compute.models import Instance, InstanceAction
 from pocketstack.compute.scheduler.host_state import RequestSpec
@@ -42,7 +42,7 @@ def spec_for(inst: Instance, flavor: dict[str, Any], ignore: set[str],
                                        int(flavor.get("swap") or 0)),
                        availability_zone=inst.availability_zone,
                        hints=dict(inst.scheduler_hints or {}), ignore_hosts=ignore,
-                       force_host=force_host)
+                       force_host=force_host, numa=numa.for_resize(flavor, inst))
 
 
 class Resizes:
@@ -63,7 +63,9 @@ class Resizes:
             raise errors.BadRequest(f"Flavor {flavor_ref} could not be found.") from None
         if flavor.flavorid == inst.flavorid:
             raise errors.BadRequest("When resizing, instances must change flavor!")
-        self._start(ctx, inst, "resize", snapshot(flavor), None)
+        wanted = snapshot(flavor)
+        numa.for_resize(wanted, inst)  # 400 for NUMA specs Nova rejects, before any change
+        self._start(ctx, inst, "resize", wanted, None)
 
     def migrate(self, ctx: RequestContext, inst: Instance, host: str | None) -> None:
         """Cold migration: the same flavor, to another host (``host`` from 2.56)."""

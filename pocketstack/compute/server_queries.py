@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 # what the server views read (views.server, views.server_brief, the hypervisor servers list)
 VIEW_COLUMNS = tuple(c.name for c in Instance.__table__.c if c.name not in (
     "key_data", "scheduler_hints", "resize_from", "locked_by",
-    "ephemeral_gb", "deleted"))
+    "ephemeral_gb", "deleted", "numa_topology"))
 BRIEF_COLUMNS = ("id", "uuid", "display_name")
 _SORT_KEYS = {"display_name", "created_at", "updated_at", "uuid", "vm_state", "host"}
 _PYTHON_FILTERS = ("name", "tags", "tags-any", "not-tags", "not-tags-any", "ip")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from pocketstack.api import errors
 from pocketstack.api.context import RequestContext
-from pocketstack.compute import states
+from pocketstack.compute import disk_config, numa, states
 from pocketstack.compute.flavors import snapshot
 from pocketstack.compute.images import lookup_image
 from pocketstack.compute.models import Instance, InstanceAction, KeyPair
@@ -120,6 +120,8 @@ class Servers:
         admin_pass = body.get("adminPass") or secrets.token_urlsafe(9)
         reservation = "r-" + secrets.token_hex(4)
         fl = snapshot(flavor)
+        dcf = disk_config.with_image(image, body.get("OS-DCF:diskConfig"))
+        numa_req = numa.request(flavor.extra_specs, image, flavor.vcpus, flavor.memory_mb)
         with self.db.write() as s:
             count = max_count
             try:
@@ -150,9 +152,8 @@ class Servers:
                     user_data=body.get("user_data"),
                     config_drive="True" if wants_config_drive(body) else "",
                     access_ip_v4=body.get("accessIPv4"), access_ip_v6=body.get("accessIPv6"),
-                    created_at=now, updated_at=now, system_metadata={
-                        "disk_config": body["OS-DCF:diskConfig"]} if body.get(
-                        "OS-DCF:diskConfig") else None)
+                    created_at=now, updated_at=now,
+                    system_metadata=disk_config.sysmeta(image, dcf))
                 s.add(inst)
                 s.add(InstanceAction(instance_uuid=inst.uuid, action="create",
                                      request_id=request_id, user_id=ctx.user_id,
@@ -168,7 +169,8 @@ class Servers:
                 instance_uuid=inst.uuid, project_id=ctx.project_id, vcpus=flavor.vcpus,
                 memory_mb=flavor.memory_mb,
                 disk_gb=disk_gb(flavor.root_gb, flavor.ephemeral_gb, flavor.swap),
-                availability_zone=az, group=group, hints=hints, force_host=force_host)
+                availability_zone=az, group=group, hints=hints, force_host=force_host,
+                numa=numa_req)
             svc.tasks.submit(svc.tasks.build, spec, request_id)
         return instances, admin_pass
 

@@ -11,6 +11,7 @@ from pocketstack.api.service import Microversions, Service, json_response
 from pocketstack.compute import config  # noqa: F401  (registers the options)
 from pocketstack.compute import policies  # noqa: F401  (registers the default rules)
 from pocketstack.compute.aggregates import Aggregates
+from pocketstack.compute.audit import UsageAudit
 from pocketstack.compute.drivers.base import load_driver
 from pocketstack.compute.flavors import Flavors
 from pocketstack.compute.hosts import Hosts
@@ -86,10 +87,12 @@ class ComputeService(Service):
         self.live = LiveMigrations(self)
         self.volumes = ServerVolumes(self)
         self.tasks.delete_hooks.append(self.volumes.cleanup)
+        self.tasks.delete_hooks.append(self.scheduler.forget)
         self.shelving = Shelving(self)
         self.rescues = Rescues(self)
         self.soft_deletes = SoftDeletes(self)
         self.consoles = Consoles(self)
+        self.usage_audit = UsageAudit(cloud, self.driver)
         self.periodic = Periodic(self)
         for resource in (versions.Versions(MAX_VERSION), flavors.Flavors(self),
                          flavors.FlavorExtras(self), keypairs.KeyPairs(self),

@@ -226,6 +226,34 @@ def fip_disassociate(args: argparse.Namespace) -> int:
     return 0
 
 
+def compute_usage_audit(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from pocketstack.compute.audit import last_completed_period, run_audit
+    from pocketstack.compute.models import ComputeService
+    from pocketstack.ops.notifications import NotificationLog
+
+    cloud = _cloud(args)
+    before = parse_when(args.before) if args.before else None
+    unit = args.period or cloud.conf.get("DEFAULT", "instance_usage_audit_period")
+    try:
+        begin, end = last_completed_period(unit, before)
+    except ValueError as exc:
+        raise OpsError(str(exc)) from None
+    hosts = args.host
+    if not hosts:
+        with cloud.db.read() as s:
+            hosts = list(s.scalars(select(ComputeService.host).where(
+                ComputeService.binary == "nova-compute")))
+    cloud.bus.listen(NotificationLog(cloud.data_dir))
+    logs = run_audit(cloud, hosts, before, unit)
+    print(f"instance usage audit of {begin} - {end}: {len(logs)} host(s) audited, "
+          f"{len(hosts) - len(logs)} already done")
+    for log in logs:
+        print(f"{log.host}: {log.state}, {log.task_items} instance(s), {log.errors} error(s)")
+    return 0
+
+
 # -- identity, config, logs -------------------------------------------------------
 def token_rotate(args: argparse.Namespace) -> int:
     index = _cloud(args).identity.token_keys.rotate()
@@ -353,6 +381,16 @@ def build(manage: argparse.ArgumentParser) -> None:
             "(or active with --active)")
     p.add_argument("id")
     p.add_argument("--active", action="store_true")
+
+    comp = area("compute", "compute periodic tasks, run once now")
+    p = cmd(comp, "usage-audit", compute_usage_audit, "the instance usage audit of the last "
+            "completed period (task logs, compute.instance.exists notifications)")
+    p.add_argument("--before", default=None, help="audit the last period completed before "
+                   "DATE (default: now)")
+    p.add_argument("--period", default=None, help="hour, day, month or year[@offset] "
+                   "(default: [DEFAULT] instance_usage_audit_period)")
+    p.add_argument("--host", action="append", default=None,
+                   help="only this compute host (repeatable; default: every one)")
 
     fip = area("floating-ip", "floating IP repairs")
     p = cmd(fip, "disassociate", fip_disassociate, "detach a stuck floating IP")

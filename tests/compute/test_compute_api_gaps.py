@@ -1,5 +1,5 @@
 """Round-4 Nova API gaps: x509 key pairs, OS-DCF:diskConfig, rebuild reply fields,
-instance usage audit log, assisted volume snapshots and the legacy network actions."""
+assisted volume snapshots and the legacy network actions."""
 
 from __future__ import annotations
 
@@ -57,22 +57,6 @@ def test_disk_config_create_update_rebuild_resize(cloud):
     r = api(cloud, "GET", f"/servers/{sid}/diagnostics", version="2.48")
     assert r.status_code == 200 and r.json()["driver"] == "libvirt"
     conn.compute.delete_server(sid)
-
-
-def test_instance_usage_audit_log(cloud):
-    r = api(cloud, "GET", "/os-instance_usage_audit_log")
-    assert r.status_code == 200, r.text
-    log = r.json()["instance_usage_audit_logs"]
-    assert log["num_hosts"] == log["num_hosts_done"] == len(log["log"]) >= 1
-    assert log["period_ending"].endswith("-01 00:00:00")
-    when = urllib.parse.quote("2026-03-15 10:00:00")
-    r = api(cloud, "GET", f"/os-instance_usage_audit_log/{when}")
-    shown = r.json()["instance_usage_audit_log"]
-    assert (shown["period_beginning"], shown["period_ending"]) == \
-        ("2026-02-01 00:00:00", "2026-03-01 00:00:00")
-    assert api(cloud, "GET", "/os-instance_usage_audit_log/invalid").status_code == 400
-    assert api(cloud, "GET", "/os-instance_usage_audit_log",
-               user="pocketstack").status_code == 403
 
 
 def test_legacy_network_actions(cloud):

@@ -54,8 +54,19 @@ def test_restart_keeps_state_and_seeds_once(fresh_cloud):
     sid = boot(fresh_cloud, name("keep"))
     wait(fresh_cloud, sid, "ACTIVE")
     api(fresh_cloud, "DELETE", "/flavors/42")
+    # guests with pinned CPUs fill the 2 hosts x 2 NUMA cells; the pins survive a restart
+    r = api(fresh_cloud, "POST", "/flavors", json={"flavor": {
+        "name": "pinned", "ram": 256, "vcpus": 3, "disk": 1, "id": "pinned"}})
+    assert r.status_code == 200, r.text
+    api(fresh_cloud, "POST", "/flavors/pinned/os-extra_specs",
+        json={"extra_specs": {"hw:cpu_policy": "dedicated"}})
+    pinned = [boot(fresh_cloud, name("pin"), flavor="pinned") for _ in range(4)]
+    for p in pinned:
+        wait(fresh_cloud, p, "ACTIVE")
     assert fresh_cloud.stop() == 0
     fresh_cloud.start()
+    extra = boot(fresh_cloud, name("pin"), flavor="pinned")
+    assert "No valid host" in wait(fresh_cloud, extra, "ERROR")["fault"]["message"]
     body = wait(fresh_cloud, sid, "ACTIVE")
     assert body["OS-EXT-SRV-ATTR:host"] in ("fake-host-1", "fake-host-2")
     flavors = {f["id"] for f in api(fresh_cloud, "GET", "/flavors").json()["flavors"]}
@@ -63,7 +74,7 @@ def test_restart_keeps_state_and_seeds_once(fresh_cloud):
     services = api(fresh_cloud, "GET", "/os-services", version="2.79").json()["services"]
     assert len([s for s in services if s["binary"] == "nova-compute"]) == 2
     usage = api(fresh_cloud, "GET", "/os-hypervisors/detail", version="2.79").json()
-    assert sum(h["running_vms"] for h in usage["hypervisors"]) == 1
+    assert sum(h["running_vms"] for h in usage["hypervisors"]) == 5
 
 
 def test_bad_input_is_4xx_never_500(cloud):

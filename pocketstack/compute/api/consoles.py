@@ -147,6 +147,8 @@ class ServerConsoles:
 
     @route("GET", "/v2.1/servers/{server_id}/topology", min_version="2.78")
     def topology(self, req: Request, server_id: str) -> dict[str, Any]:
-        self._inst(req, server_id, "compute:server:topology:index")
-        # no guest NUMA topology is simulated: Nova's answer for such a server
-        return {"nodes": [], "pagesize_kb": None}
+        from pocketstack.compute.numa import view
+
+        inst = self._inst(req, server_id, "compute:server:topology:index")
+        return view(inst.numa_topology, req.authorized(
+            f"{P}compute:server:topology:host:index", _target(inst)))

@@ -10,6 +10,7 @@ from pocketstack.api import errors
 from pocketstack.api.request import Reply, Request
 from pocketstack.api.routing import route
 from pocketstack.api.validation import validate
+from pocketstack.compute import disk_config
 from pocketstack.compute.api import schemas
 from pocketstack.compute.api.views import links
 from pocketstack.compute.images import image_service
@@ -142,6 +143,7 @@ def nova_image(req: Request, image: dict[str, Any], detail: bool = True) -> dict
                 "progress": _PROGRESS.get(image.get("status", ""), 0),
                 "created": image.get("created_at"), "updated": image.get("updated_at"),
                 "OS-EXT-IMG-SIZE:size": image.get("size")})
+    disk_config.image_view(out, props)
     if props.get("instance_uuid"):
         out["server"] = {"id": props["instance_uuid"],
                          "links": links(req, "servers", props["instance_uuid"])}

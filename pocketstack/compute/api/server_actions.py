@@ -69,6 +69,7 @@ class ServerActions:
                 raise errors.BadRequest("Invalid input for field 'resize': 'flavorRef' is a "
                                         "required property")
             wanted = disk_config.requested(args, "resize")
+            disk_config.check_resize(inst, wanted)
             self.svc.resizes.resize(req.ctx, inst, str(ref))
             if wanted:
                 inst = self.servers.update(req.ctx, inst.uuid, {})

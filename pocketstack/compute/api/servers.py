@@ -98,7 +98,7 @@ class Servers:
             return Reply({"reservation_id": instances[0].reservation_id}, 202)
         first = instances[0]
         server = {"id": first.uuid, "links": views.links(req, "servers", first.uuid),
-                  "OS-DCF:diskConfig": body.get("OS-DCF:diskConfig", "MANUAL"),
+                  "OS-DCF:diskConfig": disk_config.value(first),
                   "adminPass": admin_pass}
         if body.get("networks") not in ("none", None, "auto") or \
                 self.svc.cloud.service("network") is not None:

@@ -34,6 +34,8 @@ class FakeDriver(ComputeDriver):
         self.memory_mb = conf.get("fake", "memory_mb")
         self.local_gb = conf.get("fake", "local_gb")
         self.delay = conf.get("fake", "delay")
+        self.numa_nodes = conf.get("fake", "numa_nodes")
+        self.hugepages_2m = conf.get("fake", "hugepages_2m")
         self._lock = threading.Lock()
         self._power: dict[str, int] = {}
         self._console: dict[str, collections.deque[str]] = {}
@@ -50,6 +52,17 @@ class FakeDriver(ComputeDriver):
                 "cpu_info": {"arch": "x86_64", "model": "fake", "vendor": "pocketstack",
                              "topology": {"sockets": 1, "cores": self.vcpus, "threads": 1},
                              "features": []}}
+
+    def numa_topology(self, host: str) -> list[dict[str, Any]]:
+        """The host's simulated NUMA cells: vCPUs and RAM split evenly, each cell with
+        ``hugepages_2m`` 2 MiB pages taken from its RAM (none when numa_nodes is 0)."""
+        n = max(0, min(self.numa_nodes, self.vcpus))
+        if not n:
+            return []
+        per_cpu, per_mem = self.vcpus // n, self.memory_mb // n
+        huge = min(self.hugepages_2m, per_mem // 2)
+        return [{"id": i, "cpus": list(range(i * per_cpu, (i + 1) * per_cpu)),
+                 "memory_mb": per_mem - huge * 2, "pages": {2048: huge}} for i in range(n)]
 
     @staticmethod
     def _targets(instance: dict[str, Any], key: str, host: str) -> bool:

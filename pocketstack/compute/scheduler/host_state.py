@@ -19,6 +19,8 @@ class RequestSpec:
     ignore_hosts: set[str] = field(default_factory=set)
     force_host: str | None = None
     skip_filters: bool = False  # force_host without the filters (live migrate/evacuate force)
+    numa: dict[str, Any] | None = None  # the guest NUMA topology asked for (compute/numa.py)
+    numa_fit: tuple[str, Any] | None = None  # (host, cells) of the last fit computed
 
 
 @dataclass
@@ -40,6 +42,7 @@ class HostState:
     service_up: bool = True
     num_io_ops: int = 0  # builds and moves in progress here (IoOpsWeigher)
     failed_builds: int = 0  # consecutive build failures (BuildFailureWeigher)
+    numa: Any = None  # compute.numa.HostNUMA, made when a NUMA request first looks here
 
     @property
     def free_ram_mb(self) -> float:

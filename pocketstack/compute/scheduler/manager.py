@@ -18,10 +18,11 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from pocketstack.api import errors
+from pocketstack.compute import numa
 from pocketstack.compute.models import Aggregate, ComputeNode, ComputeService, Instance
 from pocketstack.compute.placement import ReportClient
 from pocketstack.compute.scheduler import filters as filter_mod
@@ -71,6 +72,10 @@ class Scheduler:
         self.weighers = self._weighers()
         self._static = [w for w in self.weighers if w.static and w.multiplier]
         self._scales: dict[int, float] = {}
+        # guest NUMA topologies (compute/numa.py): asked for, by instance (for its moves);
+        # whether the claim itself checks the fit (when NUMATopologyFilter is not enabled)
+        self._numa_requests: dict[str, dict[str, Any]] = {}
+        self._numa_check = "NUMATopologyFilter" not in names
 
     def _weighers(self) -> list[weigher_mod.BaseWeigher]:
         names = [n.rsplit(".", 1)[-1] for n in
@@ -101,6 +106,10 @@ class Scheduler:
                                          Instance.resize_from, Instance.task_state)
                                   .where(Instance.deleted.is_(False),
                                          Instance.host.is_not(None))))
+            fitted = list(s.execute(select(Instance.uuid, Instance.host,
+                                           Instance.numa_topology)
+                                    .where(Instance.deleted.is_(False),  # offloaded too
+                                           Instance.numa_topology.is_not(None))))
         ratios = self.report.sync(nodes)
         states = {}
         for n in nodes:
@@ -135,6 +144,11 @@ class Scheduler:
                                     disk_gb(int(old.get("root_gb", root)),
                                             int(old.get("ephemeral_gb", eph)),
                                             int(old.get("swap") or 0)))
+        numa_requests = {}
+        for uuid, host, topo in fitted:  # what the guests with a NUMA topology hold
+            numa_requests[uuid] = topo.get("request")
+            if host in states and self._numa_ready(states[host]):
+                states[host].numa.claim(uuid, topo.get("cells") or [], topo.get("request"))
         where: dict[str, set[str]] = {}
         for st in states.values():
             for uuid in st.instances:
@@ -143,6 +157,7 @@ class Scheduler:
             self._states = states
             self._owners = owners
             self._where = where
+            self._numa_requests = numa_requests
             self._svc_sig = None
             self._refresh_services(force=True)
             hosts = list(states.values())
@@ -250,8 +265,20 @@ class Scheduler:
             st.availability_zone = svc[3]
 
     # -- decisions ------------------------------------------------------------------
+    def _numa_ready(self, st: HostState) -> bool:
+        """Give the host state its NUMA cells (from the driver) the first time a NUMA
+        request looks at it; False when the host has none."""
+        if st.numa is None:
+            cells_of = getattr(self.hosts.driver, "numa_topology", None)
+            cells = cells_of(st.host) if cells_of is not None else []
+            st.numa = numa.HostNUMA(cells) if cells else False
+        return bool(st.numa)
+
     def _passes(self, st: HostState, spec: RequestSpec, everything: list[HostState]) -> bool:
         if st.host in spec.ignore_hosts:
+            return False
+        if spec.numa is not None and (not self._numa_ready(st) or self._numa_check and
+                                      numa.fit_for(st, spec) is None):
             return False
         return all(f.host_passes(st, spec, everything) for f in self.filters)
 
@@ -282,16 +309,28 @@ class Scheduler:
         own writes: one transaction, not two); if it raises, the claim is undone and the
         exception propagates."""
         self._refresh_services()
+        forget = False
+        if spec.numa is None and self._numa_requests:  # a move keeps its NUMA topology
+            spec.numa = self._numa_requests.get(spec.instance_uuid)
+        elif spec.numa is not None and not spec.numa["cells"]:  # resized to a flavor without
+            spec.numa, forget = None, True
         tried: set[str] = set()
         for _ in range(3):
             with self._lock:
+                spec.numa_fit = None  # (fits are computed under this lock, for this pass)
                 best = self._pick(spec)
+                write = within
+                if spec.numa is not None:
+                    write = self._numa_claim(best, spec, within)
+                elif forget:
+                    self._numa_requests.pop(spec.instance_uuid, None)
+                    write = self._store_topology(within, spec.instance_uuid, None)
                 best.consume(spec.instance_uuid, spec.vcpus, spec.memory_mb, spec.disk_gb)
                 self._where.setdefault(spec.instance_uuid, set()).add(best.host)
                 self._reorder(best)
             try:
-                self._claim(spec.instance_uuid, spec.project_id, within and (
-                    lambda s, best=best: within(s, best)))
+                self._claim(spec.instance_uuid, spec.project_id, write and (
+                    lambda s, best=best, write=write: write(s, best)))
                 return best
             except errors.Conflict as exc:  # Placement disagrees (usage made elsewhere)
                 LOG.info("placement refused %s on %s: %s", spec.instance_uuid, best.host, exc)
@@ -303,6 +342,33 @@ class Scheduler:
                 raise
         spec.ignore_hosts -= tried
         raise NoValidHost()
+
+    def _numa_claim(self, best: HostState, spec: RequestSpec,
+                    within: Callable[[Session, HostState], None] | None
+                    ) -> Callable[[Session, HostState], None]:
+        """Claim the guest cells on ``best`` (the fit its filter pass computed) and return
+        ``within`` extended to store the instance's topology in the claim's transaction."""
+        cells = spec.numa_fit[1] if spec.numa_fit and spec.numa_fit[0] == best.host \
+            else (numa.fit_for(best, spec) if self._numa_ready(best) else None)
+        if cells is None:  # a forced host without the filters
+            raise NoValidHost("The host cannot hold the requested NUMA topology.")
+        uuid = spec.instance_uuid
+        best.numa.claim(uuid, cells, spec.numa)
+        self._numa_requests[uuid] = spec.numa
+        return self._store_topology(within, uuid, numa.topology(spec.numa, cells))
+
+    @staticmethod
+    def _store_topology(within: Callable[[Session, HostState], None] | None, uuid: str,
+                        topo: dict[str, Any] | None) -> Callable[[Session, HostState], None]:
+        def write(s: Session, host: HostState) -> None:
+            if within is not None:
+                within(s, host)
+            s.execute(update(Instance).where(Instance.uuid == uuid).values(numa_topology=topo))
+        return write
+
+    def forget(self, uuid: str) -> None:
+        """A server is deleted: drop its NUMA request (its claims go with release)."""
+        self._numa_requests.pop(uuid, None)
 
     def _owner(self, uuid: str, project_id: str | None = None) -> tuple[str, str]:
         owner = self._owners.get(uuid)
@@ -340,6 +406,8 @@ class Scheduler:
             if st is not None and uuid in st.instances:
                 st.release(uuid)
                 self._reorder(st)
+            if st is not None and st.numa:
+                st.numa.release(uuid)
             hosts = self._where.get(uuid)
             if hosts is not None:
                 hosts.discard(host)
@@ -368,12 +436,21 @@ class Scheduler:
                 self._migrations.add(from_uuid)
             st.release(from_uuid)
             st.consume(to_uuid, *usage)
+            restored = None
+            if st.numa:
+                st.numa.transfer(from_uuid, to_uuid)
+                restored = None if migration else st.numa.topology_of(to_uuid)
             self._reorder(st)
             for a, b in ((from_uuid, host), (to_uuid, host)):
                 hosts = self._where.setdefault(a, set())
                 (hosts.discard if a == from_uuid else hosts.add)(b)
                 if not hosts:
                     del self._where[a]
+        if restored is not None:  # a move undone: the server's topology is the source's
+            self._numa_requests[to_uuid] = restored["request"]
+            with self.db.write() as s:
+                s.execute(update(Instance).where(Instance.uuid == to_uuid)
+                          .values(numa_topology=restored))
         if not self.report.enabled:
             return
         try:

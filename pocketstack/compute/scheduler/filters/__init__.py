@@ -9,10 +9,11 @@ from pocketstack.compute.scheduler.filters.base import BaseFilter
 from pocketstack.compute.scheduler.filters.compute import ComputeFilter
 from pocketstack.compute.scheduler.filters.core import CoreFilter
 from pocketstack.compute.scheduler.filters.disk import DiskFilter
+from pocketstack.compute.scheduler.filters.numa_topology import NUMATopologyFilter
 from pocketstack.compute.scheduler.filters.ram import RamFilter
 from pocketstack.compute.scheduler.filters.same_host import DifferentHostFilter, SameHostFilter
 
 ALL: dict[str, type[BaseFilter]] = {cls.__name__: cls for cls in (
     ComputeFilter, AvailabilityZoneFilter, RamFilter, DiskFilter, CoreFilter,
     ServerGroupAffinityFilter, ServerGroupAntiAffinityFilter, SameHostFilter,
-    DifferentHostFilter)}
+    DifferentHostFilter, NUMATopologyFilter)}
