@@ -29,6 +29,10 @@ _USER_FILTERS = {"name", "status", "image", "flavor", "changes-since", "reservat
                  "access_ip_v4", "access_ip_v6", "kernel_id", "ramdisk_id",
                  "root_device_name", "display_name", "display_description"}
 
+_FILTERS_283 = ("availability_zone", "config_drive", "key_name", "created_at", "launched_at",
+                "terminated_at", "power_state", "task_state", "vm_state", "progress",
+                "user_id")
+
 _UPDATE_HIDDEN = ("OS-EXT-AZ:", "OS-EXT-SRV-ATTR:", "OS-EXT-STS:", "OS-SRV-USG:",
                   "os-extended-volumes:", "config_drive", "host_status", "key_name",
                   "security_groups", "server_groups")
@@ -123,14 +127,21 @@ class Servers:
         if admin and (q.get("project_id") or q.get("tenant_id")) and all_projects:
             project_id = q.get("project_id") or q.get("tenant_id")
         filters: dict[str, Any] = {}
-        for key in ("name", "flavor", "image", "reservation_id", "key_name",
-                    "availability_zone"):
+        for key in ("name", "flavor", "image", "reservation_id"):
             if q.get(key) is not None:
                 filters[key] = q.get(key)
-        if admin:
-            for key in ("host", "node", "user_id"):
-                if q.get(key) is not None:
-                    filters[key] = q.get(key)
+        # what a non-admin may filter on grew at 2.83 and 2.90 (others are ignored, as Nova)
+        wider = _FILTERS_283 if admin or req.at_least("2.83") else ()
+        if admin or req.at_least("2.90"):
+            wider += ("hostname",)
+        for key in wider + (("host", "node") if admin else ()):
+            if q.get(key) is not None:
+                filters[key] = q.get(key)
+        for key in ("power_state", "progress"):
+            if key in filters:
+                filters[key] = int_param(req, key)
+        if "config_drive" in filters:
+            filters["config_drive"] = bool_param(filters["config_drive"])
         if req.at_least("2.26"):
             for key in ("tags", "tags-any", "not-tags", "not-tags-any"):
                 if q.get(key):
