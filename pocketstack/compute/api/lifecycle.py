@@ -81,7 +81,8 @@ def lifecycle_actions(svc: "ComputeService") -> dict[str, Callable[..., Any]]:
         req.enforce(f"{P}os-rescue", _target(inst))
         body = _object(args, "rescue", {"adminPass": str, "rescue_image_ref": str})
         password = svc.rescues.rescue(req.ctx, inst, body.get("adminPass"),
-                                      body.get("rescue_image_ref"))
+                                      body.get("rescue_image_ref"),
+                                      allow_bfv=req.at_least("2.87"))
         if svc.cloud.conf.get("DEFAULT", "enable_instance_password"):
             return Reply({"adminPass": password}, 200)
         return Reply({}, 200)
