@@ -41,7 +41,7 @@ def rebuild(svc: "ComputeService", ctx: RequestContext, inst: Any, args: dict[st
         changes["server_metadata"] = dict(args["metadata"] or {})
     for key, column in (("name", "display_name"), ("description", "description"),
                         ("accessIPv4", "access_ip_v4"), ("accessIPv6", "access_ip_v6"),
-                        ("user_data", "user_data")):
+                        ("user_data", "user_data"), ("hostname", "hostname")):
         if key in args:
             changes[column] = args[key] or (None if key != "name" else args[key])
     changes.update(disk_config.changes(inst, disk_config.requested(args, "rebuild")))

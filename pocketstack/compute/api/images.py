@@ -102,6 +102,10 @@ def image_actions(svc: "ComputeService") -> dict[str, Callable[..., Any]]:
             raise errors.BadRequest("Invalid input for field/attribute rebuild. 'imageRef' "
                                     "is a required property")
         extra = set(args) - _REBUILD_KEYS
+        if "hostname" in args:
+            from pocketstack.compute.api.servers import check_hostname
+
+            check_hostname(req, args["hostname"])
         if extra:
             raise errors.BadRequest("Additional properties are not allowed "
                                     f"('{sorted(extra)[0]}' was unexpected)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import TYPE_CHECKING, Any
 
 from pocketstack.api import errors
@@ -36,6 +37,25 @@ _FILTERS_283 = ("availability_zone", "config_drive", "key_name", "created_at", "
 _UPDATE_HIDDEN = ("OS-EXT-AZ:", "OS-EXT-SRV-ATTR:", "OS-EXT-STS:", "OS-SRV-USG:",
                   "os-extended-volumes:", "config_drive", "host_status", "key_name",
                   "security_groups", "server_groups")
+
+
+_HOSTNAME = re.compile(r"^[a-zA-Z0-9]+[a-zA-Z0-9-]*[a-zA-Z0-9]+$")
+_FQDN = re.compile(r"^[a-zA-Z0-9-._]*$")
+
+
+def check_hostname(req: Request, value: Any) -> None:
+    """``hostname`` of create, update and rebuild: from 2.90 on, a host name of 2 to 63
+    characters; from 2.94 on, any FQDN-like name of 1 to 255."""
+    if not req.at_least("2.90"):
+        raise errors.BadRequest("Additional properties are not allowed ('hostname' was "
+                                "unexpected)")
+    fqdn = req.at_least("2.94")
+    low, high, pattern = (1, 255, _FQDN) if fqdn else (2, 63, _HOSTNAME)
+    if not isinstance(value, str) or not low <= len(value) <= high or \
+            not pattern.match(value):
+        raise errors.BadRequest(f"Invalid input for field/attribute hostname. Value: "
+                                f"{value}. '{value}' does not match '{pattern.pattern}' "
+                                f"(or is not {low} to {high} characters long)")
 
 
 class Servers:
@@ -77,8 +97,10 @@ class Servers:
             raise errors.BadRequest("Additional properties are not allowed ('personality' "
                                     "was unexpected)")
         if "hostname" in body:
-            raise errors.BadRequest("Additional properties are not allowed ('hostname' was "
-                                    "unexpected)")
+            check_hostname(req, body["hostname"])
+            if int(body.get("max_count", 1) or 1) > 1:
+                raise errors.BadRequest("Unable to allocate a single hostname to multiple "
+                                        "instances")
         for key, version in (("host", "2.74"), ("hypervisor_hostname", "2.74"),
                              ("trusted_image_certificates", "2.63")):
             if key in body and not req.at_least(version):
@@ -240,14 +262,15 @@ class Servers:
             raise errors.BadRequest("Additional properties are not allowed ('description' "
                                     "was unexpected)")
         if "hostname" in body:
-            raise errors.BadRequest("Additional properties are not allowed ('hostname' was "
-                                    "unexpected)")
+            check_hostname(req, body["hostname"])
         self.servers.check_lock(req.ctx, inst)
         changes = {}
         if "name" in body:
             changes["display_name"] = body["name"]
         if "description" in body:
             changes["description"] = body["description"]
+        if "hostname" in body:
+            changes["hostname"] = body["hostname"]
         if "accessIPv4" in body:
             changes["access_ip_v4"] = body["accessIPv4"] or None
         if "accessIPv6" in body:

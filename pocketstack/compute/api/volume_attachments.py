@@ -25,13 +25,18 @@ register_defaults([RuleDefault(P + "index", "rule:project_reader_or_admin"),
 BASE = "/v2.1/servers/{server_id}/os-volume_attachments"
 
 
-def view(req: Request, row: BlockDeviceMapping) -> dict[str, Any]:
+def view(req: Request, row: BlockDeviceMapping, created: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"id": row.volume_id, "serverId": row.instance_uuid,
                            "volumeId": row.volume_id, "device": row.device_name}
     if req.at_least("2.70"):
         out["tag"] = row.tag
     if req.at_least("2.79"):
         out["delete_on_termination"] = bool(row.delete_on_termination)
+    # 2.89: the Cinder attachment and the BDM, without "id" (= volumeId); Nova's attach
+    # reply never got this change
+    if req.at_least("2.89") and not created:
+        del out["id"]
+        out["attachment_id"], out["bdm_uuid"] = row.attachment_id, row.uuid
     return out
 
 
@@ -83,7 +88,7 @@ class VolumeAttachments:
         row = self.svc.volumes.attach(req.ctx, inst, att["volumeId"], device or None, tag,
                                       _as_bool(att.get("delete_on_termination"),
                                                "delete_on_termination"))
-        return {"volumeAttachment": view(req, row)}
+        return {"volumeAttachment": view(req, row, created=True)}
 
     @route("PUT", BASE + "/{volume_id}", status=202)
     def update(self, req: Request, server_id: str, volume_id: str) -> None:
