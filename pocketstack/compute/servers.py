@@ -150,9 +150,9 @@ class Servers:
                     user_data=body.get("user_data"),
                     config_drive="True" if wants_config_drive(body) else "",
                     access_ip_v4=body.get("accessIPv4"), access_ip_v6=body.get("accessIPv6"),
-                    created_at=now, updated_at=now, system_metadata={
-                        "disk_config": body["OS-DCF:diskConfig"]} if body.get(
-                        "OS-DCF:diskConfig") else None)
+                    created_at=now, updated_at=now, system_metadata={k: v for k, v in (
+                        ("disk_config", body.get("OS-DCF:diskConfig")),
+                        ("pinned_availability_zone", az)) if v} or None)
                 s.add(inst)
                 s.add(InstanceAction(instance_uuid=inst.uuid, action="create",
                                      request_id=request_id, user_id=ctx.user_id,

@@ -117,7 +117,7 @@ def image_actions(svc: "ComputeService") -> dict[str, Callable[..., Any]]:
         if md is not None and (not isinstance(md, dict) or any(
                 not isinstance(v, str) for v in md.values())):
             raise errors.BadRequest("Invalid input for field/attribute metadata.")
-        updated = rebuild(svc, req.ctx, inst, args)
+        updated = rebuild(svc, req.ctx, inst, args, reimage=req.at_least("2.93"))
         out = views.server(svc, req, updated, show=True)
         if not req.at_least("2.75"):
             out = {k: v for k, v in out.items() if not k.startswith(_UPDATE_HIDDEN)}

@@ -100,7 +100,8 @@ def evacuate(svc: "ComputeService", req: Request, inst: Any, args: Any) -> Reply
     if password is not None and not isinstance(password, str):
         raise errors.BadRequest("Invalid input for field 'evacuate.adminPass'")
     force = bool(_boolean("evacuate.force", body["force"])) if "force" in body else False
-    password = svc.live.evacuate(req.ctx, inst, _host("evacuate", body), password, force)
+    password = svc.live.evacuate(req.ctx, inst, _host("evacuate", body), password, force,
+                                 stop=req.at_least("2.95"))
     if req.at_least("2.14"):
         return Reply(None, 200)
     return Reply({"adminPass": password}, 200)
