@@ -157,7 +157,7 @@ class Shelving:
             lambda inst, exc: {"vm_state": inst.vm_state})
 
     def _unshelve(self, uuid: str, az: str | None, request_id: str,
-                  host: str | None = None) -> None:
+                  to_host: str | None = None) -> None:
         svc = self.svc
         from pocketstack.compute.tasks import driver_view
 
@@ -173,7 +173,7 @@ class Shelving:
                     memory_mb=inst.memory_mb,
                     disk_gb=disk_gb(inst.root_gb, inst.ephemeral_gb,
                                     int((inst.flavor or {}).get("swap") or 0)),
-                    availability_zone=az, force_host=host,
+                    availability_zone=az, force_host=to_host,
                     hints=dict(inst.scheduler_hints or {}))
                 chosen = svc.scheduler.select_destination(spec)
                 host, node, zone = chosen.host, chosen.nodename, chosen.availability_zone
