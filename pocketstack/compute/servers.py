@@ -139,7 +139,8 @@ class Servers:
                 inst = Instance(
                     uuid=new_uuid(), project_id=ctx.project_id, user_id=ctx.user_id,
                     display_name=name, description=body.get("description"),
-                    hostname=body.get("hostname") or _hostname(name), availability_zone=az, flavorid=flavor.flavorid,
+                    hostname=body.get("hostname") or _hostname(name),
+                    availability_zone=az, flavorid=flavor.flavorid,
                     flavor=fl, vcpus=flavor.vcpus, memory_mb=flavor.memory_mb,
                     root_gb=flavor.root_gb, ephemeral_gb=flavor.ephemeral_gb,
                     image_ref=image["id"], key_name=body.get("key_name"), key_data=key_data,

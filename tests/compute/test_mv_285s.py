@@ -4,10 +4,8 @@ servers."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from compute_helpers import api, boot, name, wait
+from compute_helpers import api, boot, name, new_volume, wait
 
 
 def _bfv(cloud, image):
@@ -44,11 +42,7 @@ def plain_image(cloud, tmp_path_factory):
 def test_2_85_update_delete_on_termination(cloud):
     sid = boot(cloud, name("dot"))
     wait(cloud, sid, "ACTIVE")
-    vol = cloud.cli("volume", "create", "--size", "1", name("v"), "-f", "json")
-    deadline = time.monotonic() + 30
-    while cloud.cli("volume", "show", vol["id"], "-f", "json")["status"] != "available":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    vol = new_volume(cloud)
     cloud.cli("--os-compute-api-version", "2.79", "server", "add", "volume", sid, vol["id"])
     url = f"/servers/{sid}/os-volume_attachments/{vol['id']}"
     assert api(cloud, "GET", url, version="2.79").json()["volumeAttachment"][

@@ -3,9 +3,7 @@ attachments with attachment_id/bdm_uuid, hostname on create/update/rebuild."""
 
 from __future__ import annotations
 
-import time
-
-from compute_helpers import IMAGE, api, boot, name, wait
+from compute_helpers import IMAGE, api, boot, name, new_volume, wait
 
 
 def test_2_88_hypervisors(cloud):
@@ -29,11 +27,7 @@ def test_2_88_hypervisors(cloud):
 def test_2_89_volume_attachment_ids(cloud):
     sid = boot(cloud, name("va"))
     wait(cloud, sid, "ACTIVE")
-    vol = cloud.cli("volume", "create", "--size", "1", name("v"), "-f", "json")
-    deadline = time.monotonic() + 30
-    while cloud.cli("volume", "show", vol["id"], "-f", "json")["status"] != "available":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    vol = new_volume(cloud)
     r = api(cloud, "POST", f"/servers/{sid}/os-volume_attachments", version="2.89",
             json={"volumeAttachment": {"volumeId": vol["id"]}})
     assert r.status_code == 200 and r.json()["volumeAttachment"]["id"] == vol["id"]
