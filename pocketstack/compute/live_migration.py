@@ -192,7 +192,8 @@ class LiveMigrations:
 
     # -- evacuate -----------------------------------------------------------------------
     def evacuate(self, ctx: RequestContext, inst: Instance, host: str | None,
-                 admin_pass: str | None, force: bool) -> str:
+                 admin_pass: str | None, force: bool, stop: bool = False) -> str:
+        """``stop`` (2.95): the server ends STOPPED on the destination, whatever it was."""
         svc = self.svc
         self._check_host(inst, host)
         service = svc.hosts.compute_services().get(inst.host or "")
@@ -207,8 +208,8 @@ class LiveMigrations:
         mig, previous = self._begin(ctx, inst, "evacuate",
                                     (states.ACTIVE, states.STOPPED, states.ERROR),
                                     REBUILDING, "evacuation", "accepted", host)
-        svc.tasks.submit(self._evacuate, inst.uuid, mig, host, force, previous,
-                         ctx.request_id)
+        svc.tasks.submit(self._evacuate, inst.uuid, mig, host, force,
+                         states.STOPPED if stop else previous, ctx.request_id)
         return password
 
     def _evacuate(self, uuid: str, mig: str, host: str | None, force: bool, previous: str,

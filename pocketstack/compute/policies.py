@@ -89,7 +89,8 @@ _rules = [(f"{_P}servers:{a}", MEMBER) for a in (
     (f"{_P}os-simple-tenant-usage:show", READER),
 ] + [(f"{_P}os-aggregates:{a}", ADMIN) for a in (
     "index", "create", "show", "update", "delete", "add_host", "remove_host",
-    "set_metadata")] + [(f"{_P}os-server-tags:{a}", READER) for a in ("index", "show")] + [
+    "set_metadata")] + [("compute:aggregates:images", ADMIN)] + [
+    (f"{_P}os-server-tags:{a}", READER) for a in ("index", "show")] + [
     (f"{_P}os-server-tags:{a}", MEMBER) for a in ("update", "update_all", "delete",
                                                   "delete_all")]
 

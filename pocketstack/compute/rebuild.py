@@ -24,8 +24,10 @@ REBUILDING = "rebuilding"
 ALLOWED = (states.ACTIVE, states.STOPPED, states.ERROR)
 
 
-def rebuild(svc: "ComputeService", ctx: RequestContext, inst: Any, args: dict[str, Any]
-            ) -> Any:
+def rebuild(svc: "ComputeService", ctx: RequestContext, inst: Any, args: dict[str, Any],
+            reimage: bool = False) -> Any:
+    """``reimage`` (2.93): a volume-backed server's root volume is rewritten from the new
+    image (before, such a server may only be rebuilt from the image it has)."""
     from pocketstack.compute.transitions import precheck
 
     servers = svc.servers
@@ -36,12 +38,22 @@ def rebuild(svc: "ComputeService", ctx: RequestContext, inst: Any, args: dict[st
     if inst.root_gb and inst.root_gb < int(image.get("min_disk") or 0):
         raise errors.BadRequest("Flavor's disk is too small for requested image.")
     changes: dict[str, Any] = {"image_ref": image["id"], "task_state": REBUILDING}
+    root = None
+    if not inst.image_ref:  # volume-backed: its image is its root volume's
+        root = next((b for b in svc.volumes.attachments(inst.uuid) if b.boot_index == 0),
+                    None)
+        if not reimage and (root is None or root.image_id != image["id"]):
+            raise errors.BadRequest("Unable to rebuild with a different image for a "
+                                    "volume-backed server.")
+        changes["image_ref"] = ""
+        if not reimage:
+            root = None
     if "metadata" in args:
         svc.quotas.check_metadata(inst.project_id, args["metadata"] or {})
         changes["server_metadata"] = dict(args["metadata"] or {})
     for key, column in (("name", "display_name"), ("description", "description"),
                         ("accessIPv4", "access_ip_v4"), ("accessIPv6", "access_ip_v6"),
-                        ("user_data", "user_data")):
+                        ("user_data", "user_data"), ("hostname", "hostname")):
         if key in args:
             changes[column] = args[key] or (None if key != "name" else args[key])
     changes.update(disk_config.changes(inst, disk_config.with_image(
@@ -49,14 +61,40 @@ def rebuild(svc: "ComputeService", ctx: RequestContext, inst: Any, args: dict[st
     previous = inst.vm_state
     updated = servers.update(ctx, inst.uuid, changes)
     servers.record_action(ctx, inst.uuid, "rebuild")
-    svc.tasks.submit(_finish, svc, inst.uuid, inst.host, previous)
+    svc.tasks.submit(_finish, svc, inst.uuid, inst.host, previous,
+                     (root.volume_id, root.attachment_id, image["id"]) if root else None)
     return updated
 
 
-def _finish(svc: "ComputeService", uuid: str, host: str | None, previous: str) -> None:
+def _reimage(svc: "ComputeService", uuid: str, host: str | None,
+             volume_id: str, attachment_id: str, image_id: str) -> None:
+    """Rewrite the root volume from the image, as Nova 2.93 does with Cinder: a new
+    (reserved) attachment holds the volume while Cinder re-images it, then attaches it."""
+    from sqlalchemy import select
+
+    from pocketstack.compute.models import BlockDeviceMapping
+
+    ctx, vol = RequestContext.admin(), svc.volumes.volume
+    vol.detach(ctx, attachment_id)
+    new = vol.reserve(ctx, volume_id, uuid)
+    vol.actions.reimage(ctx, volume_id, image_id, True)
+    if vol.get_volume(ctx, volume_id)["status"] != "reserved":
+        raise RuntimeError(f"re-imaging volume {volume_id} failed")
+    vol.attach(ctx, new, {"host": host or "pocketstack", "instance": uuid}, "/dev/vda")
+    with svc.cloud.db.write() as s:
+        row = s.scalar(select(BlockDeviceMapping).where(
+            BlockDeviceMapping.instance_uuid == uuid, BlockDeviceMapping.volume_id == volume_id))
+        if row is not None:
+            row.attachment_id, row.image_id = new, image_id
+
+
+def _finish(svc: "ComputeService", uuid: str, host: str | None, previous: str,
+            reimage: tuple[str, str, str] | None = None) -> None:
     inst = svc.servers.update(RequestContext.admin(), uuid, {})
     view = svc.tasks.spawn_view(inst)  # (a new config drive: the instance changed)
     try:
+        if reimage is not None:
+            _reimage(svc, uuid, host, *reimage)
         if host:
             rebuild_in_place = getattr(svc.driver, "rebuild", None)
             if rebuild_in_place is not None:  # keeps the volumes attached (as Nova)

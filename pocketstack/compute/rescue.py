@@ -36,20 +36,42 @@ class Rescues:
         self.svc = svc
 
     def rescue(self, ctx: RequestContext, inst: Instance, password: str | None,
-               image_ref: str | None) -> str:
-        """Start the rescue; returns the admin password the rescued guest gets."""
+               image_ref: str | None, allow_bfv: bool = False) -> str:
+        """Start the rescue; returns the admin password the rescued guest gets.
+
+        A volume-backed server can be rescued from 2.87 on (``allow_bfv``) when the rescue
+        image (else the image its volume came from) asks for a stable rescue device
+        (``hw_rescue_bus`` and ``hw_rescue_device``) and the driver can do it (Nova's
+        ``COMPUTE_RESCUE_BFV`` capability)."""
         svc = self.svc
         if type(svc.driver).rescue is ComputeDriver.rescue:
             raise not_rescuable(inst.uuid, "Driver does not support rescue.")
-        if not inst.image_ref:  # volume-backed rescue is 2.87, above our maximum
-            raise not_rescuable(inst.uuid, "Cannot rescue a volume-backed instance")
         image = None
         if image_ref:
             image = lookup_image(svc.cloud, ctx, image_ref)
+        if not inst.image_ref:
+            meta = image if image is not None else self._volume_image(ctx, inst)
+            props = {**(meta or {}), **((meta or {}).get("properties") or {})}
+            if not (allow_bfv and "hw_rescue_bus" in props and "hw_rescue_device" in props):
+                raise not_rescuable(inst.uuid, "Cannot rescue a volume-backed instance")
+            if not getattr(svc.driver, "capabilities", {}).get("supports_bfv_rescue"):
+                raise not_rescuable(inst.uuid, "Host unable to rescue a volume-backed "
+                                    "instance")
         password = password or secrets.token_urlsafe(9)
         begin(svc, ctx, inst, "rescue", RESCUE_FROM, states.RESCUING)
         svc.tasks.submit(self._rescue, inst.uuid, image, password, ctx.request_id)
         return password
+
+    def _volume_image(self, ctx: RequestContext, inst: Instance) -> dict[str, Any] | None:
+        """The image the server's root volume was made from (its image metadata)."""
+        root = next((b for b in self.svc.volumes.attachments(inst.uuid)
+                     if b.boot_index == 0 and b.image_id), None)
+        if root is None:
+            return None
+        try:
+            return lookup_image(self.svc.cloud, ctx, root.image_id)
+        except errors.BadRequest:
+            return None
 
     def unrescue(self, ctx: RequestContext, inst: Instance) -> None:
         begin(self.svc, ctx, inst, "unrescue", [states.RESCUED], states.UNRESCUING)

@@ -13,7 +13,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Text, select, type_coerce
+from sqlalchemy import String, Text, cast, select, type_coerce
 
 from pocketstack.api import errors
 from pocketstack.compute import states
@@ -47,6 +47,16 @@ def _where(q: Any, project_id: str | None, filters: dict[str, Any]) -> Any:
                      ("reservation_id", Instance.reservation_id)):
         if filters.get(key) is not None:
             q = q.where(col == filters[key])
+    for key in ("vm_state", "task_state", "power_state", "progress"):  # exact (2.83)
+        if filters.get(key) is not None:
+            q = q.where(getattr(Instance, key) == filters[key])
+    if filters.get("config_drive") is not None:
+        drive = Instance.config_drive.in_(("True", "true", "1"))
+        q = q.where(drive if filters["config_drive"] else ~drive | Instance.config_drive.is_(None))
+    for key in ("created_at", "launched_at", "terminated_at", "hostname"):  # Nova: regex
+        if filters.get(key) is not None:
+            q = q.where(cast(getattr(Instance, key), String).contains(
+                str(filters[key]).replace("T", " ").rstrip("Z"), autoescape=True))
     if filters.get("image") is not None:
         image = str(filters["image"]).rstrip("/").rsplit("/", 1)[-1]
         q = q.where(Instance.image_ref == image)

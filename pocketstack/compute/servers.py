@@ -141,7 +141,8 @@ class Servers:
                 inst = Instance(
                     uuid=new_uuid(), project_id=ctx.project_id, user_id=ctx.user_id,
                     display_name=name, description=body.get("description"),
-                    hostname=_hostname(name), availability_zone=az, flavorid=flavor.flavorid,
+                    hostname=body.get("hostname") or _hostname(name),
+                    availability_zone=az, flavorid=flavor.flavorid,
                     flavor=fl, vcpus=flavor.vcpus, memory_mb=flavor.memory_mb,
                     root_gb=flavor.root_gb, ephemeral_gb=flavor.ephemeral_gb,
                     image_ref=image["id"], key_name=body.get("key_name"), key_data=key_data,
@@ -152,8 +153,9 @@ class Servers:
                     user_data=body.get("user_data"),
                     config_drive="True" if wants_config_drive(body) else "",
                     access_ip_v4=body.get("accessIPv4"), access_ip_v6=body.get("accessIPv6"),
-                    created_at=now, updated_at=now,
-                    system_metadata=disk_config.sysmeta(image, dcf))
+                    created_at=now, updated_at=now, system_metadata={
+                        **(disk_config.sysmeta(image, dcf) or {}),
+                        **({"pinned_availability_zone": az} if az else {})} or None)
                 s.add(inst)
                 s.add(InstanceAction(instance_uuid=inst.uuid, action="create",
                                      request_id=request_id, user_id=ctx.user_id,

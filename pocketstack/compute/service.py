@@ -36,7 +36,7 @@ from pocketstack.compute.volumes import ServerVolumes
 if TYPE_CHECKING:
     from pocketstack.cloud import Cloud
 
-MAX_VERSION = "2.79"
+MAX_VERSION = "2.96"
 
 _ERROR_KEYS = {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound",
                405: "badMethod", 406: "notAcceptable", 409: "conflictingRequest",

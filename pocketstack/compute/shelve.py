@@ -32,6 +32,13 @@ if TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 SHELVE_FROM = (states.ACTIVE, states.STOPPED, states.PAUSED, states.SUSPENDED)
 UNSHELVE_FROM = (states.SHELVED, states.SHELVED_OFFLOADED)
+UNPIN = object()  # unshelve's "availability_zone": null (2.91)
+
+
+def pinned_zone(inst: Any) -> str | None:
+    """The zone the server is pinned to (Nova's request spec availability_zone): the one
+    asked for at create, changed by an unshelve with a zone (2.77/2.91)."""
+    return (getattr(inst, "system_metadata", None) or {}).get("pinned_availability_zone")
 
 
 class Shelving:
@@ -68,17 +75,33 @@ class Shelving:
               states.SHELVING_OFFLOADING)
         self.svc.tasks.submit(self._offload, inst.uuid, ctx.request_id, False)
 
-    def unshelve(self, ctx: RequestContext, inst: Instance, az: str | None) -> None:
+    def unshelve(self, ctx: RequestContext, inst: Instance, az: Any = None,
+                 host: str | None = None) -> None:
+        """``az``: None (not given), a zone, or ``UNPIN`` (2.91: null, unpin the server);
+        ``host``: a compute host to unshelve to (2.91, admin)."""
         svc = self.svc
-        if az is not None:
-            if az not in {sv.zone for sv in svc.hosts.services("nova-compute")}:
-                raise errors.BadRequest("The requested availability zone is not available")
-            if inst.vm_state != states.SHELVED_OFFLOADED:
-                raise errors.Conflict(f"The unshelve action on instance {inst.uuid} with "
-                                      "an availability zone requires it to be in "
-                                      "SHELVED_OFFLOADED state.")
+        if (az is not None or host) and inst.vm_state != states.SHELVED_OFFLOADED:
+            raise errors.Conflict(f'Specifying an availability zone or a host when '
+                                  f'unshelving server "{inst.uuid}" with status '
+                                  f'"{states.status(inst.vm_state, inst.task_state)}" is '
+                                  'not supported. The server status must be '
+                                  'SHELVED_OFFLOADED.')
+        zones = {sv.host: sv.zone for sv in svc.hosts.services("nova-compute")}
+        if az not in (None, UNPIN) and az not in set(zones.values()):
+            raise errors.BadRequest("The requested availability zone is not available")
+        pinned = pinned_zone(inst)
+        expected = pinned if az is None else (None if az is UNPIN else az)
+        if host:
+            if host not in zones:
+                raise errors.BadRequest(f"Compute host {host} could not be found.")
+            if expected is not None and zones[host] != expected:
+                raise errors.Conflict(f'Host "{host}" is not in the availability zone '
+                                      f'"{expected}".')
         begin(svc, ctx, inst, "unshelve", UNSHELVE_FROM, states.UNSHELVING)
-        svc.tasks.submit(self._unshelve, inst.uuid, az, ctx.request_id)
+        if az is not None:  # the request spec's zone changes (pinned, moved or unpinned)
+            svc.tasks._update(inst.uuid, system_metadata=sysmeta(
+                load(svc, inst.uuid), pinned_availability_zone=expected))
+        svc.tasks.submit(self._unshelve, inst.uuid, expected, ctx.request_id, host)
 
     # -- compute side -------------------------------------------------------------
     def _shelve(self, ctx: RequestContext, uuid: str, image_id: str, request_id: str) -> None:
@@ -133,7 +156,8 @@ class Shelving:
         run(svc, uuid, request_id, "compute_shelve_offload_instance", work,
             lambda inst, exc: {"vm_state": inst.vm_state})
 
-    def _unshelve(self, uuid: str, az: str | None, request_id: str) -> None:
+    def _unshelve(self, uuid: str, az: str | None, request_id: str,
+                  to_host: str | None = None) -> None:
         svc = self.svc
         from pocketstack.compute.tasks import driver_view
 
@@ -149,7 +173,7 @@ class Shelving:
                     memory_mb=inst.memory_mb,
                     disk_gb=disk_gb(inst.root_gb, inst.ephemeral_gb,
                                     int((inst.flavor or {}).get("swap") or 0)),
-                    availability_zone=az or inst.availability_zone,
+                    availability_zone=az, force_host=to_host,
                     hints=dict(inst.scheduler_hints or {}))
                 chosen = svc.scheduler.select_destination(spec)
                 host, node, zone = chosen.host, chosen.nodename, chosen.availability_zone

@@ -257,6 +257,18 @@ class ServerVolumes:
                 return row
         raise errors.NotFound(f"volume_id not found: {volume_id}")
 
+    def set_delete_on_termination(self, uuid: str, volume_id: str, value: bool
+                                  ) -> None:
+        """PUT .../os-volume_attachments/{volume_id} at 2.85: the one mutable field."""
+        with self.db.write() as s:
+            row = s.scalar(select(BlockDeviceMapping).where(
+                BlockDeviceMapping.instance_uuid == uuid,
+                BlockDeviceMapping.volume_id == volume_id,
+                BlockDeviceMapping.destination_type == "volume"))
+            if row is None:
+                raise errors.NotFound(f"volume_id not found: {volume_id}")
+            row.delete_on_termination = value
+
     def _check_state(self, ctx: RequestContext, inst: Instance, action: str) -> None:
         self.svc.servers.check_lock(ctx, inst)
         if inst.vm_state not in ATTACH_STATES:

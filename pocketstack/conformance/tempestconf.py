@@ -264,7 +264,10 @@ def build_config(facts: CloudFacts, concurrency: int = 2) -> configparser.Config
                                             "cold_migration": hosts > 1,
                                             "live_migration": hosts > 1,
                                             "block_migration_for_live_migration": hosts > 1,
-                                            "scheduler_enabled_filters": ",".join(filters)})
+                                            "scheduler_enabled_filters": ",".join(filters),
+                                            # stable device rescue (volume-backed: 2.87)
+                                            "stable_rescue": bool(version) and tuple(
+                                                map(int, version.split("."))) >= (2, 87)})
     if "glance" in available:
         section("image", {"region": facts.region, "endpoint_type": "publicURL"})
         # pocketstack's image service stores data as sent (no format inspection), so

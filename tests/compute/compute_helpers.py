@@ -54,3 +54,13 @@ def wait(cloud: Any, server_id: str, status: str | tuple[str, ...],
             return body
         time.sleep(0.1)
     raise AssertionError(f"server {server_id} never reached {wanted}: {body}")
+
+
+def new_volume(cloud: Any, size: int = 1) -> dict[str, Any]:
+    """A new volume of the Block Storage service, once it is available."""
+    vol = cloud.cli("volume", "create", "--size", str(size), name("v"), "-f", "json")
+    deadline = time.monotonic() + 30
+    while cloud.cli("volume", "show", vol["id"], "-f", "json")["status"] != "available":
+        assert time.monotonic() < deadline, vol
+        time.sleep(0.1)
+    return vol

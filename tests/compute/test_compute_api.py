@@ -10,7 +10,7 @@ def test_version_discovery(cloud):
     root = requests.get(cloud.url(8774, "/"), timeout=10)
     assert root.status_code == 200
     v21 = next(v for v in root.json()["versions"] if v["id"] == "v2.1")
-    assert v21["min_version"] == "2.1" and v21["version"] == "2.79"
+    assert v21["min_version"] == "2.1" and v21["version"] == "2.96"
     one = requests.get(cloud.url(8774, "/v2.1"), timeout=10).json()["version"]
     assert one["id"] == "v2.1" and one["status"] == "CURRENT"
 

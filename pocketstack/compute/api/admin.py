@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from pocketstack.compute.service import ComputeService
 
 P = "os_compute_api:"
+_UPTIME = " 00:00:00 up 1 day,  1 user,  load average: 0.00, 0.00, 0.00"
 
 
 class Services:
@@ -124,7 +125,9 @@ class Hypervisors:
                                 "id": (svc.uuid if req.at_least("2.53") else svc.id)
                                 if svc else None,
                                 "disabled_reason": svc.disabled_reason if svc else None}})
-        if req.at_least("2.28"):
+        if req.at_least("2.88"):  # no resource figures (Placement has them); uptime here
+            out["uptime"] = _UPTIME
+        elif req.at_least("2.28"):
             out["cpu_info"] = dict(node.cpu_info or {})
         else:
             import json
@@ -201,6 +204,11 @@ class Hypervisors:
         stats["count"] = len(nodes)
         return {"hypervisor_statistics": stats}
 
+    @route("GET", "/v2.1/os-hypervisors/statistics", min_version="2.88")
+    def statistics_gone(self, req: Request) -> None:
+        raise errors.NotFound("The statistics of hypervisors are gone from microversion "
+                              "2.88 on (Placement has the resource figures).")
+
     def _node(self, req: Request, hypervisor_id: str) -> Any:
         for n in self.hosts.nodes():
             if (req.at_least("2.53") and n.uuid == hypervisor_id) or (
@@ -221,8 +229,6 @@ class Hypervisors:
         out = self.view(req, node, True, self.hosts.usage(), self.hosts.compute_services())
         if req.at_least("2.53") and bool_param(req.query.get("with_servers")):
             out["servers"] = self._servers(node.host)
-        if req.at_least("2.88"):
-            out["uptime"] = " 00:00:00 up 1 day,  1 user,  load average: 0.00, 0.00, 0.00"
         return {"hypervisor": out}
 
     @route("GET", "/v2.1/os-hypervisors/{hypervisor_id}/uptime", max_version="2.87",
@@ -230,7 +236,7 @@ class Hypervisors:
     def uptime(self, req: Request, hypervisor_id: str) -> dict[str, Any]:
         node = self._node(req, hypervisor_id)
         out = self.view(req, node, False, {}, self.hosts.compute_services())
-        out["uptime"] = " 00:00:00 up 1 day,  1 user,  load average: 0.00, 0.00, 0.00"
+        out["uptime"] = _UPTIME
         return {"hypervisor": out}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from pocketstack.api import errors
@@ -29,8 +30,15 @@ _META = obj({"metadata": {"type": "object", "patternProperties": {
     "additionalProperties": False}}, ["metadata"], additional=False)
 
 
+_IMAGES = obj({"cache": {"type": "array", "minItems": 1, "items": obj(
+    {"id": {"type": "string", "minLength": 1, "maxLength": 255}}, ["id"], additional=False)}},
+    ["cache"], additional=False)
+LOG = logging.getLogger(__name__)
+
+
 class Aggregates:
     def __init__(self, svc: "ComputeService") -> None:
+        self.svc = svc
         self.aggregates = svc.aggregates
 
     @staticmethod
@@ -96,3 +104,29 @@ class Aggregates:
         else:
             raise errors.BadRequest(f"There is no such action: {name}")
         return {"aggregate": self.view(req, agg)}
+
+    @route("POST", "/v2.1/os-aggregates/{aggregate_id}/images", status=202,
+           min_version="2.81", policy="compute:aggregates:images")
+    def images(self, req: Request, aggregate_id: str) -> None:
+        """Pre-cache images on the aggregate's hosts (2.81): accepted now, fetched in the
+        background; an image that cannot be fetched is logged, as Nova's conductor does."""
+        if not aggregate_id.isdigit():
+            raise errors.BadRequest(f"Invalid input for field/attribute id. Value: "
+                                    f"{aggregate_id}. id must be an integer")
+        ids = [i["id"] for i in validate(_IMAGES, req.json())["cache"]]
+        if len(set(ids)) != len(ids):
+            raise errors.BadRequest("Duplicate images in request")
+        agg = self.aggregates.get(aggregate_id)
+        if agg.hosts:  # the hosts share one cache (DATA_DIR/instances/_base)
+            self.svc.tasks.submit(self._cache, list(agg.hosts), ids)
+
+    def _cache(self, hosts: list[str], image_ids: list[str]) -> None:
+        from pocketstack.compute.imagecache import ImageFetchError, image_cache
+
+        cache = image_cache(self.svc.cloud)
+        for image_id in image_ids:
+            try:
+                cache.fetch(image_id)
+                LOG.info("image %s cached for hosts %s", image_id, ", ".join(hosts))
+            except (ImageFetchError, OSError) as exc:
+                LOG.warning("image %s could not be cached: %s", image_id, exc)

@@ -10,6 +10,7 @@ from pocketstack.api import errors
 from pocketstack.api.request import Request
 from pocketstack.api.routing import route
 from pocketstack.api.validation import validate
+from pocketstack.compute.extra_specs import validate_extra_spec
 from pocketstack.compute.api import schemas, views
 from pocketstack.compute.api.common import bool_param, int_param, next_link
 
@@ -166,6 +167,9 @@ class FlavorExtras:
            policy=f"{P}os-flavor-extra-specs:create")
     def create(self, req: Request, flavor_id: str) -> dict[str, Any]:
         body = validate(schemas.extra_specs, req.json())["extra_specs"]
+        if req.at_least("2.86"):
+            for key, value in body.items():
+                validate_extra_spec(key, value)
         specs = {k: str(v) if not isinstance(v, bool) else str(v) for k, v in body.items()}
         self.flavors.set_extra_specs(flavor_id, specs)
         return {"extra_specs": specs}
@@ -185,6 +189,8 @@ class FlavorExtras:
         if not isinstance(body, dict) or len(body) != 1 or key not in body:
             raise errors.BadRequest("Request body and URI mismatch")
         validate(schemas.extra_specs, {"extra_specs": body})
+        if req.at_least("2.86"):
+            validate_extra_spec(key, body[key])
         value = str(body[key])
         self.flavors.set_extra_specs(flavor_id, {key: value})
         return {key: value}

@@ -103,6 +103,10 @@ def image_actions(svc: "ComputeService") -> dict[str, Callable[..., Any]]:
             raise errors.BadRequest("Invalid input for field/attribute rebuild. 'imageRef' "
                                     "is a required property")
         extra = set(args) - _REBUILD_KEYS
+        if "hostname" in args:
+            from pocketstack.compute.api.servers import check_hostname
+
+            check_hostname(req, args["hostname"])
         if extra:
             raise errors.BadRequest("Additional properties are not allowed "
                                     f"('{sorted(extra)[0]}' was unexpected)")
@@ -114,7 +118,7 @@ def image_actions(svc: "ComputeService") -> dict[str, Callable[..., Any]]:
         if md is not None and (not isinstance(md, dict) or any(
                 not isinstance(v, str) for v in md.values())):
             raise errors.BadRequest("Invalid input for field/attribute metadata.")
-        updated = rebuild(svc, req.ctx, inst, args)
+        updated = rebuild(svc, req.ctx, inst, args, reimage=req.at_least("2.93"))
         out = views.server(svc, req, updated, show=True)
         if not req.at_least("2.75"):
             out = {k: v for k, v in out.items() if not k.startswith(_UPDATE_HIDDEN)}

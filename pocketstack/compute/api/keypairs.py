@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from pocketstack.api import errors
@@ -34,6 +35,13 @@ class KeyPairs:
         if "type" in body and not req.at_least("2.2"):
             raise errors.BadRequest("Additional properties are not allowed ('type' was "
                                     "unexpected)")
+        if not req.at_least("2.92") and re.search(r"[@.]", body["name"]):
+            raise errors.BadRequest("Invalid input for field/attribute name. Value: "
+                                    f"{body['name']}. '{body['name']}' does not match "
+                                    "'^[_\\- a-zA-Z0-9]+$' ('@' and '.' need 2.92)")
+        if body["name"] != body["name"].strip():
+            raise errors.BadRequest("Invalid input for field/attribute name. Value: "
+                                    f"{body['name']}. Leading or trailing whitespace")
         if "public_key" not in body and req.at_least("2.92"):
             raise errors.BadRequest("'public_key' is a required property")
         user = self._user(req, "create", body.get("user_id"))

@@ -20,7 +20,8 @@ P = "os_compute_api:"
 MEMBER, ADMIN = "rule:project_member_or_admin", "rule:admin_required"
 register_defaults([RuleDefault(name, check) for name, check in (
     (f"{P}os-shelve:shelve", MEMBER), (f"{P}os-shelve:shelve_offload", ADMIN),
-    (f"{P}os-shelve:unshelve", MEMBER), (f"{P}os-rescue", MEMBER),
+    (f"{P}os-shelve:unshelve", MEMBER), (f"{P}os-shelve:unshelve_to_host", ADMIN),
+    (f"{P}os-rescue", MEMBER),
     (f"{P}os-unrescue", MEMBER), (f"{P}os-deferred-delete:restore", MEMBER),
     (f"{P}os-deferred-delete:force", MEMBER), (f"{P}os-admin-password", MEMBER),
     (f"{P}servers:trigger_crash_dump", MEMBER))])
@@ -68,20 +69,35 @@ def lifecycle_actions(svc: "ComputeService") -> dict[str, Callable[..., Any]]:
 
     def unshelve(req: Request, inst: Any, args: Any) -> None:
         req.enforce(f"{P}os-shelve:unshelve", _target(inst))
-        az = None
-        if req.at_least("2.77") and args is not None:
+        from pocketstack.compute.shelve import UNPIN
+
+        az, host = None, None
+        if req.at_least("2.91") and args is not None:
+            if not isinstance(args, dict):
+                raise errors.BadRequest("Invalid input for field/attribute unshelve.")
+            body = _object(args, "unshelve", {"availability_zone": (str, type(None)),
+                                              "host": str})
+            if "availability_zone" in body:
+                az = UNPIN if body["availability_zone"] is None else body["availability_zone"]
+            host = body.get("host")
+            if host is not None:
+                req.enforce(f"{P}os-shelve:unshelve_to_host", _target(inst))
+                if not host or len(host) > 255:
+                    raise errors.BadRequest("Invalid input for field/attribute host.")
+        elif req.at_least("2.77") and args is not None:
             body = _object(args, "unshelve", {"availability_zone": str})
             if "availability_zone" not in body:
                 raise errors.BadRequest("Invalid input for field/attribute unshelve. "
                                         "'availability_zone' is a required property")
             az = body["availability_zone"]
-        svc.shelving.unshelve(req.ctx, inst, az)
+        svc.shelving.unshelve(req.ctx, inst, az, host)
 
     def rescue(req: Request, inst: Any, args: Any) -> Reply:
         req.enforce(f"{P}os-rescue", _target(inst))
         body = _object(args, "rescue", {"adminPass": str, "rescue_image_ref": str})
         password = svc.rescues.rescue(req.ctx, inst, body.get("adminPass"),
-                                      body.get("rescue_image_ref"))
+                                      body.get("rescue_image_ref"),
+                                      allow_bfv=req.at_least("2.87"))
         if svc.cloud.conf.get("DEFAULT", "enable_instance_password"):
             return Reply({"adminPass": password}, 200)
         return Reply({}, 200)

@@ -100,7 +100,8 @@ def evacuate(svc: "ComputeService", req: Request, inst: Any, args: Any) -> Reply
     if password is not None and not isinstance(password, str):
         raise errors.BadRequest("Invalid input for field 'evacuate.adminPass'")
     force = bool(_boolean("evacuate.force", body["force"])) if "force" in body else False
-    password = svc.live.evacuate(req.ctx, inst, _host("evacuate", body), password, force)
+    password = svc.live.evacuate(req.ctx, inst, _host("evacuate", body), password, force,
+                                 stop=req.at_least("2.95"))
     if req.at_least("2.14"):
         return Reply(None, 200)
     return Reply({"adminPass": password}, 200)
@@ -133,6 +134,8 @@ class Migrations:
                                            str(m.id))
         if req.at_least("2.59"):
             out["uuid"] = m.uuid
+        if req.at_least("2.80"):
+            out["user_id"], out["project_id"] = m.user_id, m.project_id
         return out
 
     @route("GET", "/v2.1/os-migrations")
@@ -141,6 +144,18 @@ class Migrations:
         q = req.query
         filters = {k: q.get(k) for k in ("host", "status", "instance_uuid", "migration_type",
                                          "source_compute")}
+        if req.at_least("2.59"):  # from 2.59 on Nova's query schema is closed
+            known = {"hidden", "host", "instance_uuid", "source_compute", "status",
+                     "migration_type", "limit", "marker", "changes-since"}
+            known |= {"changes-before"} if req.at_least("2.66") else set()
+            known |= {"user_id", "project_id"} if req.at_least("2.80") else set()
+            extra = sorted(set(q) - known)
+            if extra:
+                raise errors.BadRequest("Invalid input for query parameters "
+                                        f"{extra[0]}. Additional properties are not "
+                                        f"allowed ('{extra[0]}' was unexpected)")
+        if req.at_least("2.80"):  # filters by owner (before 2.80 they are ignored)
+            filters.update(user_id=q.get("user_id"), project_id=q.get("project_id"))
         limit = marker = since = before = None
         if req.at_least("2.59"):
             from pocketstack.compute.api.servers import Servers
@@ -179,6 +194,8 @@ class Migrations:
                "status": m.status, "updated_at": views.iso_us(m.updated_at)}
         if req.at_least("2.59"):
             out["uuid"] = m.uuid
+        if req.at_least("2.80"):
+            out["user_id"], out["project_id"] = m.user_id, m.project_id
         return out
 
     @staticmethod

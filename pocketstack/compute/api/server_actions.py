@@ -226,6 +226,8 @@ class InstanceActions:
             raise errors.NotFound(f"Action {request_id} not found")
         out = self._view(req, action)
         show_events = req.authorized(f"{P}os-instance-actions:events", _target(inst))
+        show_details = req.at_least("2.84") and req.authorized(
+            f"{P}os-instance-actions:events:details", _target(inst))
         if show_events or req.at_least("2.51"):
             events = []
             for e in action.events or []:
@@ -237,6 +239,17 @@ class InstanceActions:
                     ev["hostId"] = views.host_id(inst.project_id, e.get("host"))
                     if show_events:
                         ev["host"] = e.get("host")
+                if req.at_least("2.84") and show_details:
+                    ev["details"] = _event_details(e)
                 events.append(ev)
             out["events"] = events
         return {"instanceAction": out}
+
+
+def _event_details(event: dict[str, Any]) -> str | None:
+    """An event's fault message (2.84): what failed, without the traceback; None when the
+    event succeeded."""
+    if event.get("details") is not None or event.get("result") != "Error":
+        return event.get("details")
+    lines = [line for line in (event.get("traceback") or "").splitlines() if line.strip()]
+    return (lines[-1].strip() if lines else "Error")[:255]

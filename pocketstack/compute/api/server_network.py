@@ -34,6 +34,9 @@ register_defaults([RuleDefault(name, rule) for name, rule in (
 EVENTS = ("network-changed", "network-vif-plugged", "network-vif-unplugged",
           "network-vif-deleted", "volume-extended", "power-update",
           "accelerator-request-bound", "volume-reimaged")
+# the microversion that added each newer event name (Nova's schema enums per version)
+EVENT_SINCE = {"volume-extended": "2.51", "power-update": "2.76",
+               "accelerator-request-bound": "2.82", "volume-reimaged": "2.93"}
 
 
 def _target(inst: Any) -> dict[str, str]:
@@ -208,6 +211,12 @@ class ExternalEvents:
     def create(self, req: Request) -> Reply:
         body = req.json()
         events = body.get("events") if isinstance(body, dict) else None
+        for event in events if isinstance(events, list) else ():
+            since = EVENT_SINCE.get(event.get("name")) if isinstance(event, dict) else None
+            if since and not req.at_least(since):
+                raise errors.BadRequest(f"Invalid input for field/attribute name. Value: "
+                                        f"{event['name']}. '{event['name']}' is not one of "
+                                        "the event names of this microversion")
         out, status = self.dispatch(req.ctx, events)
         return Reply({"events": out}, status)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import TYPE_CHECKING, Any
 
 from pocketstack.api import errors
@@ -29,9 +30,32 @@ _USER_FILTERS = {"name", "status", "image", "flavor", "changes-since", "reservat
                  "access_ip_v4", "access_ip_v6", "kernel_id", "ramdisk_id",
                  "root_device_name", "display_name", "display_description"}
 
+_FILTERS_283 = ("availability_zone", "config_drive", "key_name", "created_at", "launched_at",
+                "terminated_at", "power_state", "task_state", "vm_state", "progress",
+                "user_id")
+
 _UPDATE_HIDDEN = ("OS-EXT-AZ:", "OS-EXT-SRV-ATTR:", "OS-EXT-STS:", "OS-SRV-USG:",
                   "os-extended-volumes:", "config_drive", "host_status", "key_name",
                   "security_groups", "server_groups")
+
+
+_HOSTNAME = re.compile(r"^[a-zA-Z0-9]+[a-zA-Z0-9-]*[a-zA-Z0-9]+$")
+_FQDN = re.compile(r"^[a-zA-Z0-9-._]*$")
+
+
+def check_hostname(req: Request, value: Any) -> None:
+    """``hostname`` of create, update and rebuild: from 2.90 on, a host name of 2 to 63
+    characters; from 2.94 on, any FQDN-like name of 1 to 255."""
+    if not req.at_least("2.90"):
+        raise errors.BadRequest("Additional properties are not allowed ('hostname' was "
+                                "unexpected)")
+    fqdn = req.at_least("2.94")
+    low, high, pattern = (1, 255, _FQDN) if fqdn else (2, 63, _HOSTNAME)
+    if not isinstance(value, str) or not low <= len(value) <= high or \
+            not pattern.match(value):
+        raise errors.BadRequest(f"Invalid input for field/attribute hostname. Value: "
+                                f"{value}. '{value}' does not match '{pattern.pattern}' "
+                                f"(or is not {low} to {high} characters long)")
 
 
 class Servers:
@@ -73,8 +97,10 @@ class Servers:
             raise errors.BadRequest("Additional properties are not allowed ('personality' "
                                     "was unexpected)")
         if "hostname" in body:
-            raise errors.BadRequest("Additional properties are not allowed ('hostname' was "
-                                    "unexpected)")
+            check_hostname(req, body["hostname"])
+            if int(body.get("max_count", 1) or 1) > 1:
+                raise errors.BadRequest("Unable to allocate a single hostname to multiple "
+                                        "instances")
         for key, version in (("host", "2.74"), ("hypervisor_hostname", "2.74"),
                              ("trusted_image_certificates", "2.63")):
             if key in body and not req.at_least(version):
@@ -123,14 +149,21 @@ class Servers:
         if admin and (q.get("project_id") or q.get("tenant_id")) and all_projects:
             project_id = q.get("project_id") or q.get("tenant_id")
         filters: dict[str, Any] = {}
-        for key in ("name", "flavor", "image", "reservation_id", "key_name",
-                    "availability_zone"):
+        for key in ("name", "flavor", "image", "reservation_id"):
             if q.get(key) is not None:
                 filters[key] = q.get(key)
-        if admin:
-            for key in ("host", "node", "user_id"):
-                if q.get(key) is not None:
-                    filters[key] = q.get(key)
+        # what a non-admin may filter on grew at 2.83 and 2.90 (others are ignored, as Nova)
+        wider = _FILTERS_283 if admin or req.at_least("2.83") else ()
+        if admin or req.at_least("2.90"):
+            wider += ("hostname",)
+        for key in wider + (("host", "node") if admin else ()):
+            if q.get(key) is not None:
+                filters[key] = q.get(key)
+        for key in ("power_state", "progress"):
+            if key in filters:
+                filters[key] = int_param(req, key)
+        if "config_drive" in filters:
+            filters["config_drive"] = bool_param(filters["config_drive"])
         if req.at_least("2.26"):
             for key in ("tags", "tags-any", "not-tags", "not-tags-any"):
                 if q.get(key):
@@ -229,14 +262,15 @@ class Servers:
             raise errors.BadRequest("Additional properties are not allowed ('description' "
                                     "was unexpected)")
         if "hostname" in body:
-            raise errors.BadRequest("Additional properties are not allowed ('hostname' was "
-                                    "unexpected)")
+            check_hostname(req, body["hostname"])
         self.servers.check_lock(req.ctx, inst)
         changes = {}
         if "name" in body:
             changes["display_name"] = body["name"]
         if "description" in body:
             changes["description"] = body["description"]
+        if "hostname" in body:
+            changes["hostname"] = body["hostname"]
         if "accessIPv4" in body:
             changes["access_ip_v4"] = body["accessIPv4"] or None
         if "accessIPv6" in body:

@@ -132,6 +132,11 @@ def server(svc: "ComputeService", req: "Request", inst: Instance, show: bool = F
                         "OS-EXT-SRV-ATTR:kernel_id": "", "OS-EXT-SRV-ATTR:ramdisk_id": "",
                         "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda" if inst.host else None,
                         "OS-EXT-SRV-ATTR:user_data": inst.user_data})
+    if req.at_least("2.96"):  # the zone asked for (None: the server may move anywhere)
+        out["pinned_availability_zone"] = (inst.system_metadata or {}).get(
+            "pinned_availability_zone")
+    if req.at_least("2.90"):  # shown to every user from 2.90 on
+        out["OS-EXT-SRV-ATTR:hostname"] = inst.hostname
     if out["status"] in _PROGRESS_STATUSES:  # Nova shows progress only in these
         out["progress"] = inst.progress or 0
     if isinstance(inst.networks, dict) and not portless:

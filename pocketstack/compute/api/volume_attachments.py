@@ -25,13 +25,18 @@ register_defaults([RuleDefault(P + "index", "rule:project_reader_or_admin"),
 BASE = "/v2.1/servers/{server_id}/os-volume_attachments"
 
 
-def view(req: Request, row: BlockDeviceMapping) -> dict[str, Any]:
+def view(req: Request, row: BlockDeviceMapping, created: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"id": row.volume_id, "serverId": row.instance_uuid,
                            "volumeId": row.volume_id, "device": row.device_name}
     if req.at_least("2.70"):
         out["tag"] = row.tag
     if req.at_least("2.79"):
         out["delete_on_termination"] = bool(row.delete_on_termination)
+    # 2.89: the Cinder attachment and the BDM, without "id" (= volumeId); Nova's attach
+    # reply never got this change
+    if req.at_least("2.89") and not created:
+        del out["id"]
+        out["attachment_id"], out["bdm_uuid"] = row.attachment_id, row.uuid
     return out
 
 
@@ -83,14 +88,41 @@ class VolumeAttachments:
         row = self.svc.volumes.attach(req.ctx, inst, att["volumeId"], device or None, tag,
                                       _as_bool(att.get("delete_on_termination"),
                                                "delete_on_termination"))
-        return {"volumeAttachment": view(req, row)}
+        return {"volumeAttachment": view(req, row, created=True)}
 
     @route("PUT", BASE + "/{volume_id}", status=202)
     def update(self, req: Request, server_id: str, volume_id: str) -> None:
-        inst = self._server(req, server_id, "update")
-        self.svc.volumes.find(inst.uuid, volume_id)
-        raise errors.NotImplementedYet("Swapping or updating a volume attachment is not "
-                                       "implemented by pocketstack yet.")
+        body = req.json()
+        att = body.get("volumeAttachment") if isinstance(body, dict) else None
+        if not isinstance(att, dict) or not isinstance(att.get("volumeId"), str):
+            raise errors.BadRequest("Invalid input for field/attribute volumeAttachment. "
+                                    "'volumeId' is a required property")
+        regular = req.at_least("2.85")  # before: a PUT always swaps the volume
+        allowed = {"volumeId"} | ({"device", "tag", "delete_on_termination", "serverId",
+                                    "id"} if regular else set())
+        extra = set(att) - allowed
+        if extra:
+            raise errors.BadRequest("Invalid input for field/attribute volumeAttachment. "
+                                    "Additional properties are not allowed "
+                                    f"({', '.join(sorted(extra))} was unexpected)")
+        swap = not regular or att["volumeId"] != volume_id
+        inst = self._server(req, server_id, "swap" if swap else "update")
+        row = self.svc.volumes.find(inst.uuid, volume_id)
+        if regular:
+            for key, current in (("id", volume_id), ("serverId", inst.uuid),
+                                 ("device", row.device_name), ("tag", row.tag)):
+                if key in att and att[key] != current:
+                    raise errors.BadRequest(f"The {key} property is not mutable")
+            if "delete_on_termination" in att:
+                if att["delete_on_termination"] is None:
+                    raise errors.BadRequest("Invalid input for field/attribute "
+                                            "delete_on_termination. Value: None.")
+                self.svc.volumes.set_delete_on_termination(
+                    inst.uuid, volume_id, _as_bool(att["delete_on_termination"],
+                                                   "delete_on_termination"))
+        if swap:
+            raise errors.NotImplementedYet("Swapping the volume of an attachment is not "
+                                           "implemented by pocketstack yet.")
 
     @route("DELETE", BASE + "/{volume_id}", status=202)
     def delete(self, req: Request, server_id: str, volume_id: str) -> None:

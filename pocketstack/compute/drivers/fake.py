@@ -27,6 +27,9 @@ _CONSOLE_PORTS = {"vnc": 5900, "spice": 5900, "serial": 10000}
 
 
 class FakeDriver(ComputeDriver):
+    # what Nova's drivers declare: rescue of volume-backed servers (COMPUTE_RESCUE_BFV)
+    capabilities = {"supports_bfv_rescue": True}
+
     def __init__(self, conf: Any) -> None:
         count = max(1, int(conf.get("fake", "hosts")))
         self._hosts = [f"fake-host-{i}" for i in range(1, count + 1)]
