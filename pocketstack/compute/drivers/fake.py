@@ -44,7 +44,11 @@ class FakeDriver(ComputeDriver):
         self._booted: dict[str, float] = {}
         self.console_names: dict[str, str] = {}  # uuid -> the guest's name (its prompt)
         self._watchers: dict[str, list[Watcher]] = {}
-        self.consoles = ConsoleServer(self)
+        self.consoles = ConsoleServer(self, conf.get("fake", "console_port"))
+
+    def init_host(self, cloud: Any) -> None:
+        self.consoles.bind = cloud.bind  # the simulated hypervisors' address
+        self.consoles.address()  # listening now: tokens made before a restart still work
 
     def hosts(self) -> list[str]:
         return list(self._hosts)
@@ -168,8 +172,11 @@ class FakeDriver(ComputeDriver):
                 "internal_access_path": f"/{console_type}/{instance['uuid']}"}
 
     def console_running(self, uuid: str) -> bool:
+        """Whether the guest's consoles answer: not when it is stopped, paused or
+        suspended; a guest this process never saw (booted before a restart: the fake
+        keeps no state on disk) runs as far as the database knows."""
         with self._lock:
-            return self._power.get(uuid) == states.RUNNING
+            return self._power.get(uuid, states.RUNNING) == states.RUNNING
 
     def watch_console(self, uuid: str, watcher: Watcher) -> Callable[[], None]:
         """Call ``watcher`` with the lines the guest logs from now on (None when it is

@@ -1,7 +1,8 @@
 """The fake driver's remote consoles: what its simulated hypervisors would serve.
 
-One TCP server on 127.0.0.1 (an ephemeral port, started on first use) stands for the
-console ports of every simulated host. A console proxy reaches an instance's console
+One TCP server on the cloud's address (port ``[fake] console_port``, 5900 as a
+hypervisor's first VNC display; started on first use) stands for the console ports of
+every simulated host: a console token stays good across a restart of the cloud. A console proxy reaches an instance's console
 the way Nova's proxies reach one behind an ``internal_access_path``: it sends
 ``CONNECT /serial/<uuid> HTTP/1.1`` (or ``/vnc/<uuid>``), gets ``200`` when the guest
 exists and is running (``404`` otherwise), then talks to:
@@ -25,10 +26,15 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
+from pocketstack.config import Opt, register
+
 if TYPE_CHECKING:
     from pocketstack.compute.drivers.fake import FakeDriver
 
 LOG = logging.getLogger(__name__)
+register(Opt("fake", "console_port", int, 5900,
+             "Port of the fake hypervisors' console server on the cloud's address (0: any; "
+             "any free port too when this one is taken)."))
 WIDTH, HEIGHT = 320, 200
 _BG, _BAR = (16, 24, 40), (200, 40, 40)  # dark screen, red title bar (Nova's colour)
 
@@ -213,11 +219,17 @@ def _rfb(sock: socket.socket, name: str) -> None:
             return  # unknown message: an RFB server can only drop the client
 
 
+class _TCPServer(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+
 class ConsoleServer:
     """The simulated hypervisors' console endpoint (see the module's docstring)."""
 
-    def __init__(self, driver: "FakeDriver") -> None:
+    def __init__(self, driver: "FakeDriver", port: int = 0) -> None:
         self.driver = driver
+        self.bind, self.port = "127.0.0.1", port
         self._server: socketserver.ThreadingTCPServer | None = None
         self._lock = threading.Lock()
 
@@ -225,8 +237,12 @@ class ConsoleServer:
         with self._lock:
             if self._server is None:
                 handler = self._handler()
-                server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
-                server.daemon_threads = True
+                try:
+                    server = _TCPServer((self.bind, self.port), handler)
+                except OSError as exc:
+                    LOG.warning("fake consoles: %s:%s: %s; using any free port", self.bind,
+                                self.port, exc)
+                    server = _TCPServer((self.bind, 0), handler)
                 threading.Thread(target=server.serve_forever, name="fake-consoles",
                                  daemon=True).start()
                 self._server = server
