@@ -22,7 +22,8 @@ from typing import Any, Callable
 
 from pocketstack.compute import states
 from pocketstack.compute.drivers.base import BuildFailed, ComputeDriver
-from pocketstack.compute.drivers.fakeconsole import ConsoleServer
+from pocketstack.compute.drivers.consoleserver import ConsoleServer
+from pocketstack.compute.drivers.fakeconsole import opener
 
 CONSOLE_LINES = 1000
 Watcher = Callable[[list[str] | None], None]
@@ -44,7 +45,9 @@ class FakeDriver(ComputeDriver):
         self._booted: dict[str, float] = {}
         self.console_names: dict[str, str] = {}  # uuid -> the guest's name (its prompt)
         self._watchers: dict[str, list[Watcher]] = {}
-        self.consoles = ConsoleServer(self, conf.get("fake", "console_port"))
+        self.consoles = ConsoleServer(opener(self), conf.get("DEFAULT",
+                                                             "hypervisor_console_port"),
+                                      "fake-consoles")
 
     def init_host(self, cloud: Any) -> None:
         self.consoles.bind = cloud.bind  # the simulated hypervisors' address

@@ -1,8 +1,7 @@
 """The fake driver's remote consoles: what its simulated hypervisors would serve.
 
-One TCP server on the cloud's address (port ``[fake] console_port``, 5900 as a
-hypervisor's first VNC display; started on first use) stands for the console ports of
-every simulated host: a console token stays good across a restart of the cloud. A console proxy reaches an instance's console
+The driver's :class:`~pocketstack.compute.drivers.consoleserver.ConsoleServer` stands
+for the console ports of every simulated host. A console proxy reaches an instance's console
 the way Nova's proxies reach one behind an ``internal_access_path``: it sends
 ``CONNECT /serial/<uuid> HTTP/1.1`` (or ``/vnc/<uuid>``), gets ``200`` when the guest
 exists and is running (``404`` otherwise), then talks to:
@@ -18,25 +17,17 @@ exists and is running (``404`` otherwise), then talks to:
 
 from __future__ import annotations
 
-import logging
 import socket
-import socketserver
 import struct
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from pocketstack.config import Opt, register
-
 if TYPE_CHECKING:
     from pocketstack.compute.drivers.fake import FakeDriver
 
-LOG = logging.getLogger(__name__)
-register(Opt("fake", "console_port", int, 5900,
-             "Port of the fake hypervisors' console server on the cloud's address (0: any; "
-             "any free port too when this one is taken)."))
 WIDTH, HEIGHT = 320, 200
-_BG, _BAR = (16, 24, 40), (200, 40, 40)  # dark screen, red title bar (Nova's colour)
+_BG, _BAR = (16, 24, 40), (200, 40, 40)  # a dark screen under a red title bar
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes:
@@ -219,72 +210,15 @@ def _rfb(sock: socket.socket, name: str) -> None:
             return  # unknown message: an RFB server can only drop the client
 
 
-class _TCPServer(socketserver.ThreadingTCPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-
-
-class ConsoleServer:
-    """The simulated hypervisors' console endpoint (see the module's docstring)."""
-
-    def __init__(self, driver: "FakeDriver", port: int = 0) -> None:
-        self.driver = driver
-        self.bind, self.port = "127.0.0.1", port
-        self._server: socketserver.ThreadingTCPServer | None = None
-        self._lock = threading.Lock()
-
-    def address(self) -> tuple[str, int]:
-        with self._lock:
-            if self._server is None:
-                handler = self._handler()
-                try:
-                    server = _TCPServer((self.bind, self.port), handler)
-                except OSError as exc:
-                    LOG.warning("fake consoles: %s:%s: %s; using any free port", self.bind,
-                                self.port, exc)
-                    server = _TCPServer((self.bind, 0), handler)
-                threading.Thread(target=server.serve_forever, name="fake-consoles",
-                                 daemon=True).start()
-                self._server = server
-            host, port = self._server.server_address[:2]
-            return str(host), int(port)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._server is not None:
-                self._server.shutdown()
-                self._server.server_close()
-                self._server = None
-
-    def _handler(self) -> type[socketserver.BaseRequestHandler]:
-        driver = self.driver
-
-        class Handler(socketserver.BaseRequestHandler):
-            def handle(self) -> None:
-                sock: socket.socket = self.request
-                try:
-                    serve(driver, sock)
-                except (OSError, ConnectionError, ValueError, struct.error):
-                    pass
-
-        return Handler
-
-
-def serve(driver: "FakeDriver", sock: socket.socket) -> None:
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = sock.recv(1024)
-        if not chunk or len(head) > 8192:
-            return
-        head += chunk
-    parts = head.split(b"\r\n", 1)[0].decode("latin-1").split()
-    path = parts[1] if len(parts) == 3 and parts[0] == "CONNECT" else ""
-    kind, _, uuid = path.strip("/").partition("/")
-    sessions: dict[str, Callable[[], Any]] = {
-        "serial": lambda: _Serial(driver, uuid, sock).run(),
-        "vnc": lambda: _rfb(sock, driver.console_names.get(uuid) or uuid)}
-    if kind not in sessions or not driver.console_running(uuid):
-        sock.sendall(b"HTTP/1.1 404 Not Found\r\n\r\n")
-        return
-    sock.sendall(b"HTTP/1.1 200 OK\r\n\r\n")
-    sessions[kind]()
+def opener(driver: "FakeDriver") -> Callable[[str, str], Any]:
+    """The fake hypervisors' consoles for :class:`~.consoleserver.ConsoleServer`."""
+    def open_console(kind: str, uuid: str) -> Callable[[socket.socket], None] | None:
+        if not driver.console_running(uuid):
+            return None
+        name = driver.console_names.get(uuid) or uuid
+        if kind == "serial":
+            return lambda sock: _Serial(driver, uuid, sock).run()
+        if kind == "vnc":
+            return lambda sock: _rfb(sock, name)
+        return None
+    return open_console
