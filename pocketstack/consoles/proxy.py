@@ -204,10 +204,10 @@ class NoVNCProxyService(ConsoleProxy):
         if scope.get("method") not in ("GET", "HEAD"):
             return HTMLResponse("<html><body><h1>405 Method Not Allowed</h1></body></html>",
                                 status_code=405)
-        web = os.path.realpath(self.cloud.conf.get("DEFAULT", "web"))
+        web = os.path.abspath(self.cloud.conf.get("DEFAULT", "web"))
         rel = urllib.parse.unquote(scope.get("path") or "/").lstrip("/") or "vnc_auto.html"
-        path = os.path.realpath(os.path.join(web, rel))
-        if (path == web or path.startswith(web + os.sep)) and os.path.isfile(path):
+        path = os.path.normpath(os.path.join(web, rel))  # the package's own links followed
+        if path.startswith(web + os.sep) and os.path.isfile(path):
             return FileResponse(path)
         if not os.path.isdir(web):
             return HTMLResponse(

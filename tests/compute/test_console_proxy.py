@@ -173,3 +173,36 @@ def test_tokens_go_with_their_server(cloud: Any) -> None:
     r = api(cloud, "GET", f"/os-console-auth-tokens/{_token(url)}", version="2.31")
     assert r.status_code == 404
     _refused(url)
+
+
+def test_novnc_pages_come_from_the_novnc_package_dir(tmp_path: Any) -> None:
+    from pocketstack.consoles.proxy import NoVNCProxyService
+
+    (tmp_path / "app").mkdir()
+    (tmp_path / "vnc.html").write_text("<html><script src='app/ui.js'></script>noVNC</html>")
+    (tmp_path / "app" / "ui.js").write_text("// ui")
+    os.symlink("vnc.html", tmp_path / "vnc_auto.html")  # as Debian's package links it
+    (tmp_path.parent / "secret.txt").write_text("no")
+
+    class Conf:
+        web = str(tmp_path)
+
+        def get(self, section: str, option: str) -> Any:
+            return self.web
+
+    cloud = type("Cloud", (), {"conf": Conf(), "db": None})()
+    proxy = NoVNCProxyService(cloud)  # type: ignore[arg-type]
+
+    def page(path: str, method: str = "GET") -> Any:
+        return proxy.page({"path": path, "method": method})
+
+    assert page("/vnc_auto.html").path == str(tmp_path / "vnc_auto.html")
+    assert page("/app/ui.js").path == str(tmp_path / "app" / "ui.js")
+    assert page("/").path == str(tmp_path / "vnc_auto.html")
+    assert page("/../secret.txt").status_code == 404
+    assert page("/%2e%2e/secret.txt").status_code == 404
+    assert page("/app").status_code == 404
+    assert page("/vnc.html", "POST").status_code == 405
+    Conf.web = str(tmp_path / "missing")
+    missing = page("/vnc_auto.html")
+    assert missing.status_code == 404 and b"novnc" in missing.body
