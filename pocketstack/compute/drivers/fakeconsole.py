@@ -48,6 +48,7 @@ class _Serial:
         self.name = driver.console_names.get(uuid) or uuid
         self.lock = threading.Lock()
         self.state, self.buf, self.user = "login", "", ""
+        self._cr = False  # the last key was a carriage return (its \n is not a 2nd Enter)
 
     def out(self, text: str) -> None:
         with self.lock:
@@ -59,8 +60,11 @@ class _Serial:
                 self.sock.shutdown(socket.SHUT_RDWR)
                 return
             self.out("".join(f"\n{line}" for line in lines) + "\n" + self.prompt() + self.buf)
-        except OSError:
-            pass
+        except OSError:  # gone, or not reading: dropped
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def prompt(self) -> str:
         return {"login": f"{self.name} login: ", "password": "Password: ",
@@ -69,10 +73,15 @@ class _Serial:
     def run(self) -> None:
         self.out(self.driver.get_console_output("", {"uuid": self.uuid}) + "\n"
                  + self.prompt())
+        # a stuck client must not hold up the driver (live() runs in its threads)
+        self.sock.settimeout(2)
         unwatch = self.driver.watch_console(self.uuid, self.live)
         try:
             while True:
-                data = self.sock.recv(4096)
+                try:
+                    data = self.sock.recv(4096)
+                except socket.timeout:
+                    continue
                 if not data:
                     return
                 for ch in data.decode("utf-8", "replace"):
@@ -84,7 +93,7 @@ class _Serial:
     def key(self, ch: str) -> bool:
         echo = self.state != "password"
         if ch in "\r\n":
-            if ch == "\n" and not self.buf and getattr(self, "_cr", False):
+            if ch == "\n" and not self.buf and self._cr:
                 self._cr = False  # the \n of a \r\n
                 return True
             self._cr = ch == "\r"
