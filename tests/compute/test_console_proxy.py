@@ -98,8 +98,11 @@ def test_serial_console_through_the_proxy(cloud: Any, server: str) -> None:
         console.send("exit\r")
         console.read_until(b"login: ")
         # what the guest logs later appears on the open console
-        cloud.cli("server", "reboot", "--wait", server)
-        assert b"Restarting system" in console.read_until(b"login: ")
+        r = api(cloud, "POST", f"/servers/{server}/action", json={"reboot": {"type": "SOFT"}})
+        assert r.status_code == 202, r.text
+        assert b"Restarting system" in console.read_until(b"Restarting system")
+        console.read_until(b"login: ")
+        wait(cloud, server, "ACTIVE")
     finally:
         console.close()
     token = _token(url)
@@ -167,9 +170,10 @@ def test_tokens_go_with_their_server(cloud: Any) -> None:
     url = cloud.cli("console", "url", "show", "--serial", "-f", "json", sid)["url"]
     console = Console(url)
     console.read_until(b"login: ")
-    cloud.cli("server", "delete", "--wait", sid)
+    assert api(cloud, "DELETE", f"/servers/{sid}").status_code == 204
     with pytest.raises(ConnectionClosed):  # the guest is gone: so is its console
         console.read_until(b"never")
+    wait(cloud, sid, "DELETED")
     r = api(cloud, "GET", f"/os-console-auth-tokens/{_token(url)}", version="2.31")
     assert r.status_code == 404
     _refused(url)
