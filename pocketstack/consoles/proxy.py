@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import http.cookies
 import os
+import time
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +34,9 @@ register(
     Opt("console", "allowed_origins", list, [],
         "Origin host names allowed to open consoles besides the proxy's own host."),
     Opt("DEFAULT", "web", str, "/usr/share/novnc",
-        "Directory whose files the noVNC proxy serves (Debian's novnc package)."))
+        "Directory whose files the noVNC proxy serves (Debian's novnc package)."),
+    Opt("consoleauth", "enforce_session_timeout", bool, False,
+        "Close a console session when its token expires (else it lasts while it is used)."))
 
 CONNECT_TIMEOUT = 10.0
 _SCHEMES = {"http": ("http", "ws"), "https": ("https", "wss"),
@@ -121,7 +124,10 @@ class ConsoleProxy(Service):
             return  # the transport closes without a close frame, as websockify's does
         self.log.info("console connection from %s to instance %s (%s)", client,
                       info.instance_uuid, info.console_type)
-        await self.bridge(ws, reader, writer)
+        timeout = None
+        if self.cloud.conf.get("consoleauth", "enforce_session_timeout"):
+            timeout = max(0.0, info.expires - time.time())
+        await self.bridge(ws, reader, writer, timeout)
 
     async def connect(self, info: ConnectInfo
                       ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -146,7 +152,7 @@ class ConsoleProxy(Service):
         return reader, writer
 
     async def bridge(self, ws: WebSocket, reader: asyncio.StreamReader,
-                     writer: asyncio.StreamWriter) -> None:
+                     writer: asyncio.StreamWriter, timeout: float | None = None) -> None:
         async def upstream() -> None:
             while True:
                 message = await ws.receive()
@@ -167,7 +173,7 @@ class ConsoleProxy(Service):
 
         tasks = [asyncio.ensure_future(upstream()), asyncio.ensure_future(downstream())]
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in tasks:
                 task.cancel()

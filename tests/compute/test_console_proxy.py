@@ -162,6 +162,10 @@ def test_novnc_proxy_speaks_rfb(cloud: Any, server: str) -> None:
     finally:
         rfb.close()
     _refused(f"ws://{cloud.addr}:6080/?token=bad{token}")
+    # no XVP VNC proxy (gone from Nova too): 400 Invalid console type
+    r = api(cloud, "POST", f"/servers/{server}/action", version="2.1",
+            json={"os-getVNCConsole": {"type": "xvpvnc"}})
+    assert r.status_code == 400 and "Invalid console type" in r.text
 
 
 def test_tokens_go_with_their_server(cloud: Any) -> None:
