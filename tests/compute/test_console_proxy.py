@@ -214,3 +214,12 @@ def test_novnc_pages_come_from_the_novnc_package_dir(tmp_path: Any) -> None:
     Conf.web = str(tmp_path / "missing")
     missing = page("/vnc_auto.html")
     assert missing.status_code == 404 and b"novnc" in missing.body
+
+
+def test_hypervisor_consoles_listen_on_loopback_only() -> None:
+    from pocketstack.compute.drivers.consoleserver import local_address
+
+    assert local_address("127.3.4.5") == "127.3.4.5"
+    assert local_address("::1") == "::1"
+    for public in ("0.0.0.0", "192.0.2.7", "::", "cloud.example.com"):
+        assert local_address(public) == "127.0.0.1"  # no token is asked there

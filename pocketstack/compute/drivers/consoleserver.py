@@ -1,8 +1,10 @@
 """A hypervisor's console endpoint, as the console proxies reach it.
 
-One TCP server on the cloud's address (``[DEFAULT] hypervisor_console_port``, 5900 as a
-hypervisor's first VNC display; any free port when that one is taken) stands for the
-console ports of the driver's instances. The proxy names the console with Nova's
+One TCP server on the cloud's address when it is a loopback one, else on 127.0.0.1 (the
+consoles need no token here: only the proxies, in this process, may reach them), port
+``[DEFAULT] hypervisor_console_port`` (5900 as a hypervisor's first VNC display; any
+free port when that one is taken), stands for the console ports of the driver's
+instances. The proxy names the console with Nova's
 ``internal_access_path`` handshake: ``CONNECT /<kind>/<uuid> HTTP/1.1`` and a blank line;
 the answer is ``200`` and the console's bytes when the driver opens it, ``404`` when not.
 Listening from start-up on a fixed port keeps console tokens good across a restart.
@@ -10,6 +12,7 @@ Listening from start-up on a fixed port keeps console tokens good across a resta
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
 import socketserver
@@ -26,6 +29,14 @@ register(Opt("DEFAULT", "hypervisor_console_port", int, 5900,
 
 # (kind, uuid) -> the session to run on the connected socket, or None: no such console
 Opener = Callable[[str, str], "Callable[[socket.socket], None] | None"]
+
+
+def local_address(bind: str) -> str:
+    """``bind`` when it is a loopback address, else 127.0.0.1."""
+    try:
+        return bind if ipaddress.ip_address(bind).is_loopback else "127.0.0.1"
+    except ValueError:  # a host name
+        return "127.0.0.1"
 
 
 class _TCPServer(socketserver.ThreadingTCPServer):

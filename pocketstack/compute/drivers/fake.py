@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from pocketstack.compute import states
 from pocketstack.compute.drivers.base import BuildFailed, ComputeDriver
-from pocketstack.compute.drivers.consoleserver import ConsoleServer
+from pocketstack.compute.drivers.consoleserver import ConsoleServer, local_address
 from pocketstack.compute.drivers.fakeconsole import opener
 
 CONSOLE_LINES = 1000
@@ -50,7 +50,7 @@ class FakeDriver(ComputeDriver):
                                       "fake-consoles")
 
     def init_host(self, cloud: Any) -> None:
-        self.consoles.bind = cloud.bind  # the simulated hypervisors' address
+        self.consoles.bind = local_address(cloud.bind)  # the hypervisors' side
         self.consoles.address()  # listening now: tokens made before a restart still work
 
     def hosts(self) -> list[str]:

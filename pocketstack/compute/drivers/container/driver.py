@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from pocketstack.compute import states
 from pocketstack.compute.drivers.base import BuildFailed, ComputeDriver
-from pocketstack.compute.drivers.consoleserver import ConsoleServer
+from pocketstack.compute.drivers.consoleserver import ConsoleServer, local_address
 from pocketstack.compute.drivers.container import console, disks
 from pocketstack.compute.drivers.container.cgroups import Cgroups
 from pocketstack.config import Opt, register
@@ -109,7 +109,7 @@ class ContainerDriver(ComputeDriver):
         self._dir = os.path.join(cloud.data_dir, "instances")
         self.consoles = ConsoleServer(console.opener(self._inst), self.conf.get(
             "DEFAULT", "hypervisor_console_port"), "container-consoles")
-        self.consoles.bind = cloud.bind
+        self.consoles.bind = local_address(cloud.bind)
         self.consoles.address()  # the serial consoles' endpoint, for the serial proxy
         os.makedirs(self._dir, mode=0o700, exist_ok=True)
         self._rootfs = RootfsCache(cloud, os.path.join(self._dir, "_base"))
