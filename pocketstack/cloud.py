@@ -26,7 +26,8 @@ LOG = logging.getLogger(__name__)
 
 # Standard ports, as DevStack and the install guides use them.
 PORTS = {"identity": 5000, "compute": 8774, "image": 9292, "volume": 8776, "network": 9696,
-         "placement": 8778, "metadata": 8775, "object-store": 8080}
+         "placement": 8778, "metadata": 8775, "object-store": 8080, "novncproxy": 6080,
+         "serialproxy": 6083}
 
 
 class Cloud:

@@ -22,6 +22,8 @@ SERVICES: list[str] = [
     "pocketstack.volume.service:VolumeService",
     "pocketstack.object.service:ObjectStoreService",
     "pocketstack.metadata.service:MetadataService",
+    "pocketstack.consoles.proxy:NoVNCProxyService",
+    "pocketstack.consoles.proxy:SerialProxyService",
 ]
 
 

@@ -95,6 +95,8 @@ mkdir -p /var/www
 httpd -p 80 -h /var/www -f &
 HTTPD_PID=$!
 log "up: httpd on port 80; hostname $(hostname)"
+# a shell on the console (the terminal the serial console opens)
+( while :; do sh -i </dev/tty >/dev/tty 2>&1; sleep 1; done ) &
 while :; do
   sleep 3600 &
   wait $!

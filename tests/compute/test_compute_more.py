@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import websockets.sync.client
+
 from compute_helpers import api, boot, name, wait
 
 
@@ -63,11 +65,18 @@ def test_restart_keeps_state_and_seeds_once(fresh_cloud):
     pinned = [boot(fresh_cloud, name("pin"), flavor="pinned") for _ in range(4)]
     for p in pinned:
         wait(fresh_cloud, p, "ACTIVE")
+    console = fresh_cloud.cli("console", "url", "show", "--serial", "-f", "json", sid)["url"]
     assert fresh_cloud.stop() == 0
     fresh_cloud.start()
     extra = boot(fresh_cloud, name("pin"), flavor="pinned")
     assert "No valid host" in wait(fresh_cloud, extra, "ERROR")["fault"]["message"]
     body = wait(fresh_cloud, sid, "ACTIVE")
+    token = console.split("token=")[1]  # console tokens are in the database
+    assert api(fresh_cloud, "GET", f"/os-console-auth-tokens/{token}", version="2.31").ok
+    with websockets.sync.client.connect(console, open_timeout=30) as ws:
+        seen = b""
+        while b"login:" not in seen:  # and the serial proxy still takes it
+            seen += ws.recv(timeout=30)
     assert body["OS-EXT-SRV-ATTR:host"] in ("fake-host-1", "fake-host-2")
     flavors = {f["id"] for f in api(fresh_cloud, "GET", "/flavors").json()["flavors"]}
     assert "1" in flavors and "42" not in flavors  # seeded once, deletions stick

@@ -69,20 +69,20 @@ def test_remote_consoles_and_tokens(cloud: Any) -> None:
     sid = boot(cloud, name("vnc"), user="pocketstack")
     wait(cloud, sid, "ACTIVE", user="pocketstack")
     out = cloud.cli("console", "url", "show", "-f", "json", sid, cloud="pocketstack")
-    assert out["type"] == "novnc" and "token=" in out["url"]
-    token = out["url"].split("token=")[1]
+    assert out["type"] == "novnc" and "?path=%3Ftoken%3D" in out["url"]
+    token = out["url"].split("token%3D")[1]  # noVNC's ?path=%3Ftoken%3D...
     r = api(cloud, "GET", f"/os-console-auth-tokens/{token}", version="2.31")
     assert r.status_code == 200, r.text
     assert r.json()["console"]["instance_uuid"] == sid
-    assert r.json()["console"]["port"] == 5900
+    assert r.json()["console"]["internal_access_path"] == f"/vnc/{sid}"
     r = api(cloud, "GET", f"/os-console-auth-tokens/{token}", version="2.30")
     assert r.status_code == 400  # only RDP tokens before 2.31
     r = api(cloud, "GET", f"/os-console-auth-tokens/{token}", "pocketstack", "2.31")
     assert r.status_code == 403
     r = api(cloud, "GET", "/os-console-auth-tokens/nope", version="2.31")
     assert r.status_code == 404
-    # serial and SPICE are disabled by default ([serial_console]/[spice] enabled)
-    proc = cloud.cli("console", "url", "show", "--serial", sid, check=False)
+    # SPICE is disabled by default ([spice] enabled: pocketstack serves no SPICE proxy)
+    proc = cloud.cli("console", "url", "show", "--spice", sid, check=False)
     assert proc.returncode != 0 and "Unavailable console type" in proc.stderr
     r = api(cloud, "POST", f"/servers/{sid}/remote-consoles", version="2.6",
             json={"remote_console": {"protocol": "vnc", "type": "spice-html5"}})
@@ -99,6 +99,8 @@ def test_remote_consoles_and_tokens(cloud: Any) -> None:
     r = _action(cloud, sid, {"os-getVNCConsole": {"type": "novnc"}}, version="2.6")
     assert r.status_code == 404
     r = _action(cloud, sid, {"os-getSerialConsole": {"type": "serial"}}, version="2.1")
+    assert r.status_code == 200 and r.json()["console"]["url"].startswith("ws://")
+    r = _action(cloud, sid, {"os-getSPICEConsole": {"type": "spice-html5"}}, version="2.1")
     assert r.status_code == 400
     api(cloud, "DELETE", f"/servers/{sid}", "pocketstack")
 

@@ -208,3 +208,32 @@ def test_restart_keeps_instances_running(ccloud: Any, pair: list[dict[str, Any]]
 def test_delete_leaves_nothing_behind(ccloud: Any, pair: list[dict[str, Any]]) -> None:
     for server in pair:
         _delete_and_check(ccloud, server)
+
+
+def _until(ws: Any, marker: bytes, seen: bytes = b"") -> bytes:
+    while marker not in seen:
+        seen += ws.recv(timeout=30)
+    return seen
+
+
+def test_serial_console_is_the_guests_terminal(ccloud: Any, pair: list[dict[str, Any]]) -> None:
+    """The init's terminal, through the serial proxy, with the URL the CLI gets."""
+    from websockets.sync.client import connect
+
+    server = pair[0]
+    ccloud.wait_console(server["id"], "up: httpd on port 80")
+    out = ccloud.cli("console", "url", "show", "--serial", "-f", "json", server["id"],
+                     cloud="pocketstack")
+    with connect(out["url"], subprotocols=["binary"], open_timeout=30) as ws:
+        ws.send(b"\r")
+        _until(ws, b"# ")  # the guest's shell prompt
+        ws.send(b"echo pid-of-init=$(cut -d' ' -f1 /proc/1/stat) $((6 * 7))\r")
+        _until(ws, b"pid-of-init=1 42")
+        ws.send(b"echo host=$(hostname)\r")
+        _until(ws, f"host={server['name']}".encode())
+    # what was typed and answered is on the console log too, as on a serial line
+    assert "pid-of-init=1 42" in ccloud.console(server["id"])
+    # no display on a container: no noVNC console (501)
+    proc = ccloud.cli("console", "url", "show", "--novnc", server["id"], cloud="pocketstack",
+                      check=False)
+    assert proc.returncode != 0

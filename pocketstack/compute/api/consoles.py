@@ -110,11 +110,12 @@ class ServerConsoles:
         info = self.svc.consoles.token(token)
         if info is None:
             raise errors.NotFound("Token not found")
-        if not req.at_least("2.31") and info["console_type"] != "rdp-html5":
+        if not req.at_least("2.31") and info.console_type != "rdp-html5":
             raise errors.BadRequest("The requested console type details are not "
                                     "accessible")
-        return {"console": {k: info[k] for k in ("instance_uuid", "host", "port",
-                                                  "internal_access_path")}}
+        return {"console": {"instance_uuid": info.instance_uuid, "host": info.host,
+                            "port": info.port,
+                            "internal_access_path": info.internal_access_path}}
 
     @route("GET", "/v2.1/servers/{server_id}/diagnostics")
     def diagnostics(self, req: Request, server_id: str) -> dict[str, Any]:

@@ -9,7 +9,8 @@ seconds (so that it can be watched, aborted or force-completed).
 
 Each instance keeps a console log of what happened to it (boot, power operations,
 rescue, crash dumps), bounded to ``CONSOLE_LINES`` lines, served by get_console_output;
-the admin password set by changePassword is recorded in ``passwords``.
+the admin password set by changePassword is recorded in ``passwords``. Serial and VNC
+consoles are simulated by :mod:`pocketstack.compute.drivers.fakeconsole`.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from pocketstack.compute import states
 from pocketstack.compute.drivers.base import BuildFailed, ComputeDriver
+from pocketstack.compute.drivers.consoleserver import ConsoleServer, local_address
+from pocketstack.compute.drivers.fakeconsole import opener
 
 CONSOLE_LINES = 1000
-_CONSOLE_PORTS = {"vnc": 5900, "spice": 5900, "serial": 10000}
+Watcher = Callable[[list[str] | None], None]
 
 
 class FakeDriver(ComputeDriver):
@@ -45,6 +48,15 @@ class FakeDriver(ComputeDriver):
         self.passwords: dict[str, str] = {}
         self.rescued: dict[str, str | None] = {}  # uuid -> rescue image id
         self._booted: dict[str, float] = {}
+        self.console_names: dict[str, str] = {}  # uuid -> the guest's name (its prompt)
+        self._watchers: dict[str, list[Watcher]] = {}
+        self.consoles = ConsoleServer(opener(self), conf.get("DEFAULT",
+                                                             "hypervisor_console_port"),
+                                      "fake-consoles")
+
+    def init_host(self, cloud: Any) -> None:
+        self.consoles.bind = local_address(cloud.bind)  # the hypervisors' side
+        self.consoles.address()  # listening now: tokens made before a restart still work
 
     def hosts(self) -> list[str]:
         return list(self._hosts)
@@ -77,20 +89,28 @@ class FakeDriver(ComputeDriver):
         stamp = time.monotonic() - self._booted.get(uuid, time.monotonic())
         with self._lock:
             log = self._console.setdefault(uuid, collections.deque(maxlen=CONSOLE_LINES))
-            for line in lines:
-                log.append(f"[{stamp:12.6f}] {line}")
+            added = [f"[{stamp:12.6f}] {line}" for line in lines]
+            log.extend(added)
+            watchers = list(self._watchers.get(uuid, ()))
+        for watcher in watchers:  # consoles open on this guest see the lines live
+            watcher(added)
 
     def _work(self, uuid: str, power: int | None, *lines: str) -> None:
         if self.delay:
             time.sleep(self.delay)
-        with self._lock:
-            if power is None:
+        if power is None:
+            with self._lock:
                 self._power.pop(uuid, None)
                 self._console.pop(uuid, None)
                 self.passwords.pop(uuid, None)
                 self.rescued.pop(uuid, None)
                 self._booted.pop(uuid, None)
-                return
+                self.console_names.pop(uuid, None)
+                watchers = self._watchers.pop(uuid, [])
+            for watcher in watchers:  # the guest is gone: its consoles close
+                watcher(None)
+            return
+        with self._lock:
             self._power[uuid] = power
         if lines:
             self._log(uuid, *lines)
@@ -162,10 +182,34 @@ class FakeDriver(ComputeDriver):
 
     def get_remote_console(self, host: str, instance: dict[str, Any],
                            console_type: str) -> dict[str, Any]:
-        if console_type not in _CONSOLE_PORTS:
+        if console_type not in ("serial", "vnc"):
             raise NotImplementedError(f"the fake driver has no {console_type} console")
-        return {"host": "127.0.0.1", "port": _CONSOLE_PORTS[console_type],
-                "internal_access_path": None}
+        with self._lock:
+            self.console_names[instance["uuid"]] = instance.get("name") or instance["uuid"]
+        address, port = self.consoles.address()
+        return {"host": address, "port": port,
+                "internal_access_path": f"/{console_type}/{instance['uuid']}"}
+
+    def console_running(self, uuid: str) -> bool:
+        """Whether the guest's consoles answer: not when it is stopped, paused or
+        suspended; a guest this process never saw (booted before a restart: the fake
+        keeps no state on disk) runs as far as the database knows."""
+        with self._lock:
+            return self._power.get(uuid, states.RUNNING) == states.RUNNING
+
+    def watch_console(self, uuid: str, watcher: Watcher) -> Callable[[], None]:
+        """Call ``watcher`` with the lines the guest logs from now on (None when it is
+        destroyed); returns the function that stops watching."""
+        with self._lock:
+            self._watchers.setdefault(uuid, []).append(watcher)
+
+        def stop() -> None:
+            with self._lock:
+                watchers = self._watchers.get(uuid, [])
+                if watcher in watchers:
+                    watchers.remove(watcher)
+
+        return stop
 
     def set_admin_password(self, host: str, instance: dict[str, Any], new_pass: str) -> None:
         with self._lock:

@@ -2,7 +2,8 @@
 
 Per instance (``DATA_DIR/instances/<uuid>/``): ``config.json`` (what the shim needs),
 ``upper``/``work`` (the overlay's writable layer: the instance's disk, kept across
-stop/start), ``console.log`` (+ ``.1``), ``init.pid``/``shim.pid`` while it runs.
+stop/start), ``console.log`` (+ ``.1``); ``init.pid``, ``shim.pid``, ``console.sock``
+(the serial console, :mod:`.console`) while it runs.
 Namespaces: a named network namespace ``psi-<uuid>`` (``ip netns``) made by the driver,
 and mount/PID/UTS/IPC namespaces made by the shim
 (:mod:`pocketstack.compute.drivers.container.shim`). Limits: cgroups from the flavor
@@ -25,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from pocketstack.compute import states
 from pocketstack.compute.drivers.base import BuildFailed, ComputeDriver
-from pocketstack.compute.drivers.container import disks
+from pocketstack.compute.drivers.consoleserver import ConsoleServer, local_address
+from pocketstack.compute.drivers.container import console, disks
 from pocketstack.compute.drivers.container.cgroups import Cgroups
 from pocketstack.config import Opt, register
 from pocketstack.dataplane import ip
@@ -105,6 +107,10 @@ class ContainerDriver(ComputeDriver):
 
         self.cloud = cloud
         self._dir = os.path.join(cloud.data_dir, "instances")
+        self.consoles = ConsoleServer(console.opener(self._inst), self.conf.get(
+            "DEFAULT", "hypervisor_console_port"), "container-consoles")
+        self.consoles.bind = local_address(cloud.bind)
+        self.consoles.address()  # the serial consoles' endpoint, for the serial proxy
         os.makedirs(self._dir, mode=0o700, exist_ok=True)
         self._rootfs = RootfsCache(cloud, os.path.join(self._dir, "_base"))
         bind = self.conf.get("container", "metadata_host") or cloud.bind
@@ -534,6 +540,14 @@ class ContainerDriver(ComputeDriver):
         shutil.rmtree(inst, ignore_errors=True)
 
     # -- console -------------------------------------------------------------------
+    def get_remote_console(self, host: str, instance: dict[str, Any],
+                           console_type: str) -> dict[str, Any]:
+        if console_type != "serial":  # the init's terminal; no display
+            raise NotImplementedError(f"container instances have no {console_type} console")
+        address, port = self.consoles.address()
+        return {"host": address, "port": port,
+                "internal_access_path": f"/serial/{instance['uuid']}"}
+
     def get_console_output(self, host: str, instance: dict[str, Any],
                            length: int | None = None) -> str:
         inst = self._inst(instance["uuid"])

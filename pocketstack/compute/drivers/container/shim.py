@@ -6,19 +6,27 @@ It reads ``INSTANCE_DIR/config.json``, joins the instance's network namespace,
 unshares UTS, IPC and PID namespaces and forks the instance's PID 1: that child
 unshares a mount namespace, mounts the overlay root (lower = cached image rootfs, upper/work in the
 instance directory), /proc, /sys, a small /dev, pivots into it and execs the init.
-The shim puts the child into the instance's cgroups before letting it exec, then
-copies the console output to ``console.log`` (bounded: rotated to ``console.log.1``
-at the size cap) until the init exits. It runs in its own session, so that
+The shim puts the child into the instance's cgroups before letting it exec. The init's
+console is a pseudo-terminal (its stdin, stdout, stderr and controlling tty, as a serial
+line is a guest's): the shim copies what it prints to ``console.log`` (bounded: rotated
+to ``console.log.1`` at the size cap) and to the clients of ``console.sock`` (a Unix
+socket: the serial console), and writes what those clients type to the terminal, until
+the init exits. It runs in its own session, so that
 pocketstack restarting does not stop instances; the mounts live in the instance's
 mount namespace and vanish with it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import selectors
 import signal
+import socket
+import struct
 import sys
+import termios
 import time
 from typing import Any
 
@@ -82,6 +90,7 @@ def _dev(root: str, devices: dict[str, Any]) -> None:
 def _child(cfg: dict[str, Any], write_fd: int, sync_fd: int) -> None:
     """In the new namespaces: wait for the cgroups, build the root, exec the init."""
     os.setsid()
+    fcntl.ioctl(write_fd, termios.TIOCSCTTY, 0)  # the console is the init's terminal
     if os.read(sync_fd, 1) != b"1":
         os._exit(120)
     os.close(sync_fd)
@@ -117,13 +126,10 @@ def _child(cfg: dict[str, Any], write_fd: int, sync_fd: int) -> None:
     linux.pivot_root(".", ".")
     linux.umount(".", linux.MNT_DETACH)
     os.chdir("/")
-    null = os.open("/dev/null", os.O_RDONLY)
-    os.dup2(null, 0)
-    os.dup2(write_fd, 1)
-    os.dup2(write_fd, 2)
-    for fd in (null, write_fd):
-        if fd > 2:
-            os.close(fd)
+    for fd in (0, 1, 2):
+        os.dup2(write_fd, fd)
+    if write_fd > 2:
+        os.close(write_fd)
     env = {"PATH": "/sbin:/bin:/usr/sbin:/usr/bin", "HOME": "/root", "TERM": "linux",
            "container": "pocketstack", "INSTANCE_UUID": cfg.get("uuid", "")}
     run = rescue or cfg  # a docker image's Env and WorkingDir (dockerimage.runtime)
@@ -133,6 +139,93 @@ def _child(cfg: dict[str, Any], write_fd: int, sync_fd: int) -> None:
         os.chdir(run["workdir"])
     argv = run.get("init") or ["/init"]
     os.execve(argv[0], argv, env)
+
+
+def unix_path(path: str) -> tuple[str, int | None]:
+    """A path short enough for a Unix socket (through /proc/self/fd when it is not);
+    the directory's descriptor, to close after use, or None."""
+    if len(path.encode()) < 100:
+        return path, None
+    fd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY)
+    return f"/proc/self/fd/{fd}/{os.path.basename(path)}", fd
+
+
+def serve_console(tty: int, console: Console, sock_path: str) -> None:
+    """Copy the terminal's output to the log and the connected clients, and what the
+    clients send to the terminal (dropped when nobody in the guest reads it), until
+    the init and everything holding its terminal are gone."""
+    try:
+        os.unlink(sock_path)
+    except FileNotFoundError:
+        pass
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    path, dir_fd = unix_path(sock_path)
+    try:
+        listener.bind(path)
+        os.chmod(path, 0o600)
+    finally:
+        if dir_fd is not None:
+            os.close(dir_fd)
+    listener.listen(8)
+    listener.setblocking(False)
+    os.set_blocking(tty, False)
+    sel = selectors.DefaultSelector()
+    sel.register(tty, selectors.EVENT_READ, "tty")
+    sel.register(listener, selectors.EVENT_READ, "listen")
+    clients: list[socket.socket] = []
+
+    def drop(client: socket.socket) -> None:
+        sel.unregister(client)
+        clients.remove(client)
+        client.close()
+
+    try:
+        while True:
+            for key, _ in sel.select():
+                if key.data == "tty":
+                    try:
+                        data = os.read(tty, 65536)
+                    except BlockingIOError:
+                        continue
+                    except OSError:  # EIO: nothing holds the terminal any more
+                        data = b""
+                    if not data:
+                        return
+                    console.write(data)
+                    for client in list(clients):
+                        try:
+                            client.sendall(data)
+                        except OSError:  # gone, or stuck for 2 s: dropped
+                            drop(client)
+                elif key.data == "listen":
+                    try:
+                        client, _ = listener.accept()
+                    except OSError:
+                        continue
+                    client.settimeout(2)
+                    clients.append(client)
+                    sel.register(client, selectors.EVENT_READ, "client")
+                else:
+                    client = key.fileobj  # type: ignore[assignment]
+                    try:
+                        data = client.recv(4096)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        drop(client)
+                        continue
+                    try:
+                        os.write(tty, data)
+                    except OSError:  # the terminal's input is full
+                        pass
+    finally:
+        for client in list(clients):
+            drop(client)
+        listener.close()
+        try:
+            os.unlink(sock_path)
+        except FileNotFoundError:
+            pass
 
 
 def _join_cgroups(pid: int, procs_files: list[str]) -> None:
@@ -159,7 +252,8 @@ def run(inst: str) -> int:
     # the shim stays in the host's mount namespace (pivot_root moves the root of every
     # process of a mount namespace): the child unshares its own before mounting anything
     linux.unshare(linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWPID)
-    read_fd, write_fd = os.pipe()
+    read_fd, write_fd = os.openpty()  # the console: the init gets the terminal's side
+    fcntl.ioctl(write_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     sync_r, sync_w = os.pipe()
     console.note(f"starting instance {cfg.get('uuid')} ({cfg.get('reason', 'start')})")
     pid = os.fork()
@@ -186,14 +280,8 @@ def run(inst: str) -> int:
         f.write(str(pid))
     os.replace(os.path.join(inst, "init.pid.tmp"), os.path.join(inst, "init.pid"))
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the driver signals the init, not us
-    while True:
-        try:
-            data = os.read(read_fd, 65536)
-        except InterruptedError:
-            continue
-        if not data:
-            break
-        console.write(data)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    serve_console(read_fd, console, os.path.join(inst, "console.sock"))
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
     console.note(f"instance init exited ({'signal ' + str(-code) if code < 0 else code})")
