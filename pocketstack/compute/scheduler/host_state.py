@@ -19,6 +19,7 @@ class RequestSpec:
     ignore_hosts: set[str] = field(default_factory=set)
     force_host: str | None = None
     skip_filters: bool = False  # force_host without the filters (live migrate/evacuate force)
+    user_id: str | None = None  # the owner, when the caller knows it (saves the claim a read)
 
 
 @dataclass

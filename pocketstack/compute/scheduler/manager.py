@@ -5,8 +5,9 @@ the hypervisor statistics agree.
 Fast at scale: the hosts are kept in weight order (a sorted list updated on each claim
 and release), and the first host in that order that passes every filter is the one the
 full filter-then-weigh pass would pick; so a decision usually looks at one host, not all.
-The nova-compute service rows (enabled, up, zone) are cached and re-read when they or
-the aggregates change, or after a few seconds for the heartbeats.
+The nova-compute service rows (enabled, up, zone) are cached and re-read after a commit
+that wrote them or an aggregate (ORM events, in this process), or after a few seconds
+(heartbeats, other processes): a decision itself reads nothing.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import logging
 import math
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, object_session
 
 from pocketstack.api import errors
 from pocketstack.compute.models import Aggregate, ComputeNode, ComputeService, Instance
@@ -37,6 +39,36 @@ LOG = logging.getLogger(__name__)
 IO_TASKS = ("spawning", "resize_prep", "resize_migrating", "rebuilding", "image_snapshot",
             "image_backup", "rescuing", "unshelving")
 _SERVICE_TTL = 2.0  # seconds a cached view of the service rows is trusted (heartbeats)
+_SVC_KEY = "pocketstack_scheduler_services"  # session.info: a service row was written
+
+
+_SCHEDULERS: "weakref.WeakSet[Scheduler]" = weakref.WeakSet()
+_WATCHING = False
+
+
+def _watch_services() -> None:
+    """Once per process: mark every scheduler's service view stale after a commit that
+    wrote a service row or an aggregate through the ORM (all their writers do)."""
+    global _WATCHING
+    if _WATCHING:
+        return
+    _WATCHING = True
+
+    def written(_mapper: Any, _conn: Any, target: Any) -> None:
+        s = object_session(target)
+        if s is not None:
+            s.info[_SVC_KEY] = True
+
+    def committed(s: Session) -> None:
+        if s.info.pop(_SVC_KEY, None):
+            for sched in list(_SCHEDULERS):
+                sched._svc_dirty = True
+
+    for model in (ComputeService, Aggregate):
+        for name in ("after_insert", "after_update", "after_delete"):
+            event.listen(model, name, written)
+    event.listen(Session, "after_commit", committed)
+    event.listen(Session, "after_rollback", lambda s: s.info.pop(_SVC_KEY, None))
 
 
 class NoValidHost(Exception):
@@ -60,7 +92,7 @@ class Scheduler:
         self._order: list[tuple[Any, ...]] = []  # ascending; the best host is last
         self._owners: dict[str, tuple[str, str]] = {}  # instance -> (project, user)
         self._where: dict[str, set[str]] = {}  # instance -> hosts holding a claim for it
-        self._svc_sig: Any = None
+        self._svc_dirty = True  # a commit wrote a service row or an aggregate
         self._migrations: set[str] = set()  # consumers that are migration records
         self._svc_at = 0.0
         names = self.conf.get("filter_scheduler", "enabled_filters")
@@ -71,6 +103,8 @@ class Scheduler:
         self.weighers = self._weighers()
         self._static = [w for w in self.weighers if w.static and w.multiplier]
         self._scales: dict[int, float] = {}
+        _watch_services()
+        _SCHEDULERS.add(self)
 
     def _weighers(self) -> list[weigher_mod.BaseWeigher]:
         names = [n.rsplit(".", 1)[-1] for n in
@@ -143,7 +177,6 @@ class Scheduler:
             self._states = states
             self._owners = owners
             self._where = where
-            self._svc_sig = None
             self._refresh_services(force=True)
             hosts = list(states.values())
             self._scales = {id(w): w.scale(hosts) for w in self._static}
@@ -220,17 +253,12 @@ class Scheduler:
         bisect.insort(self._order, new)
 
     def _refresh_services(self, force: bool = False) -> None:
-        """Copy the service rows' enabled/up/zone onto the host states when changed."""
-        with self.db.read() as s:
-            sig = (*s.execute(select(func.count(ComputeService.id),
-                                     func.max(ComputeService.updated_at))
-                              .where(ComputeService.binary == "nova-compute")).one(),
-                   *s.execute(select(func.count(Aggregate.id),
-                                     func.max(Aggregate.updated_at))).one())
+        """Copy the service rows' enabled/up/zone onto the host states when written
+        (a commit in this process) or when the cached copy is a few seconds old."""
         now = time.monotonic()
-        if not force and sig == self._svc_sig and now - self._svc_at < _SERVICE_TTL:
+        if not force and not self._svc_dirty and now - self._svc_at < _SERVICE_TTL:
             return
-        self._svc_sig, self._svc_at = sig, now
+        self._svc_dirty, self._svc_at = False, now  # before reading: a commit now re-marks
         with self.db.read() as s:
             services = {r[0]: r for r in s.execute(
                 select(ComputeService.host, ComputeService.disabled,
@@ -282,6 +310,8 @@ class Scheduler:
         own writes: one transaction, not two); if it raises, the claim is undone and the
         exception propagates."""
         self._refresh_services()
+        if spec.user_id and spec.instance_uuid not in self._owners:
+            self._owners[spec.instance_uuid] = (spec.project_id, spec.user_id)
         tried: set[str] = set()
         for _ in range(3):
             with self._lock:
