@@ -51,16 +51,54 @@ _INSERT_GUARDED = (
     " WHERE a.resource_provider_id = i.resource_provider_id"
     " AND a.resource_class = i.resource_class)"
     " <= CAST((i.total - i.reserved) * i.allocation_ratio AS INTEGER)")
+# The common claim (one provider, standard classes) as ONE statement: an INSERT into a
+# temporary view whose trigger does the four steps above. Every statement releases the
+# GIL and waits to take it back behind the request threads while the write lock is held:
+# one statement instead of five shortens the claim's hold of the lock under load.
+_VIEW = "pocketstack_claim"
+_CLAIM_DDL = f"""
+CREATE TEMP VIEW IF NOT EXISTS {_VIEW} AS SELECT NULL AS consumer, NULL AS project_id,
+  NULL AS user_id, NULL AS consumer_type, NULL AS now, NULL AS rp, NULL AS vcpu,
+  NULL AS ram, NULL AS disk
+---
+CREATE TEMP TRIGGER IF NOT EXISTS {_VIEW}_do INSTEAD OF INSERT ON {_VIEW} BEGIN
+  INSERT INTO placement_consumer (uuid, project_id, user_id, consumer_type, generation,
+    created_at, updated_at)
+  VALUES (NEW.consumer, COALESCE(NEW.project_id, '{INCOMPLETE}'),
+    COALESCE(NEW.user_id, '{INCOMPLETE}'), NEW.consumer_type, 0, NEW.now, NEW.now)
+  ON CONFLICT(uuid) DO UPDATE SET generation = generation + 1,
+    project_id = COALESCE(NEW.project_id, project_id),
+    user_id = COALESCE(NEW.user_id, user_id),
+    consumer_type = COALESCE(NEW.consumer_type, consumer_type), updated_at = NEW.now;
+  UPDATE placement_resource_provider SET generation = generation + 1, updated_at = NEW.now
+  WHERE uuid = NEW.rp OR id IN (SELECT resource_provider_id FROM placement_allocation
+                                WHERE consumer_id = NEW.consumer);
+  DELETE FROM placement_allocation WHERE consumer_id = NEW.consumer;
+  INSERT INTO placement_allocation (consumer_id, resource_provider_id, resource_class,
+    used, created_at)
+  SELECT NEW.consumer, i.resource_provider_id, i.resource_class, r.amount, NEW.now
+  FROM (SELECT 'VCPU' AS rc, NEW.vcpu AS amount UNION ALL SELECT 'MEMORY_MB', NEW.ram
+        UNION ALL SELECT 'DISK_GB', NEW.disk) r
+  JOIN placement_inventory i ON i.resource_class = r.rc AND i.resource_provider_id =
+    (SELECT id FROM placement_resource_provider WHERE uuid = NEW.rp)
+  WHERE r.amount > 0 AND r.amount >= i.min_unit AND r.amount <= i.max_unit
+    AND r.amount % i.step_size = 0
+    AND r.amount + (SELECT COALESCE(SUM(a.used), 0) FROM placement_allocation a
+                    WHERE a.resource_provider_id = i.resource_provider_id
+                    AND a.resource_class = i.resource_class)
+        <= CAST((i.total - i.reserved) * i.allocation_ratio AS INTEGER);
+  SELECT RAISE(ABORT, 'pocketstack: claim undecided')
+  WHERE changes() != (NEW.vcpu > 0) + (NEW.ram > 0) + (NEW.disk > 0);
+END;
+"""
+_CLAIM = f"INSERT INTO {_VIEW} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_ONE_STATEMENT = frozenset(("VCPU", "MEMORY_MB", "DISK_GB"))
 _DELETE_ALLOCS = "DELETE FROM placement_allocation WHERE consumer_id = ?"
 _DELETE_CONSUMER = "DELETE FROM placement_consumer WHERE uuid = ?"
 
 
 class Undecided(Exception):
     """The fast path could not write the claim: roll back, then take the ORM path."""
-
-
-def usable(s: Session) -> bool:
-    return s.get_bind().dialect.name == "sqlite"
 
 
 def _raw(s: Session) -> Any:
@@ -81,6 +119,12 @@ def claim(s: Session, consumer: str, allocations: dict[str, dict[str, int]],
     cannot."""
     raw = _raw(s)
     now = _stamp()
+    if len(allocations) == 1:
+        (rp, res), = allocations.items()
+        if res.keys() <= _ONE_STATEMENT and all(v > 0 for v in res.values()):
+            return _claim_one(raw, (consumer, project_id or None, user_id or None,
+                                    consumer_type or None, now, rp, res.get("VCPU", 0),
+                                    res.get("MEMORY_MB", 0), res.get("DISK_GB", 0)))
     try:
         (generation,), = raw.execute(_UPSERT_CONSUMER, (
             consumer, project_id or INCOMPLETE, user_id or INCOMPLETE, consumer_type or None,
@@ -100,6 +144,20 @@ def claim(s: Session, consumer: str, allocations: dict[str, dict[str, int]],
     if old:
         sql += f" OR id IN ({', '.join('?' * len(old))})"
     raw.execute(sql, (now, *uuids, *old))
+
+
+def _claim_one(raw: Any, row: tuple[Any, ...]) -> None:
+    for attempt in (1, 2):
+        try:
+            raw.execute(_CLAIM, row)
+            return
+        except sqlite3.IntegrityError as exc:  # RAISE(ABORT): the statement undid itself
+            raise Undecided(row[0]) from exc
+        except sqlite3.OperationalError as exc:  # first use on this connection (or the
+            if attempt == 2 or _VIEW not in str(exc):  # transaction that made it
+                raise  # rolled back): make the view and its trigger, then retry
+            for ddl in _CLAIM_DDL.split("---"):  # not executescript: it would COMMIT
+                raw.execute(ddl)
 
 
 def release(s: Session, consumer: str) -> bool:

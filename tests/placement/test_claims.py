@@ -93,6 +93,7 @@ def test_claim_moves_and_release_match_the_orm_path(tmp_path: Any) -> None:
     {RP1: {"VCPU": 5}},  # over max_unit
     {RP1: {"DISK_GB": 1}},  # no inventory
     {"33333333-3333-3333-3333-333333333333": {"VCPU": 1}},  # no such provider
+    {RP1: {"VCPU": 1}, RP2: {"VCPU": 9}},  # two providers (not the one-statement claim)
 ])
 def test_refused_claims_are_undecided_and_the_orm_path_says_why(db: Database,
                                                                 allocs: Any) -> None:
@@ -102,3 +103,5 @@ def test_refused_claims_are_undecided_and_the_orm_path_says_why(db: Database,
     assert state(db) == before  # rolled back
     with pytest.raises((errors.Conflict, errors.BadRequest)):
         orm(db, "c9", allocs, "p", "u", "INSTANCE")
+    fast(db, "c9", {RP1: {"VCPU": 1}}, "p", "u", "INSTANCE")  # its temp trigger remade
+    assert state(db)["allocs"] == [("c9", RP1, "VCPU", 1)]

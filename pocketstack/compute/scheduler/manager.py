@@ -39,6 +39,7 @@ LOG = logging.getLogger(__name__)
 IO_TASKS = ("spawning", "resize_prep", "resize_migrating", "rebuilding", "image_snapshot",
             "image_backup", "rescuing", "unshelving")
 _SERVICE_TTL = 2.0  # seconds a cached view of the service rows is trusted (heartbeats)
+_OWNER_SQL = f"SELECT project_id, user_id FROM {Instance.__tablename__} WHERE uuid = ?"
 _SVC_KEY = "pocketstack_scheduler_services"  # session.info: a service row was written
 
 
@@ -337,9 +338,16 @@ class Scheduler:
     def _owner(self, uuid: str, project_id: str | None = None) -> tuple[str, str]:
         owner = self._owners.get(uuid)
         if owner is None:
-            with self.db.read() as s:
-                row = s.execute(select(Instance.project_id, Instance.user_id)
-                                .where(Instance.uuid == uuid)).first()
+            if self.db.is_sqlite:  # one SELECT by the unique uuid: no session, no compile
+                raw = self.db.reader.raw_connection()
+                try:
+                    row = raw.driver_connection.execute(_OWNER_SQL, (uuid,)).fetchone()
+                finally:
+                    raw.close()
+            else:
+                with self.db.read() as s:
+                    row = s.execute(select(Instance.project_id, Instance.user_id)
+                                    .where(Instance.uuid == uuid)).first()
             owner = (row[0], row[1]) if row else (project_id or "", project_id or "")
             self._owners[uuid] = owner
         return owner
