@@ -13,6 +13,7 @@ that wrote them or an aggregate (ORM events, in this process), or after a few se
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 import logging
 import math
 import threading
@@ -20,7 +21,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, object_session
 
 from pocketstack.api import errors
@@ -260,22 +261,21 @@ class Scheduler:
         if not force and not self._svc_dirty and now - self._svc_at < _SERVICE_TTL:
             return
         self._svc_dirty, self._svc_at = False, now  # before reading: a commit now re-marks
-        with self.db.read() as s:
+        limit = utcnow() - dt.timedelta(seconds=self.conf.get("DEFAULT", "service_down_time"))
+        seen = func.coalesce(ComputeService.last_seen_up, ComputeService.updated_at,
+                             ComputeService.created_at)
+        with self.db.read() as s:  # "up" computed by the database: no datetimes parsed
             services = {r[0]: r for r in s.execute(
                 select(ComputeService.host, ComputeService.disabled,
-                       ComputeService.forced_down, ComputeService.zone,
-                       ComputeService.last_seen_up, ComputeService.updated_at,
-                       ComputeService.created_at)
+                       ComputeService.forced_down, ComputeService.zone, seen >= limit)
                 .where(ComputeService.binary == "nova-compute"))}
-        limit = utcnow().timestamp() - self.conf.get("DEFAULT", "service_down_time")
         for st in self._states.values():
             svc = services.get(st.host)
             st.service_enabled = svc is not None and not svc[1]
             if svc is None:
                 st.service_up = False
                 continue
-            last = svc[4] or svc[5] or svc[6]
-            st.service_up = not svc[2] and last.timestamp() >= limit
+            st.service_up = not svc[2] and bool(svc[4])
             st.availability_zone = svc[3]
 
     # -- decisions ------------------------------------------------------------------
