@@ -197,17 +197,27 @@ class ReportClient:
         ``session``, in the caller's transaction (a savepoint of it)."""
         if not self.enabled:
             return
+        from pocketstack.placement import claims
         from pocketstack.placement.allocations import ConsumerRequest
 
         allocs = self._allocs(usage)
-        with (self.db.write() if session is None else _savepoint(session)) as s:
-            if allocs:
-                self.api.allocations.set_in(s, [ConsumerRequest(
-                    consumer, allocs, project_id, user_id, consumer_type=consumer_type)])
-            else:
-                self.api.allocations.delete_in(s, consumer)
-            if within is not None:
-                within(s)
+        # the DB-API claim first; when it cannot decide, rolled back, the ORM path
+        for fast in ((True, False) if allocs and self.db.is_sqlite else (False,)):
+            try:
+                with (self.db.write() if session is None else _savepoint(session)) as s:
+                    if not allocs:
+                        self.api.allocations.delete_in(s, consumer)
+                    elif fast:
+                        claims.claim(s, consumer, allocs, project_id, user_id, consumer_type)
+                    else:
+                        self.api.allocations.set_in(s, [ConsumerRequest(
+                            consumer, allocs, project_id, user_id,
+                            consumer_type=consumer_type)])
+                    if within is not None:
+                        within(s)
+                return
+            except claims.Undecided:
+                LOG.debug("placement: claim of %s by the ORM path", consumer)
 
     def put_many(self, consumers: list[tuple[str, dict[str, tuple[int, int, int]], str, str,
                                              str]]) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from pocketstack.db import Database
-from pocketstack.placement import common, standard
+from pocketstack.placement import claims, common, standard
 from pocketstack.placement.models import (Allocation, Consumer, Inventory, ResourceClass,
                                           ResourceProvider)
 from pocketstack.placement.providers import get_rp
@@ -118,9 +118,10 @@ class Allocations:
             if not self.delete_in(s, consumer):
                 raise common.not_found(f"No allocations for consumer '{consumer}'")
 
-    @staticmethod
-    def delete_in(s: Session, consumer: str) -> bool:
+    def delete_in(self, s: Session, consumer: str) -> bool:
         """:meth:`delete` inside the caller's transaction; False when it had none."""
+        if self.db.is_sqlite:
+            return claims.release(s, consumer)
         n = s.execute(delete(Allocation).where(Allocation.consumer_id == consumer)).rowcount
         if not n:
             return False

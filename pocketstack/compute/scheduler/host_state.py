@@ -21,6 +21,7 @@ class RequestSpec:
     skip_filters: bool = False  # force_host without the filters (live migrate/evacuate force)
     numa: dict[str, Any] | None = None  # the guest NUMA topology asked for (compute/numa.py)
     numa_fit: tuple[str, Any] | None = None  # (host, cells) of the last fit computed
+    user_id: str | None = None  # the owner, when the caller knows it (saves the claim a read)
 
 
 @dataclass

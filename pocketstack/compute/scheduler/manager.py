@@ -5,21 +5,24 @@ the hypervisor statistics agree.
 Fast at scale: the hosts are kept in weight order (a sorted list updated on each claim
 and release), and the first host in that order that passes every filter is the one the
 full filter-then-weigh pass would pick; so a decision usually looks at one host, not all.
-The nova-compute service rows (enabled, up, zone) are cached and re-read when they or
-the aggregates change, or after a few seconds for the heartbeats.
+The nova-compute service rows (enabled, up, zone) are cached and re-read after a commit
+that wrote them or an aggregate (ORM events, in this process), or after a few seconds
+(heartbeats, other processes): a decision itself reads nothing.
 """
 
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 import logging
 import math
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import event, func, select, update
+from sqlalchemy.orm import Session, object_session
 
 from pocketstack.api import errors
 from pocketstack.compute import numa
@@ -38,6 +41,37 @@ LOG = logging.getLogger(__name__)
 IO_TASKS = ("spawning", "resize_prep", "resize_migrating", "rebuilding", "image_snapshot",
             "image_backup", "rescuing", "unshelving")
 _SERVICE_TTL = 2.0  # seconds a cached view of the service rows is trusted (heartbeats)
+_OWNER_SQL = f"SELECT project_id, user_id FROM {Instance.__tablename__} WHERE uuid = ?"
+_SVC_KEY = "pocketstack_scheduler_services"  # session.info: a service row was written
+
+
+_SCHEDULERS: "weakref.WeakSet[Scheduler]" = weakref.WeakSet()
+_WATCHING = False
+
+
+def _watch_services() -> None:
+    """Once per process: mark every scheduler's service view stale after a commit that
+    wrote a service row or an aggregate through the ORM (all their writers do)."""
+    global _WATCHING
+    if _WATCHING:
+        return
+    _WATCHING = True
+
+    def written(_mapper: Any, _conn: Any, target: Any) -> None:
+        s = object_session(target)
+        if s is not None:
+            s.info[_SVC_KEY] = True
+
+    def committed(s: Session) -> None:
+        if s.info.pop(_SVC_KEY, None):
+            for sched in list(_SCHEDULERS):
+                sched._svc_dirty = True
+
+    for model in (ComputeService, Aggregate):
+        for name in ("after_insert", "after_update", "after_delete"):
+            event.listen(model, name, written)
+    event.listen(Session, "after_commit", committed)
+    event.listen(Session, "after_rollback", lambda s: s.info.pop(_SVC_KEY, None))
 
 
 class NoValidHost(Exception):
@@ -61,7 +95,7 @@ class Scheduler:
         self._order: list[tuple[Any, ...]] = []  # ascending; the best host is last
         self._owners: dict[str, tuple[str, str]] = {}  # instance -> (project, user)
         self._where: dict[str, set[str]] = {}  # instance -> hosts holding a claim for it
-        self._svc_sig: Any = None
+        self._svc_dirty = True  # a commit wrote a service row or an aggregate
         self._migrations: set[str] = set()  # consumers that are migration records
         self._svc_at = 0.0
         names = self.conf.get("filter_scheduler", "enabled_filters")
@@ -76,6 +110,8 @@ class Scheduler:
         # whether the claim itself checks the fit (when NUMATopologyFilter is not enabled)
         self._numa_requests: dict[str, dict[str, Any]] = {}
         self._numa_check = "NUMATopologyFilter" not in names
+        _watch_services()
+        _SCHEDULERS.add(self)
 
     def _weighers(self) -> list[weigher_mod.BaseWeigher]:
         names = [n.rsplit(".", 1)[-1] for n in
@@ -158,7 +194,6 @@ class Scheduler:
             self._owners = owners
             self._where = where
             self._numa_requests = numa_requests
-            self._svc_sig = None
             self._refresh_services(force=True)
             hosts = list(states.values())
             self._scales = {id(w): w.scale(hosts) for w in self._static}
@@ -235,33 +270,27 @@ class Scheduler:
         bisect.insort(self._order, new)
 
     def _refresh_services(self, force: bool = False) -> None:
-        """Copy the service rows' enabled/up/zone onto the host states when changed."""
-        with self.db.read() as s:
-            sig = (*s.execute(select(func.count(ComputeService.id),
-                                     func.max(ComputeService.updated_at))
-                              .where(ComputeService.binary == "nova-compute")).one(),
-                   *s.execute(select(func.count(Aggregate.id),
-                                     func.max(Aggregate.updated_at))).one())
+        """Copy the service rows' enabled/up/zone onto the host states when written
+        (a commit in this process) or when the cached copy is a few seconds old."""
         now = time.monotonic()
-        if not force and sig == self._svc_sig and now - self._svc_at < _SERVICE_TTL:
+        if not force and not self._svc_dirty and now - self._svc_at < _SERVICE_TTL:
             return
-        self._svc_sig, self._svc_at = sig, now
-        with self.db.read() as s:
+        self._svc_dirty, self._svc_at = False, now  # before reading: a commit now re-marks
+        limit = utcnow() - dt.timedelta(seconds=self.conf.get("DEFAULT", "service_down_time"))
+        seen = func.coalesce(ComputeService.last_seen_up, ComputeService.updated_at,
+                             ComputeService.created_at)
+        with self.db.read() as s:  # "up" computed by the database: no datetimes parsed
             services = {r[0]: r for r in s.execute(
                 select(ComputeService.host, ComputeService.disabled,
-                       ComputeService.forced_down, ComputeService.zone,
-                       ComputeService.last_seen_up, ComputeService.updated_at,
-                       ComputeService.created_at)
+                       ComputeService.forced_down, ComputeService.zone, seen >= limit)
                 .where(ComputeService.binary == "nova-compute"))}
-        limit = utcnow().timestamp() - self.conf.get("DEFAULT", "service_down_time")
         for st in self._states.values():
             svc = services.get(st.host)
             st.service_enabled = svc is not None and not svc[1]
             if svc is None:
                 st.service_up = False
                 continue
-            last = svc[4] or svc[5] or svc[6]
-            st.service_up = not svc[2] and last.timestamp() >= limit
+            st.service_up = not svc[2] and bool(svc[4])
             st.availability_zone = svc[3]
 
     # -- decisions ------------------------------------------------------------------
@@ -309,6 +338,8 @@ class Scheduler:
         own writes: one transaction, not two); if it raises, the claim is undone and the
         exception propagates."""
         self._refresh_services()
+        if spec.user_id and spec.instance_uuid not in self._owners:
+            self._owners[spec.instance_uuid] = (spec.project_id, spec.user_id)
         forget = False
         if spec.numa is None and self._numa_requests:  # a move keeps its NUMA topology
             spec.numa = self._numa_requests.get(spec.instance_uuid)
@@ -373,9 +404,16 @@ class Scheduler:
     def _owner(self, uuid: str, project_id: str | None = None) -> tuple[str, str]:
         owner = self._owners.get(uuid)
         if owner is None:
-            with self.db.read() as s:
-                row = s.execute(select(Instance.project_id, Instance.user_id)
-                                .where(Instance.uuid == uuid)).first()
+            if self.db.is_sqlite:  # one SELECT by the unique uuid: no session, no compile
+                raw = self.db.reader.raw_connection()
+                try:
+                    row = raw.driver_connection.execute(_OWNER_SQL, (uuid,)).fetchone()
+                finally:
+                    raw.close()
+            else:
+                with self.db.read() as s:
+                    row = s.execute(select(Instance.project_id, Instance.user_id)
+                                    .where(Instance.uuid == uuid)).first()
             owner = (row[0], row[1]) if row else (project_id or "", project_id or "")
             self._owners[uuid] = owner
         return owner
