@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import TYPE_CHECKING, Any
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator
 
 from sqlalchemy import select
 
 from pocketstack.api import errors
 from pocketstack.api.context import RequestContext
-from pocketstack.compute import states
+from pocketstack.compute import instance_rows as rows, states
 from pocketstack.compute.flavors import snapshot
 from pocketstack.compute.images import lookup_image
 from pocketstack.compute.models import Instance, InstanceAction, KeyPair
@@ -19,6 +20,7 @@ from pocketstack.compute.server_queries import VIEW_COLUMNS, list_servers
 from pocketstack.compute.scheduler.host_state import RequestSpec
 from pocketstack.compute.scheduler.manager import disk_gb
 from pocketstack.db import new_uuid, utcnow
+from pocketstack.db.raw import Tx
 
 if TYPE_CHECKING:
     from pocketstack.compute.service import ComputeService
@@ -70,7 +72,7 @@ class Servers:
         svc = self.svc
         flavor_ref = str(body["flavorRef"]).rstrip("/").rsplit("/", 1)[-1]
         try:
-            flavor = svc.flavors.get(flavor_ref, ctx.project_id, ctx.is_admin)
+            flavor = svc.flavors.get_cached(flavor_ref, ctx.project_id, ctx.is_admin)
         except errors.NotFound:
             raise errors.BadRequest(f"Flavor {flavor_ref} could not be found.") from None
         if flavor.disabled:
@@ -120,10 +122,10 @@ class Servers:
         admin_pass = body.get("adminPass") or secrets.token_urlsafe(9)
         reservation = "r-" + secrets.token_hex(4)
         fl = snapshot(flavor)
-        with self.db.write() as s:
+        with self._create_tx(bool(group_id) or min_count != max_count) as (s, tx):
             count = max_count
             try:
-                svc.quotas.check_instances(s, ctx.project_id, max_count, flavor.vcpus,
+                svc.quotas.check_instances(tx, ctx.project_id, max_count, flavor.vcpus,
                                            flavor.memory_mb, ctx.user_id, known)
             except errors.OverQuota:
                 if min_count == max_count:
@@ -136,7 +138,7 @@ class Servers:
             instances = []
             for i in range(count):
                 name = body["name"] if count == 1 else f"{body['name']}-{i + 1}"
-                inst = Instance(
+                values = dict(
                     uuid=new_uuid(), project_id=ctx.project_id, user_id=ctx.user_id,
                     display_name=name, description=body.get("description"),
                     hostname=_hostname(name), availability_zone=az, flavorid=flavor.flavorid,
@@ -153,11 +155,10 @@ class Servers:
                     created_at=now, updated_at=now, system_metadata={
                         "disk_config": body["OS-DCF:diskConfig"]} if body.get(
                         "OS-DCF:diskConfig") else None)
-                s.add(inst)
-                s.add(InstanceAction(instance_uuid=inst.uuid, action="create",
-                                     request_id=request_id, user_id=ctx.user_id,
-                                     project_id=ctx.project_id, start_time=now, events=[]))
-                instances.append(inst)
+                rows.insert(tx, self.db, Instance, values)  # SQL text: no unit of work
+                rows.add_action(tx, self.db, values["uuid"], "create", request_id,
+                                ctx.user_id, ctx.project_id, now)
+                instances.append(Instance(**self.db.codec(Instance).full(values)))
             group = None
             if group_id:
                 group = svc.groups.add_members(s, group_id, ctx.project_id,
@@ -171,6 +172,17 @@ class Servers:
                 availability_zone=az, group=group, hints=hints, force_host=force_host)
             svc.tasks.submit(svc.tasks.build, spec, request_id)
         return instances, admin_pass
+
+    @contextmanager
+    def _create_tx(self, session: bool) -> Iterator[tuple[Any, Tx]]:
+        """(ORM session or None, SQL text transaction): a session only when the create
+        needs one (server group members, min_count's quota headroom)."""
+        if session:
+            with self.db.write() as s:
+                yield s, self.db.tx_of(s)
+        else:
+            with self.db.raw_write() as tx:
+                yield None, tx
 
     # -- updates --------------------------------------------------------------
     def update(self, ctx: RequestContext, uuid: str, changes: dict[str, Any]) -> Instance:
