@@ -73,7 +73,6 @@ class Flavors:
             raise errors.NotFound(f"Flavor {flavorid} could not be found.")
         return f
 
-    @invalidates
     def get_cached(self, flavorid: str, project_id: str | None, is_admin: bool) -> Flavor:
         """:meth:`get` from memory (kept until a flavor write): the flavor of every server
         create. The Flavor is shared: read it, never change it."""

@@ -101,3 +101,22 @@ def activate(tx: Tx, db: Database, uuid: str, now: Any) -> tuple[bool, bool]:
     row = tx.one("SELECT task_state FROM compute_instance WHERE uuid = :uuid",
                  {"uuid": uuid})
     return True, row is not None and row[0] == states.DELETING
+
+
+def start_task(tx: Tx, db: Database, uuid: str, task_state: str, now: Any) -> bool:
+    """Set the task_state of a live instance that is not already in it: False when the
+    instance is missing, deleted, or already in ``task_state``."""
+    bound = db.codec(Instance).bind({"updated_at": now, "deleted": False})
+    return bool(tx.execute(
+        "UPDATE compute_instance SET task_state = :task, updated_at = :now WHERE uuid = :uuid "
+        "AND deleted = :false AND (task_state IS NULL OR task_state != :task)",
+        {"task": task_state, "now": bound["updated_at"], "uuid": uuid,
+         "false": bound["deleted"]}).rowcount)
+
+
+def column(db: Database, uuid: str, name: str) -> Any:
+    """One column of an instance (None when it is missing)."""
+    codec = db.codec(Instance)
+    with db.raw_read() as tx:
+        row = tx.one(codec.select((name,)) + " WHERE uuid = :uuid", {"uuid": uuid})
+    return None if row is None else codec.load(row, (name,))[name]

@@ -13,7 +13,7 @@ from pocketstack.api import errors
 from pocketstack.api.context import RequestContext
 from pocketstack.compute import instance_rows as rows, states
 from pocketstack.compute.flavors import snapshot
-from pocketstack.compute.images import lookup_image
+from pocketstack.compute.images import boot_image
 from pocketstack.compute.models import Instance, InstanceAction, KeyPair
 from pocketstack.compute.networks import resolve_networks
 from pocketstack.compute.server_queries import VIEW_COLUMNS, list_servers
@@ -52,9 +52,8 @@ class Servers:
 
     # -- reads ----------------------------------------------------------------
     def get(self, ctx: RequestContext, uuid: str, all_projects: bool = False) -> Instance:
-        with self.db.read() as s:
-            inst = s.scalar(select(Instance).where(Instance.uuid == uuid))
-        if inst is None or inst.deleted or (not all_projects and
+        inst = rows.load(self.db, uuid)
+        if inst is None or (not all_projects and
                                             inst.project_id != ctx.project_id):
             raise errors.NotFound(f"Instance {uuid} could not be found.")
         return inst
@@ -81,7 +80,7 @@ class Servers:
         image_ref = body.get("imageRef") or ""
         if not image_ref and not plan.boot_volume:
             raise errors.BadRequest("Missing imageRef attribute")
-        image = lookup_image(self.cloud, ctx, image_ref) if image_ref else {"id": ""}
+        image = boot_image(self.cloud, ctx, image_ref) if image_ref else {"id": ""}
         if flavor.memory_mb < int(image.get("min_ram") or 0):
             raise errors.BadRequest("Flavor's memory is too small for requested image.")
         if flavor.root_gb and flavor.root_gb < int(image.get("min_disk") or 0) \
@@ -240,16 +239,16 @@ class Servers:
 
     def delete(self, ctx: RequestContext, inst: Instance) -> None:
         self.check_lock(ctx, inst)
-        with self.db.write() as s:
-            row = s.scalar(select(Instance).where(Instance.uuid == inst.uuid))
-            if row is None or row.deleted:
-                raise errors.NotFound(f"Instance {inst.uuid} could not be found.")
-            if row.task_state == states.DELETING:
-                return
-            row.task_state, row.updated_at = states.DELETING, utcnow()
-            s.add(InstanceAction(instance_uuid=row.uuid, action="delete",
-                                 request_id=ctx.request_id, user_id=ctx.user_id,
-                                 project_id=ctx.project_id, start_time=utcnow(), events=[]))
+        now = utcnow()
+        with self.db.raw_write() as tx:
+            if not rows.start_task(tx, self.db, inst.uuid, states.DELETING, now):
+                row = tx.one("SELECT deleted FROM compute_instance WHERE uuid = :uuid",
+                             {"uuid": inst.uuid})
+                if row is None or row[0]:
+                    raise errors.NotFound(f"Instance {inst.uuid} could not be found.")
+                return  # already being deleted
+            rows.add_action(tx, self.db, inst.uuid, "delete", ctx.request_id, ctx.user_id,
+                            ctx.project_id, now)
         self.svc.tasks.submit(self.svc.tasks.delete, inst.uuid, ctx.request_id)
 
     def set_metadata(self, ctx: RequestContext, uuid: str, metadata: dict[str, str],
