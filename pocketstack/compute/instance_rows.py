@@ -38,6 +38,32 @@ def insert(tx: Tx, db: Database, model: Any, values: dict[str, Any]) -> None:
     tx.execute(codec.insert(list(row)), codec.bind(row))
 
 
+_UNLIMITED = 1 << 62
+
+
+def insert_within(tx: Tx, db: Database, values: dict[str, Any], count: int, vcpus: int,
+                  ram: int, limits: dict[str, int]) -> bool:
+    """INSERT the instance only when ``count`` servers of ``vcpus``/``ram`` fit the
+    project's ``limits`` (instances, cores, ram; -1 unlimited), its usage counted in the
+    same statement: False (nothing written) when they do not."""
+    codec = db.codec(Instance)
+    row = codec.full(values)
+    keys = list(row)
+    sql = (f"INSERT INTO compute_instance ({', '.join(keys)}) SELECT "
+           f"{', '.join(':' + k for k in keys)} WHERE (SELECT count(id) + :q_n <= :q_il AND "
+           "coalesce(sum(vcpus), 0) + :q_c <= :q_cl AND coalesce(sum(memory_mb), 0) + :q_r "
+           "<= :q_rl FROM compute_instance WHERE project_id = :project_id AND deleted = "
+           ":q_false)")
+
+    def limit(name: str) -> int:
+        return _UNLIMITED if limits[name] < 0 else limits[name]
+
+    params = {**codec.bind(row), "q_n": count, "q_c": vcpus * count, "q_r": ram * count,
+              "q_il": limit("instances"), "q_cl": limit("cores"), "q_rl": limit("ram"),
+              "q_false": codec.bind({"deleted": False})["deleted"]}
+    return tx.execute(sql, params).rowcount == 1
+
+
 def add_action(tx: Tx, db: Database, uuid: str, action: str, request_id: str,
                user_id: str | None, project_id: str | None, now: Any) -> None:
     insert(tx, db, InstanceAction, {

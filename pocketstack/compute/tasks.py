@@ -167,7 +167,7 @@ class Tasks:
                     self.networks.allocate(inst, host.host)
                 t1 = time.monotonic()
                 self.driver.spawn(host.host, self.spawn_view(inst))
-                LOG.info("build of %s: ports %.3fs, spawn %.3fs", uuid, t1 - t0,
+                LOG.debug("build of %s: ports %.3fs, spawn %.3fs", uuid, t1 - t0,
                          time.monotonic() - t1)
             except BuildFailed as exc:
                 LOG.info("build of %s failed on %s: %s", uuid, host.host, exc)

@@ -200,8 +200,10 @@ class Database:
         return Tx(session.connection().connection.driver_connection, self._fix)
 
     @contextmanager
-    def raw_read(self) -> Iterator[Tx]:
-        """A read-only snapshot for SQL text (SQLite: a connection per thread, kept)."""
+    def raw_read(self, snapshot: bool = False) -> Iterator[Tx]:
+        """Reads of SQL text (SQLite: a connection per thread, kept). Each statement sees
+        the last commit; with ``snapshot`` they all see the same one (a transaction: two
+        more statements, each a GIL release and re-acquisition)."""
         if not self.is_sqlite:
             pooled = self.reader.raw_connection()
             try:
@@ -213,6 +215,9 @@ class Database:
         conn = getattr(self._raw_readers, "conn", None)
         if conn is None:
             conn = self._raw_readers.conn = self._driver_connect(self.reader)
+        if not snapshot:
+            yield Tx(conn, None)
+            return
         conn.execute("BEGIN")
         try:
             yield Tx(conn, None)
