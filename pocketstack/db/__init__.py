@@ -67,7 +67,9 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo, "future": True}
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-            self.writer = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=60,
+            # write() keeps one connection; the overflow one serves the engine's other
+            # users (migrations)
+            self.writer = create_engine(url, pool_size=1, max_overflow=1, pool_timeout=60,
                                         **kwargs)
             # as many kept connections as request threads (anyio's 40) may read at once:
             # an overflow connection is opened (PRAGMAs and all) and closed per checkout
@@ -82,6 +84,7 @@ class Database:
         # on SQLITE_BUSY (other processes still wait on busy_timeout).
         self._write_lock = threading.Lock() if self.is_sqlite else None
         self._synchronous = sqlite_synchronous
+        self._write_conn: Any = None  # SQLite: write()'s kept connection
         self._raw_writer: Any = None  # SQLite: raw_write's own connection
         self._raw_readers = threading.local()
         self._codecs: dict[Any, Codec] = {}
@@ -112,7 +115,7 @@ class Database:
         if lock is not None:
             lock.acquire()
         try:
-            with self._write_session() as session:
+            with self._writer_session() as session:
                 try:
                     yield session
                     session.commit()
@@ -127,6 +130,16 @@ class Database:
         finally:
             if lock is not None:
                 lock.release()
+
+    def _writer_session(self) -> Session:
+        """On SQLite (one writer at a time, under the lock) a session on the one kept
+        writer connection: no pool checkout and return, no Connection made per write."""
+        if self._write_lock is None:
+            return self._write_session()
+        conn = self._write_conn
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._write_conn = self.writer.connect()
+        return Session(bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only")
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -225,6 +238,9 @@ class Database:
             conn.execute("COMMIT")
 
     def dispose(self) -> None:
+        if self._write_conn is not None:
+            self._write_conn.close()
+            self._write_conn = None
         if self._raw_writer is not None:
             self._raw_writer.close()
             self._raw_writer = None
