@@ -140,7 +140,7 @@ class Servers:
                                            flavor.vcpus, flavor.memory_mb, ctx.user_id, known)
                 count = max(min_count, fits)
             now = utcnow()
-            instances = []
+            created: list[dict[str, Any]] = []
             for i in range(count):
                 name = body["name"] if count == 1 else f"{body['name']}-{i + 1}"
                 values = dict(
@@ -170,11 +170,13 @@ class Servers:
                     rows.insert(tx, self.db, Instance, values)  # SQL text: no unit of work
                 rows.add_action(tx, self.db, values["uuid"], "create", request_id,
                                 ctx.user_id, ctx.project_id, now)
-                instances.append(Instance(**self.db.codec(Instance).full(values)))
+                created.append(values)
             group = None
             if group_id:
                 group = svc.groups.add_members(s, group_id, ctx.project_id,
-                                               [i.uuid for i in instances])
+                                               [v["uuid"] for v in created])
+        codec = self.db.codec(Instance)  # the copies returned: made after the write lock
+        instances = [Instance(**codec.full(v)) for v in created]
         svc.volumes.setup(ctx, instances, plan)
         for inst in instances:
             spec = RequestSpec(
