@@ -10,6 +10,7 @@ from sqlalchemy import delete, or_, select
 from pocketstack.api import errors
 from pocketstack.compute.models import Flavor, FlavorAccess
 from pocketstack.db import Database, utcnow
+from pocketstack.db.raw import Memo, invalidates
 
 DEFAULT_FLAVORS = [  # name, id, ram MB, vcpus, disk GB
     ("m1.nano", "42", 64, 1, 1), ("m1.micro", "84", 128, 1, 1), ("m1.tiny", "1", 512, 1, 1),
@@ -28,7 +29,9 @@ def snapshot(f: Flavor) -> dict[str, Any]:
 class Flavors:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.memo = Memo()  # flavorid -> (Flavor | None, its access list): for server create
 
+    @invalidates
     def seed(self) -> None:
         with self.db.write() as s:
             have = {f.flavorid for f in s.scalars(select(Flavor))}
@@ -70,6 +73,22 @@ class Flavors:
             raise errors.NotFound(f"Flavor {flavorid} could not be found.")
         return f
 
+    def get_cached(self, flavorid: str, project_id: str | None, is_admin: bool) -> Flavor:
+        """:meth:`get` from memory (kept until a flavor write): the flavor of every server
+        create. The Flavor is shared: read it, never change it."""
+        def read() -> tuple[Flavor | None, frozenset[str]]:
+            with self.db.read() as s:
+                f = s.scalar(select(Flavor).where(Flavor.flavorid == flavorid))
+                access = frozenset() if f is None or f.is_public else frozenset(s.scalars(
+                    select(FlavorAccess.project_id).where(FlavorAccess.flavorid == flavorid)))
+            return f, access
+
+        f, access = self.memo.get(flavorid, read)
+        if f is None or (not f.is_public and not is_admin and (project_id or "") not in access):
+            raise errors.NotFound(f"Flavor {flavorid} could not be found.")
+        return f
+
+    @invalidates
     def create(self, body: dict[str, Any]) -> Flavor:
         fid = body.get("id")
         fid = str(fid) if fid not in (None, "") else str(uuidlib.uuid4())
@@ -88,6 +107,7 @@ class Flavors:
             s.add(f)
             return f
 
+    @invalidates
     def update_description(self, flavorid: str, description: str | None) -> Flavor:
         with self.db.write() as s:
             f = s.scalar(select(Flavor).where(Flavor.flavorid == flavorid))
@@ -96,6 +116,7 @@ class Flavors:
             f.description, f.updated_at = description, utcnow()
             return f
 
+    @invalidates
     def delete(self, flavorid: str) -> None:
         with self.db.write() as s:
             f = s.scalar(select(Flavor).where(Flavor.flavorid == flavorid))
@@ -105,6 +126,7 @@ class Flavors:
             s.delete(f)
 
     # -- extra specs ----------------------------------------------------------
+    @invalidates
     def set_extra_specs(self, flavorid: str, specs: dict[str, str]) -> dict[str, str]:
         with self.db.write() as s:
             f = s.scalar(select(Flavor).where(Flavor.flavorid == flavorid))
@@ -113,6 +135,7 @@ class Flavors:
             f.extra_specs = {**(f.extra_specs or {}), **specs}
             return dict(f.extra_specs)
 
+    @invalidates
     def delete_extra_spec(self, flavorid: str, key: str) -> None:
         with self.db.write() as s:
             f = s.scalar(select(Flavor).where(Flavor.flavorid == flavorid))
@@ -133,6 +156,7 @@ class Flavors:
             return list(s.scalars(select(FlavorAccess.project_id)
                                   .where(FlavorAccess.flavorid == flavorid)))
 
+    @invalidates
     def add_access(self, flavorid: str, project_id: str) -> list[str]:
         f = self.get(flavorid)
         if f.is_public:
@@ -144,6 +168,7 @@ class Flavors:
             s.add(FlavorAccess(flavorid=flavorid, project_id=project_id))
         return self.access(flavorid)
 
+    @invalidates
     def remove_access(self, flavorid: str, project_id: str) -> list[str]:
         self.get(flavorid)
         with self.db.write() as s:

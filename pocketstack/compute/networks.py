@@ -180,8 +180,13 @@ class ServerNetworks:
 
     def deallocate(self, uuid: str) -> None:
         net = _net(self.cloud)
-        if net is not None:
-            net.delete_ports_for_device(uuid)
+        if net is None:
+            return
+        with self.cloud.db.raw_read() as tx:  # most servers have none: one cheap query
+            if tx.one("SELECT 1 FROM network_port WHERE device_id = :uuid AND device_owner "
+                      "LIKE 'compute:%' LIMIT 1", {"uuid": uuid}) is None:
+                return
+        net.delete_ports_for_device(uuid)
 
 
 def prefetch_ports(cloud: "Cloud", uuids: list[str]) -> dict[str, list[dict[str, Any]]] | None:

@@ -13,6 +13,7 @@ from pocketstack.compute.models import (Instance, KeyPair, ProjectUserQuota, Quo
                                         QuotaClass, ServerGroup)
 from pocketstack.config import Config
 from pocketstack.db import Database
+from pocketstack.db.raw import Memo, Tx, invalidates
 
 RESOURCES = ("instances", "cores", "ram", "metadata_items", "injected_files",
              "injected_file_content_bytes", "injected_file_path_bytes", "key_pairs",
@@ -20,6 +21,8 @@ RESOURCES = ("instances", "cores", "ram", "metadata_items", "injected_files",
 # removed from the API at 2.36 (proxied to Neutron) -- always unlimited/defaults here
 LEGACY = {"floating_ips": 10, "fixed_ips": -1, "security_groups": 10,
           "security_group_rules": 20, "networks": -1}
+_USED = ("SELECT count(id), coalesce(sum(vcpus), 0), coalesce(sum(memory_mb), 0) FROM "
+         "compute_instance WHERE project_id = :project_id AND deleted = :false")
 INJECTED = ("injected_files", "injected_file_content_bytes", "injected_file_path_bytes")
 
 
@@ -27,6 +30,7 @@ class Quotas:
     def __init__(self, db: Database, conf: Config) -> None:
         self.db = db
         self.conf = conf
+        self.memo = Memo()  # (project, user) -> read_limits(): kept until a quota write
 
     def defaults(self, session: Session | None = None) -> dict[str, int]:
         """The configured defaults overridden by the ``default`` quota class (as Nova)."""
@@ -49,6 +53,7 @@ class Quotas:
             out[row.resource] = row.hard_limit
         return out
 
+    @invalidates
     def update_class(self, name: str, values: dict[str, int]) -> None:
         with self.db.write() as s:
             for resource, limit in values.items():
@@ -96,9 +101,15 @@ class Quotas:
             return count(s)
 
     @staticmethod
-    def _servers(s: Session, project_id: str, user_id: str | None = None
+    def _servers(s: Session | Tx, project_id: str, user_id: str | None = None
                  ) -> tuple[int, int, int]:
-        """(servers, cores, ram) the project (or only ``user_id``) uses, in one query."""
+        """(servers, cores, ram) the project (or only ``user_id``) uses, in one query
+        (``s``: a session or SQL text's transaction)."""
+        if isinstance(s, Tx):
+            sql = _USED if user_id is None else _USED + " AND user_id = :user_id"
+            n, cores, ram = s.one(sql, {"project_id": project_id, "user_id": user_id,
+                                        "false": False})
+            return int(n), int(cores), int(ram)
         where = [Instance.project_id == project_id, Instance.deleted.is_(False)]
         if user_id is not None:
             where.append(Instance.user_id == user_id)
@@ -154,10 +165,13 @@ class Quotas:
 
     def read_limits(self, project_id: str, user_id: str | None
                     ) -> tuple[dict[str, int], dict[str, int]]:
-        """(limits, user overrides) in one read, for :meth:`check_instances`'s ``known``."""
-        with self.db.read() as s:
-            return (self.limits(project_id, s),
-                    self.user_overrides(project_id, user_id, s) if user_id else {})
+        """(limits, user overrides) in one read, for :meth:`check_instances`'s ``known``
+        (kept in memory until a quota write: treat them as read-only)."""
+        def read() -> tuple[dict[str, int], dict[str, int]]:
+            with self.db.read() as s:
+                return (self.limits(project_id, s),
+                        self.user_overrides(project_id, user_id, s) if user_id else {})
+        return self.memo.get((project_id, user_id), read)
 
     def check_metadata(self, project_id: str, metadata: dict[str, Any],
                        limits: dict[str, int] | None = None) -> None:
@@ -167,6 +181,7 @@ class Quotas:
                                    f"{len(metadata)}, but already used 0 of {limit} "
                                    "metadata_items")
 
+    @invalidates
     def update(self, project_id: str, values: dict[str, int],
                user_id: str | None = None) -> None:
         with self.db.write() as s:
@@ -184,6 +199,7 @@ class Quotas:
                 else:
                     row.hard_limit = limit
 
+    @invalidates
     def reset(self, project_id: str, user_id: str | None = None) -> None:
         with self.db.write() as s:
             if user_id is None:

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import TYPE_CHECKING, Any
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator
 
 from sqlalchemy import select
 
 from pocketstack.api import errors
 from pocketstack.api.context import RequestContext
-from pocketstack.compute import disk_config, numa, states
+from pocketstack.compute import disk_config, instance_rows as rows, numa, states
 from pocketstack.compute.flavors import snapshot
-from pocketstack.compute.images import lookup_image
+from pocketstack.compute.images import boot_image
 from pocketstack.compute.models import Instance, InstanceAction, KeyPair
 from pocketstack.compute.networks import resolve_networks
 from pocketstack.compute.server_queries import VIEW_COLUMNS, list_servers
 from pocketstack.compute.scheduler.host_state import RequestSpec
 from pocketstack.compute.scheduler.manager import disk_gb
 from pocketstack.db import new_uuid, utcnow
+from pocketstack.db.raw import Tx
 
 if TYPE_CHECKING:
     from pocketstack.compute.service import ComputeService
@@ -50,9 +52,8 @@ class Servers:
 
     # -- reads ----------------------------------------------------------------
     def get(self, ctx: RequestContext, uuid: str, all_projects: bool = False) -> Instance:
-        with self.db.read() as s:
-            inst = s.scalar(select(Instance).where(Instance.uuid == uuid))
-        if inst is None or inst.deleted or (not all_projects and
+        inst = rows.load(self.db, uuid)
+        if inst is None or (not all_projects and
                                             inst.project_id != ctx.project_id):
             raise errors.NotFound(f"Instance {uuid} could not be found.")
         return inst
@@ -70,7 +71,7 @@ class Servers:
         svc = self.svc
         flavor_ref = str(body["flavorRef"]).rstrip("/").rsplit("/", 1)[-1]
         try:
-            flavor = svc.flavors.get(flavor_ref, ctx.project_id, ctx.is_admin)
+            flavor = svc.flavors.get_cached(flavor_ref, ctx.project_id, ctx.is_admin)
         except errors.NotFound:
             raise errors.BadRequest(f"Flavor {flavor_ref} could not be found.") from None
         if flavor.disabled:
@@ -79,7 +80,7 @@ class Servers:
         image_ref = body.get("imageRef") or ""
         if not image_ref and not plan.boot_volume:
             raise errors.BadRequest("Missing imageRef attribute")
-        image = lookup_image(self.cloud, ctx, image_ref) if image_ref else {"id": ""}
+        image = boot_image(self.cloud, ctx, image_ref) if image_ref else {"id": ""}
         if flavor.memory_mb < int(image.get("min_ram") or 0):
             raise errors.BadRequest("Flavor's memory is too small for requested image.")
         if flavor.root_gb and flavor.root_gb < int(image.get("min_disk") or 0) \
@@ -122,11 +123,17 @@ class Servers:
         fl = snapshot(flavor)
         dcf = disk_config.with_image(image, body.get("OS-DCF:diskConfig"))
         numa_req = numa.request(flavor.extra_specs, image, flavor.vcpus, flavor.memory_mb)
-        with self.db.write() as s:
+        session = bool(group_id) or min_count != max_count
+        # the common case: the usage counted by the first INSERT itself (one statement less
+        # under the write lock); a user's own instance/core/ram limits need the full check
+        within = None if session or any(r in known[1] for r in ("instances", "cores", "ram")) \
+            else {r: known[0][r] for r in ("instances", "cores", "ram")}
+        with self._create_tx(session) as (s, tx):
             count = max_count
             try:
-                svc.quotas.check_instances(s, ctx.project_id, max_count, flavor.vcpus,
-                                           flavor.memory_mb, ctx.user_id, known)
+                if within is None:
+                    svc.quotas.check_instances(tx, ctx.project_id, max_count, flavor.vcpus,
+                                               flavor.memory_mb, ctx.user_id, known)
             except errors.OverQuota:
                 if min_count == max_count:
                     raise
@@ -135,10 +142,10 @@ class Servers:
                                            flavor.vcpus, flavor.memory_mb, ctx.user_id, known)
                 count = max(min_count, fits)
             now = utcnow()
-            instances = []
+            created: list[dict[str, Any]] = []
             for i in range(count):
                 name = body["name"] if count == 1 else f"{body['name']}-{i + 1}"
-                inst = Instance(
+                values = dict(
                     uuid=new_uuid(), project_id=ctx.project_id, user_id=ctx.user_id,
                     display_name=name, description=body.get("description"),
                     hostname=body.get("hostname") or _hostname(name),
@@ -156,15 +163,23 @@ class Servers:
                     created_at=now, updated_at=now, system_metadata={
                         **(disk_config.sysmeta(image, dcf) or {}),
                         **({"pinned_availability_zone": az} if az else {})} or None)
-                s.add(inst)
-                s.add(InstanceAction(instance_uuid=inst.uuid, action="create",
-                                     request_id=request_id, user_id=ctx.user_id,
-                                     project_id=ctx.project_id, start_time=now, events=[]))
-                instances.append(inst)
+                if within is not None and i == 0:
+                    if not rows.insert_within(tx, self.db, values, count, flavor.vcpus,
+                                              flavor.memory_mb, within):
+                        svc.quotas.check_instances(tx, ctx.project_id, count, flavor.vcpus,
+                                                   flavor.memory_mb, ctx.user_id, known)
+                        raise errors.OverQuota("Quota exceeded")  # (raised just above)
+                else:
+                    rows.insert(tx, self.db, Instance, values)  # SQL text: no unit of work
+                rows.add_action(tx, self.db, values["uuid"], "create", request_id,
+                                ctx.user_id, ctx.project_id, now)
+                created.append(values)
             group = None
             if group_id:
                 group = svc.groups.add_members(s, group_id, ctx.project_id,
-                                               [i.uuid for i in instances])
+                                               [v["uuid"] for v in created])
+        codec = self.db.codec(Instance)  # the copies returned: made after the write lock
+        instances = [Instance(**codec.full(v)) for v in created]
         svc.volumes.setup(ctx, instances, plan)
         for inst in instances:
             spec = RequestSpec(
@@ -172,9 +187,20 @@ class Servers:
                 memory_mb=flavor.memory_mb,
                 disk_gb=disk_gb(flavor.root_gb, flavor.ephemeral_gb, flavor.swap),
                 availability_zone=az, group=group, hints=hints, force_host=force_host,
-                numa=numa_req)
+                numa=numa_req, user_id=ctx.user_id)
             svc.tasks.submit(svc.tasks.build, spec, request_id)
         return instances, admin_pass
+
+    @contextmanager
+    def _create_tx(self, session: bool) -> Iterator[tuple[Any, Tx]]:
+        """(ORM session or None, SQL text transaction): a session only when the create
+        needs one (server group members, min_count's quota headroom)."""
+        if session:
+            with self.db.write() as s:
+                yield s, self.db.tx_of(s)
+        else:
+            with self.db.raw_write() as tx:
+                yield None, tx
 
     # -- updates --------------------------------------------------------------
     def update(self, ctx: RequestContext, uuid: str, changes: dict[str, Any]) -> Instance:
@@ -232,16 +258,16 @@ class Servers:
 
     def delete(self, ctx: RequestContext, inst: Instance) -> None:
         self.check_lock(ctx, inst)
-        with self.db.write() as s:
-            row = s.scalar(select(Instance).where(Instance.uuid == inst.uuid))
-            if row is None or row.deleted:
-                raise errors.NotFound(f"Instance {inst.uuid} could not be found.")
-            if row.task_state == states.DELETING:
-                return
-            row.task_state, row.updated_at = states.DELETING, utcnow()
-            s.add(InstanceAction(instance_uuid=row.uuid, action="delete",
-                                 request_id=ctx.request_id, user_id=ctx.user_id,
-                                 project_id=ctx.project_id, start_time=utcnow(), events=[]))
+        now = utcnow()
+        with self.db.raw_write() as tx:
+            if not rows.start_task(tx, self.db, inst.uuid, states.DELETING, now):
+                row = tx.one("SELECT deleted FROM compute_instance WHERE uuid = :uuid",
+                             {"uuid": inst.uuid})
+                if row is None or row[0]:
+                    raise errors.NotFound(f"Instance {inst.uuid} could not be found.")
+                return  # already being deleted
+            rows.add_action(tx, self.db, inst.uuid, "delete", ctx.request_id, ctx.user_id,
+                            ctx.project_id, now)
         self.svc.tasks.submit(self.svc.tasks.delete, inst.uuid, ctx.request_id)
 
     def set_metadata(self, ctx: RequestContext, uuid: str, metadata: dict[str, str],

@@ -81,6 +81,7 @@ class ComputeService(Service):
         self.scheduler = Scheduler(cloud, self.hosts)
         self.tasks = Tasks(cloud.db, conf, self.driver, self.scheduler)
         self.tasks.networks = ServerNetworks(cloud)
+        self.tasks.cloud = cloud
         self.servers = Servers(self)
         self.migrations = MigrationRecords(cloud.db)
         self.resizes = Resizes(self)

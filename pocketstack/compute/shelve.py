@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from pocketstack.api import errors
 from pocketstack.api.context import RequestContext
-from pocketstack.compute import states
+from pocketstack.compute import instance_rows as rows, states
 from pocketstack.compute.images import image_service
 from pocketstack.compute.models import Instance
 from pocketstack.compute.scheduler.host_state import RequestSpec
 from pocketstack.compute.scheduler.manager import NoValidHost, disk_gb
-from pocketstack.compute.transitions import begin, load, precheck, run, sysmeta
+from pocketstack.compute.transitions import begin, precheck, run, sysmeta
 from pocketstack.db import utcnow
 
 if TYPE_CHECKING:
@@ -226,8 +226,8 @@ class Shelving:
             self._offload(uuid, "", False)
 
     def _forget_image(self, uuid: str) -> None:
-        inst = load(self.svc, uuid)
-        image_id = (inst.system_metadata or {}).get("shelved_image_id") if inst else None
+        system = rows.column(self.svc.cloud.db, uuid, "system_metadata")  # one column
+        image_id = (system or {}).get("shelved_image_id")
         if image_id:
             self._delete_image(RequestContext.admin(), image_id)
 

@@ -12,9 +12,9 @@ import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable
 
-from sqlalchemy import case, select, update
+from sqlalchemy import select, update
 
-from pocketstack.compute import states
+from pocketstack.compute import instance_rows as rows, states
 from pocketstack.compute.drivers.base import BuildFailed, ComputeDriver
 from pocketstack.compute.models import Instance, InstanceAction
 from pocketstack.compute.scheduler.host_state import RequestSpec
@@ -62,6 +62,7 @@ class Tasks:
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="compute-task")
         self.delete_hooks: list[Callable[[str], None]] = []  # run with the uuid on delete
         self.networks: Any = None  # compute.networks.ServerNetworks, set by the service
+        self.cloud: Any = None  # for notifications of SQL-text writes, set by the service
         # the metadata service's config_drive(uuid) -> ISO path (None: no metadata service)
         self.config_drive_builder: Callable[[str], str | None] | None = None
 
@@ -131,9 +132,8 @@ class Tasks:
         while True:
             attempts += 1
             placed: list[Instance] = []
-            with self.db.read() as s:  # read before the claim: not under the write lock
-                loaded = s.scalar(select(Instance).where(Instance.uuid == uuid))
-            if loaded is None or loaded.deleted:
+            loaded = rows.load(self.db, uuid)  # read before the claim: not under the lock
+            if loaded is None:
                 return
 
             def spawning(s: Any, host: Any) -> None:
@@ -167,7 +167,7 @@ class Tasks:
                     self.networks.allocate(inst, host.host)
                 t1 = time.monotonic()
                 self.driver.spawn(host.host, self.spawn_view(inst))
-                LOG.info("build of %s: ports %.3fs, spawn %.3fs", uuid, t1 - t0,
+                LOG.debug("build of %s: ports %.3fs, spawn %.3fs", uuid, t1 - t0,
                          time.monotonic() - t1)
             except BuildFailed as exc:
                 LOG.info("build of %s failed on %s: %s", uuid, host.host, exc)
@@ -193,27 +193,27 @@ class Tasks:
             return
 
     def _activate(self, inst: Instance, event: tuple[Any, ...]) -> bool:
-        """ACTIVE/RUNNING after a build, and its event, in one transaction; one UPDATE for
-        the row (a delete that overtook the build keeps its task_state and vm_state, as
-        :meth:`_update_in`). False when the server is gone. ``inst``: the build's copy."""
+        """ACTIVE/RUNNING after a build, and its event, in one transaction of two
+        statements (a delete that overtook the build keeps its task_state and vm_state,
+        as :meth:`_update_in`). False when the server is gone. ``inst``: the build's
+        copy."""
         uuid, now = inst.uuid, utcnow()
-        deleting = Instance.task_state == states.DELETING
-        with self.db.write() as s:
-            if not s.execute(update(Instance).where(
-                    Instance.uuid == uuid, Instance.deleted.is_(False)).values(
-                    vm_state=case((deleting, Instance.vm_state), else_=states.ACTIVE),
-                    task_state=case((deleting, Instance.task_state), else_=None),
-                    power_state=states.RUNNING, launched_at=now, progress=0,
-                    updated_at=now)).rowcount:
+        with self.db.raw_write() as tx:
+            live, overtaken = rows.activate(tx, self.db, uuid, now)
+            if not live:
                 return False
-            self._event_in(s, uuid, *event)
-            # the UPDATE bypassed the ORM's flush hook: tell of it unless a delete overtook
-            if s.scalar(select(Instance.task_state).where(Instance.uuid == uuid)) \
-                    != states.DELETING:
-                notifications.queue(s, "instance.create.end", {
+            rows.add_event(tx, self.db, uuid, *event)
+            if not overtaken:  # the UPDATE bypassed the ORM's flush hook: tell of it
+                self._notify_after(tx, "instance.create.end", {
                     **notifications.instance_payload(inst), "state": states.ACTIVE,
                     "task_state": None, "power_state": states.RUNNING, "launched_at": now})
         return True
+
+    def _notify_after(self, tx: Any, event_type: str, payload: dict[str, Any]) -> None:
+        """Send a notification once ``tx`` commits (notifications.queue for SQL text)."""
+        cloud = self.cloud
+        if cloud is not None:
+            tx.after_commit(lambda: notifications.emit(cloud, event_type, payload))
 
     def spawn_view(self, inst: Instance) -> dict[str, Any]:
         """The driver's view of an instance about to be spawned: with
@@ -261,9 +261,8 @@ class Tasks:
 
     def delete(self, uuid: str, request_id: str) -> None:
         started = utcnow()
-        with self.db.read() as s:
-            inst = s.scalar(select(Instance).where(Instance.uuid == uuid))
-        if inst is None or inst.deleted:
+        inst = rows.load(self.db, uuid)
+        if inst is None:
             return
         if inst.host:
             try:
@@ -272,20 +271,27 @@ class Tasks:
                 LOG.exception("destroying %s on %s failed (deleted anyway)", uuid, inst.host)
         for hook in self.delete_hooks:
             hook(uuid)
-        with self.db.write() as s:
+        codec = self.db.codec(Instance)
+        with self.db.write() as s:  # the Placement release's session: one transaction
+            tx = self.db.tx_of(s)
             now = utcnow()
-            s.execute(update(Instance).where(Instance.uuid == uuid).values(  # one statement
-                deleted=True, vm_state=states.DELETED, task_state=None,
-                power_state=states.NOSTATE, terminated_at=now, updated_at=now))
+            tx.execute(_DELETED, {**codec.bind({"deleted": True, "terminated_at": now}),
+                                  "vm_state": states.DELETED, "nostate": states.NOSTATE,
+                                  "uuid": uuid})
             notifications.queue(s, "instance.delete.end", {  # the UPDATE bypassed the ORM's
                 **notifications.instance_payload(inst),  # flush hook: the row as written
                 "state": states.DELETED, "task_state": None, "power_state": states.NOSTATE,
                 "terminated_at": now})
-            self._event_in(s, uuid, request_id, "compute_terminate_instance", inst.host,
-                           "Success", started)
+            rows.add_event(tx, self.db, uuid, request_id, "compute_terminate_instance",
+                           inst.host, "Success", started)
             self.scheduler.release(inst.host, uuid, session=s)  # one transaction, not two
         if self.networks is not None:
             self.networks.deallocate(uuid)
         if inst.resize_from and inst.resize_from.get("host"):  # deleted while resized
             self.scheduler.release(inst.resize_from["host"],
                                    inst.resize_from.get("migration_uuid") or uuid)
+
+
+_DELETED = ("UPDATE compute_instance SET deleted = :deleted, vm_state = :vm_state, "
+            "task_state = NULL, power_state = :nostate, terminated_at = :terminated_at, "
+            "updated_at = :terminated_at WHERE uuid = :uuid")

@@ -343,8 +343,14 @@ class ServerVolumes:
 
     def cleanup(self, uuid: str) -> None:
         """A server is being deleted: detach its volumes, delete the marked ones."""
+        if self.cloud.service("volume") is None:
+            return
+        with self.db.raw_read() as tx:  # most servers have none: no ORM query for them
+            if tx.one("SELECT 1 FROM compute_block_device_mapping WHERE instance_uuid = :uuid "
+                      "AND destination_type = 'volume' LIMIT 1", {"uuid": uuid}) is None:
+                return
         rows = self.attachments(uuid)
-        if not rows or self.cloud.service("volume") is None:
+        if not rows:
             return
         ctx = RequestContext.admin()
         for row in rows:
