@@ -42,7 +42,8 @@ def spec_for(inst: Instance, flavor: dict[str, Any], ignore: set[str],
                                        int(flavor.get("swap") or 0)),
                        availability_zone=inst.availability_zone,
                        hints=dict(inst.scheduler_hints or {}), ignore_hosts=ignore,
-                       force_host=force_host)
+                       force_host=force_host,
+                       extra_specs=dict(flavor.get("extra_specs") or {}))
 
 
 class Resizes:

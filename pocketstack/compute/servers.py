@@ -16,7 +16,9 @@ from pocketstack.compute.images import lookup_image
 from pocketstack.compute.models import Instance, InstanceAction, KeyPair
 from pocketstack.compute.networks import resolve_networks
 from pocketstack.compute.server_queries import VIEW_COLUMNS, list_servers
+from pocketstack.compute.scheduler.filters.image_properties import image_props
 from pocketstack.compute.scheduler.host_state import RequestSpec
+from pocketstack.compute.scheduler.pci import requests_for
 from pocketstack.compute.scheduler.manager import disk_gb
 from pocketstack.db import new_uuid, utcnow
 
@@ -120,6 +122,7 @@ class Servers:
         admin_pass = body.get("adminPass") or secrets.token_urlsafe(9)
         reservation = "r-" + secrets.token_hex(4)
         fl = snapshot(flavor)
+        pci_requests = requests_for(self.cloud.conf, fl["extra_specs"])  # 400: unknown alias
         with self.db.write() as s:
             count = max_count
             try:
@@ -168,7 +171,9 @@ class Servers:
                 instance_uuid=inst.uuid, project_id=ctx.project_id, vcpus=flavor.vcpus,
                 memory_mb=flavor.memory_mb,
                 disk_gb=disk_gb(flavor.root_gb, flavor.ephemeral_gb, flavor.swap),
-                availability_zone=az, group=group, hints=hints, force_host=force_host)
+                availability_zone=az, group=group, hints=hints, force_host=force_host,
+                extra_specs=fl["extra_specs"], image_props=image_props(image),
+                pci_requests=pci_requests)
             svc.tasks.submit(svc.tasks.build, spec, request_id)
         return instances, admin_pass
 

@@ -150,7 +150,8 @@ class Shelving:
                     disk_gb=disk_gb(inst.root_gb, inst.ephemeral_gb,
                                     int((inst.flavor or {}).get("swap") or 0)),
                     availability_zone=az or inst.availability_zone,
-                    hints=dict(inst.scheduler_hints or {}))
+                    hints=dict(inst.scheduler_hints or {}),
+                    extra_specs=dict((inst.flavor or {}).get("extra_specs") or {}))
                 chosen = svc.scheduler.select_destination(spec)
                 host, node, zone = chosen.host, chosen.nodename, chosen.availability_zone
                 view = driver_view(inst)

@@ -21,6 +21,7 @@ from typing import Any
 
 from pocketstack.compute import states
 from pocketstack.compute.drivers.base import BuildFailed, ComputeDriver
+from pocketstack.compute.scheduler.pci import fake_devices
 
 CONSOLE_LINES = 1000
 _CONSOLE_PORTS = {"vnc": 5900, "spice": 5900, "serial": 10000}
@@ -34,6 +35,7 @@ class FakeDriver(ComputeDriver):
         self.memory_mb = conf.get("fake", "memory_mb")
         self.local_gb = conf.get("fake", "local_gb")
         self.delay = conf.get("fake", "delay")
+        self.conf = conf
         self._lock = threading.Lock()
         self._power: dict[str, int] = {}
         self._console: dict[str, collections.deque[str]] = {}
@@ -49,7 +51,10 @@ class FakeDriver(ComputeDriver):
                 "hypervisor_type": "fake", "hypervisor_version": 1000,
                 "cpu_info": {"arch": "x86_64", "model": "fake", "vendor": "pocketstack",
                              "topology": {"sockets": 1, "cores": self.vcpus, "threads": 1},
-                             "features": []}}
+                             "features": []},
+                # as Nova's fake driver: what ImagePropertiesFilter matches images against
+                "supported_instances": [("x86_64", "fake", "hvm")],
+                "pci_passthrough_devices": fake_devices(self.conf, host)}
 
     @staticmethod
     def _targets(instance: dict[str, Any], key: str, host: str) -> bool:

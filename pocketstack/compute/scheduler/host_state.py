@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pocketstack.compute.scheduler.pci import PciStats
 
 
 @dataclass
@@ -19,6 +22,9 @@ class RequestSpec:
     ignore_hosts: set[str] = field(default_factory=set)
     force_host: str | None = None
     skip_filters: bool = False  # force_host without the filters (live migrate/evacuate force)
+    extra_specs: dict[str, str] = field(default_factory=dict)  # the flavor's
+    image_props: dict[str, Any] = field(default_factory=dict)  # the image's (Glance view)
+    pci_requests: list[tuple[str, int]] = field(default_factory=list)  # (alias, count)
 
 
 @dataclass
@@ -40,6 +46,27 @@ class HostState:
     service_up: bool = True
     num_io_ops: int = 0  # builds and moves in progress here (IoOpsWeigher)
     failed_builds: int = 0  # consecutive build failures (BuildFailureWeigher)
+    # What the driver reports (ComputeCapabilitiesFilter, ImagePropertiesFilter)
+    hypervisor_type: str = "fake"
+    hypervisor_version: int = 1000
+    cpu_info: dict[str, Any] = field(default_factory=dict)
+    supported_instances: list[tuple[str, str, str]] = field(default_factory=list)
+    # key -> values of the metadata of the host's aggregates (Nova's
+    # aggregate_metadata_get_by_host), AggregateInstanceExtraSpecsFilter
+    aggregates_metadata: dict[str, set[str]] = field(default_factory=dict)
+    pci: "PciStats | None" = None  # PciPassthroughFilter (None: the host has no devices)
+
+    def describe(self, node: Any, resources: dict[str, Any], conf: Any) -> None:
+        """What the driver reports of the host, for the filters that read it."""
+        from pocketstack.compute.scheduler.pci import stats_for
+
+        self.hypervisor_type = node.hypervisor_type
+        self.hypervisor_version = node.hypervisor_version
+        self.cpu_info = dict(node.cpu_info or {})
+        self.supported_instances = [tuple(i) for i in resources.get(  # type: ignore[misc]
+            "supported_instances") or [(self.cpu_info.get("arch"), node.hypervisor_type,
+                                        "hvm")]]
+        self.pci = stats_for(conf, resources.get("pci_passthrough_devices") or [])
 
     @property
     def free_ram_mb(self) -> float:
@@ -62,6 +89,8 @@ class HostState:
         self.disk_used_gb += disk
 
     def release(self, uuid: str) -> None:
+        if self.pci is not None:
+            self.pci.free(uuid)
         usage = self.instances.pop(uuid, None)
         if usage is not None:
             self.vcpus_used -= usage[0]

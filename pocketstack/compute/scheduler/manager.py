@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import logging
 import math
+import random
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 from pocketstack.api import errors
 from pocketstack.compute.models import Aggregate, ComputeNode, ComputeService, Instance
 from pocketstack.compute.placement import ReportClient
+from pocketstack.compute.scheduler import pci as pci_mod
 from pocketstack.compute.scheduler import filters as filter_mod
 from pocketstack.compute.scheduler.host_state import HostState, RequestSpec
 from pocketstack.compute.scheduler import weighers as weigher_mod
@@ -63,11 +65,14 @@ class Scheduler:
         self._svc_sig: Any = None
         self._migrations: set[str] = set()  # consumers that are migration records
         self._svc_at = 0.0
+        self._agg_sig: Any = None
         names = self.conf.get("filter_scheduler", "enabled_filters")
         unknown = [n for n in names if n not in filter_mod.ALL]
         if unknown:
             LOG.warning("unknown scheduler filters ignored: %s", ", ".join(unknown))
-        self.filters = [filter_mod.ALL[n]() for n in names if n in filter_mod.ALL]
+        self.filters = [filter_mod.ALL[n].from_conf(self.conf) for n in names
+                        if n in filter_mod.ALL]
+        self.subset = max(1, int(self.conf.get("filter_scheduler", "host_subset_size")))
         self.weighers = self._weighers()
         self._static = [w for w in self.weighers if w.static and w.multiplier]
         self._scales: dict[int, float] = {}
@@ -114,6 +119,7 @@ class Scheduler:
                                            c.get("DEFAULT", "ram_allocation_ratio")),
                 disk_allocation_ratio=r.get("DISK_GB",
                                             c.get("DEFAULT", "disk_allocation_ratio")))
+            states[n.host].describe(n, self._resources(n.host), c)
         owners = {}
         for uuid, host, vcpus, ram, root, eph, flavor, project, user, resize_from, task \
                 in rows:
@@ -123,6 +129,7 @@ class Scheduler:
             if host in states:
                 states[host].consume(uuid, vcpus, ram,
                                      disk_gb(root, eph, int((flavor or {}).get("swap") or 0)))
+                self._claim_pci(states[host], uuid, (flavor or {}).get("extra_specs"))
             src = (resize_from or {}).get("host")
             old = (resize_from or {}).get("flavor") or {}
             holder = (resize_from or {}).get("migration_uuid") or uuid
@@ -143,13 +150,28 @@ class Scheduler:
             self._states = states
             self._owners = owners
             self._where = where
-            self._svc_sig = None
+            self._svc_sig = self._agg_sig = None
             self._refresh_services(force=True)
             hosts = list(states.values())
             self._scales = {id(w): w.scale(hosts) for w in self._static}
             self._keys = {h: self._key(st) for h, st in states.items()}
             self._order = sorted(self._keys.values())
         self._heal()
+
+    def _resources(self, host: str) -> dict[str, Any]:
+        """The driver's report of a host (supported instances, PCI devices)."""
+        try:
+            return self.hosts.driver.get_available_resource(host)
+        except Exception as exc:  # a host the driver no longer knows
+            LOG.debug("no resources reported for %s: %s", host, exc)
+            return {}
+
+    def _claim_pci(self, st: HostState, uuid: str, extra_specs: Any) -> None:
+        if st.pci is not None and extra_specs:
+            try:
+                st.pci.claim(uuid, pci_mod.requests_for(self.conf, extra_specs))
+            except errors.ApiError as exc:  # an alias removed from the config since
+                LOG.warning("PCI devices of %s not reclaimed: %s", uuid, exc)
 
     def _heal(self) -> None:
         """Give Placement the allocations of the servers it does not know (or wrongly)."""
@@ -192,7 +214,8 @@ class Scheduler:
             if w.multiplier:
                 for h, v in w.weigh(passing, spec).items():
                     total[h] += v
-        return max(passing, key=lambda st: (total[st.host], self._keys[st.host]))
+        passing.sort(key=lambda st: (total[st.host], self._keys[st.host]), reverse=True)
+        return random.choice(passing[:self.subset])
 
     # -- io ops and build failures (IoOpsWeigher, BuildFailureWeigher) ----------------
     def io_ops(self, host: str | None, delta: int) -> None:
@@ -238,6 +261,9 @@ class Scheduler:
                        ComputeService.last_seen_up, ComputeService.updated_at,
                        ComputeService.created_at)
                 .where(ComputeService.binary == "nova-compute"))}
+        if sig[2:] != self._agg_sig:  # AggregateInstanceExtraSpecsFilter's metadata
+            self._agg_sig = sig[2:]
+            self._aggregates_metadata()
         limit = utcnow().timestamp() - self.conf.get("DEFAULT", "service_down_time")
         for st in self._states.values():
             svc = services.get(st.host)
@@ -248,6 +274,18 @@ class Scheduler:
             last = svc[4] or svc[5] or svc[6]
             st.service_up = not svc[2] and last.timestamp() >= limit
             st.availability_zone = svc[3]
+
+    def _aggregates_metadata(self) -> None:
+        with self.db.read() as s:
+            rows = list(s.execute(select(Aggregate.hosts, Aggregate.aggregate_metadata)))
+        per_host: dict[str, dict[str, set[str]]] = {}
+        for hosts, metadata in rows:
+            for h in hosts or []:
+                md = per_host.setdefault(h, {})
+                for k, v in (metadata or {}).items():
+                    md.setdefault(k, set()).update(x.strip() for x in str(v).split(","))
+        for st in self._states.values():
+            st.aggregates_metadata = per_host.get(st.host, {})
 
     # -- decisions ------------------------------------------------------------------
     def _passes(self, st: HostState, spec: RequestSpec, everything: list[HostState]) -> bool:
@@ -267,10 +305,15 @@ class Scheduler:
         if self._dynamic(spec):
             return self._full_pass(spec, everything)
         order = self._order
+        best: list[HostState] = []  # host_subset_size: one at random among the N best
         for i in range(len(order) - 1, -1, -1):
             st = self._states[order[i][2]]
             if self._passes(st, spec, everything):
-                return st
+                best.append(st)
+                if len(best) >= self.subset:
+                    break
+        if best:
+            return best[0] if len(best) == 1 else random.choice(best)
         LOG.info("no valid host for %s among %d hosts", spec.instance_uuid, len(order))
         raise NoValidHost()
 
@@ -287,6 +330,8 @@ class Scheduler:
             with self._lock:
                 best = self._pick(spec)
                 best.consume(spec.instance_uuid, spec.vcpus, spec.memory_mb, spec.disk_gb)
+                if spec.pci_requests and best.pci is not None:
+                    best.pci.claim(spec.instance_uuid, spec.pci_requests)
                 self._where.setdefault(spec.instance_uuid, set()).add(best.host)
                 self._reorder(best)
             try:

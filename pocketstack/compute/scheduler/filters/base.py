@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+from typing import Any
+
 from pocketstack.compute.scheduler.host_state import HostState, RequestSpec
 
 
 class BaseFilter:
+    @classmethod
+    def from_conf(cls, conf: Any) -> "BaseFilter":
+        return cls()
+
     def host_passes(self, host: HostState, spec: RequestSpec,
                     all_hosts: list[HostState]) -> bool:
         raise NotImplementedError
