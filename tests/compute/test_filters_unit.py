@@ -151,3 +151,22 @@ def test_pci_pools_claims_and_aliases():
     conf[("pci", "device_spec")] = '[{"vendor_id": "8086", "product_id": "*"}]'
     assert pci.stats_for(conf, pci.fake_devices(conf, "fake-host-1")) is None
     assert pci.stats_for(conf, pci.fake_devices(conf, "fake-host-2")).supports([("nic", 1)])
+
+
+def test_host_subset_size_picks_among_the_best():
+    from pocketstack.compute.scheduler.manager import Scheduler
+
+    sch = Scheduler.__new__(Scheduler)
+    hosts = [host(f"h{i}") for i in range(4)]
+    sch._states = {h.host: h for h in hosts}
+    sch._order = [(i, 0, h.host) for i, h in enumerate(hosts)]  # h3 is the best
+    sch.filters, sch.weighers = [], []
+    sch.subset = 1
+    assert {sch._pick(spec()).host for _ in range(20)} == {"h3"}
+    sch.subset = 2
+    assert {sch._pick(spec()).host for _ in range(200)} == {"h2", "h3"}
+    sch.filters = [ALL["AggregateInstanceExtraSpecsFilter"]()]  # only h0 and h1 pass
+    for h in hosts[:2]:
+        h.aggregates_metadata = {"ssd": {"true"}}
+    assert {sch._pick(spec(extra_specs={"ssd": "true"})).host
+            for _ in range(200)} == {"h0", "h1"}
