@@ -170,3 +170,11 @@ def test_host_subset_size_picks_among_the_best():
         h.aggregates_metadata = {"ssd": {"true"}}
     assert {sch._pick(spec(extra_specs={"ssd": "true"})).host
             for _ in range(200)} == {"h0", "h1"}
+
+
+def test_pci_alias_option_that_is_not_json_is_a_400():
+    conf = Conf({("pci", "alias"): "{not json"})
+    with pytest.raises(Exception, match="Invalid PCI alias definition") as exc:
+        pci.requests_for(conf, {"pci_passthrough:alias": "gpu:1"})
+    assert exc.value.code == 400
+    assert pci.requests_for(conf, {}) == []  # flavors without PCI never read it

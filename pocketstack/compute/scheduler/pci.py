@@ -84,7 +84,10 @@ def requests_for(conf: Any, extra_specs: dict[str, Any]) -> list[tuple[str, int]
     spec = (extra_specs or {}).get(ALIAS_SPEC)
     if not spec:
         return []
-    known = aliases(conf)
+    try:
+        known = aliases(conf)
+    except ValueError as exc:  # Nova's PciInvalidAlias: a 400 too
+        raise errors.BadRequest(f"Invalid PCI alias definition: {exc}") from None
     out = []
     for item in str(spec).split(","):
         name, _, count = item.strip().partition(":")
