@@ -27,7 +27,7 @@ from pocketstack.compute.models import Aggregate, ComputeNode, ComputeService, I
 from pocketstack.compute.placement import ReportClient
 from pocketstack.compute.scheduler import pci as pci_mod
 from pocketstack.compute.scheduler import filters as filter_mod
-from pocketstack.compute.scheduler.host_state import HostState, RequestSpec
+from pocketstack.compute.scheduler.host_state import NOTHING, HostState, RequestSpec
 from pocketstack.compute.scheduler import weighers as weigher_mod
 from pocketstack.db import utcnow
 
@@ -285,7 +285,7 @@ class Scheduler:
                 for k, v in (metadata or {}).items():
                     md.setdefault(k, set()).update(x.strip() for x in str(v).split(","))
         for st in self._states.values():
-            st.aggregates_metadata = per_host.get(st.host, {})
+            st.aggregates_metadata = per_host.get(st.host) or NOTHING
 
     # -- decisions ------------------------------------------------------------------
     def _passes(self, st: HostState, spec: RequestSpec, everything: list[HostState]) -> bool:
