@@ -55,12 +55,17 @@ def test_image_properties_filter(cloud, tmp_path):
                     "hw_architecture=aarch64", "-f", "json")["id"]
     bad = boot(cloud, "m1.tiny", img)
     assert no_valid_host(bad), bad
+    # a rebuild to it stays on the host, so it fails there: ERROR, the image kept (Nova)
+    other = boot(cloud, "m1.tiny")
+    cloud.cli("server", "rebuild", "--image", img, other["id"])
+    rebuilt = wait(cloud, other["id"], "ERROR")
+    assert no_valid_host(rebuilt) and rebuilt["image"]["id"] == IMAGE, rebuilt
     cloud.cli("image", "set", "--property", "hw_architecture=x86_64", "--property",
               "img_hv_type=fake", "--property", "hw_vm_mode=hvm", "--property",
               "img_hv_requested_version=>= 1.0", img)
     ok = boot(cloud, "m1.tiny", img)
     assert ok["status"] == "ACTIVE", ok
-    cloud.cli("server", "delete", ok["id"], bad["id"])
+    cloud.cli("server", "delete", ok["id"], bad["id"], other["id"])
 
 
 CONF = """[fake]

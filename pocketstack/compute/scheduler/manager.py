@@ -293,6 +293,13 @@ class Scheduler:
             return False
         return all(f.host_passes(st, spec, everything) for f in self.filters)
 
+    def rebuild_passes(self, host: str | None, spec: RequestSpec) -> bool:
+        """A rebuild to a new image stays on its host if the RUN_ON_REBUILD filters
+        (ImagePropertiesFilter) pass there, as Nova's conductor asks the scheduler."""
+        st = self._states.get(host or "")
+        return st is None or all(f.host_passes(st, spec, [st]) for f in self.filters
+                                 if f.RUN_ON_REBUILD)
+
     def _pick(self, spec: RequestSpec) -> HostState:
         everything = list(self._states.values())
         if spec.force_host:

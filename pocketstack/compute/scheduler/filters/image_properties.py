@@ -75,6 +75,8 @@ class ImagePropertiesFilter(BaseFilter):
     the image's hw_architecture / img_hv_type / hw_vm_mode, whose hypervisor version
     satisfies img_hv_requested_version, and whose CPU has hw_maxphysaddr_bits."""
 
+    RUN_ON_REBUILD = True
+
     def __init__(self, default_architecture: str | None = None) -> None:
         self.default_architecture = default_architecture or None
 
