@@ -178,3 +178,28 @@ def test_pci_alias_option_that_is_not_json_is_a_400():
         pci.requests_for(conf, {"pci_passthrough:alias": "gpu:1"})
     assert exc.value.code == 400
     assert pci.requests_for(conf, {}) == []  # flavors without PCI never read it
+
+
+def test_a_moved_claim_keeps_its_pci_devices():
+    from pocketstack.compute.scheduler.manager import Scheduler
+
+    conf = Conf({("fake", "pci_devices"): ["10de:1db4"], ("pci", "device_spec"): "",
+                 ("pci", "alias"): '{"name": "gpu", "vendor_id": "10de", "product_id": "1db4"}'})
+    st = host(pci=pci.stats_for(conf, pci.fake_devices(conf, "h1")))
+    st.consume("srv", 1, 512, 1)
+    assert st.pci.claim("srv", [("gpu", 1)])
+    sch = Scheduler.__new__(Scheduler)
+    sch._states, sch._keys, sch._order = {"h1": st}, {}, []
+    sch._owners, sch._where, sch._migrations, sch._static, sch._scales = {}, {}, set(), [], {}
+    sch._lock = __import__("threading").RLock()
+
+    class NoPlacement:
+        enabled = False
+    sch.report = NoPlacement()
+    sch._owner = lambda uuid, project_id=None: ("p", "u")
+    sch.transfer("h1", "srv", "migration")  # a resize: the source claim to the migration
+    assert not st.pci.supports([("gpu", 1)]) and "migration" in st.pci.claims
+    sch.transfer("h1", "migration", "srv", migration=False)  # reverted
+    assert st.pci.claims == {"srv": {("10de", "1db4"): 1}}
+    st.release("srv")
+    assert st.pci.supports([("gpu", 1)])

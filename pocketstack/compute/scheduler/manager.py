@@ -418,8 +418,11 @@ class Scheduler:
             (self._migrations.add if migration else self._migrations.discard)(to_uuid)
             if not migration:
                 self._migrations.add(from_uuid)
+            devices = st.pci.claims.pop(from_uuid, None) if st.pci is not None else None
             st.release(from_uuid)
             st.consume(to_uuid, *usage)
+            if devices is not None:  # the PCI devices go with the claim
+                st.pci.claims[to_uuid] = devices  # type: ignore[union-attr]
             self._reorder(st)
             for a, b in ((from_uuid, host), (to_uuid, host)):
                 hosts = self._where.setdefault(a, set())
