@@ -24,7 +24,7 @@ from pocketstack.compute.flavors import snapshot
 from pocketstack.compute.models import Instance, InstanceAction
 from pocketstack.compute.scheduler.host_state import RequestSpec
 from pocketstack.compute.scheduler.manager import NoValidHost, disk_gb
-from pocketstack.compute.scheduler.pci import requests_for
+from pocketstack.compute.scheduler.pci import held_requests, requests_for
 from pocketstack.db import utcnow
 
 if TYPE_CHECKING:
@@ -38,10 +38,7 @@ def spec_for(inst: Instance, flavor: dict[str, Any], ignore: set[str],
     """The RequestSpec moving ``inst`` with ``flavor`` (a flavor snapshot); with ``conf``,
     its PCI requests too (none for an alias the config no longer defines)."""
     extra_specs = dict(flavor.get("extra_specs") or {})
-    try:
-        pci_requests = requests_for(conf, extra_specs) if conf else []
-    except errors.BadRequest:
-        pci_requests = []
+    pci_requests = held_requests(conf, extra_specs) if conf else []
     return RequestSpec(instance_uuid=inst.uuid, project_id=inst.project_id,
                        vcpus=int(flavor["vcpus"]), memory_mb=int(flavor["memory_mb"]),
                        disk_gb=disk_gb(int(flavor.get("root_gb") or 0),
