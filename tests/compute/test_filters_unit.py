@@ -8,9 +8,11 @@ import pytest
 from pocketstack.compute.scheduler import pci
 from pocketstack.compute.scheduler.filters import ALL
 from pocketstack.compute.scheduler.filters.extra_specs_ops import match
-from pocketstack.compute.scheduler.filters.image_properties import (image_props,
-                                                                    version_satisfies,
-                                                                    version_str)
+from pocketstack.compute.scheduler.filters.image_properties import (
+    image_props,
+    version_satisfies,
+    version_str,
+)
 from pocketstack.compute.scheduler.host_state import HostState, RequestSpec
 
 
