@@ -7,6 +7,16 @@ register(
     Opt("fake", "vcpus", int, 8, "vCPUs of each fake host."),
     Opt("fake", "memory_mb", int, 16384, "RAM (MB) of each fake host."),
     Opt("fake", "local_gb", int, 200, "Disk (GB) of each fake host."),
+    Opt("fake", "pci_devices", list, [],
+        "PCI devices of the fake hosts: [HOST=]VENDOR_ID:PRODUCT_ID[:COUNT] entries (no "
+        "HOST=: every fake host), e.g. '10de:1db4:2, fake-host-2=8086:1520'."),
+    Opt("pci", "alias", str, "",
+        "PCI aliases a flavor's pci_passthrough:alias names: one JSON object per line (or "
+        "a JSON list), e.g. {\"name\": \"gpu\", \"vendor_id\": \"10de\", "
+        "\"product_id\": \"1db4\"}."),
+    Opt("pci", "device_spec", str, "",
+        "PCI devices that may be passed through (JSON objects as [pci] alias, matching "
+        "vendor_id/product_id, '*' for any); empty: every device of a fake host."),
     Opt("fake", "delay", float, 0.05, "Seconds a fake driver operation takes."),
     Opt("fake", "numa_nodes", int, 2, "NUMA cells of each fake host (vCPUs and RAM split "
         "evenly between them; 0: no NUMA topology, guests asking for one do not fit)."),
@@ -62,8 +72,14 @@ register(
     Opt("scheduler", "max_attempts", int, 3, "Hosts tried for one build (1 + reschedules)."),
     Opt("filter_scheduler", "enabled_filters", list,
         ["ComputeFilter", "AvailabilityZoneFilter", "RamFilter", "DiskFilter", "CoreFilter",
+         "ComputeCapabilitiesFilter", "ImagePropertiesFilter",
          "ServerGroupAntiAffinityFilter", "ServerGroupAffinityFilter", "SameHostFilter",
-         "DifferentHostFilter"], "Filters applied in order by the scheduler."),
+         "DifferentHostFilter"], "Filters applied in order by the scheduler (also "
+        "available: AggregateInstanceExtraSpecsFilter, PciPassthroughFilter)."),
+    Opt("filter_scheduler", "host_subset_size", int, 1,
+        "The new server goes to a host chosen at random among the N best that pass."),
+    Opt("filter_scheduler", "image_properties_default_architecture", str, "",
+        "Architecture assumed by ImagePropertiesFilter for images without hw_architecture."),
     Opt("filter_scheduler", "weight_classes", list, ["nova.scheduler.weights.all_weighers"],
         "Weighers used by the scheduler (class names, or all_weighers)."),
     Opt("filter_scheduler", "ram_weight_multiplier", float, 1.0,

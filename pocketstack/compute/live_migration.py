@@ -82,7 +82,8 @@ class LiveMigrations:
         sched = self.svc.scheduler
         self.svc.migrations.update(mig, status=status)
         sched.transfer(inst.host, inst.uuid, mig)
-        spec = spec_for(inst, dict(inst.flavor or {}), {inst.host or ""}, host)
+        spec = spec_for(inst, dict(inst.flavor or {}), {inst.host or ""}, host,
+                        self.svc.cloud.conf)
         spec.skip_filters = bool(force and host)
         try:
             return sched.select_destination(spec)

@@ -15,6 +15,10 @@ from pocketstack.api import errors
 from pocketstack.api.context import RequestContext
 from pocketstack.compute import disk_config, states
 from pocketstack.compute.images import lookup_image
+from pocketstack.compute.scheduler.filters.image_properties import image_props
+from pocketstack.compute.scheduler.host_state import RequestSpec
+from pocketstack.compute.scheduler.manager import NoValidHost
+from pocketstack.db import utcnow
 
 if TYPE_CHECKING:
     from pocketstack.compute.service import ComputeService
@@ -59,10 +63,15 @@ def rebuild(svc: "ComputeService", ctx: RequestContext, inst: Any, args: dict[st
     changes.update(disk_config.changes(inst, disk_config.with_image(
         image, disk_config.requested(args, "rebuild")), image))
     previous = inst.vm_state
+    refused = image["id"] != inst.image_ref and not svc.scheduler.rebuild_passes(
+        inst.host, RequestSpec(instance_uuid=inst.uuid, project_id=inst.project_id, vcpus=0,
+                               memory_mb=0, disk_gb=0, image_props=image_props(image)))
+    old_image = inst.image_ref
     updated = servers.update(ctx, inst.uuid, changes)
     servers.record_action(ctx, inst.uuid, "rebuild")
     svc.tasks.submit(_finish, svc, inst.uuid, inst.host, previous,
-                     (root.volume_id, root.attachment_id, image["id"]) if root else None)
+                     (root.volume_id, root.attachment_id, image["id"]) if root else None,
+                     old_image if refused else None)
     return updated
 
 
@@ -89,7 +98,14 @@ def _reimage(svc: "ComputeService", uuid: str, host: str | None,
 
 
 def _finish(svc: "ComputeService", uuid: str, host: str | None, previous: str,
-            reimage: tuple[str, str, str] | None = None) -> None:
+            reimage: tuple[str, str, str] | None = None, refused_keep: str | None = None
+            ) -> None:
+    if refused_keep is not None:  # the new image's properties do not fit the host: Nova
+        # puts the server in ERROR with NoValidHost and rolls back its image
+        svc.tasks._update(uuid, vm_state=states.ERROR, task_state=None, image_ref=refused_keep,
+                          fault={"code": 500, "message": str(NoValidHost()),
+                                 "created": utcnow().isoformat(), "details": ""})
+        return
     inst = svc.servers.update(RequestContext.admin(), uuid, {})
     view = svc.tasks.spawn_view(inst)  # (a new config drive: the instance changed)
     try:

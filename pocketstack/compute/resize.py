@@ -24,6 +24,7 @@ from pocketstack.compute.flavors import snapshot
 from pocketstack.compute.models import Instance, InstanceAction
 from pocketstack.compute.scheduler.host_state import RequestSpec
 from pocketstack.compute.scheduler.manager import NoValidHost, disk_gb
+from pocketstack.compute.scheduler.pci import held_requests, requests_for
 from pocketstack.db import utcnow
 
 if TYPE_CHECKING:
@@ -33,8 +34,11 @@ LOG = logging.getLogger(__name__)
 
 
 def spec_for(inst: Instance, flavor: dict[str, Any], ignore: set[str],
-             force_host: str | None = None) -> RequestSpec:
-    """The RequestSpec moving ``inst`` with ``flavor`` (a flavor snapshot)."""
+             force_host: str | None = None, conf: Any = None) -> RequestSpec:
+    """The RequestSpec moving ``inst`` with ``flavor`` (a flavor snapshot); with ``conf``,
+    its PCI requests too (none for an alias the config no longer defines)."""
+    extra_specs = dict(flavor.get("extra_specs") or {})
+    pci_requests = held_requests(conf, extra_specs) if conf else []
     return RequestSpec(instance_uuid=inst.uuid, project_id=inst.project_id,
                        vcpus=int(flavor["vcpus"]), memory_mb=int(flavor["memory_mb"]),
                        disk_gb=disk_gb(int(flavor.get("root_gb") or 0),
@@ -42,7 +46,8 @@ def spec_for(inst: Instance, flavor: dict[str, Any], ignore: set[str],
                                        int(flavor.get("swap") or 0)),
                        availability_zone=inst.availability_zone,
                        hints=dict(inst.scheduler_hints or {}), ignore_hosts=ignore,
-                       force_host=force_host, numa=numa.for_resize(flavor, inst))
+                       force_host=force_host, numa=numa.for_resize(flavor, inst),
+                       extra_specs=extra_specs, pci_requests=pci_requests)
 
 
 class Resizes:
@@ -63,6 +68,7 @@ class Resizes:
             raise errors.BadRequest(f"Flavor {flavor_ref} could not be found.") from None
         if flavor.flavorid == inst.flavorid:
             raise errors.BadRequest("When resizing, instances must change flavor!")
+        requests_for(self.svc.cloud.conf, flavor.extra_specs or {})  # 400: unknown alias
         wanted = snapshot(flavor)
         numa.for_resize(wanted, inst)  # 400 for NUMA specs Nova rejects, before any change
         self._start(ctx, inst, "resize", wanted, None)
@@ -101,7 +107,8 @@ class Resizes:
                       "migration_uuid": mig.uuid}
         same_host = kind == "resize" and svc.cloud.conf.get("DEFAULT",
                                                             "allow_resize_to_same_host")
-        spec = spec_for(inst, flavor, set() if same_host else {inst.host or ""}, host)
+        spec = spec_for(inst, flavor, set() if same_host else {inst.host or ""}, host,
+                        svc.cloud.conf)
         svc.scheduler.transfer(inst.host, inst.uuid, mig.uuid)
         try:
             target = svc.scheduler.select_destination(spec)

@@ -17,7 +17,9 @@ from pocketstack.compute.images import boot_image
 from pocketstack.compute.models import Instance, InstanceAction, KeyPair
 from pocketstack.compute.networks import resolve_networks
 from pocketstack.compute.server_queries import VIEW_COLUMNS, list_servers
+from pocketstack.compute.scheduler.filters.image_properties import image_props
 from pocketstack.compute.scheduler.host_state import RequestSpec
+from pocketstack.compute.scheduler.pci import requests_for
 from pocketstack.compute.scheduler.manager import disk_gb
 from pocketstack.db import new_uuid, utcnow
 from pocketstack.db.raw import Tx
@@ -121,6 +123,7 @@ class Servers:
         admin_pass = body.get("adminPass") or secrets.token_urlsafe(9)
         reservation = "r-" + secrets.token_hex(4)
         fl = snapshot(flavor)
+        pci_requests = requests_for(self.cloud.conf, fl["extra_specs"])  # 400: unknown alias
         dcf = disk_config.with_image(image, body.get("OS-DCF:diskConfig"))
         numa_req = numa.request(flavor.extra_specs, image, flavor.vcpus, flavor.memory_mb)
         session = bool(group_id) or min_count != max_count
@@ -187,7 +190,9 @@ class Servers:
                 memory_mb=flavor.memory_mb,
                 disk_gb=disk_gb(flavor.root_gb, flavor.ephemeral_gb, flavor.swap),
                 availability_zone=az, group=group, hints=hints, force_host=force_host,
-                numa=numa_req, user_id=ctx.user_id)
+                numa=numa_req, user_id=ctx.user_id,
+                extra_specs=fl["extra_specs"], image_props=image_props(image),
+                pci_requests=pci_requests)
             svc.tasks.submit(svc.tasks.build, spec, request_id)
         return instances, admin_pass
 

@@ -23,7 +23,8 @@ from pocketstack.compute.images import image_service
 from pocketstack.compute.models import Instance
 from pocketstack.compute.scheduler.host_state import RequestSpec
 from pocketstack.compute.scheduler.manager import NoValidHost, disk_gb
-from pocketstack.compute.transitions import begin, precheck, run, sysmeta
+from pocketstack.compute.scheduler.pci import held_requests
+from pocketstack.compute.transitions import begin, load, precheck, run, sysmeta
 from pocketstack.db import utcnow
 
 if TYPE_CHECKING:
@@ -174,7 +175,10 @@ class Shelving:
                     disk_gb=disk_gb(inst.root_gb, inst.ephemeral_gb,
                                     int((inst.flavor or {}).get("swap") or 0)),
                     availability_zone=az, force_host=to_host,
-                    hints=dict(inst.scheduler_hints or {}))
+                    hints=dict(inst.scheduler_hints or {}),
+                    extra_specs=dict((inst.flavor or {}).get("extra_specs") or {}),
+                    pci_requests=held_requests(svc.cloud.conf,
+                                               (inst.flavor or {}).get("extra_specs") or {}))
                 chosen = svc.scheduler.select_destination(spec)
                 host, node, zone = chosen.host, chosen.nodename, chosen.availability_zone
                 view = driver_view(inst)

@@ -24,6 +24,7 @@ from pocketstack.compute import states
 from pocketstack.compute.drivers.base import BuildFailed, ComputeDriver
 from pocketstack.compute.drivers.consoleserver import ConsoleServer, local_address
 from pocketstack.compute.drivers.fakeconsole import opener
+from pocketstack.compute.scheduler.pci import fake_devices
 
 CONSOLE_LINES = 1000
 Watcher = Callable[[list[str] | None], None]
@@ -42,6 +43,7 @@ class FakeDriver(ComputeDriver):
         self.delay = conf.get("fake", "delay")
         self.numa_nodes = conf.get("fake", "numa_nodes")
         self.hugepages_2m = conf.get("fake", "hugepages_2m")
+        self.conf = conf
         self._lock = threading.Lock()
         self._power: dict[str, int] = {}
         self._console: dict[str, collections.deque[str]] = {}
@@ -66,7 +68,10 @@ class FakeDriver(ComputeDriver):
                 "hypervisor_type": "fake", "hypervisor_version": 1000,
                 "cpu_info": {"arch": "x86_64", "model": "fake", "vendor": "pocketstack",
                              "topology": {"sockets": 1, "cores": self.vcpus, "threads": 1},
-                             "features": []}}
+                             "features": []},
+                # as Nova's fake driver: what ImagePropertiesFilter matches images against
+                "supported_instances": [("x86_64", "fake", "hvm")],
+                "pci_passthrough_devices": fake_devices(self.conf, host)}
 
     def numa_topology(self, host: str) -> list[dict[str, Any]]:
         """The host's simulated NUMA cells: vCPUs and RAM split evenly, each cell with

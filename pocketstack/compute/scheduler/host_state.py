@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+if TYPE_CHECKING:
+    from pocketstack.compute.scheduler.pci import PciStats
+
+
+# Shared read-only values, so that 10,000 host states do not hold 10,000 copies of the
+# same description (fewer objects for the garbage collector to walk during decisions).
+NOTHING: Mapping[str, Any] = MappingProxyType({})
+_SHARED: dict[Any, Any] = {}
+
+
+def _shared(value: Any) -> Any:
+    key = json.dumps(value, sort_keys=True, default=str)
+    return _SHARED.setdefault(key, value)
 
 
 @dataclass
@@ -22,6 +38,9 @@ class RequestSpec:
     numa: dict[str, Any] | None = None  # the guest NUMA topology asked for (compute/numa.py)
     numa_fit: tuple[str, Any] | None = None  # (host, cells) of the last fit computed
     user_id: str | None = None  # the owner, when the caller knows it (saves the claim a read)
+    extra_specs: Mapping[str, str] = field(default_factory=lambda: NOTHING)  # the flavor's
+    image_props: Mapping[str, Any] = field(default_factory=lambda: NOTHING)  # the image's
+    pci_requests: Sequence[tuple[str, int]] = ()  # (alias, count) of pci_passthrough:alias
 
 
 @dataclass
@@ -44,6 +63,27 @@ class HostState:
     num_io_ops: int = 0  # builds and moves in progress here (IoOpsWeigher)
     failed_builds: int = 0  # consecutive build failures (BuildFailureWeigher)
     numa: Any = None  # compute.numa.HostNUMA, made when a NUMA request first looks here
+    # What the driver reports (ComputeCapabilitiesFilter, ImagePropertiesFilter)
+    hypervisor_type: str = "fake"
+    hypervisor_version: int = 1000
+    cpu_info: Mapping[str, Any] = field(default_factory=lambda: NOTHING)
+    supported_instances: tuple[tuple[str, str, str], ...] = ()
+    # key -> values of the metadata of the host's aggregates (Nova's
+    # aggregate_metadata_get_by_host), AggregateInstanceExtraSpecsFilter
+    aggregates_metadata: Mapping[str, set[str]] = field(default_factory=lambda: NOTHING)
+    pci: "PciStats | None" = None  # PciPassthroughFilter (None: the host has no devices)
+
+    def describe(self, node: Any, resources: dict[str, Any], conf: Any) -> None:
+        """What the driver reports of the host, for the filters that read it."""
+        from pocketstack.compute.scheduler.pci import stats_for
+
+        self.hypervisor_type = node.hypervisor_type
+        self.hypervisor_version = node.hypervisor_version
+        self.cpu_info = _shared(node.cpu_info) if node.cpu_info else NOTHING
+        self.supported_instances = _shared(tuple(tuple(i) for i in resources.get(
+            "supported_instances") or [(self.cpu_info.get("arch"), node.hypervisor_type,
+                                        "hvm")]))
+        self.pci = stats_for(conf, resources.get("pci_passthrough_devices") or [])
 
     @property
     def free_ram_mb(self) -> float:
@@ -66,6 +106,8 @@ class HostState:
         self.disk_used_gb += disk
 
     def release(self, uuid: str) -> None:
+        if self.pci is not None:
+            self.pci.free(uuid)
         usage = self.instances.pop(uuid, None)
         if usage is not None:
             self.vcpus_used -= usage[0]

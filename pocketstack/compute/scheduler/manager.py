@@ -16,6 +16,7 @@ import bisect
 import datetime as dt
 import logging
 import math
+import random
 import threading
 import time
 import weakref
@@ -28,8 +29,9 @@ from pocketstack.api import errors
 from pocketstack.compute import numa
 from pocketstack.compute.models import Aggregate, ComputeNode, ComputeService, Instance
 from pocketstack.compute.placement import ReportClient
+from pocketstack.compute.scheduler import pci as pci_mod
 from pocketstack.compute.scheduler import filters as filter_mod
-from pocketstack.compute.scheduler.host_state import HostState, RequestSpec
+from pocketstack.compute.scheduler.host_state import NOTHING, HostState, RequestSpec
 from pocketstack.compute.scheduler import weighers as weigher_mod
 from pocketstack.db import utcnow
 
@@ -102,7 +104,9 @@ class Scheduler:
         unknown = [n for n in names if n not in filter_mod.ALL]
         if unknown:
             LOG.warning("unknown scheduler filters ignored: %s", ", ".join(unknown))
-        self.filters = [filter_mod.ALL[n]() for n in names if n in filter_mod.ALL]
+        self.filters = [filter_mod.ALL[n].from_conf(self.conf) for n in names
+                        if n in filter_mod.ALL]
+        self.subset = max(1, int(self.conf.get("filter_scheduler", "host_subset_size")))
         self.weighers = self._weighers()
         self._static = [w for w in self.weighers if w.static and w.multiplier]
         self._scales: dict[int, float] = {}
@@ -159,6 +163,7 @@ class Scheduler:
                                            c.get("DEFAULT", "ram_allocation_ratio")),
                 disk_allocation_ratio=r.get("DISK_GB",
                                             c.get("DEFAULT", "disk_allocation_ratio")))
+            states[n.host].describe(n, self._resources(n.host), c)
         owners = {}
         for uuid, host, vcpus, ram, root, eph, flavor, project, user, resize_from, task \
                 in rows:
@@ -168,6 +173,7 @@ class Scheduler:
             if host in states:
                 states[host].consume(uuid, vcpus, ram,
                                      disk_gb(root, eph, int((flavor or {}).get("swap") or 0)))
+                self._claim_pci(states[host], uuid, (flavor or {}).get("extra_specs"))
             src = (resize_from or {}).get("host")
             old = (resize_from or {}).get("flavor") or {}
             holder = (resize_from or {}).get("migration_uuid") or uuid
@@ -200,6 +206,21 @@ class Scheduler:
             self._keys = {h: self._key(st) for h, st in states.items()}
             self._order = sorted(self._keys.values())
         self._heal()
+
+    def _resources(self, host: str) -> dict[str, Any]:
+        """The driver's report of a host (supported instances, PCI devices)."""
+        try:
+            return self.hosts.driver.get_available_resource(host)
+        except Exception as exc:  # a host the driver no longer knows
+            LOG.debug("no resources reported for %s: %s", host, exc)
+            return {}
+
+    def _claim_pci(self, st: HostState, uuid: str, extra_specs: Any) -> None:
+        if st.pci is not None and extra_specs:
+            try:
+                st.pci.claim(uuid, pci_mod.requests_for(self.conf, extra_specs))
+            except errors.ApiError as exc:  # an alias removed from the config since
+                LOG.warning("PCI devices of %s not reclaimed: %s", uuid, exc)
 
     def _heal(self) -> None:
         """Give Placement the allocations of the servers it does not know (or wrongly)."""
@@ -242,7 +263,8 @@ class Scheduler:
             if w.multiplier:
                 for h, v in w.weigh(passing, spec).items():
                     total[h] += v
-        return max(passing, key=lambda st: (total[st.host], self._keys[st.host]))
+        passing.sort(key=lambda st: (total[st.host], self._keys[st.host]), reverse=True)
+        return random.choice(passing[:self.subset])
 
     # -- io ops and build failures (IoOpsWeigher, BuildFailureWeigher) ----------------
     def io_ops(self, host: str | None, delta: int) -> None:
@@ -284,6 +306,7 @@ class Scheduler:
                 select(ComputeService.host, ComputeService.disabled,
                        ComputeService.forced_down, ComputeService.zone, seen >= limit)
                 .where(ComputeService.binary == "nova-compute"))}
+        self._aggregates_metadata()  # AggregateInstanceExtraSpecsFilter's metadata
         for st in self._states.values():
             svc = services.get(st.host)
             st.service_enabled = svc is not None and not svc[1]
@@ -292,6 +315,18 @@ class Scheduler:
                 continue
             st.service_up = not svc[2] and bool(svc[4])
             st.availability_zone = svc[3]
+
+    def _aggregates_metadata(self) -> None:
+        with self.db.read() as s:
+            rows = list(s.execute(select(Aggregate.hosts, Aggregate.aggregate_metadata)))
+        per_host: dict[str, dict[str, set[str]]] = {}
+        for hosts, metadata in rows:
+            for h in hosts or []:
+                md = per_host.setdefault(h, {})
+                for k, v in (metadata or {}).items():
+                    md.setdefault(k, set()).update(x.strip() for x in str(v).split(","))
+        for st in self._states.values():
+            st.aggregates_metadata = per_host.get(st.host) or NOTHING
 
     # -- decisions ------------------------------------------------------------------
     def _numa_ready(self, st: HostState) -> bool:
@@ -311,6 +346,13 @@ class Scheduler:
             return False
         return all(f.host_passes(st, spec, everything) for f in self.filters)
 
+    def rebuild_passes(self, host: str | None, spec: RequestSpec) -> bool:
+        """A rebuild to a new image stays on its host if the RUN_ON_REBUILD filters
+        (ImagePropertiesFilter) pass there, as Nova's conductor asks the scheduler."""
+        st = self._states.get(host or "")
+        return st is None or all(f.host_passes(st, spec, [st]) for f in self.filters
+                                 if f.RUN_ON_REBUILD)
+
     def _pick(self, spec: RequestSpec) -> HostState:
         everything = list(self._states.values())
         if spec.force_host:
@@ -323,10 +365,15 @@ class Scheduler:
         if self._dynamic(spec):
             return self._full_pass(spec, everything)
         order = self._order
+        best: list[HostState] = []  # host_subset_size: one at random among the N best
         for i in range(len(order) - 1, -1, -1):
             st = self._states[order[i][2]]
             if self._passes(st, spec, everything):
-                return st
+                best.append(st)
+                if len(best) >= self.subset:
+                    break
+        if best:
+            return best[0] if len(best) == 1 else random.choice(best)
         LOG.info("no valid host for %s among %d hosts", spec.instance_uuid, len(order))
         raise NoValidHost()
 
@@ -357,6 +404,8 @@ class Scheduler:
                     self._numa_requests.pop(spec.instance_uuid, None)
                     write = self._store_topology(within, spec.instance_uuid, None)
                 best.consume(spec.instance_uuid, spec.vcpus, spec.memory_mb, spec.disk_gb)
+                if spec.pci_requests and best.pci is not None:
+                    best.pci.claim(spec.instance_uuid, spec.pci_requests)
                 self._where.setdefault(spec.instance_uuid, set()).add(best.host)
                 self._reorder(best)
             try:
@@ -472,12 +521,15 @@ class Scheduler:
             (self._migrations.add if migration else self._migrations.discard)(to_uuid)
             if not migration:
                 self._migrations.add(from_uuid)
+            devices = st.pci.claims.pop(from_uuid, None) if st.pci is not None else None
             st.release(from_uuid)
             st.consume(to_uuid, *usage)
             restored = None
             if st.numa:
                 st.numa.transfer(from_uuid, to_uuid)
                 restored = None if migration else st.numa.topology_of(to_uuid)
+            if devices is not None:  # the PCI devices go with the claim
+                st.pci.claims[to_uuid] = devices  # type: ignore[union-attr]
             self._reorder(st)
             for a, b in ((from_uuid, host), (to_uuid, host)):
                 hosts = self._where.setdefault(a, set())
