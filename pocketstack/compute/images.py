@@ -8,6 +8,7 @@ service any image id is accepted and recorded as given.
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -39,8 +40,9 @@ def lookup_image(cloud: "Cloud", ctx: "RequestContext", image_ref: str) -> dict[
 
 
 def boot_image(cloud: "Cloud", ctx: "RequestContext", image_ref: str) -> dict[str, Any]:
-    """:func:`lookup_image` for a server create: the same checks and errors, but only the
-    ``id``, ``status``, ``min_ram`` and ``min_disk`` a boot needs."""
+    """:func:`lookup_image` for a server create: the same checks and errors, but only what
+    a boot needs: ``id``, ``status``, ``min_ram``, ``min_disk``, the formats and the extra
+    properties (top-level keys, as in Glance's view: hw_*, img_*, auto_disk_config...)."""
     image_id = image_ref.rstrip("/").rsplit("/", 1)[-1] if "/" in image_ref else image_ref
     service = image_service(cloud)
     if service is None:
@@ -65,10 +67,12 @@ def boot_image(cloud: "Cloud", ctx: "RequestContext", image_ref: str) -> dict[st
         raise errors.BadRequest(f"Image {image_id} could not be found.") from None
     if image.status != "active":
         raise errors.BadRequest(f"Image {image_id} is not active.")
-    return {"id": image.id, "status": image.status, "min_ram": row[4] or 0,
-            "min_disk": row[5] or 0}
+    return {**json.loads(row[7] or "{}"), "id": image.id, "status": image.status,
+            "min_ram": row[4] or 0, "min_disk": row[5] or 0, "disk_format": row[8],
+            "container_format": row[9]}
 
 
-_IMAGE = ("SELECT i.id, i.status, i.visibility, i.owner, i.min_ram, i.min_disk, m.member_id "
+_IMAGE = ("SELECT i.id, i.status, i.visibility, i.owner, i.min_ram, i.min_disk, m.member_id, "
+          "i.properties, i.disk_format, i.container_format "
           "FROM image_image i LEFT JOIN image_member m ON m.image_id = i.id AND "
           "m.member_id = :project WHERE i.id = :id")

@@ -205,11 +205,6 @@ def test_restart_keeps_instances_running(ccloud: Any, pair: list[dict[str, Any]]
     assert ping.returncode == 0, ping.stdout + ping.stderr
 
 
-def test_delete_leaves_nothing_behind(ccloud: Any, pair: list[dict[str, Any]]) -> None:
-    for server in pair:
-        _delete_and_check(ccloud, server)
-
-
 def _until(ws: Any, marker: bytes, seen: bytes = b"") -> bytes:
     while marker not in seen:
         seen += ws.recv(timeout=30)
@@ -237,3 +232,9 @@ def test_serial_console_is_the_guests_terminal(ccloud: Any, pair: list[dict[str,
     proc = ccloud.cli("console", "url", "show", "--novnc", server["id"], cloud="pocketstack",
                       check=False)
     assert proc.returncode != 0
+
+
+# last: it deletes the pair the tests above use
+def test_delete_leaves_nothing_behind(ccloud: Any, pair: list[dict[str, Any]]) -> None:
+    for server in pair:
+        _delete_and_check(ccloud, server)
