@@ -141,8 +141,9 @@ class Tasks:
                 fields = {"host": host.host, "node": host.nodename,
                           "availability_zone": host.availability_zone,
                           "task_state": states.SPAWNING, "updated_at": utcnow()}
-                if not s.execute(update(Instance).where(
-                        Instance.uuid == uuid, Instance.deleted.is_(False)).values(
+                table = Instance.__table__  # a Core UPDATE: no ORM bulk-update machinery
+                if not s.execute(update(table).where(
+                        table.c.uuid == uuid, table.c.deleted.is_(False)).values(
                         **fields)).rowcount:
                     raise _Gone()  # deleted meanwhile: undo the claim
                 for k, v in fields.items():

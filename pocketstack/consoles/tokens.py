@@ -76,6 +76,13 @@ class ConsoleAuthTokens:
                                row.internal_access_path, row.access_url_base, row.expires)
 
     def delete_for_instance(self, instance_uuid: str) -> None:
+        """Run by every server delete: a read first, so that the usual server, which never
+        had a console token, costs no write transaction. (No token can appear after the read:
+        the console API refuses a server that is being deleted.)"""
+        with self.db.read() as s:
+            if s.scalar(select(ConsoleAuthToken.id).where(
+                    ConsoleAuthToken.instance_uuid == instance_uuid).limit(1)) is None:
+                return
         with self.db.write() as s:
             s.execute(delete(ConsoleAuthToken).where(
                 ConsoleAuthToken.instance_uuid == instance_uuid))
