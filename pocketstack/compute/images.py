@@ -25,8 +25,13 @@ def image_service(cloud: "Cloud") -> Any:
     return service if service is not None and hasattr(service, "images") else None
 
 
+def _image_id(image_ref: str) -> str:
+    """The id of an ``imageRef``: a bare id or the last segment of an image URL."""
+    return image_ref.rstrip("/").rsplit("/", 1)[-1] if "/" in image_ref else image_ref
+
+
 def lookup_image(cloud: "Cloud", ctx: "RequestContext", image_ref: str) -> dict[str, Any]:
-    image_id = image_ref.rstrip("/").rsplit("/", 1)[-1] if "/" in image_ref else image_ref
+    image_id = _image_id(image_ref)
     service = image_service(cloud)
     if service is None:
         return {"id": image_id}
@@ -43,7 +48,7 @@ def boot_image(cloud: "Cloud", ctx: "RequestContext", image_ref: str) -> dict[st
     """:func:`lookup_image` for a server create: the same checks and errors, but only what
     a boot needs: ``id``, ``status``, ``min_ram``, ``min_disk``, the formats and the extra
     properties (top-level keys, as in Glance's view: hw_*, img_*, auto_disk_config...)."""
-    image_id = image_ref.rstrip("/").rsplit("/", 1)[-1] if "/" in image_ref else image_ref
+    image_id = _image_id(image_ref)
     service = image_service(cloud)
     if service is None:
         return {"id": image_id}

@@ -59,6 +59,16 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, _dt.datetime: DateTime}
 
 
+
+def _sqlite_init(conn: Any, synchronous: str) -> None:
+    """Every SQLite connection's settings, the engines' and the fast path's alike: no
+    implicit transactions (they are begun explicitly), WAL, the chosen durability, foreign
+    keys, and a busy wait for other processes' writers."""
+    conn.isolation_level = None
+    for pragma in ("journal_mode=WAL", f"synchronous={synchronous}", "foreign_keys=ON",
+                   "busy_timeout=30000"):
+        conn.execute(f"PRAGMA {pragma}")
+
 class Database:
     def __init__(self, url: str, *, echo: bool = False, sqlite_synchronous: str = "NORMAL"
                  ) -> None:
@@ -71,8 +81,9 @@ class Database:
             # users (migrations)
             self.writer = create_engine(url, pool_size=1, max_overflow=1, pool_timeout=60,
                                         **kwargs)
-            # as many kept connections as request threads (anyio's 40) may read at once:
-            # an overflow connection is opened (PRAGMAs and all) and closed per checkout
+            # as many kept connections as threads may read at once (each service's request
+            # threads, the compute tasks, anyio's default pool of 40): an overflow
+            # connection is opened (PRAGMAs and all) and closed per checkout
             self.reader = create_engine(url, pool_size=40, max_overflow=16, **kwargs)
             for engine, begin in ((self.writer, "BEGIN IMMEDIATE"), (self.reader, "BEGIN")):
                 self._sqlite_setup(engine, begin, sqlite_synchronous)
@@ -95,13 +106,7 @@ class Database:
     def _sqlite_setup(engine: Engine, begin: str, synchronous: str) -> None:
         @event.listens_for(engine, "connect")
         def _connect(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None  # transactions are begun below
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute(f"PRAGMA synchronous={synchronous}")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
+            _sqlite_init(dbapi_conn, synchronous)  # transactions are begun below
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
@@ -160,10 +165,7 @@ class Database:
         cargs, cparams = engine.dialect.create_connect_args(engine.url)
         conn = engine.dialect.connect(*cargs, **cparams)
         if self.is_sqlite:
-            conn.isolation_level = None
-            for pragma in ("journal_mode=WAL", f"synchronous={self._synchronous}",
-                           "foreign_keys=ON", "busy_timeout=30000"):
-                conn.execute(f"PRAGMA {pragma}")
+            _sqlite_init(conn, self._synchronous)
         return conn
 
     @contextmanager
