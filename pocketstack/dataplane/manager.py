@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 import os
@@ -30,6 +31,13 @@ def network_netns(network_id: str) -> str:
 
 def tap_name(port_id: str) -> str:
     return "tap" + port_id[:11]
+
+
+def bridge_mac(network_id: str) -> str:
+    """A stable, locally administered MAC for a network's bridge without a DHCP port
+    (OpenStack's fa:16:3e prefix and three bytes of the network id's hash)."""
+    digest = hashlib.sha256(network_id.encode()).digest()
+    return "fa:16:3e:" + ":".join(f"{b:02x}" for b in digest[:3])
 
 
 class Dataplane:
@@ -158,11 +166,16 @@ class Dataplane:
         ip.netns_add(ns)
         if not ip.link_exists("br0", ns):
             ip.ip("link", "add", "br0", "type", "bridge", netns=ns)
-        ip.ip("link", "set", "br0", "mtu", str(mtu), "up", netns=ns)
         dhcp_subnets = [s for s in subnets if s.get("enable_dhcp") and s["ip_version"] == 4]
+        port = self._dhcp_port(info) if dhcp_subnets else None
+        # A bridge takes the lowest MAC of its ports unless given one: each instance plugged
+        # in could change it, and the instances' ARP entries for the DHCP/metadata address
+        # went stale (a metadata request then hung until the neighbour was probed again).
+        # A fixed address, the DHCP port's as on Neutron's DHCP device, never changes.
+        mac = port["mac_address"] if port else bridge_mac(network_id)
+        ip.ip("link", "set", "br0", "address", mac, "mtu", str(mtu), "up", netns=ns)
         dhcp_ips: dict[str, str] = {}
-        if dhcp_subnets:
-            port = self._dhcp_port(info)
+        if port is not None:
             by_id = {s["id"]: s for s in subnets}
             for fixed in port.get("fixed_ips", []):
                 subnet = by_id.get(fixed["subnet_id"])

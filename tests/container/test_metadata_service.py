@@ -4,9 +4,12 @@ service at 169.254.169.254 (through the dataplane's proxy), and only its own."""
 from __future__ import annotations
 
 import json
+import subprocess
 from typing import Any
 
 import pytest
+
+from pocketstack.dataplane.manager import network_netns
 
 KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHc29tZXRoaW5nLWZvci10aGUtbWV0YWRhdGEtdGVzdA "
        "md@pocketstack")
@@ -32,6 +35,16 @@ def test_instance_reads_its_own_data_from_169_254_169_254(ccloud: Any, tmp_path:
         assert "hostname: md-one" in text
         assert "ssh: 1 key(s) installed" in text
         assert "user-data-ran-on-md-one" in text
+        # the network's bridge keeps the DHCP port's MAC whatever is plugged into it (a
+        # bridge's own address follows its lowest port's: md-two's plugging had changed it
+        # and md-one's ARP entry for the metadata next hop went stale, a request hung)
+        dhcp = ccloud.cli("port", "list", "--network", "private", "--device-owner",
+                          "network:dhcp", "-f", "json", "-c", "MAC Address", cloud="pocketstack")
+        net_id = ccloud.cli("network", "show", "private", "-f", "json", "-c", "id",
+                            cloud="pocketstack")["id"]
+        link = subprocess.run(["ip", "-n", network_netns(net_id), "-j", "link", "show", "br0"],
+                              capture_output=True, text=True, check=True)
+        assert json.loads(link.stdout)[0]["address"] == dhcp[0]["MAC Address"]
         keys = ccloud.in_instance(uuid, "cat", "/root/.ssh/authorized_keys")
         assert KEY in keys.stdout
         # what the instance sees is its own document, not the other server's
