@@ -140,6 +140,15 @@ def start_task(tx: Tx, db: Database, uuid: str, task_state: str, now: Any) -> bo
          "false": bound["deleted"]}).rowcount)
 
 
+def set_live(tx: Tx, db: Database, uuid: str, fields: dict[str, Any]) -> bool:
+    """Set columns (names are the model's, never the caller's input) of a live
+    instance; False when it is missing or deleted."""
+    bound = db.codec(Instance).bind({**fields, "deleted": False})
+    sets = ", ".join(f"{name} = :{name}" for name in fields)
+    return bool(tx.execute(f"UPDATE compute_instance SET {sets} WHERE uuid = :uuid_ "
+                           "AND deleted = :deleted", {**bound, "uuid_": uuid}).rowcount)
+
+
 def column(db: Database, uuid: str, name: str) -> Any:
     """One column of an instance (None when it is missing)."""
     codec = db.codec(Instance)

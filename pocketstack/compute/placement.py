@@ -13,14 +13,13 @@ Placement is optional: without a placement service everything here is a no-op.
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from pocketstack.api import errors
 from pocketstack.config import Opt, register
+from pocketstack.db.raw import Tx
 
 if TYPE_CHECKING:
     from pocketstack.cloud import Cloud
@@ -41,12 +40,6 @@ register(
 )
 
 RATIO_OPTS = {"VCPU": "cpu", "MEMORY_MB": "ram", "DISK_GB": "disk"}
-
-
-@contextmanager
-def _savepoint(s: Session) -> Iterator[Session]:
-    with s.begin_nested():
-        yield s
 
 
 def resources(vcpus: int, memory_mb: int, disk: int) -> dict[str, int]:
@@ -190,34 +183,34 @@ class ReportClient:
 
     def put(self, consumer: str, usage: dict[str, tuple[int, int, int]],
             project_id: str, user_id: str, consumer_type: str = "INSTANCE",
-            within: Callable[[Session], None] | None = None,
-            session: Session | None = None) -> None:
+            within: Callable[[Tx], None] | None = None) -> None:
         """Make the consumer's allocations ``usage`` (host -> (vcpus, ram, disk)); with
-        ``within``, also run it (the caller's own writes) in the same transaction; with
-        ``session``, in the caller's transaction (a savepoint of it)."""
+        ``within``, also run it (the caller's own SQL on a :class:`Tx`) in the same
+        transaction."""
         if not self.enabled:
             return
         from pocketstack.placement import claims
         from pocketstack.placement.allocations import ConsumerRequest
 
         allocs = self._allocs(usage)
-        # the DB-API claim first; when it cannot decide, rolled back, the ORM path
-        for fast in ((True, False) if allocs and self.db.is_sqlite else (False,)):
+        if allocs and self.db.is_sqlite:
+            # the scheduler's claim: SQL text on the writer connection, no ORM session
             try:
-                with (self.db.write() if session is None else _savepoint(session)) as s:
-                    if not allocs:
-                        self.api.allocations.delete_in(s, consumer)
-                    elif fast:
-                        claims.claim(s, consumer, allocs, project_id, user_id, consumer_type)
-                    else:
-                        self.api.allocations.set_in(s, [ConsumerRequest(
-                            consumer, allocs, project_id, user_id,
-                            consumer_type=consumer_type)])
+                with self.db.raw_write() as tx:
+                    claims.claim(tx, consumer, allocs, project_id, user_id, consumer_type)
                     if within is not None:
-                        within(s)
+                        within(tx)
                 return
-            except claims.Undecided:
+            except claims.Undecided:  # rolled back: the ORM path decides (or gives the error)
                 LOG.debug("placement: claim of %s by the ORM path", consumer)
+        with self.db.write() as s:
+            if allocs:
+                self.api.allocations.set_in(s, [ConsumerRequest(
+                    consumer, allocs, project_id, user_id, consumer_type=consumer_type)])
+            else:
+                self.api.allocations.delete_in(s, consumer)
+            if within is not None:
+                within(self.db.tx_of(s))
 
     def put_many(self, consumers: list[tuple[str, dict[str, tuple[int, int, int]], str, str,
                                              str]]) -> None:
@@ -231,12 +224,14 @@ class ReportClient:
                                                   consumer_type=t)
                                   for c, u, p, us, t in consumers])
 
-    def release(self, consumer: str, session: Session | None = None) -> None:
-        """Drop the consumer's allocations (in ``session``, the caller's transaction, when
+    def release(self, consumer: str, tx: Tx | None = None) -> None:
+        """Drop the consumer's allocations (in ``tx``, the caller's transaction, when
         given)."""
         if not self.enabled:
             return
-        if session is None:
+        if tx is None:
             self.api.release(consumer)
         else:
-            self.api.allocations.delete_in(session, consumer)
+            from pocketstack.placement import claims
+
+            claims.release(tx, consumer)

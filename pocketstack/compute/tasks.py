@@ -12,7 +12,7 @@ import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from pocketstack.compute import instance_rows as rows, states
 from pocketstack.compute.drivers.base import BuildFailed, ComputeDriver
@@ -136,15 +136,12 @@ class Tasks:
             if loaded is None:
                 return
 
-            def spawning(s: Any, host: Any) -> None:
+            def spawning(tx: Any, host: Any) -> None:
                 """The host and SPAWNING, in the claim's transaction (one UPDATE)."""
                 fields = {"host": host.host, "node": host.nodename,
                           "availability_zone": host.availability_zone,
                           "task_state": states.SPAWNING, "updated_at": utcnow()}
-                table = Instance.__table__  # a Core UPDATE: no ORM bulk-update machinery
-                if not s.execute(update(table).where(
-                        table.c.uuid == uuid, table.c.deleted.is_(False)).values(
-                        **fields)).rowcount:
+                if not rows.set_live(tx, self.db, uuid, fields):
                     raise _Gone()  # deleted meanwhile: undo the claim
                 for k, v in fields.items():
                     setattr(loaded, k, v)
@@ -273,19 +270,18 @@ class Tasks:
         for hook in self.delete_hooks:
             hook(uuid)
         codec = self.db.codec(Instance)
-        with self.db.write() as s:  # the Placement release's session: one transaction
-            tx = self.db.tx_of(s)
+        with self.db.raw_write() as tx:  # with the Placement release: one transaction
             now = utcnow()
             tx.execute(_DELETED, {**codec.bind({"deleted": True, "terminated_at": now}),
                                   "vm_state": states.DELETED, "nostate": states.NOSTATE,
                                   "uuid": uuid})
-            notifications.queue(s, "instance.delete.end", {  # the UPDATE bypassed the ORM's
+            self._notify_after(tx, "instance.delete.end", {  # the UPDATE bypassed the ORM's
                 **notifications.instance_payload(inst),  # flush hook: the row as written
                 "state": states.DELETED, "task_state": None, "power_state": states.NOSTATE,
                 "terminated_at": now})
             rows.add_event(tx, self.db, uuid, request_id, "compute_terminate_instance",
                            inst.host, "Success", started)
-            self.scheduler.release(inst.host, uuid, session=s)  # one transaction, not two
+            self.scheduler.release(inst.host, uuid, tx=tx)
         if self.networks is not None:
             self.networks.deallocate(uuid)
         if inst.resize_from and inst.resize_from.get("host"):  # deleted while resized

@@ -79,9 +79,9 @@ class ConsoleAuthTokens:
         """Run by every server delete: a read first, so that the usual server, which never
         had a console token, costs no write transaction. (No token can appear after the read:
         the console API refuses a server that is being deleted.)"""
-        with self.db.read() as s:
-            if s.scalar(select(ConsoleAuthToken.id).where(
-                    ConsoleAuthToken.instance_uuid == instance_uuid).limit(1)) is None:
+        with self.db.raw_read() as tx:  # SQL text: an ORM query cost ~1 ms per delete
+            if tx.one("SELECT 1 FROM consoles_auth_token WHERE instance_uuid = :uuid "
+                      "LIMIT 1", {"uuid": instance_uuid}) is None:
                 return
         with self.db.write() as s:
             s.execute(delete(ConsoleAuthToken).where(

@@ -120,13 +120,7 @@ class Allocations:
 
     def delete_in(self, s: Session, consumer: str) -> bool:
         """:meth:`delete` inside the caller's transaction; False when it had none."""
-        if self.db.is_sqlite:
-            return claims.release(s, consumer)
-        n = s.execute(delete(Allocation).where(Allocation.consumer_id == consumer)).rowcount
-        if not n:
-            return False
-        s.execute(delete(Consumer).where(Consumer.uuid == consumer))  # no SELECT first
-        return True
+        return claims.release(self.db.tx_of(s), consumer)
 
     def set_in(self, s: Session, requests: list[ConsumerRequest]) -> None:
         """:meth:`set` inside the caller's transaction."""

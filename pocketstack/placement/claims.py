@@ -1,4 +1,4 @@
-"""The in-process claim and release on SQLite, in a few DB-API statements.
+"""The in-process claim (on SQLite) and release, in a few DB-API statements.
 
 The scheduler's claim (one consumer, its allocations on a provider or two, no consumer
 generation to check) is the hot write of every boot. Through the ORM it cost a dozen
@@ -21,11 +21,8 @@ ORM path, which writes the same rows or raises Placement's exact error.
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
-
-from sqlalchemy.orm import Session
-
 from pocketstack.db import utcnow
+from pocketstack.db.raw import Tx
 
 INCOMPLETE = "00000000-0000-0000-0000-000000000000"
 
@@ -51,17 +48,12 @@ _INSERT_GUARDED = (
     " WHERE a.resource_provider_id = i.resource_provider_id"
     " AND a.resource_class = i.resource_class)"
     " <= CAST((i.total - i.reserved) * i.allocation_ratio AS INTEGER)")
-_DELETE_ALLOCS = "DELETE FROM placement_allocation WHERE consumer_id = ?"
-_DELETE_CONSUMER = "DELETE FROM placement_consumer WHERE uuid = ?"
+_DELETE_ALLOCS = "DELETE FROM placement_allocation WHERE consumer_id = :consumer"
+_DELETE_CONSUMER = "DELETE FROM placement_consumer WHERE uuid = :consumer"
 
 
 class Undecided(Exception):
     """The fast path could not write the claim: roll back, then take the ORM path."""
-
-
-def _raw(s: Session) -> Any:
-    """The session's sqlite3 connection (in the session's transaction)."""
-    return s.connection().connection.driver_connection
 
 
 def _stamp() -> str:
@@ -69,13 +61,13 @@ def _stamp() -> str:
     return utcnow().isoformat(" ", "microseconds")
 
 
-def claim(s: Session, consumer: str, allocations: dict[str, dict[str, int]],
+def claim(tx: Tx, consumer: str, allocations: dict[str, dict[str, int]],
           project_id: str | None, user_id: str | None,
           consumer_type: str | None) -> None:
     """Make ``allocations`` ({rp_uuid: {rc: amount}}, not empty) the consumer's, in
-    ``s``'s transaction; raises :class:`Undecided` (having written part of it) when it
+    ``tx`` (SQLite's); raises :class:`Undecided` (having written part of it) when it
     cannot."""
-    raw = _raw(s)
+    raw = tx.conn
     now = _stamp()
     try:
         (generation,), = raw.execute(_UPSERT_CONSUMER, (
@@ -98,11 +90,10 @@ def claim(s: Session, consumer: str, allocations: dict[str, dict[str, int]],
     raw.execute(sql, (now, *uuids, *old))
 
 
-def release(s: Session, consumer: str) -> bool:
-    """Drop the consumer and its allocations in ``s``'s transaction; False when it had
+def release(tx: Tx, consumer: str) -> bool:
+    """Drop the consumer and its allocations in ``tx`` (any database); False when it had
     no allocations."""
-    raw = _raw(s)
-    if not raw.execute(_DELETE_ALLOCS, (consumer,)).rowcount:
+    if not tx.execute(_DELETE_ALLOCS, {"consumer": consumer}).rowcount:
         return False
-    raw.execute(_DELETE_CONSUMER, (consumer,))
+    tx.execute(_DELETE_CONSUMER, {"consumer": consumer})
     return True

@@ -66,7 +66,7 @@ def orm(db: Database, consumer: str, allocs: dict[str, dict[str, int]], project:
 def fast(db: Database, consumer: str, allocs: dict[str, dict[str, int]],
          project: str | None, user: str | None, ctype: str | None) -> None:
     with db.write() as s:
-        claims.claim(s, consumer, allocs, project, user, ctype)
+        claims.claim(db.tx_of(s), consumer, allocs, project, user, ctype)
 
 
 def test_claim_moves_and_release_match_the_orm_path(tmp_path: Any) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 import logging
 import math
 import random
@@ -34,6 +35,7 @@ from pocketstack.compute.scheduler import filters as filter_mod
 from pocketstack.compute.scheduler.host_state import NOTHING, HostState, RequestSpec
 from pocketstack.compute.scheduler import weighers as weigher_mod
 from pocketstack.db import utcnow
+from pocketstack.db.raw import Tx
 
 if TYPE_CHECKING:
     from pocketstack.cloud import Cloud
@@ -378,11 +380,11 @@ class Scheduler:
         raise NoValidHost()
 
     def select_destination(self, spec: RequestSpec,
-                           within: Callable[[Session, HostState], None] | None = None
+                           within: Callable[[Tx, HostState], None] | None = None
                            ) -> HostState:
         """Filter and weigh the hosts; claim the request's resources on the winner. With
-        ``within``, run ``within(session, host)`` in the claim's transaction (the caller's
-        own writes: one transaction, not two); if it raises, the claim is undone and the
+        ``within``, run ``within(tx, host)`` in the claim's transaction (the caller's own
+        SQL: one transaction, not two); if it raises, the claim is undone and the
         exception propagates."""
         self._refresh_services()
         if spec.user_id and spec.instance_uuid not in self._owners:
@@ -410,7 +412,7 @@ class Scheduler:
                 self._reorder(best)
             try:
                 self._claim(spec.instance_uuid, spec.project_id, write and (
-                    lambda s, best=best, write=write: write(s, best)))
+                    lambda tx, best=best, write=write: write(tx, best)))
                 return best
             except errors.Conflict as exc:  # Placement disagrees (usage made elsewhere)
                 LOG.info("placement refused %s on %s: %s", spec.instance_uuid, best.host, exc)
@@ -424,8 +426,8 @@ class Scheduler:
         raise NoValidHost()
 
     def _numa_claim(self, best: HostState, spec: RequestSpec,
-                    within: Callable[[Session, HostState], None] | None
-                    ) -> Callable[[Session, HostState], None]:
+                    within: Callable[[Tx, HostState], None] | None
+                    ) -> Callable[[Tx, HostState], None]:
         """Claim the guest cells on ``best`` (the fit its filter pass computed) and return
         ``within`` extended to store the instance's topology in the claim's transaction."""
         cells = spec.numa_fit[1] if spec.numa_fit and spec.numa_fit[0] == best.host \
@@ -437,13 +439,15 @@ class Scheduler:
         self._numa_requests[uuid] = spec.numa
         return self._store_topology(within, uuid, numa.topology(spec.numa, cells))
 
-    @staticmethod
-    def _store_topology(within: Callable[[Session, HostState], None] | None, uuid: str,
-                        topo: dict[str, Any] | None) -> Callable[[Session, HostState], None]:
-        def write(s: Session, host: HostState) -> None:
+    def _store_topology(self, within: Callable[[Tx, HostState], None] | None, uuid: str,
+                        topo: dict[str, Any] | None) -> Callable[[Tx, HostState], None]:
+        bound = self.db.codec(Instance).bind({"numa_topology": topo})["numa_topology"]
+
+        def write(tx: Tx, host: HostState) -> None:
             if within is not None:
-                within(s, host)
-            s.execute(update(Instance).where(Instance.uuid == uuid).values(numa_topology=topo))
+                within(tx, host)
+            tx.execute("UPDATE compute_instance SET numa_topology = :topo WHERE uuid = :uuid",
+                       {"topo": bound, "uuid": uuid})
         return write
 
     def forget(self, uuid: str) -> None:
@@ -477,11 +481,11 @@ class Scheduler:
             return out
 
     def _claim(self, uuid: str, project_id: str | None = None,
-               within: Callable[[Session], None] | None = None) -> None:
+               within: Callable[[Tx], None] | None = None) -> None:
         if not self.report.enabled:
             if within is not None:
-                with self.db.write() as s:
-                    within(s)
+                with self.db.raw_write() as tx:
+                    within(tx)
             return
         project, user = self._owner(uuid, project_id)
         self.report.put(uuid, self._usage_of(uuid), project, user, self._type(uuid),
@@ -553,10 +557,10 @@ class Scheduler:
             self._owners.pop(from_uuid, None)
             self._migrations.discard(from_uuid)
 
-    def release(self, host: str | None, uuid: str, session: Session | None = None) -> None:
-        """Free the server's resources on ``host`` (in memory and in Placement; in
-        ``session``, the caller's write transaction, when given and nothing else of the
-        server's stays claimed)."""
+    def release(self, host: str | None, uuid: str, tx: Tx | None = None) -> None:
+        """Free the server's resources on ``host`` (in memory and in Placement; in ``tx``,
+        the caller's write transaction, when given and nothing else of the server's stays
+        claimed: else once ``tx`` is committed)."""
         if not host:
             return
         self._release_memory(host, uuid)
@@ -565,10 +569,11 @@ class Scheduler:
         usage = self._usage_of(uuid)
         try:
             if usage:
-                self.report.put(uuid, usage, *self._owner(uuid), self._type(uuid),
-                                session=session)
+                put = functools.partial(self.report.put, uuid, usage, *self._owner(uuid),
+                                        self._type(uuid))
+                tx.after_commit(put) if tx is not None else put()
             else:
-                self.report.release(uuid, session)
+                self.report.release(uuid, tx)
                 self._owners.pop(uuid, None)
                 self._migrations.discard(uuid)
         except errors.ApiError as exc:
