@@ -14,7 +14,7 @@ from typing import Any
 from pocketstack.compute import states
 from pocketstack.compute.models import Instance, InstanceAction
 from pocketstack.db import Database, utcnow
-from pocketstack.db.raw import Tx
+from pocketstack.db.raw import Tx, detached
 
 
 def load(db: Database, uuid: str, live: bool = True) -> Instance | None:
@@ -28,7 +28,7 @@ def load(db: Database, uuid: str, live: bool = True) -> Instance | None:
     values = codec.load(row)
     if live and values["deleted"]:
         return None
-    return Instance(**values)
+    return detached(Instance, values)
 
 
 def insert(tx: Tx, db: Database, model: Any, values: dict[str, Any]) -> None:

@@ -22,7 +22,7 @@ from pocketstack.compute.scheduler.host_state import RequestSpec
 from pocketstack.compute.scheduler.pci import requests_for
 from pocketstack.compute.scheduler.manager import disk_gb
 from pocketstack.db import new_uuid, utcnow
-from pocketstack.db.raw import Tx
+from pocketstack.db.raw import Tx, detached
 
 if TYPE_CHECKING:
     from pocketstack.compute.service import ComputeService
@@ -182,7 +182,7 @@ class Servers:
                 group = svc.groups.add_members(s, group_id, ctx.project_id,
                                                [v["uuid"] for v in created])
         codec = self.db.codec(Instance)  # the copies returned: made after the write lock
-        instances = [Instance(**codec.full(v)) for v in created]
+        instances = [detached(Instance, codec.full(v)) for v in created]
         svc.volumes.setup(ctx, instances, plan)
         for inst in instances:
             spec = RequestSpec(

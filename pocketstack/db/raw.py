@@ -55,6 +55,16 @@ class Tx:
         self.after.append(fn)
 
 
+def detached(model: Any, values: dict[str, Any]) -> Any:
+    """A transient ``model`` object holding ``values`` (column name -> Python value), as
+    ``model(**values)`` but without its constructor's attribute events (~150 us for a
+    wide row, ~2 us here): for copies read or written by SQL text, never added to a
+    session afterwards."""
+    obj = model._sa_class_manager.new_instance()
+    obj.__dict__.update(values)
+    return obj
+
+
 class Codec:
     """A table's values to and from what the driver stores (the columns' type
     processors for the engine's dialect), its Python-side defaults and its INSERT."""
