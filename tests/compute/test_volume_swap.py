@@ -67,7 +67,7 @@ def test_swap_volume_of_a_migrating_volume(cloud):
         conn.block_storage.delete_volume(v["id"])
 
 
-def test_swap_refused_for_a_locked_server_and_a_bad_state(cloud):
+def test_swap_refused_in_a_bad_state_before_2_85_too(cloud):
     sid = boot(cloud, name("swap"))
     wait(cloud, sid, "ACTIVE")
     old, new = new_volume(cloud), new_volume(cloud)
@@ -85,3 +85,35 @@ def test_swap_refused_for_a_locked_server_and_a_bad_state(cloud):
     conn.block_storage.reset_volume_status(old["id"], migration_status="none")
     for v in (old, new):
         conn.block_storage.delete_volume(v["id"])
+
+
+def test_swap_of_a_multiattach_volume_with_two_writers_is_400(cloud):
+    """TestMultiAttachVolumeSwap's case (not migrating: 409), then Nova's refusal of a
+    multiattach volume with more than one read/write attachment."""
+    vtype = cloud.cli("volume", "type", "create", "--property", "multiattach=<is> True",
+                      name("multi"), "-f", "json")
+    conn = cloud.conn()
+    shared = conn.block_storage.create_volume(size=1, volume_type=vtype["name"],
+                                              name=name("multi"))
+    conn.block_storage.wait_for_status(shared, "available", wait=30)
+    new = new_volume(cloud)
+    sids = [boot(cloud, name("multi")) for _ in range(2)]
+    for sid in sids:
+        wait(cloud, sid, "ACTIVE")
+        r = api(cloud, "POST", f"/servers/{sid}/os-volume_attachments", version="2.60",
+                json={"volumeAttachment": {"volumeId": shared.id}})
+        assert r.status_code == 200, r.text
+    assert _swap(cloud, sids[0], shared.id, new["id"], version="2.60").status_code == 409
+    conn.block_storage.reset_volume_status(shared, migration_status="migrating")
+    r = _swap(cloud, sids[0], shared.id, new["id"], version="2.60")
+    assert r.status_code == 400 and "more than one read/write attachment" in \
+        r.json()["badRequest"]["message"], r.text
+    assert conn.block_storage.get_volume(shared.id).status == "in-use"
+    assert conn.block_storage.get_volume(new["id"]).status == "available"
+    for sid in sids:
+        api(cloud, "DELETE", f"/servers/{sid}")
+    for sid in sids:
+        wait(cloud, sid, "DELETED")
+    conn.block_storage.reset_volume_status(shared, migration_status="none")
+    for v in (shared.id, new["id"]):
+        conn.block_storage.delete_volume(v)
