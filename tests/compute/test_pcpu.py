@@ -6,11 +6,10 @@ A legacy host (neither option, the session cloud) keeps Nova's VCPU fallback."""
 
 from __future__ import annotations
 
-import os
 
 import requests
 
-from compute_helpers import api, boot, ensure_image, name, wait
+from compute_helpers import api, boot, ensure_image, name, start_with_conf, wait
 
 CONF = """[fake]
 cpu_dedicated_hosts = fake-host-1
@@ -56,12 +55,7 @@ def _pins(cloud, sid: str) -> set[int]:
 
 
 def test_pinned_guests_claim_pcpu_on_dedicated_cpus(fresh_cloud):
-    os.makedirs(fresh_cloud.data_dir, exist_ok=True)
-    with open(os.path.join(fresh_cloud.data_dir, "pocketstack.conf"), "w") as f:
-        f.write(CONF)
-    fresh_cloud.start()
-    cloud = fresh_cloud
-    ensure_image(cloud)
+    cloud = start_with_conf(fresh_cloud, CONF)
     rps = _providers(cloud)
     inv = {r["resource_class"]: r for r in cloud.cli(
         "resource", "provider", "inventory", "list", rps["fake-host-1"], "-f", "json")}
