@@ -27,10 +27,13 @@ def test_swap_volume_of_a_migrating_volume(cloud):
     r = _swap(cloud, sid, old["id"], new["id"])  # not migrating: only Cinder may swap
     assert r.status_code == 409, r.text
     assert "is not migrating" in r.json()["conflictingRequest"]["message"]
+    assert _swap(cloud, sid, old["id"], new["id"], version="2.1").status_code == 409
+    conn = cloud.conn()  # (Tempest's TestVolumeSwap: nothing changed)
+    assert conn.block_storage.get_volume(old["id"]).status == "in-use"
+    assert conn.block_storage.get_volume(new["id"]).status == "available"
     r = _swap(cloud, sid, "0" * 32, new["id"])
     assert r.status_code == 404 and "itemNotFound" in r.json(), r.text
 
-    conn = cloud.conn()
     conn.block_storage.reset_volume_status(old["id"], migration_status="migrating")
     r = _swap(cloud, sid, old["id"], "1" * 32)  # the new volume is in the body: 400
     assert r.status_code == 400 and "could not be found" in r.json()["badRequest"]["message"]
