@@ -1,4 +1,4 @@
-"""Guest NUMA topology: what a flavor (``hw:numa_nodes``, ``hw:numa_cpus.N``,
+"""Guest NUMA topology and pinned CPUs: what a flavor (``hw:numa_nodes``, ``hw:numa_cpus.N``,
 ``hw:numa_mem.N``, ``hw:cpu_policy``, ``hw:mem_page_size``) and its image
 (``hw_numa_nodes``, ``hw_cpu_policy``, ``hw_mem_page_size``...) ask for, fitted to a
 host's NUMA cells (the fake driver simulates them) at claim time, as Nova's
@@ -7,16 +7,41 @@ memory (of the asked page size) and CPUs (pinned one to one for ``dedicated``).
 
 :func:`request` costs one scan of the extra specs and returns None when nothing NUMA is
 asked for: then nothing here runs. The fitted topology is stored on the instance
-(``numa_topology``) and shown by GET /servers/{id}/topology (2.78)."""
+(``numa_topology``) and shown by GET /servers/{id}/topology (2.78).
+
+Pinned CPUs are PCPU, as Nova since Train: a host reports PCPU inventory for its
+``[compute] cpu_dedicated_set`` and VCPU for its ``cpu_shared_set``, and a pinned guest
+(``hw:cpu_policy=dedicated``, the image's ``hw_cpu_policy`` or ``resources:PCPU=N``) asks
+for PCPU and is pinned onto dedicated CPUs only. A host with neither option set is a
+legacy host (every CPU shared and pinnable, no PCPU inventory): a pinned guest lands there
+claiming VCPU unless ``[workarounds] disable_fallback_pcpu_query`` is set (Nova's
+fallback query). :func:`host_cpu_sets` is Nova's libvirt rule for the two sets."""
 
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from pocketstack.api import errors
+from pocketstack.config import Opt, register
+
+register(
+    Opt("compute", "cpu_dedicated_set", str, "",
+        "Host CPUs (e.g. '2-3,6-7') for pinned guests, reported as PCPU inventory (the "
+        "fake driver: each simulated host's CPUs are numbered 0..[fake] vcpus-1)."),
+    Opt("compute", "cpu_shared_set", str, "",
+        "Host CPUs for unpinned guests, reported as VCPU inventory (unset: every CPU "
+        "when cpu_dedicated_set is unset too, else none)."),
+    Opt("fake", "cpu_dedicated_hosts", list, [],
+        "Fake hosts configured with [compute] cpu_dedicated_set (empty: every fake host); "
+        "the others have no dedicated CPUs (no PCPU inventory)."),
+    Opt("workarounds", "disable_fallback_pcpu_query", bool, False,
+        "Do not let pinned guests fall back to claiming VCPU on legacy hosts (hosts "
+        "without cpu_dedicated_set and cpu_shared_set)."),
+)
 
 SMALL = 4  # KiB
 _FLAVOR_KEYS = ("hw:numa_nodes", "hw:cpu_policy", "hw:mem_page_size")
@@ -29,7 +54,89 @@ _UNITS = {"": 1, "k": 1, "kb": 1, "kib": 1, "m": 1024, "mb": 1024, "mib": 1024,
 
 def _wants(specs: dict[str, Any], image: dict[str, Any]) -> bool:
     return any(k in specs for k in _FLAVOR_KEYS) or any(k in image for k in _IMAGE_KEYS) \
-        or any(k.startswith("hw:numa_") for k in specs)
+        or any(k.startswith("hw:numa_") or k.endswith(":PCPU") and _CPU_RC.fullmatch(k)
+               for k in specs)
+
+
+_CPU_RC = re.compile(r"resources(?:[1-9][0-9]*)?:(VCPU|PCPU)")
+
+
+def _explicit_cpus(specs: dict[str, Any]) -> tuple[int, int]:
+    """(VCPU, PCPU) asked for by ``resources[N]:VCPU``/``resources[N]:PCPU``."""
+    out = {"VCPU": 0, "PCPU": 0}
+    for k, v in specs.items():
+        m = _CPU_RC.fullmatch(k)
+        if m:
+            try:
+                out[m[1]] += int(v)
+            except (TypeError, ValueError):
+                raise errors.BadRequest(f"Invalid value {v!r} for {k}") from None
+    return out["VCPU"], out["PCPU"]
+
+
+def _pin_policy(specs: dict[str, Any], image: dict[str, Any], vcpus: int,
+                policy: Any) -> Any:
+    """The CPU policy once explicit VCPU/PCPU resources are counted in (Nova's rules)."""
+    want_v, want_p = _explicit_cpus(specs)
+    if (want_v or want_p) and (policy or image.get("hw_cpu_policy")):
+        raise errors.BadRequest("It is not possible to use the 'resources:VCPU' or "
+                                "'resources:PCPU' extra specs in combination with the "
+                                "'hw:cpu_policy' extra spec or 'hw_cpu_policy' image "
+                                "metadata property; use one or the other")
+    if want_v and want_p:
+        raise errors.BadRequest("It is not possible to specify both 'resources:VCPU' and "
+                                "'resources:PCPU' extra specs; use one or the other")
+    if want_p and want_p != vcpus:
+        raise errors.BadRequest("There is a mismatch between the number of PCPUs "
+                                "requested via 'resourcesNN:PCPU' and the flavor); you "
+                                "must allocate exactly flavor.vcpus PCPUs")
+    return "dedicated" if want_p else ("shared" if want_v else policy)
+
+
+def pinned_by(specs: dict[str, Any] | None, image: dict[str, Any] | None) -> bool:
+    """Whether a flavor's extra specs (and the image's properties) ask for pinned CPUs."""
+    specs, image = specs or {}, image or {}
+    policy = specs.get("hw:cpu_policy") or image.get("hw_cpu_policy")
+    return policy == "dedicated" or any(
+        k.endswith(":PCPU") and _CPU_RC.fullmatch(k) for k in specs)
+
+
+def cpu_resources(numa_req: dict[str, Any] | None, vcpus: int) -> tuple[int, int]:
+    """(VCPU, PCPU) a guest claims: PCPU for every vCPU of a pinned guest."""
+    return (0, vcpus) if numa_req and numa_req.get("dedicated") else (vcpus, 0)
+
+
+def cpu_set(text: str) -> set[int]:
+    """A host CPU set option ("0-3,^2,6") as a set; ValueError when malformed."""
+    out: set[int] = set()
+    drop: set[int] = set()
+    for part in str(text or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        target = drop if part.startswith("^") else out
+        lo, _, hi = part.lstrip("^").partition("-")
+        target.update(range(int(lo), int(hi or lo) + 1))
+    return out - drop
+
+
+def host_cpu_sets(conf: Any, cpus: list[int], dedicated_here: bool = True
+                  ) -> tuple[set[int], set[int], bool]:
+    """(shared CPUs, pinnable CPUs, legacy) of a host whose CPUs are ``cpus``, as Nova's
+    libvirt driver reads ``[compute] cpu_shared_set``/``cpu_dedicated_set``: a legacy host
+    (neither set) shares and pins every CPU and reports no PCPU; CPUs the host does not
+    have are left out. ``dedicated_here=False``: a host configured without
+    ``cpu_dedicated_set`` (the fake driver's ``[fake] cpu_dedicated_hosts``)."""
+    have = set(cpus)
+    dedicated_opt = conf.get("compute", "cpu_dedicated_set")
+    dedicated = cpu_set(dedicated_opt) & have if dedicated_here else set()
+    shared_opt = conf.get("compute", "cpu_shared_set")
+    if shared_opt:
+        shared = cpu_set(shared_opt) & have
+    else:
+        shared = set() if dedicated else set(have)
+    legacy = not dedicated_opt and not shared_opt
+    return shared - dedicated, (set(have) if legacy else dedicated), legacy
 
 
 def _cpus(text: str, vcpus: int) -> list[int]:
@@ -88,6 +195,7 @@ def request(specs: dict[str, Any] | None, image: dict[str, Any] | None, vcpus: i
         if p is not None and p not in _POLICIES:
             raise errors.BadRequest(f"CPU policy '{p}' is invalid, must be one of: "
                                     f"{', '.join(_POLICIES)}")
+    policy = _pin_policy(specs, image, vcpus, policy)
     if policy == "shared" and img_policy == "dedicated":
         raise errors.BadRequest("Image property 'hw_cpu_policy' is not permitted to "
                                 "override CPU pinning policy set against the flavor")
@@ -173,9 +281,10 @@ def _explicit(src: dict[str, Any], prefix: str, nodes: int, vcpus: int,
 @dataclass
 class HostCell:
     id: int
-    cpus: list[int]
+    cpus: list[int]  # shared (unpinned guests)
     memory_mb: int  # of small pages
     pages: dict[int, int]  # huge page size (KiB) -> total pages
+    pcpus: list[int] = field(default_factory=list)  # pinnable (cpus too on a legacy host)
     pinned: set[int] = field(default_factory=set)
     cpu_used: int = 0
     mem_used: int = 0  # MB of small pages
@@ -187,7 +296,8 @@ class HostNUMA:
 
     def __init__(self, cells: list[dict[str, Any]]) -> None:
         self.cells = [HostCell(c["id"], list(c["cpus"]), int(c["memory_mb"]),
-                               {int(k): int(v) for k, v in (c.get("pages") or {}).items()})
+                               {int(k): int(v) for k, v in (c.get("pages") or {}).items()},
+                               list(c["pcpus"] if "pcpus" in c else c["cpus"]))
                       for c in cells]
         self.claims: dict[str, list[dict[str, Any]]] = {}
         self.requests: dict[str, Any] = {}
@@ -201,11 +311,11 @@ class HostNUMA:
             return None
         pinning = None
         if req["dedicated"]:
-            free = [c for c in hc.cpus if c not in hc.pinned]
+            free = [c for c in hc.pcpus if c not in hc.pinned]
             if len(free) < n:
                 return None
             pinning = {str(v): p for v, p in zip(want["cpus"], free)}
-        elif hc.cpu_used + n > (len(hc.cpus) - len(hc.pinned)) * cpu_ratio:
+        elif hc.cpu_used + n > len(set(hc.cpus) - hc.pinned) * cpu_ratio:
             return None
         return {"id": want["id"], "host_node": hc.id, "cpus": list(want["cpus"]),
                 "memory_mb": mem, "pagesize": size if req["pagesize"] is not None else None,

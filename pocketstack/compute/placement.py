@@ -1,7 +1,8 @@
 """Compute's report client: the fake hosts as Placement resource providers, and claims.
 
 Every compute node is a root provider (uuid = the compute node's uuid, name = its
-hypervisor hostname) with VCPU / MEMORY_MB / DISK_GB inventory. Allocation ratios
+hypervisor hostname) with VCPU / MEMORY_MB / DISK_GB inventory, and PCPU for the CPUs of
+its ``[compute] cpu_dedicated_set`` (allocation ratio 1.0, as Nova). Allocation ratios
 follow Nova: ``cpu_allocation_ratio`` (and ram/disk) when set (> 0), otherwise the
 provider's current ratio, otherwise ``initial_*_allocation_ratio`` for a new provider.
 A server's allocations are keyed by its uuid (the consumer), with its project and user;
@@ -42,8 +43,8 @@ register(
 RATIO_OPTS = {"VCPU": "cpu", "MEMORY_MB": "ram", "DISK_GB": "disk"}
 
 
-def resources(vcpus: int, memory_mb: int, disk: int) -> dict[str, int]:
-    out = {"VCPU": vcpus, "MEMORY_MB": memory_mb, "DISK_GB": disk}
+def resources(vcpus: int, memory_mb: int, disk: int, pcpus: int = 0) -> dict[str, int]:
+    out = {"VCPU": vcpus, "MEMORY_MB": memory_mb, "DISK_GB": disk, "PCPU": pcpus}
     return {rc: v for rc, v in out.items() if v}
 
 
@@ -94,8 +95,10 @@ class ReportClient:
             return float(current[rc]["allocation_ratio"])
         return float(self.conf.get("DEFAULT", f"initial_{name}_allocation_ratio"))
 
-    def sync(self, nodes: Iterable["ComputeNode"]) -> dict[str, dict[str, float]]:
-        """Create/update the provider of every node; returns host -> {rc: ratio}."""
+    def sync(self, nodes: Iterable["ComputeNode"], pcpus: dict[str, int] | None = None
+             ) -> dict[str, dict[str, float]]:
+        """Create/update the provider of every node (``pcpus``: host -> its dedicated
+        CPUs, PCPU inventory); returns host -> {rc: ratio}."""
         c = self.conf
         nodes = list(nodes)
         current = self._current() if self.enabled else {}
@@ -116,6 +119,11 @@ class ReportClient:
                            "max_unit": total, "step_size": 1,
                            "allocation_ratio": ratios[n.host][rc]}
                       for rc, total in totals.items() if total > 0}
+            dedicated = (pcpus or {}).get(n.host, 0)
+            if dedicated > 0:  # pinned CPUs are never overcommitted
+                wanted["PCPU"] = {"total": dedicated, "reserved": 0, "min_unit": 1,
+                                  "max_unit": dedicated, "step_size": 1,
+                                  "allocation_ratio": 1.0}
             if uuid is not None and have == wanted:
                 self.providers[n.host] = uuid
                 continue
@@ -176,12 +184,12 @@ class ReportClient:
                     out.setdefault(consumer, {}).setdefault(rp_uuid, {})[rc] = used
         return out
 
-    def _allocs(self, usage: dict[str, tuple[int, int, int]]) -> dict[str, dict[str, int]]:
+    def _allocs(self, usage: dict[str, tuple[int, ...]]) -> dict[str, dict[str, int]]:
         allocs = {self.providers[h]: resources(*u) for h, u in usage.items()
                   if h in self.providers}
         return {rp: r for rp, r in allocs.items() if r}
 
-    def put(self, consumer: str, usage: dict[str, tuple[int, int, int]],
+    def put(self, consumer: str, usage: dict[str, tuple[int, ...]],
             project_id: str, user_id: str, consumer_type: str = "INSTANCE",
             within: Callable[[Tx], None] | None = None) -> None:
         """Make the consumer's allocations ``usage`` (host -> (vcpus, ram, disk)); with
@@ -212,7 +220,7 @@ class ReportClient:
             if within is not None:
                 within(self.db.tx_of(s))
 
-    def put_many(self, consumers: list[tuple[str, dict[str, tuple[int, int, int]], str, str,
+    def put_many(self, consumers: list[tuple[str, dict[str, tuple[int, ...]], str, str,
                                              str]]) -> None:
         """Several consumers' allocations in one transaction (consumer, usage, project,
         user, type): moving a host's claim from a server to its migration, or back."""

@@ -265,6 +265,8 @@ def build_config(facts: CloudFacts, concurrency: int = 2) -> configparser.Config
                                             "live_migration": hosts > 1,
                                             "block_migration_for_live_migration": hosts > 1,
                                             "scheduler_enabled_filters": ",".join(filters),
+                                            # (test_volume_swap: Nova's 409 unless migrating)
+                                            "swap_volume": True,
                                             # stable device rescue (volume-backed: 2.87)
                                             "stable_rescue": bool(version) and tuple(
                                                 map(int, version.split("."))) >= (2, 87)})

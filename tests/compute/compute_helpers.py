@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from typing import Any
@@ -9,6 +10,16 @@ from typing import Any
 import requests
 
 IMAGE = "11111111-2222-3333-4444-555555555555"  # a public image made in the Image service
+
+
+def start_with_conf(fresh_cloud: Any, conf: str) -> Any:
+    """Start ``fresh_cloud`` with ``conf`` as its pocketstack.conf, its tiny image made."""
+    os.makedirs(fresh_cloud.data_dir, exist_ok=True)
+    with open(os.path.join(fresh_cloud.data_dir, "pocketstack.conf"), "w") as f:
+        f.write(conf)
+    fresh_cloud.start()
+    fresh_cloud.tiny_image()
+    return fresh_cloud
 
 
 def ensure_image(cloud: Any) -> str:

@@ -5,10 +5,9 @@ ERROR with "No valid host was found"."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from compute_helpers import IMAGE, api, name, wait
+from compute_helpers import IMAGE, api, name, start_with_conf, wait
 
 
 def flavor(cloud: Any, *props: str) -> str:
@@ -80,12 +79,7 @@ enabled_filters = ComputeFilter, RamFilter, ComputeCapabilitiesFilter,
 
 
 def test_pci_passthrough_and_aggregate_extra_specs(fresh_cloud):
-    os.makedirs(fresh_cloud.data_dir, exist_ok=True)
-    with open(os.path.join(fresh_cloud.data_dir, "pocketstack.conf"), "w") as f:
-        f.write(CONF)
-    fresh_cloud.start()
-    cloud = fresh_cloud
-    cloud.tiny_image()
+    cloud = start_with_conf(fresh_cloud, CONF)
     # the one GPU is on fake-host-2: the first server gets it, the second finds none
     gpu = flavor(cloud, "pci_passthrough:alias=gpu:1")
     first = boot(cloud, gpu)

@@ -1,4 +1,5 @@
-"""/servers/{server_id}/os-volume_attachments: list, show, attach (200), detach (202)."""
+"""/servers/{server_id}/os-volume_attachments: list, show, attach (200), update (2.85) and
+swap (PUT with another volumeId, compute/volume_swap.py), detach (202)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pocketstack.api import errors
 from pocketstack.api.request import Request
 from pocketstack.api.routing import route
+from pocketstack.compute import volume_swap
 from pocketstack.compute.api.common import offset_page
 from pocketstack.compute.models import BlockDeviceMapping
 from pocketstack.compute.volumes import _as_bool
@@ -20,7 +22,8 @@ register_defaults([RuleDefault(P + "index", "rule:project_reader_or_admin"),
                    RuleDefault(P + "show", "rule:project_reader_or_admin"),
                    RuleDefault(P + "create", "rule:project_member_or_admin"),
                    RuleDefault(P + "update", "rule:project_member_or_admin"),
-                   RuleDefault(P + "swap", "rule:admin_required"),
+                   # Nova: swapping is Cinder's callback (its service user)
+                   RuleDefault(P + "swap", "rule:service_or_admin"),
                    RuleDefault(P + "delete", "rule:project_member_or_admin")])
 BASE = "/v2.1/servers/{server_id}/os-volume_attachments"
 
@@ -45,7 +48,8 @@ class VolumeAttachments:
         self.svc = svc
 
     def _server(self, req: Request, server_id: str, action: str) -> Any:
-        inst = self.svc.servers.get(req.ctx, server_id, all_projects=req.ctx.is_admin)
+        every = req.ctx.is_admin or action == "swap" and "service" in req.ctx.roles
+        inst = self.svc.servers.get(req.ctx, server_id, all_projects=every)
         req.enforce(P + action, {"project_id": inst.project_id, "user_id": inst.user_id})
         return inst
 
@@ -107,8 +111,8 @@ class VolumeAttachments:
                                     f"({', '.join(sorted(extra))} was unexpected)")
         swap = not regular or att["volumeId"] != volume_id
         inst = self._server(req, server_id, "swap" if swap else "update")
-        row = self.svc.volumes.find(inst.uuid, volume_id)
         if regular:
+            row = self.svc.volumes.find(inst.uuid, volume_id)
             for key, current in (("id", volume_id), ("serverId", inst.uuid),
                                  ("device", row.device_name), ("tag", row.tag)):
                 if key in att and att[key] != current:
@@ -120,9 +124,8 @@ class VolumeAttachments:
                 self.svc.volumes.set_delete_on_termination(
                     inst.uuid, volume_id, _as_bool(att["delete_on_termination"],
                                                    "delete_on_termination"))
-        if swap:
-            raise errors.NotImplementedYet("Swapping the volume of an attachment is not "
-                                           "implemented by pocketstack yet.")
+        if swap:  # (compute/volume_swap.py: only for a volume being migrated, as Nova)
+            volume_swap.swap(self.svc.volumes, req.ctx, inst, volume_id, att["volumeId"])
 
     @route("DELETE", BASE + "/{volume_id}", status=202)
     def delete(self, req: Request, server_id: str, volume_id: str) -> None:

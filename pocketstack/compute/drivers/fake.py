@@ -24,6 +24,7 @@ from pocketstack.compute import states
 from pocketstack.compute.drivers.base import BuildFailed, ComputeDriver
 from pocketstack.compute.drivers.consoleserver import ConsoleServer, local_address
 from pocketstack.compute.drivers.fakeconsole import opener
+from pocketstack.compute.numa import host_cpu_sets
 from pocketstack.compute.scheduler.pci import fake_devices
 
 CONSOLE_LINES = 1000
@@ -44,6 +45,16 @@ class FakeDriver(ComputeDriver):
         self.numa_nodes = conf.get("fake", "numa_nodes")
         self.hugepages_2m = conf.get("fake", "hugepages_2m")
         self.conf = conf
+        # (shared, pinnable, legacy) of the simulated hosts' CPUs 0..vcpus-1; those not in
+        # [fake] cpu_dedicated_hosts (when set) are configured without cpu_dedicated_set
+        only = set(conf.get("fake", "cpu_dedicated_hosts"))
+        try:
+            self._cpu_sets = {here: host_cpu_sets(conf, list(range(self.vcpus)), here)
+                              for here in (True, False)}
+        except ValueError as exc:
+            raise ValueError(f"invalid [compute] cpu_dedicated_set/cpu_shared_set: {exc}") \
+                from None
+        self._dedicated_hosts = only
         self._lock = threading.Lock()
         self._power: dict[str, int] = {}
         self._console: dict[str, collections.deque[str]] = {}
@@ -63,8 +74,13 @@ class FakeDriver(ComputeDriver):
     def hosts(self) -> list[str]:
         return list(self._hosts)
 
+    def cpu_sets(self, host: str) -> tuple[set[int], set[int], bool]:
+        return self._cpu_sets[not self._dedicated_hosts or host in self._dedicated_hosts]
+
     def get_available_resource(self, host: str) -> dict[str, Any]:
-        return {"vcpus": self.vcpus, "memory_mb": self.memory_mb, "local_gb": self.local_gb,
+        shared, dedicated, legacy = self.cpu_sets(host)
+        return {"vcpus": len(shared), **({} if legacy else {"pcpus": len(dedicated)}),
+                "memory_mb": self.memory_mb, "local_gb": self.local_gb,
                 "hypervisor_type": "fake", "hypervisor_version": 1000,
                 "cpu_info": {"arch": "x86_64", "model": "fake", "vendor": "pocketstack",
                              "topology": {"sockets": 1, "cores": self.vcpus, "threads": 1},
@@ -74,15 +90,23 @@ class FakeDriver(ComputeDriver):
                 "pci_passthrough_devices": fake_devices(self.conf, host)}
 
     def numa_topology(self, host: str) -> list[dict[str, Any]]:
-        """The host's simulated NUMA cells: vCPUs and RAM split evenly, each cell with
-        ``hugepages_2m`` 2 MiB pages taken from its RAM (none when numa_nodes is 0)."""
+        """The host's simulated NUMA cells: CPUs 0..vcpus-1 and RAM split evenly, each
+        cell with ``hugepages_2m`` 2 MiB pages taken from its RAM (none when numa_nodes is
+        0); a cell's ``cpus`` are its shared CPUs, ``pcpus`` those guests may be pinned to
+        (``[compute] cpu_shared_set``/``cpu_dedicated_set``, see numa.host_cpu_sets)."""
         n = max(0, min(self.numa_nodes, self.vcpus))
         if not n:
             return []
+        shared, pinnable, _ = self.cpu_sets(host)
         per_cpu, per_mem = self.vcpus // n, self.memory_mb // n
         huge = min(self.hugepages_2m, per_mem // 2)
-        return [{"id": i, "cpus": list(range(i * per_cpu, (i + 1) * per_cpu)),
-                 "memory_mb": per_mem - huge * 2, "pages": {2048: huge}} for i in range(n)]
+        cells = []
+        for i in range(n):
+            mine = range(i * per_cpu, (i + 1) * per_cpu)
+            cells.append({"id": i, "cpus": [c for c in mine if c in shared],
+                          "pcpus": [c for c in mine if c in pinnable],
+                          "memory_mb": per_mem - huge * 2, "pages": {2048: huge}})
+        return cells
 
     @staticmethod
     def _targets(instance: dict[str, Any], key: str, host: str) -> bool:

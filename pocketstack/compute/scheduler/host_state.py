@@ -41,6 +41,9 @@ class RequestSpec:
     extra_specs: Mapping[str, str] = field(default_factory=lambda: NOTHING)  # the flavor's
     image_props: Mapping[str, Any] = field(default_factory=lambda: NOTHING)  # the image's
     pci_requests: Sequence[tuple[str, int]] = ()  # (alias, count) of pci_passthrough:alias
+    # PCPU asked for (a pinned guest; then vcpus is 0), None until the scheduler has
+    # translated the request (numa.cpu_resources)
+    pcpus: int | None = None
 
 
 @dataclass
@@ -57,7 +60,11 @@ class HostState:
     vcpus_used: int = 0
     ram_used_mb: int = 0
     disk_used_gb: int = 0
-    instances: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    total_pcpus: int = 0  # PCPU inventory ([compute] cpu_dedicated_set)
+    pcpus_used: int = 0
+    legacy_cpus: bool = True  # neither cpu_dedicated_set nor cpu_shared_set: pins on VCPU
+    # uuid -> (vcpus, ram, disk[, pcpus]) claimed here
+    instances: dict[str, tuple[int, ...]] = field(default_factory=dict)
     service_enabled: bool = True
     service_up: bool = True
     num_io_ops: int = 0  # builds and moves in progress here (IoOpsWeigher)
@@ -84,6 +91,8 @@ class HostState:
             "supported_instances") or [(self.cpu_info.get("arch"), node.hypervisor_type,
                                         "hvm")]))
         self.pci = stats_for(conf, resources.get("pci_passthrough_devices") or [])
+        self.total_pcpus = int(resources.get("pcpus") or 0)
+        self.legacy_cpus = "pcpus" not in resources  # (a driver reports it when set up)
 
     @property
     def free_ram_mb(self) -> float:
@@ -94,13 +103,18 @@ class HostState:
         return self.total_vcpus * self.cpu_allocation_ratio - self.vcpus_used
 
     @property
+    def free_pcpus(self) -> int:
+        return self.total_pcpus - self.pcpus_used
+
+    @property
     def free_disk_gb(self) -> float:
         return self.total_disk_gb * self.disk_allocation_ratio - self.disk_used_gb
 
-    def consume(self, uuid: str, vcpus: int, ram: int, disk: int) -> None:
+    def consume(self, uuid: str, vcpus: int, ram: int, disk: int, pcpus: int = 0) -> None:
         if uuid in self.instances:
             return
-        self.instances[uuid] = (vcpus, ram, disk)
+        self.instances[uuid] = (vcpus, ram, disk, pcpus) if pcpus else (vcpus, ram, disk)
+        self.pcpus_used += pcpus
         self.vcpus_used += vcpus
         self.ram_used_mb += ram
         self.disk_used_gb += disk
@@ -113,3 +127,4 @@ class HostState:
             self.vcpus_used -= usage[0]
             self.ram_used_mb -= usage[1]
             self.disk_used_gb -= usage[2]
+            self.pcpus_used -= usage[3] if len(usage) > 3 else 0

@@ -87,6 +87,12 @@ def disk_gb(root_gb: int, ephemeral_gb: int, swap_mb: int) -> int:
     return root_gb + ephemeral_gb + math.ceil(swap_mb / 1024)
 
 
+def _split(st: HostState, vcpus: int, pinned: bool | None) -> tuple[int, int]:
+    """(VCPU, PCPU) of a guest's ``vcpus`` CPUs claimed on ``st``: a pinned guest's are
+    PCPU where the host reports PCPU, else VCPU (a legacy host)."""
+    return (0, vcpus) if pinned and st.total_pcpus > 0 else (vcpus, 0)
+
+
 class Scheduler:
     def __init__(self, cloud: "Cloud", hosts: "Hosts") -> None:
         self.conf = cloud.conf
@@ -116,6 +122,7 @@ class Scheduler:
         # whether the claim itself checks the fit (when NUMATopologyFilter is not enabled)
         self._numa_requests: dict[str, dict[str, Any]] = {}
         self._numa_check = "NUMATopologyFilter" not in names
+        self._no_fallback = bool(self.conf.get("workarounds", "disable_fallback_pcpu_query"))
         _watch_services()
         _SCHEDULERS.add(self)
 
@@ -152,7 +159,9 @@ class Scheduler:
                                            Instance.numa_topology)
                                     .where(Instance.deleted.is_(False),  # offloaded too
                                            Instance.numa_topology.is_not(None))))
-        ratios = self.report.sync(nodes)
+        reported = {n.host: self._resources(n.host) for n in nodes}
+        ratios = self.report.sync(nodes, {h: int(r.get("pcpus") or 0)
+                                          for h, r in reported.items()})
         states = {}
         for n in nodes:
             r = ratios.get(n.host, {})
@@ -165,7 +174,10 @@ class Scheduler:
                                            c.get("DEFAULT", "ram_allocation_ratio")),
                 disk_allocation_ratio=r.get("DISK_GB",
                                             c.get("DEFAULT", "disk_allocation_ratio")))
-            states[n.host].describe(n, self._resources(n.host), c)
+            states[n.host].describe(n, reported[n.host], c)
+        pinned = {uuid: bool((topo.get("request") or {}).get("dedicated"))
+                  for uuid, _, topo in fitted}
+        image_of = {uuid: (topo.get("request") or {}).get("image") for uuid, _, topo in fitted}
         owners = {}
         for uuid, host, vcpus, ram, root, eph, flavor, project, user, resize_from, task \
                 in rows:
@@ -173,8 +185,9 @@ class Scheduler:
             if task in IO_TASKS and host in states:
                 states[host].num_io_ops += 1
             if host in states:
-                states[host].consume(uuid, vcpus, ram,
-                                     disk_gb(root, eph, int((flavor or {}).get("swap") or 0)))
+                v, p = _split(states[host], vcpus, pinned.get(uuid))
+                states[host].consume(uuid, v, ram,
+                                     disk_gb(root, eph, int((flavor or {}).get("swap") or 0)), p)
                 self._claim_pci(states[host], uuid, (flavor or {}).get("extra_specs"))
             src = (resize_from or {}).get("host")
             old = (resize_from or {}).get("flavor") or {}
@@ -183,11 +196,13 @@ class Scheduler:
                 owners[holder] = (project, user)
                 self._migrations.add(holder)
             if src and (src != host or holder != uuid) and src in states:
-                states[src].consume(holder, int(old.get("vcpus", vcpus)),  # the source claim
+                v, p = _split(states[src], int(old.get("vcpus", vcpus)),
+                              numa.pinned_by(old.get("extra_specs"), image_of.get(uuid)))
+                states[src].consume(holder, v,  # the source claim
                                     int(old.get("memory_mb", ram)),
                                     disk_gb(int(old.get("root_gb", root)),
                                             int(old.get("ephemeral_gb", eph)),
-                                            int(old.get("swap") or 0)))
+                                            int(old.get("swap") or 0)), p)
         numa_requests = {}
         for uuid, host, topo in fitted:  # what the guests with a NUMA topology hold
             numa_requests[uuid] = topo.get("request")
@@ -230,7 +245,7 @@ class Scheduler:
             return
         have = self.report.allocations()
         with self._lock:
-            wanted: dict[str, dict[str, tuple[int, int, int]]] = {}
+            wanted: dict[str, dict[str, tuple[int, ...]]] = {}
             for st in self._states.values():
                 for uuid, usage in st.instances.items():
                     wanted.setdefault(uuid, {})[st.host] = usage
@@ -343,10 +358,20 @@ class Scheduler:
     def _passes(self, st: HostState, spec: RequestSpec, everything: list[HostState]) -> bool:
         if st.host in spec.ignore_hosts:
             return False
+        if spec.pcpus and not self._cpu_fits(st, spec.pcpus):
+            return False
         if spec.numa is not None and (not self._numa_ready(st) or self._numa_check and
                                       numa.fit_for(st, spec) is None):
             return False
         return all(f.host_passes(st, spec, everything) for f in self.filters)
+
+    def _cpu_fits(self, st: HostState, pcpus: int) -> bool:
+        """A pinned guest's CPUs: PCPU on a host that reports some; on a legacy host
+        (no cpu_dedicated_set/cpu_shared_set) VCPU, Nova's fallback query, unless
+        ``[workarounds] disable_fallback_pcpu_query``."""
+        if st.total_pcpus:
+            return st.free_pcpus >= pcpus
+        return st.legacy_cpus and st.free_vcpus >= pcpus and not self._no_fallback
 
     def rebuild_passes(self, host: str | None, spec: RequestSpec) -> bool:
         """A rebuild to a new image stays on its host if the RUN_ON_REBUILD filters
@@ -394,6 +419,8 @@ class Scheduler:
             spec.numa = self._numa_requests.get(spec.instance_uuid)
         elif spec.numa is not None and not spec.numa["cells"]:  # resized to a flavor without
             spec.numa, forget = None, True
+        if spec.pcpus is None:  # pinned CPUs are PCPU (Nova's resources_from_request_spec)
+            spec.vcpus, spec.pcpus = numa.cpu_resources(spec.numa, spec.vcpus)
         tried: set[str] = set()
         for _ in range(3):
             with self._lock:
@@ -405,7 +432,11 @@ class Scheduler:
                 elif forget:
                     self._numa_requests.pop(spec.instance_uuid, None)
                     write = self._store_topology(within, spec.instance_uuid, None)
-                best.consume(spec.instance_uuid, spec.vcpus, spec.memory_mb, spec.disk_gb)
+                if spec.pcpus and not best.total_pcpus:  # the fallback: VCPU
+                    best.consume(spec.instance_uuid, spec.pcpus, spec.memory_mb, spec.disk_gb)
+                else:
+                    best.consume(spec.instance_uuid, spec.vcpus, spec.memory_mb,
+                                 spec.disk_gb, spec.pcpus or 0)
                 if spec.pci_requests and best.pci is not None:
                     best.pci.claim(spec.instance_uuid, spec.pci_requests)
                 self._where.setdefault(spec.instance_uuid, set()).add(best.host)
@@ -471,7 +502,7 @@ class Scheduler:
             self._owners[uuid] = owner
         return owner
 
-    def _usage_of(self, uuid: str) -> dict[str, tuple[int, int, int]]:
+    def _usage_of(self, uuid: str) -> dict[str, tuple[int, ...]]:
         with self._lock:
             out = {}
             for h in self._where.get(uuid, ()):
