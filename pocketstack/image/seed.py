@@ -35,7 +35,7 @@ INIT = r"""#!/bin/sh
 # pocketstack-busybox init: network by DHCP, metadata, SSH keys, then stay up.
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 log() { read -r up _ < /proc/uptime 2>/dev/null; echo "[${up:-?}] [pocketstack-init] $*"; }
-mount -t proc proc /proc 2>/dev/null
+[ -e /proc/self/stat ] || mount -t proc proc /proc 2>/dev/null  # (the driver's /proc)
 mount -t tmpfs tmpfs /run 2>/dev/null
 mount -t tmpfs tmpfs /tmp 2>/dev/null
 log "booting $(uname -sr), pid $$"

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from pocketstack.compute import states
 from pocketstack.compute.drivers.base import BuildFailed, ComputeDriver
 from pocketstack.compute.drivers.consoleserver import ConsoleServer, local_address
-from pocketstack.compute.drivers.container import console, disks
+from pocketstack.compute.drivers.container import console, cpuinfo, disks
 from pocketstack.compute.drivers.container.cgroups import Cgroups
 from pocketstack.config import Opt, register
 from pocketstack.dataplane import ip
@@ -243,6 +243,8 @@ class ContainerDriver(ComputeDriver):
             if previous.get("rescue"):
                 cfg["rescue"] = previous["rescue"]
             self._write_config(uuid, cfg)
+            if previous and os.path.exists(os.path.join(inst, "cpuinfo")):  # resize
+                cpuinfo.write(os.path.join(inst, "cpuinfo"), instance.get("vcpus") or 1)
             drive = disks.config_drive_path(instance)
             if drive and disks.CONFIG_DRIVE_DEVICE not in cfg["devices"]:
                 self._attach(uuid, drive, disks.CONFIG_DRIVE_DEVICE, read_only=True)
@@ -391,8 +393,15 @@ class ContainerDriver(ComputeDriver):
         self.cgroups.freeze(instance["uuid"], False)
 
     def resize_limits(self, instance: dict[str, Any]) -> None:
-        self.cgroups.set_limits(instance["uuid"], instance.get("vcpus") or 1,
-                                instance.get("memory_mb") or 64)
+        uuid = instance["uuid"]
+        self.cgroups.set_limits(uuid, instance.get("vcpus") or 1, instance.get("memory_mb") or 64)
+        cfg = self._config(uuid)
+        if cfg:  # the next start's, and the running instance's /proc/cpuinfo
+            cfg["vcpus"], cfg["memory_mb"] = instance.get("vcpus"), instance.get("memory_mb")
+            self._write_config(uuid, cfg)
+            if os.path.exists(os.path.join(self._inst(uuid), "cpuinfo")):
+                cpuinfo.write(os.path.join(self._inst(uuid), "cpuinfo"),
+                              instance.get("vcpus") or 1)
 
     def destroy(self, host: str, instance: dict[str, Any]) -> None:
         self._cleanup(instance["uuid"])
