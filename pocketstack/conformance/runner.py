@@ -57,6 +57,7 @@ class Options:
     tempest_venv: str | None = None
     timeout: float = 3600
     extra_cloud_args: list[str] = field(default_factory=list)
+    cloud: Any = None  # a running CloudProcess to test instead of starting one
 
 
 def select(tests: list[str], available: set[str],
@@ -86,9 +87,10 @@ def run(opts: Options, log: Callable[[str], Any] = print) -> dict[str, Any]:
     data_dir = os.path.join(workdir, "cloud")
     if os.path.exists(data_dir):
         shutil.rmtree(data_dir)
-    cloud = CloudProcess(data_dir, extra_args=opts.extra_cloud_args)
-    log(f"starting a cloud on {cloud.bind} (data dir {data_dir}) ...")
-    cloud.start()
+    cloud = opts.cloud or CloudProcess(data_dir, extra_args=opts.extra_cloud_args)
+    if opts.cloud is None:
+        log(f"starting a cloud on {cloud.bind} (data dir {data_dir}) ...")
+        cloud.start()
     try:
         facts = CloudFacts(cloud.identity_url, cloud.admin_password())
         available = facts.available()
@@ -136,7 +138,8 @@ def run(opts: Options, log: Callable[[str], Any] = print) -> dict[str, Any]:
             "identity_url": cloud.identity_url, "workspace": workspace,
         }
     finally:
-        cloud.stop()
+        if opts.cloud is None:
+            cloud.stop()
         if own_workdir and not os.environ.get("POCKETSTACK_CONFORMANCE_KEEP"):
             shutil.rmtree(workdir, ignore_errors=True)
             report_ws = None

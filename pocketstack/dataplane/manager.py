@@ -13,7 +13,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from pocketstack.dataplane import firewall, ip
+from pocketstack.dataplane import firewall, ip, router
 from pocketstack.dataplane.agents import Heartbeat
 from pocketstack.dataplane.dhcp import METADATA_IP, Dnsmasq, command, hosts_lines
 
@@ -318,7 +318,7 @@ class Dataplane:
             try:
                 net.network_info(network_id)
             except Exception:
-                ip.netns_delete("psext-" + network_id)
+                router.delete_external(router.external_netns(network_id))
                 shutil.rmtree(os.path.join(self.root, "ext-" + network_id),
                               ignore_errors=True)
 
@@ -425,8 +425,6 @@ class Dataplane:
 
     def _sync_routers(self) -> None:
         import json
-
-        from pocketstack.dataplane import router
 
         self._setups_synced = self._setups
         states = router.router_states(self)
@@ -537,7 +535,10 @@ def teardown_state(state_root: str) -> list[str]:
         state = os.path.join(state_root, network_id)
         if network_id.startswith(("router-", "ext-")):
             kind, _, ident = network_id.partition("-")
-            ip.netns_delete(("psrtr-" if kind == "router" else "psext-") + ident)
+            if kind == "router":
+                ip.netns_delete(router.router_netns(ident))
+            else:
+                router.delete_external(router.external_netns(ident))
             shutil.rmtree(state, ignore_errors=True)
             removed.append(network_id)
             continue

@@ -8,6 +8,7 @@ metadata proxy and the image's init are exercised end to end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -268,6 +269,32 @@ def _processes_mentioning(text: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def ccloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContainerCloud]:
+    # one compute host: resize stays on it (Nova's allow_resize_to_same_host)
+    with container_cloud(tmp_path_factory, "[DEFAULT]\nallow_resize_to_same_host = true\n") \
+            as cc:
+        yield cc
+
+
+SSH_BRIDGE = "psbr-ex"  # the host end of the veth in tests (not DevStack's br-ex)
+
+
+@pytest.fixture(scope="module")
+def sshcloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContainerCloud]:
+    """A container cloud whose floating IPs the host reaches ([container]
+    external_network_bridge); the host's veth and routes go with it."""
+    if os.path.exists(f"/sys/class/net/{SSH_BRIDGE}"):
+        pytest.skip(f"{SSH_BRIDGE} exists on this host (another cloud of these tests runs)")
+    with container_cloud(tmp_path_factory,
+                         f"[container]\nexternal_network_bridge = {SSH_BRIDGE}\n") as cc:
+        yield cc
+    assert not os.path.exists(f"/sys/class/net/{SSH_BRIDGE}"), "the host's veth is left"
+
+
+@contextlib.contextmanager
+def container_cloud(tmp_path_factory: pytest.TempPathFactory,
+                    config: str) -> Iterator[ContainerCloud]:
+    """A container-driver cloud with ``config`` as its pocketstack.conf (skips when the
+    machine cannot run one); every instance, namespace and daemon removed afterwards."""
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
@@ -281,8 +308,7 @@ def ccloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContainerCloud]
     spec.loader.exec_module(root)
     data_dir = tmp_path_factory.mktemp("container") / "data"
     data_dir.mkdir()
-    # one compute host: resize stays on it (Nova's allow_resize_to_same_host)
-    (data_dir / "pocketstack.conf").write_text("[DEFAULT]\nallow_resize_to_same_host = true\n")
+    (data_dir / "pocketstack.conf").write_text(config)
     handle = root.CloudHandle(str(data_dir), extra_args=["--driver", "container"])
     handle.start()
     stub = None if _listening(handle.addr, 8775) else StubMetadata(handle.addr)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from pocketstack.compute import states
 from pocketstack.compute.drivers.base import BuildFailed, ComputeDriver
 from pocketstack.compute.drivers.consoleserver import ConsoleServer, local_address
-from pocketstack.compute.drivers.container import console, cpuinfo, disks
+from pocketstack.compute.drivers.container import console, cpuinfo, disks, sshd
 from pocketstack.compute.drivers.container.cgroups import Cgroups
 from pocketstack.config import Opt, register
 from pocketstack.dataplane import ip
@@ -99,6 +99,7 @@ class ContainerDriver(ComputeDriver):
         self._rootfs: Any = None
         self._dataplane: Any = None
         self._dir = ""
+        self.ssh = sshd.SSHServers() if conf.get("container", "ssh_server") else None
 
     # -- set-up --------------------------------------------------------------------
     def init_host(self, cloud: "Cloud") -> None:
@@ -141,6 +142,8 @@ class ContainerDriver(ComputeDriver):
         for uuid in self.instance_uuids():
             state = self._power(uuid)
             LOG.info("instance %s found %s", uuid, _POWER_NAMES.get(state, state))
+            if state in (states.RUNNING, states.PAUSED_POWER):
+                self._serve_ssh(uuid)
         try:
             from pocketstack.compute.drivers.container.powersync import sync_power_states
 
@@ -325,6 +328,7 @@ class ContainerDriver(ComputeDriver):
         while time.monotonic() < deadline:
             if self._read_pid(uuid, "init.pid") is not None:
                 threading_reap(shim)
+                self._serve_ssh(uuid)
                 return
             if shim.poll() is not None:
                 break
@@ -334,8 +338,24 @@ class ContainerDriver(ComputeDriver):
             tail += f.read()[-800:]
         raise BuildFailed(f"instance {uuid} did not start: {tail.strip()[-1000:]}")
 
+    def _serve_ssh(self, uuid: str) -> None:
+        """SSH on port 22 in the instance's namespace (:mod:`.sshd`), unless the image
+        has an SSH server of its own."""
+        pid = self._read_pid(uuid, "init.pid")
+        if self.ssh is None or pid is None or self.ssh.serving(uuid) or \
+                sshd.image_has_ssh_server([f"/proc/{pid}/root"]):
+            return
+        try:
+            self.ssh.add(sshd.Instance(uuid, self._inst(uuid), ip.netns_path(netns_name(uuid)),
+                                       lambda: self._read_pid(uuid, "init.pid"),
+                                       self._config(uuid).get("cgroup_procs", [])))
+        except Exception as exc:  # the instance runs; only SSH is missing
+            LOG.warning("ssh: not serving instance %s: %s", uuid, exc)
+
     # -- stop and friends -----------------------------------------------------------
     def _stop(self, uuid: str, timeout: float) -> None:
+        if self.ssh is not None:
+            self.ssh.remove(uuid)
         if self.cgroups.frozen(uuid):
             self.cgroups.freeze(uuid, False)
         pid = self._read_pid(uuid, "init.pid")
