@@ -1,11 +1,12 @@
 """SSH into container instances from the host, as a user of a real cloud does it.
 
 One cloud for the module, with ``[container] external_network_bridge`` set: the host
-reaches the floating IPs (as DevStack's host does through br-ex). The real CLI creates
-the keypair (Nova generates the private key), the security group and the floating IP;
-an SSH client (asyncssh) logs in with the private key as root and runs commands in the
-instance. Then Tempest's two validation tests of ServersTestJSON run against the same
-cloud (one cloud may own the host route at a time).
+reaches the floating IPs (as DevStack's host does through br-ex). openstacksdk creates
+the keypair (Nova generates the private key), the security group, the server and the
+floating IP; an SSH client (asyncssh) logs in with the private key as root and runs
+commands in the instance; the ``openstack`` CLI removes the group. Then Tempest's
+validation tests of ServersTestJSON/ServersTestManualDisk run against the same cloud
+(one cloud may own the host route at a time).
 """
 
 from __future__ import annotations
@@ -22,21 +23,23 @@ import pytest
 from pocketstack.compute.drivers.container import cpuinfo
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TEMPEST_TESTS = ("tempest.api.compute.servers.test_create_server.ServersTestJSON."
-                 "test_host_name_is_same_as_server_name",
-                 "tempest.api.compute.servers.test_create_server.ServersTestJSON."
-                 "test_verify_created_server_vcpus")
+TEMPEST_TESTS = tuple(f"tempest.api.compute.servers.test_create_server.{cls}.{test}"
+                      # not ServersTestBootFromVolume: the container driver boots images
+                      for cls in ("ServersTestJSON", "ServersTestManualDisk")
+                      for test in ("test_host_name_is_same_as_server_name",
+                                   "test_verify_created_server_vcpus"))
 
 
 def _ssh(address: str, key: str, command: str, stdin: str | None = None,
-         user: str = "root", timeout: float = 20) -> Any:
+         user: str = "root", timeout: float = 20, term_type: str | None = None) -> Any:
     import asyncssh
 
     async def run() -> Any:
         async with asyncssh.connect(address, username=user, known_hosts=None,
                                     client_keys=[asyncssh.import_private_key(key)],
                                     connect_timeout=timeout) as conn:
-            return await conn.run(command, input=stdin, check=False, timeout=timeout)
+            return await conn.run(command, input=stdin, check=False, timeout=timeout,
+                                  term_type=term_type, term_size=(100, 30))
 
     return asyncio.run(run())
 
@@ -68,53 +71,61 @@ def test_cpuinfo_render() -> None:
 
 
 def test_ssh_with_the_keypair_through_the_floating_ip(sshcloud: Any) -> None:
+    """openstack server create --key-name, a floating IP and a rule for port 22: SSH
+    as root with the keypair's private key runs commands in the instance."""
     cc = sshcloud
-    key = cc.cli("keypair", "create", "ssh-key", cloud="pocketstack")
-    assert "PRIVATE KEY" in key
-    group = cc.cli("security", "group", "create", "ssh-in", "-f", "json", cloud="pocketstack")
-    cc.cli("security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "22",
-           group["id"], "-f", "json", cloud="pocketstack")
-    flavor = cc.cli("flavor", "create", "--vcpus", "2", "--ram", "64", "--disk", "0",
-                    "ssh.2cpu", "-f", "json")
-    server = cc.cli("server", "create", "--image", "pocketstack-busybox", "--flavor",
-                    flavor["id"], "--network", "private", "--key-name", "ssh-key",
-                    "--security-group", "ssh-in", "--wait", "-f", "json", "SSH-Test_vm1",
-                    cloud="pocketstack")
-    port = cc.cli("port", "list", "--device-id", server["id"], "-f", "json",
-                  cloud="pocketstack")[0]["ID"]
-    fip = cc.cli("floating", "ip", "create", "--port", port, "public", "-f", "json",
-                 cloud="pocketstack")["floating_ip_address"]
-    cc.wait_console(server["id"], "key(s) installed in /root/.ssh/authorized_keys")
-    assert _eventually(lambda: _port_open(fip)), \
-        f"port 22 of {fip} not reachable from the host\n{cc.console(server['id'])}"
+    demo, admin = cc.handle.conn("pocketstack"), cc.handle.conn("pocketstack-admin")
+    key = demo.compute.create_keypair(name="ssh-key").private_key  # Nova-generated
+    group = demo.network.create_security_group(name="ssh-in")
+    demo.network.create_security_group_rule(security_group_id=group.id, direction="ingress",
+                                            protocol="tcp", port_range_min=22,
+                                            port_range_max=22, ethertype="IPv4")
+    flavor = admin.compute.create_flavor(name="ssh.2cpu", vcpus=2, ram=64, disk=0)
+    image = demo.image.find_image("pocketstack-busybox")
+    network = demo.network.find_network("private")
+    server = demo.compute.create_server(name="SSH-Test_vm1", image_id=image.id,
+                                        flavor_id=flavor.id, networks=[{"uuid": network.id}],
+                                        key_name="ssh-key", security_groups=[{"name": "ssh-in"}])
+    server = demo.compute.wait_for_server(server, interval=0.3, wait=120)
+    port = next(demo.network.ports(device_id=server.id))
+    public = demo.network.find_network("public")
+    fip = demo.network.create_ip(floating_network_id=public.id, port_id=port.id)
+    address = fip.floating_ip_address
+    cc.wait_console(server.id, "key(s) installed in /root/.ssh/authorized_keys")
+    assert _eventually(lambda: _port_open(address)), \
+        f"port 22 of {address} not reachable from the host\n{cc.console(server.id)}"
 
-    out = _ssh(fip, key, "hostname; grep -c ^processor /proc/cpuinfo; id -u; pwd; "
-                         "echo $HOME; cat; exit 3", stdin="from-stdin\n")
+    out = _ssh(address, key, "hostname; grep -c ^processor /proc/cpuinfo; id -u; pwd; "
+                             "echo $HOME; cat; exit 3", stdin="from-stdin\n")
     assert out.exit_status == 3, out
     lines = out.stdout.split()
     assert [lines[0].split(".")[0], *lines[1:]] == ["ssh-test-vm1", "2", "0", "/root", "/root",
                                                     "from-stdin"]
-    # the command runs in the instance: its PID namespace, its cgroups
-    out = _ssh(fip, key, "echo $$; ls /proc | grep -c '^[0-9]'; cat /proc/self/cgroup")
-    assert out.exit_status == 0 and int(out.stdout.split()[1]) < 20, out.stdout
-    assert server["id"] in out.stdout
+    # the command runs in the instance: its PID namespace (few processes), its cgroups
+    out = _ssh(address, key, "ls /proc | grep -c '^[0-9]'; cat /proc/self/cgroup")
+    assert out.exit_status == 0 and int(out.stdout.split()[0]) < 20, out.stdout
+    assert server.id in out.stdout
+    # with a terminal (ssh -t): the command's stdin is a tty of the asked size
+    out = _ssh(address, key, "[ -t 0 ] && echo on-a-tty; echo $TERM; stty size",
+               term_type="xterm")
+    assert out.stdout.split() == ["on-a-tty", "xterm", "30", "100"], out
     # a key the instance does not have is refused
     import asyncssh
 
     other = asyncssh.generate_private_key("ssh-ed25519").export_private_key().decode()
     with pytest.raises(asyncssh.PermissionDenied):
-        _ssh(fip, other, "true")
+        _ssh(address, other, "true")
     # without a rule allowing it, port 22 is not reachable (new connections)
-    cc.cli("server", "remove", "security", "group", server["id"], "ssh-in",
+    cc.cli("server", "remove", "security", "group", server.id, "ssh-in",
            cloud="pocketstack")
-    assert _eventually(lambda: not _port_open(fip, timeout=2)), "port 22 still reachable"
-    assert not _port_open(fip)
-    cc.cli("server", "delete", "--wait", server["id"], cloud="pocketstack")
-    cc.cli("floating", "ip", "delete", fip, cloud="pocketstack")
+    assert _eventually(lambda: not _port_open(address, timeout=1.5)), "port 22 still reachable"
+    demo.network.delete_ip(fip)
+    demo.compute.delete_server(server.id)
 
 
 def test_tempest_validation_tests(sshcloud: Any, tmp_path: Any) -> None:
-    """ServersTestJSON's SSH tests (run_validation) under Tempest against this cloud."""
+    """The SSH tests of ServersTestJSON and ServersTestManualDisk (run_validation:
+    keypair, security group, floating IP, SSH as root) under Tempest against this cloud."""
     from pocketstack.conformance.runner import Options, run
     from pocketstack.conformance.tempest_env import TempestEnv, TempestUnavailable
 
@@ -127,7 +138,7 @@ def test_tempest_validation_tests(sshcloud: Any, tmp_path: Any) -> None:
     tests.write_text("".join(t + "\n" for t in TEMPEST_TESTS))
     report = run(Options(tests_file=str(tests), report_path=str(tmp_path / "report.json"),
                          workdir=str(tmp_path / "work"), tempest_venv=env.venv,
-                         cloud=sshcloud.handle, concurrency=1), log=lambda msg: None)
+                         cloud=sshcloud.handle, concurrency=2), log=lambda msg: None)
     problems = [f"FAILED {f['id']}: {f['error']}" for f in report["failed"]]
     problems += [f"SKIPPED {s['id']}: {s['reason']}" for s in report["skipped"]]
     assert sorted(report["passed"]) == sorted(TEMPEST_TESTS), json.dumps(problems, indent=1)
