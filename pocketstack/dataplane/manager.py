@@ -455,7 +455,7 @@ class Dataplane:
     # -- ports ---------------------------------------------------------------------
     def plug(self, instance_netns: str, port: dict[str, Any]) -> str:
         """Connect a port to the instance: veth with the port's MAC, on the bridge."""
-        from pocketstack.compute.drivers.container.driver import Phases
+        from pocketstack.compute.drivers.container.phases import Phases
 
         took = Phases()
         with self._guard:

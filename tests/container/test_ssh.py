@@ -70,6 +70,29 @@ def test_cpuinfo_render() -> None:
     assert text.count("cpu cores\t: 3") == 2  # the blocks that had the field
 
 
+def test_instance_files_are_read_without_following_links(tmp_path: Any) -> None:
+    from pocketstack.compute.drivers.container import sshd
+
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n"
+                                         "bob:x:1000:100::/home/bob:/bin/ash\n")
+    (root / "root" / ".ssh").mkdir(parents=True)
+    secret = tmp_path / "host-secret"
+    secret.write_text("ssh-ed25519 AAAA host\n")
+    # a link in the instance resolves against the host's root: never followed
+    (root / "root" / ".ssh" / "authorized_keys").symlink_to(secret)
+    assert sshd.read_in_root(str(root), "/root/.ssh/authorized_keys") is None
+    assert sshd.read_in_root(str(root), "/etc/../etc/passwd") is None
+    assert sshd.passwd_entry(str(root), "bob") == {"uid": 1000, "gid": 100,
+                                                   "home": "/home/bob", "shell": "/bin/ash"}
+    assert sshd.passwd_entry(str(root), "alice") is None
+    assert not sshd.image_has_ssh_server([str(root)])
+    (root / "usr" / "sbin").mkdir(parents=True)
+    (root / "usr" / "sbin" / "sshd").write_text("")
+    assert sshd.image_has_ssh_server([str(root)])  # the guest's own sshd is left alone
+
+
 def test_ssh_with_the_keypair_through_the_floating_ip(sshcloud: Any) -> None:
     """openstack server create --key-name, a floating IP and a rule for port 22: SSH
     as root with the keypair's private key runs commands in the instance."""

@@ -29,6 +29,7 @@ from pocketstack.compute.drivers.base import BuildFailed, ComputeDriver
 from pocketstack.compute.drivers.consoleserver import ConsoleServer, local_address
 from pocketstack.compute.drivers.container import console, cpuinfo, disks, sshd
 from pocketstack.compute.drivers.container.cgroups import Cgroups
+from pocketstack.compute.drivers.container.phases import Phases
 from pocketstack.config import Opt, register
 from pocketstack.dataplane import ip
 
@@ -339,18 +340,11 @@ class ContainerDriver(ComputeDriver):
         raise BuildFailed(f"instance {uuid} did not start: {tail.strip()[-1000:]}")
 
     def _serve_ssh(self, uuid: str) -> None:
-        """SSH on port 22 in the instance's namespace (:mod:`.sshd`), unless the image
-        has an SSH server of its own."""
-        pid = self._read_pid(uuid, "init.pid")
-        if self.ssh is None or pid is None or self.ssh.serving(uuid) or \
-                sshd.image_has_ssh_server([f"/proc/{pid}/root"]):
-            return
-        try:
-            self.ssh.add(sshd.Instance(uuid, self._inst(uuid), ip.netns_path(netns_name(uuid)),
-                                       lambda: self._read_pid(uuid, "init.pid"),
-                                       self._config(uuid).get("cgroup_procs", [])))
-        except Exception as exc:  # the instance runs; only SSH is missing
-            LOG.warning("ssh: not serving instance %s: %s", uuid, exc)
+        """SSH on port 22 in the instance's namespace (:mod:`.sshd`)."""
+        if self.ssh is not None:
+            self.ssh.serve(sshd.Instance(uuid, self._inst(uuid), ip.netns_path(netns_name(uuid)),
+                                         lambda: self._read_pid(uuid, "init.pid"),
+                                         self._config(uuid).get("cgroup_procs", [])))
 
     # -- stop and friends -----------------------------------------------------------
     def _stop(self, uuid: str, timeout: float) -> None:
@@ -591,23 +585,6 @@ class ContainerDriver(ComputeDriver):
             lines = text.splitlines(keepends=True)
             text = "".join(lines[-length:]) if length else ""
         return text
-
-
-class Phases:
-    """Durations of the steps of an operation, for the log (``rootfs 0.001s, ...``)."""
-
-    def __init__(self) -> None:
-        self.last = self.start = time.monotonic()
-        self.steps: list[tuple[str, float]] = []
-
-    def __call__(self, name: str) -> None:
-        now = time.monotonic()
-        self.steps.append((name, now - self.last))
-        self.last = now
-
-    def __str__(self) -> str:
-        return f"{self.last - self.start:.3f}s (" + ", ".join(
-            f"{n} {d:.3f}s" for n, d in self.steps) + ")"
 
 
 def threading_reap(proc: subprocess.Popen[bytes]) -> None:

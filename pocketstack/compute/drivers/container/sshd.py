@@ -169,6 +169,18 @@ class SSHServers:
     def serving(self, uuid: str) -> bool:
         return uuid in self._instances
 
+    def serve(self, inst: Instance) -> None:
+        """Serve SSH for a running instance unless it is served already or its image
+        has an SSH server of its own; a failure is logged (the instance runs anyway)."""
+        pid = inst.init_pid()
+        if pid is None or self.serving(inst.uuid) or \
+                image_has_ssh_server([f"/proc/{pid}/root"]):
+            return
+        try:
+            self.add(inst)
+        except Exception as exc:
+            LOG.warning("ssh: not serving instance %s: %s", inst.uuid, exc)
+
     def add(self, inst: Instance) -> None:
         """Serve SSH in the instance's namespace (a no-op when it is served already)."""
         import asyncssh
