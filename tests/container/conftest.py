@@ -281,13 +281,27 @@ SSH_BRIDGE = "psbr-ex"  # the host end of the veth in tests (not DevStack's br-e
 @pytest.fixture(scope="module")
 def sshcloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContainerCloud]:
     """A container cloud whose floating IPs the host reaches ([container]
-    external_network_bridge); the host's veth and routes go with it."""
-    if os.path.exists(f"/sys/class/net/{SSH_BRIDGE}"):
-        pytest.skip(f"{SSH_BRIDGE} exists on this host (another cloud of these tests runs)")
-    with container_cloud(tmp_path_factory,
-                         f"[container]\nexternal_network_bridge = {SSH_BRIDGE}\n") as cc:
-        yield cc
-    assert not os.path.exists(f"/sys/class/net/{SSH_BRIDGE}"), "the host's veth is left"
+    external_network_bridge); the host's veth and routes go with it. One such cloud
+    at a time on the machine (the host route): xdist workers take turns (a file lock)."""
+    import fcntl
+    import tempfile
+
+    with open(os.path.join(tempfile.gettempdir(), "pocketstack-tests-external-bridge.lock"),
+              "w") as lock:
+        deadline = time.monotonic() + 900
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                assert time.monotonic() < deadline, "another test cloud holds the host route"
+                time.sleep(0.5)
+        if os.path.exists(f"/sys/class/net/{SSH_BRIDGE}"):
+            pytest.skip(f"{SSH_BRIDGE} exists on this host and is not a test cloud's")
+        with container_cloud(tmp_path_factory,
+                             f"[container]\nexternal_network_bridge = {SSH_BRIDGE}\n") as cc:
+            yield cc
+        assert not os.path.exists(f"/sys/class/net/{SSH_BRIDGE}"), "the host's veth is left"
 
 
 @contextlib.contextmanager

@@ -124,15 +124,18 @@ def _listen_in(netns_path: str, port: int) -> list[socket.socket]:
                 linux.setns(fd, linux.CLONE_NEWNET)
             finally:
                 os.close(fd)
-            try:
+            sock: socket.socket | None = None
+            try:  # IPv6 and IPv4 on one socket
                 sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-                addr: tuple[Any, ...] = ("::", port)
-            except OSError:  # no IPv6 in the namespace
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("::", port))
+            except OSError:  # no IPv6 here
+                if sock is not None:
+                    sock.close()
                 sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                addr = ("0.0.0.0", port)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(addr)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("0.0.0.0", port))
             sock.listen(64)
             sock.setblocking(False)
             out.append(sock)
