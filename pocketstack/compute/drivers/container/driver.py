@@ -130,6 +130,8 @@ class ContainerDriver(ComputeDriver):
         import threading
 
         threading.Thread(target=self.reconcile, name="container-reconcile", daemon=True).start()
+        if self.ssh is not None:
+            self.ssh.warm_up()
         self._dataplane.start_firewall_sync()
 
     def reconcile(self) -> None:
