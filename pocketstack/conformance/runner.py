@@ -140,6 +140,7 @@ def run(opts: Options, log: Callable[[str], Any] = print) -> dict[str, Any]:
     finally:
         if opts.cloud is None:
             cloud.stop()
+            _teardown_instances(data_dir)
         if own_workdir and not os.environ.get("POCKETSTACK_CONFORMANCE_KEEP"):
             shutil.rmtree(workdir, ignore_errors=True)
             report_ws = None
@@ -151,6 +152,18 @@ def run(opts: Options, log: Callable[[str], Any] = print) -> dict[str, Any]:
             json.dump(report, f, indent=2)
             f.write("\n")
     return report
+
+
+def _teardown_instances(data_dir: str) -> None:
+    """What a container-driver cloud leaves running after it stops (its instances and
+    dataplane namespaces live on across restarts): gone with the throw-away cloud."""
+    if not any(os.path.isdir(os.path.join(data_dir, d)) for d in ("instances", "dataplane")):
+        return
+    from pocketstack.compute.drivers.container.driver import teardown_instances
+    from pocketstack.dataplane.manager import teardown_state
+
+    teardown_instances(os.path.join(data_dir, "instances"))
+    teardown_state(os.path.join(data_dir, "dataplane"))
 
 
 def main(args: Any) -> int:

@@ -334,6 +334,10 @@ class Dataplane:
                 self.ensure_network(network_id)
             except Exception as exc:
                 LOG.warning("network namespace of %s not restored: %s", network_id, exc)
+        try:
+            router.connect_host_at_start(self)
+        except Exception as exc:
+            LOG.warning("the host is not connected to the external networks: %s", exc)
 
     # -- security groups -----------------------------------------------------------
     def firewall_script(self, network_id: str) -> str:

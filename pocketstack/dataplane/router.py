@@ -24,6 +24,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import os
 import subprocess
 from typing import TYPE_CHECKING, Any
 
@@ -137,6 +138,18 @@ def ensure_external(dp: "Dataplane", network_id: str) -> str:
     ip.ip("link", "set", "ext0", "up", netns=ns)
     connect_host(dp, network_id, ns)
     return ns
+
+
+def connect_host_at_start(dp: "Dataplane") -> None:
+    """With ``external_network_bridge``: the host's routes to the external networks of
+    the routers' gateways from the start (not from the first instance on)."""
+    if not dp.cloud.conf.get("container", "external_network_bridge"):
+        return
+    for state in router_states(dp).values():
+        if state["gw"] is not None:
+            network_id = state["gw"]["network_id"]
+            os.makedirs(os.path.join(dp.root, "ext-" + network_id), exist_ok=True)
+            ensure_external(dp, network_id)
 
 
 def delete_external(ns: str) -> None:
