@@ -131,6 +131,16 @@ class ContainerCloud:
         return {"id": server["id"], "ip": ip, "mac": ports[0]["MAC Address"], "name": name}
 
     @staticmethod
+    def eventually(check: Any, timeout: float = 15) -> bool:
+        """Whether ``check()`` becomes true within ``timeout`` seconds (polled)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return True
+            time.sleep(0.3)
+        return False
+
+    @staticmethod
     def netns() -> list[str]:
         """The host's network namespaces (``ip netns list``)."""
         return _netns()

@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import socket
-import time
 from typing import Any
 
 import pytest
@@ -48,15 +47,6 @@ def _port_open(address: str, timeout: float = 3) -> bool:
             return s.recv(4).startswith(b"SSH")
     except OSError:
         return False
-
-
-def _eventually(check: Any, timeout: float = 60) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.3)
-    return False
 
 
 def test_cpuinfo_render() -> None:
@@ -112,7 +102,7 @@ def test_ssh_with_the_keypair_through_the_floating_ip(sshcloud: Any) -> None:
     fip = demo.network.create_ip(floating_network_id=public.id, port_id=port.id)
     address = fip.floating_ip_address
     cc.wait_console(server.id, "key(s) installed in /root/.ssh/authorized_keys")
-    assert _eventually(lambda: _port_open(address)), \
+    assert cc.eventually(lambda: _port_open(address), timeout=60), \
         f"port 22 of {address} not reachable from the host\n{cc.console(server.id)}"
 
     out = _ssh(address, key, "hostname; grep -c ^processor /proc/cpuinfo; id -u; pwd; "
@@ -138,7 +128,7 @@ def test_ssh_with_the_keypair_through_the_floating_ip(sshcloud: Any) -> None:
     # without a rule allowing it, port 22 is not reachable (new connections)
     cc.cli("server", "remove", "security", "group", server.id, "ssh-in",
            cloud="pocketstack")
-    assert _eventually(lambda: not _port_open(address, timeout=1.5)), "port 22 still reachable"
+    assert cc.eventually(lambda: not _port_open(address, timeout=1.5)), "port 22 still reachable"
     demo.network.delete_ip(fip)
     demo.compute.delete_server(server.id)
 
