@@ -285,6 +285,7 @@ class SSHServers:
             process.exit(255)
             return
         peer = conn.get_extra_info("peername") or ("?", 0)
+        peer = (str(peer[0]).removeprefix("::ffff:"), peer[1])  # an IPv4 client
         env = {"PATH": PATH, "HOME": user["home"], "USER": username, "LOGNAME": username,
                "SHELL": user["shell"], "SSH_CLIENT": f"{peer[0]} {peer[1]} {self.port}"}
         pty = process.term_type is not None
