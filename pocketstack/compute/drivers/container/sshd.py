@@ -160,6 +160,9 @@ class SSHServers:
     def __init__(self, port: int = 22) -> None:
         self.port = port
         self.nsenter = shutil.which("nsenter") or "/usr/bin/nsenter"
+        if not os.path.exists(self.nsenter):
+            LOG.warning("ssh: no nsenter (util-linux) on this host: SSH logins to instances "
+                        "will fail to run their commands")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self._instances: dict[str, Instance] = {}
