@@ -57,6 +57,7 @@ class Options:
     tempest_venv: str | None = None
     timeout: float = 3600
     extra_cloud_args: list[str] = field(default_factory=list)
+    cloud: Any = None  # a running CloudProcess to test instead of starting one
 
 
 def select(tests: list[str], available: set[str],
@@ -86,9 +87,10 @@ def run(opts: Options, log: Callable[[str], Any] = print) -> dict[str, Any]:
     data_dir = os.path.join(workdir, "cloud")
     if os.path.exists(data_dir):
         shutil.rmtree(data_dir)
-    cloud = CloudProcess(data_dir, extra_args=opts.extra_cloud_args)
-    log(f"starting a cloud on {cloud.bind} (data dir {data_dir}) ...")
-    cloud.start()
+    cloud = opts.cloud or CloudProcess(data_dir, extra_args=opts.extra_cloud_args)
+    if opts.cloud is None:
+        log(f"starting a cloud on {cloud.bind} (data dir {data_dir}) ...")
+        cloud.start()
     try:
         facts = CloudFacts(cloud.identity_url, cloud.admin_password())
         available = facts.available()
@@ -136,7 +138,9 @@ def run(opts: Options, log: Callable[[str], Any] = print) -> dict[str, Any]:
             "identity_url": cloud.identity_url, "workspace": workspace,
         }
     finally:
-        cloud.stop()
+        if opts.cloud is None:
+            cloud.stop()
+            _teardown_instances(data_dir)
         if own_workdir and not os.environ.get("POCKETSTACK_CONFORMANCE_KEEP"):
             shutil.rmtree(workdir, ignore_errors=True)
             report_ws = None
@@ -148,6 +152,18 @@ def run(opts: Options, log: Callable[[str], Any] = print) -> dict[str, Any]:
             json.dump(report, f, indent=2)
             f.write("\n")
     return report
+
+
+def _teardown_instances(data_dir: str) -> None:
+    """What a container-driver cloud leaves running after it stops (its instances and
+    dataplane namespaces live on across restarts): gone with the throw-away cloud."""
+    if not any(os.path.isdir(os.path.join(data_dir, d)) for d in ("instances", "dataplane")):
+        return
+    from pocketstack.compute.drivers.container.driver import teardown_instances
+    from pocketstack.dataplane.manager import teardown_state
+
+    teardown_instances(os.path.join(data_dir, "instances"))
+    teardown_state(os.path.join(data_dir, "dataplane"))
 
 
 def main(args: Any) -> int:

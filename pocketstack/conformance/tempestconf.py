@@ -181,6 +181,14 @@ class CloudFacts:
         body = self.get("network", "/v2.0/extensions") or {}
         return sorted(e["alias"] for e in body.get("extensions", []) if e.get("alias"))
 
+    def hypervisor_types(self) -> set[str]:
+        body = self.get("compute", "/os-hypervisors/detail") or {}
+        return {h.get("hypervisor_type") or "" for h in body.get("hypervisors", [])}
+
+    def image_named(self, name: str) -> str | None:
+        body = self.get("image", f"/v2/images?name={name}&status=active") or {}
+        return next((i["id"] for i in body.get("images", [])), None)
+
     def public_network(self) -> dict[str, Any] | None:
         body = self.get("network", "/v2.0/networks?router:external=True") or {}
         nets = body.get("networks", [])
@@ -206,6 +214,21 @@ def volume_facts(facts: CloudFacts, catalog_type: str) -> dict[str, Any]:
         if names:
             out["backend_names"] = ",".join(names)
     return out
+
+
+def validation_options(facts: CloudFacts) -> dict[str, Any]:
+    """[validation] for a cloud whose instances can be reached (the container driver:
+    SSH on port 22 of its instances, the seeded busybox image's root user), as DevStack
+    writes it for CirrOS; {"run_validation": False} for other clouds. The floating IPs
+    must be reachable from this host (``[container] external_network_bridge``), or the
+    SSH tests fail after ``ssh_timeout``."""
+    if "container" not in facts.hypervisor_types():
+        return {"run_validation": False}
+    return {"run_validation": True, "connect_method": "floating", "auth_method": "keypair",
+            "image_ssh_user": "root", "image_alt_ssh_user": "root",
+            "ip_version_for_ssh": 4, "network_for_ssh": "private",
+            "security_group": True, "security_group_rules": True,
+            "ssh_timeout": 120, "connect_timeout": 30, "ping_timeout": 60}
 
 
 def build_config(facts: CloudFacts, concurrency: int = 2) -> configparser.ConfigParser:
@@ -234,7 +257,8 @@ def build_config(facts: CloudFacts, concurrency: int = 2) -> configparser.Config
     })
     section("identity-feature-enabled", IDENTITY_FEATURES)
     section("service_available", {name: name in available for name in ALWAYS_WRITTEN})
-    section("validation", {"run_validation": False})
+    validation = validation_options(facts)
+    section("validation", validation)
     if "nova" in available:
         if "glance" in available:
             facts.ensure_images()
@@ -243,6 +267,10 @@ def build_config(facts: CloudFacts, concurrency: int = 2) -> configparser.Config
         if images:
             compute["image_ref"] = images[0]
             compute["image_ref_alt"] = images[1] if len(images) > 1 else images[0]
+        bootable = facts.image_named("pocketstack-busybox") if validation["run_validation"] \
+            else None
+        if bootable:  # what the container driver boots (the others are placeholders)
+            compute["image_ref"] = compute["image_ref_alt"] = bootable
         if flavors:
             compute["flavor_ref"] = flavors[0]
             compute["flavor_ref_alt"] = flavors[1] if len(flavors) > 1 else flavors[0]

@@ -13,7 +13,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from pocketstack.dataplane import firewall, ip
+from pocketstack.dataplane import firewall, ip, router
 from pocketstack.dataplane.agents import Heartbeat
 from pocketstack.dataplane.dhcp import METADATA_IP, Dnsmasq, command, hosts_lines
 
@@ -318,7 +318,7 @@ class Dataplane:
             try:
                 net.network_info(network_id)
             except Exception:
-                ip.netns_delete("psext-" + network_id)
+                router.delete_external(router.external_netns(network_id))
                 shutil.rmtree(os.path.join(self.root, "ext-" + network_id),
                               ignore_errors=True)
 
@@ -334,6 +334,10 @@ class Dataplane:
                 self.ensure_network(network_id)
             except Exception as exc:
                 LOG.warning("network namespace of %s not restored: %s", network_id, exc)
+        try:
+            router.connect_host_at_start(self)
+        except Exception as exc:
+            LOG.warning("the host is not connected to the external networks: %s", exc)
 
     # -- security groups -----------------------------------------------------------
     def firewall_script(self, network_id: str) -> str:
@@ -426,8 +430,6 @@ class Dataplane:
     def _sync_routers(self) -> None:
         import json
 
-        from pocketstack.dataplane import router
-
         self._setups_synced = self._setups
         states = router.router_states(self)
         for router_id in self.owned("router"):
@@ -457,7 +459,7 @@ class Dataplane:
     # -- ports ---------------------------------------------------------------------
     def plug(self, instance_netns: str, port: dict[str, Any]) -> str:
         """Connect a port to the instance: veth with the port's MAC, on the bridge."""
-        from pocketstack.compute.drivers.container.driver import Phases
+        from pocketstack.compute.drivers.container.phases import Phases
 
         took = Phases()
         with self._guard:
@@ -537,7 +539,10 @@ def teardown_state(state_root: str) -> list[str]:
         state = os.path.join(state_root, network_id)
         if network_id.startswith(("router-", "ext-")):
             kind, _, ident = network_id.partition("-")
-            ip.netns_delete(("psrtr-" if kind == "router" else "psext-") + ident)
+            if kind == "router":
+                ip.netns_delete(router.router_netns(ident))
+            else:
+                router.delete_external(router.external_netns(ident))
             shutil.rmtree(state, ignore_errors=True)
             removed.append(network_id)
             continue

@@ -7,7 +7,16 @@
   SNAT of the internal subnets to the gateway address when ``enable_snat``;
 - per external network: ``psext-<network id>``, the outside world: a veth on the
   bridge holding each external subnet's gateway address. Reach floating IPs from
-  there: ``ip netns exec psext-<public network id> ping <floating ip>``.
+  there: ``ip netns exec psext-<public network id> ping <floating ip>``;
+- from the host itself only when asked (``[container] external_network_bridge``, e.g.
+  ``br-ex``: DevStack's host reaches floating IPs through br-ex): a veth pair, that
+  name on the host and ``host0`` in the external namespace (169.254.95.1/30 and .2/30),
+  and a host route to each external IPv4 subnet through it; the external namespace
+  forwards and masquerades what comes from the host to its gateway address (so
+  instances see the host as the subnet's gateway, 172.24.4.1, as on DevStack). Nothing
+  else of the host changes; the pair and the routes go with the namespace. One external
+  network (and so one cloud on a machine) at a time: a cloud that finds the name taken
+  logs it and leaves the host alone.
 """
 
 from __future__ import annotations
@@ -15,9 +24,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import os
 import subprocess
 from typing import TYPE_CHECKING, Any
 
+from pocketstack.config import Opt, register
 from pocketstack.dataplane import ip
 
 if TYPE_CHECKING:
@@ -28,6 +39,13 @@ RTR_PREFIX = "psrtr-"
 EXT_PREFIX = "psext-"
 GW_OWNER = "network:router_gateway"
 IFACE_OWNER = "network:router_interface"
+
+
+register(Opt("container", "external_network_bridge", str, "",
+             "Host interface through which the host reaches the external network's subnets "
+             "(floating IPs), e.g. br-ex; a veth into the external namespace (empty: the "
+             "host is not connected)."))
+HOST_ADDR, NS_ADDR = "169.254.95.1", "169.254.95.2"
 
 
 def router_netns(router_id: str) -> str:
@@ -118,7 +136,59 @@ def ensure_external(dp: "Dataplane", network_id: str) -> str:
             ip.ip("addr", "replace", f"{subnet['gateway_ip']}/{prefix}", "dev", "ext0",
                   netns=ns)
     ip.ip("link", "set", "ext0", "up", netns=ns)
+    connect_host(dp, network_id, ns)
     return ns
+
+
+def connect_host_at_start(dp: "Dataplane") -> None:
+    """With ``external_network_bridge``: the host's routes to the external networks of
+    the routers' gateways from the start (not from the first instance on)."""
+    if not dp.cloud.conf.get("container", "external_network_bridge"):
+        return
+    for state in router_states(dp).values():
+        if state["gw"] is not None:
+            network_id = state["gw"]["network_id"]
+            os.makedirs(os.path.join(dp.root, "ext-" + network_id), exist_ok=True)
+            ensure_external(dp, network_id)
+
+
+def delete_external(ns: str) -> None:
+    """Remove an external namespace; the host's end of its veth at once (a namespace's
+    devices otherwise go a moment after, in the kernel's own time)."""
+    if ip.netns_exists(ns):
+        ip.ip("link", "delete", "host0", netns=ns, check=False)
+    ip.netns_delete(ns)
+
+
+def connect_host(dp: "Dataplane", network_id: str, ns: str) -> bool:
+    """Give the host routes to the external subnets (``external_network_bridge``)."""
+    name = dp.cloud.conf.get("container", "external_network_bridge") if dp.cloud else ""
+    if not name:
+        return False
+    if not ip.link_exists("host0", ns):
+        if ip.link_exists(name):
+            LOG.warning("external_network_bridge %s exists on the host already (another "
+                        "cloud's?): the host gets no route to network %s", name, network_id)
+            return False
+        ip.ip("link", "add", name, "type", "veth", "peer", "name", "host0", "netns", ns)
+        ip.ip("addr", "add", f"{HOST_ADDR}/30", "dev", name)
+        ip.ip("addr", "add", f"{NS_ADDR}/30", "dev", "host0", netns=ns)
+        ip.ip("link", "set", "host0", "up", netns=ns)
+        ip.ip("link", "set", name, "up")
+        ip.exec_in(ns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
+        script = ("table ip ps_host {\n  chain post {\n"
+                  "    type nat hook postrouting priority 100;\n"
+                  f'    ip saddr {HOST_ADDR} oifname "ext0" masquerade\n  }}\n}}\n')
+        proc = subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=script,
+                              capture_output=True, text=True, check=False, timeout=15)
+        if proc.returncode != 0:
+            raise RuntimeError(f"nft in {ns}: {proc.stderr.strip()[:500]}")
+        LOG.info("host connected to external network %s through %s", network_id, name)
+    for sid in dp.net.network_info(network_id).get("subnets", []):
+        subnet = dp.net.subnet_info(sid)
+        if subnet["ip_version"] == 4:
+            ip.ip("route", "replace", subnet["cidr"], "via", NS_ADDR, "dev", name)
+    return True
 
 
 def nat_script(state: dict[str, Any], internal: list[str]) -> str:

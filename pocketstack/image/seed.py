@@ -4,9 +4,11 @@ It plays CirrOS' role in DevStack for the container driver: a rootfs tarball of 
 static busybox with its applet links, a little /etc, and an ``/init`` that brings up
 the network by DHCP, reads the metadata service at 169.254.169.254 (hostname, SSH
 keys, user data), says what it did on the console and stays up serving HTTP on
-port 80. It is registered once as ``pocketstack-busybox`` (bare/raw, public,
-``pocketstack_rootfs=tar``). When no static busybox is found nothing is seeded:
-the log says so, and no fake file is registered.
+port 80. It has no SSH server: the container driver serves SSH for it with the keys
+the init wrote to /root/.ssh/authorized_keys
+(:mod:`pocketstack.compute.drivers.container.sshd`). It is registered once as
+``pocketstack-busybox`` (bare/raw, public, ``pocketstack_rootfs=tar``). When no static
+busybox is found nothing is seeded: the log says so, and no fake file is registered.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ INIT = r"""#!/bin/sh
 # pocketstack-busybox init: network by DHCP, metadata, SSH keys, then stay up.
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 log() { read -r up _ < /proc/uptime 2>/dev/null; echo "[${up:-?}] [pocketstack-init] $*"; }
-mount -t proc proc /proc 2>/dev/null
+[ -e /proc/self/stat ] || mount -t proc proc /proc 2>/dev/null  # (the driver's /proc)
 mount -t tmpfs tmpfs /run 2>/dev/null
 mount -t tmpfs tmpfs /tmp 2>/dev/null
 log "booting $(uname -sr), pid $$"

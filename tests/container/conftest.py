@@ -8,6 +8,7 @@ metadata proxy and the image's init are exercised end to end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -128,6 +129,16 @@ class ContainerCloud:
         ip = fixed[0]["ip_address"] if isinstance(fixed, list) else \
             str(fixed).split("ip_address='")[1].split("'")[0]
         return {"id": server["id"], "ip": ip, "mac": ports[0]["MAC Address"], "name": name}
+
+    @staticmethod
+    def eventually(check: Any, timeout: float = 15) -> bool:
+        """Whether ``check()`` becomes true within ``timeout`` seconds (polled)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return True
+            time.sleep(0.3)
+        return False
 
     @staticmethod
     def netns() -> list[str]:
@@ -268,6 +279,46 @@ def _processes_mentioning(text: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def ccloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContainerCloud]:
+    # one compute host: resize stays on it (Nova's allow_resize_to_same_host)
+    with container_cloud(tmp_path_factory, "[DEFAULT]\nallow_resize_to_same_host = true\n") \
+            as cc:
+        yield cc
+
+
+SSH_BRIDGE = "psbr-ex"  # the host end of the veth in tests (not DevStack's br-ex)
+
+
+@pytest.fixture(scope="module")
+def sshcloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContainerCloud]:
+    """A container cloud whose floating IPs the host reaches ([container]
+    external_network_bridge); the host's veth and routes go with it. One such cloud
+    at a time on the machine (the host route): xdist workers take turns (a file lock)."""
+    import fcntl
+    import tempfile
+
+    with open(os.path.join(tempfile.gettempdir(), "pocketstack-tests-external-bridge.lock"),
+              "w") as lock:
+        deadline = time.monotonic() + 900
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                assert time.monotonic() < deadline, "another test cloud holds the host route"
+                time.sleep(0.5)
+        if os.path.exists(f"/sys/class/net/{SSH_BRIDGE}"):
+            pytest.skip(f"{SSH_BRIDGE} exists on this host and is not a test cloud's")
+        with container_cloud(tmp_path_factory,
+                             f"[container]\nexternal_network_bridge = {SSH_BRIDGE}\n") as cc:
+            yield cc
+        assert not os.path.exists(f"/sys/class/net/{SSH_BRIDGE}"), "the host's veth is left"
+
+
+@contextlib.contextmanager
+def container_cloud(tmp_path_factory: pytest.TempPathFactory,
+                    config: str) -> Iterator[ContainerCloud]:
+    """A container-driver cloud with ``config`` as its pocketstack.conf (skips when the
+    machine cannot run one); every instance, namespace and daemon removed afterwards."""
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
@@ -281,8 +332,7 @@ def ccloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContainerCloud]
     spec.loader.exec_module(root)
     data_dir = tmp_path_factory.mktemp("container") / "data"
     data_dir.mkdir()
-    # one compute host: resize stays on it (Nova's allow_resize_to_same_host)
-    (data_dir / "pocketstack.conf").write_text("[DEFAULT]\nallow_resize_to_same_host = true\n")
+    (data_dir / "pocketstack.conf").write_text(config)
     handle = root.CloudHandle(str(data_dir), extra_args=["--driver", "container"])
     handle.start()
     stub = None if _listening(handle.addr, 8775) else StubMetadata(handle.addr)

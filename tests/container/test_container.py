@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from typing import Any
 
 import pytest
@@ -58,15 +57,6 @@ def test_ping_between_instances(ccloud: Any, pair: list[dict[str, Any]]) -> None
     assert a["ip"] in page.stdout, page.stdout + page.stderr
 
 
-def _eventually(check: Any, timeout: float = 15) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.3)
-    return False
-
-
 def test_security_groups_apply_to_running_instances(ccloud: Any,
                                                     pair: list[dict[str, Any]]) -> None:
     a, b = pair
@@ -90,19 +80,19 @@ def test_security_groups_apply_to_running_instances(ccloud: Any,
     ccloud.cli("port", "set", "--no-security-group", "--security-group", group["id"], port,
                cloud="pocketstack")
     try:
-        assert _eventually(lambda: not ping()), "ping still allowed without a rule"
+        assert ccloud.eventually(lambda: not ping()), "ping still allowed without a rule"
         assert not http()
         rule = ccloud.cli("security", "group", "rule", "create", "--protocol", "tcp",
                           "--dst-port", "80", "--remote-ip", "0.0.0.0/0", group["id"], "-f",
                           "json", cloud="pocketstack")
-        assert _eventually(http), "port 80 not opened by the rule"
+        assert ccloud.eventually(http), "port 80 not opened by the rule"
         assert not ping()  # still only port 80
         ccloud.cli("security", "group", "rule", "delete", rule["id"], cloud="pocketstack")
-        assert _eventually(lambda: not http()), "port 80 still open after the rule's delete"
+        assert ccloud.eventually(lambda: not http()), "port 80 still open after the rule's delete"
     finally:
         ccloud.cli("port", "set", "--no-security-group", "--security-group", "default", port,
                    cloud="pocketstack")
-    assert _eventually(ping)
+    assert ccloud.eventually(ping)
 
 
 def test_floating_ip_from_the_external_namespace(ccloud: Any,
@@ -125,7 +115,7 @@ def test_floating_ip_from_the_external_namespace(ccloud: Any,
                              capture_output=True, text=True, check=False)
         return a["ip"] in out.stdout
 
-    assert _eventually(lambda: ext in ccloud.netns()), "no external namespace"
+    assert ccloud.eventually(lambda: ext in ccloud.netns()), "no external namespace"
     # outbound through the router's SNAT works (egress is open in the default group)
     gateway = ccloud.in_instance(a["id"], "ping", "-c", "1", "-W", "2", "172.24.4.1")
     assert gateway.returncode == 0, gateway.stdout + gateway.stderr
@@ -134,15 +124,16 @@ def test_floating_ip_from_the_external_namespace(ccloud: Any,
                       "--dst-port", "80", "--remote-ip", "0.0.0.0/0", "default", "-f", "json",
                       cloud="pocketstack")
     try:
-        assert _eventually(http), "the floating IP is not reachable on port 80 with the rule"
+        assert ccloud.eventually(http), "the floating IP is not reachable on port 80 with the rule"
         ccloud.cli("security", "group", "rule", "delete", rule["id"], cloud="pocketstack")
-        assert _eventually(lambda: not http()), "still reachable after the rule's delete"
+        assert ccloud.eventually(lambda: not http()), "still reachable after the rule's delete"
         rule = ccloud.cli("security", "group", "rule", "create", "--protocol", "tcp",
                           "--dst-port", "80", "--remote-ip", "0.0.0.0/0", "default", "-f",
                           "json", cloud="pocketstack")
-        assert _eventually(http)
+        assert ccloud.eventually(http)
         ccloud.cli("floating", "ip", "delete", fip["id"], cloud="pocketstack")
-        assert _eventually(lambda: not http()), "still reachable after the floating IP's delete"
+        assert ccloud.eventually(lambda: not http()), \
+            "still reachable after the floating IP's delete"
     finally:
         ccloud.cli("security", "group", "rule", "delete", rule["id"], cloud="pocketstack",
                    check=False)

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 from pocketstack.compute import states
 from pocketstack.compute.drivers.base import BuildFailed, ComputeDriver
 from pocketstack.compute.drivers.consoleserver import ConsoleServer, local_address
-from pocketstack.compute.drivers.container import console, disks
+from pocketstack.compute.drivers.container import console, cpuinfo, disks, sshd
 from pocketstack.compute.drivers.container.cgroups import Cgroups
+from pocketstack.compute.drivers.container.phases import Phases
 from pocketstack.config import Opt, register
 from pocketstack.dataplane import ip
 
@@ -99,6 +100,7 @@ class ContainerDriver(ComputeDriver):
         self._rootfs: Any = None
         self._dataplane: Any = None
         self._dir = ""
+        self.ssh = sshd.SSHServers() if conf.get("container", "ssh_server") else None
 
     # -- set-up --------------------------------------------------------------------
     def init_host(self, cloud: "Cloud") -> None:
@@ -128,6 +130,8 @@ class ContainerDriver(ComputeDriver):
         import threading
 
         threading.Thread(target=self.reconcile, name="container-reconcile", daemon=True).start()
+        if self.ssh is not None:
+            self.ssh.warm_up()
         self._dataplane.start_firewall_sync()
 
     def reconcile(self) -> None:
@@ -141,6 +145,8 @@ class ContainerDriver(ComputeDriver):
         for uuid in self.instance_uuids():
             state = self._power(uuid)
             LOG.info("instance %s found %s", uuid, _POWER_NAMES.get(state, state))
+            if state in (states.RUNNING, states.PAUSED_POWER):
+                self._serve_ssh(uuid)
         try:
             from pocketstack.compute.drivers.container.powersync import sync_power_states
 
@@ -243,6 +249,8 @@ class ContainerDriver(ComputeDriver):
             if previous.get("rescue"):
                 cfg["rescue"] = previous["rescue"]
             self._write_config(uuid, cfg)
+            if previous and os.path.exists(os.path.join(inst, "cpuinfo")):  # resize
+                cpuinfo.write(os.path.join(inst, "cpuinfo"), instance.get("vcpus") or 1)
             drive = disks.config_drive_path(instance)
             if drive and disks.CONFIG_DRIVE_DEVICE not in cfg["devices"]:
                 self._attach(uuid, drive, disks.CONFIG_DRIVE_DEVICE, read_only=True)
@@ -323,6 +331,7 @@ class ContainerDriver(ComputeDriver):
         while time.monotonic() < deadline:
             if self._read_pid(uuid, "init.pid") is not None:
                 threading_reap(shim)
+                self._serve_ssh(uuid)
                 return
             if shim.poll() is not None:
                 break
@@ -332,8 +341,17 @@ class ContainerDriver(ComputeDriver):
             tail += f.read()[-800:]
         raise BuildFailed(f"instance {uuid} did not start: {tail.strip()[-1000:]}")
 
+    def _serve_ssh(self, uuid: str) -> None:
+        """SSH on port 22 in the instance's namespace (:mod:`.sshd`)."""
+        if self.ssh is not None:
+            self.ssh.serve(sshd.Instance(uuid, self._inst(uuid), ip.netns_path(netns_name(uuid)),
+                                         lambda: self._read_pid(uuid, "init.pid"),
+                                         self._config(uuid).get("cgroup_procs", [])))
+
     # -- stop and friends -----------------------------------------------------------
     def _stop(self, uuid: str, timeout: float) -> None:
+        if self.ssh is not None:
+            self.ssh.remove(uuid)
         if self.cgroups.frozen(uuid):
             self.cgroups.freeze(uuid, False)
         pid = self._read_pid(uuid, "init.pid")
@@ -391,8 +409,15 @@ class ContainerDriver(ComputeDriver):
         self.cgroups.freeze(instance["uuid"], False)
 
     def resize_limits(self, instance: dict[str, Any]) -> None:
-        self.cgroups.set_limits(instance["uuid"], instance.get("vcpus") or 1,
-                                instance.get("memory_mb") or 64)
+        uuid = instance["uuid"]
+        self.cgroups.set_limits(uuid, instance.get("vcpus") or 1, instance.get("memory_mb") or 64)
+        cfg = self._config(uuid)
+        if cfg:  # the next start's, and the running instance's /proc/cpuinfo
+            cfg["vcpus"], cfg["memory_mb"] = instance.get("vcpus"), instance.get("memory_mb")
+            self._write_config(uuid, cfg)
+            if os.path.exists(os.path.join(self._inst(uuid), "cpuinfo")):
+                cpuinfo.write(os.path.join(self._inst(uuid), "cpuinfo"),
+                              instance.get("vcpus") or 1)
 
     def destroy(self, host: str, instance: dict[str, Any]) -> None:
         self._cleanup(instance["uuid"])
@@ -562,23 +587,6 @@ class ContainerDriver(ComputeDriver):
             lines = text.splitlines(keepends=True)
             text = "".join(lines[-length:]) if length else ""
         return text
-
-
-class Phases:
-    """Durations of the steps of an operation, for the log (``rootfs 0.001s, ...``)."""
-
-    def __init__(self) -> None:
-        self.last = self.start = time.monotonic()
-        self.steps: list[tuple[str, float]] = []
-
-    def __call__(self, name: str) -> None:
-        now = time.monotonic()
-        self.steps.append((name, now - self.last))
-        self.last = now
-
-    def __str__(self) -> str:
-        return f"{self.last - self.start:.3f}s (" + ", ".join(
-            f"{n} {d:.3f}s" for n, d in self.steps) + ")"
 
 
 def threading_reap(proc: subprocess.Popen[bytes]) -> None:

@@ -5,7 +5,8 @@
 It reads ``INSTANCE_DIR/config.json``, joins the instance's network namespace,
 unshares UTS, IPC and PID namespaces and forks the instance's PID 1: that child
 unshares a mount namespace, mounts the overlay root (lower = cached image rootfs, upper/work in the
-instance directory), /proc, /sys, a small /dev, pivots into it and execs the init.
+instance directory), /proc (with the flavor's vCPUs in /proc/cpuinfo, :mod:`.cpuinfo`), /sys,
+a small /dev, pivots into it and execs the init.
 The shim puts the child into the instance's cgroups before letting it exec. The init's
 console is a pseudo-terminal (its stdin, stdout, stderr and controlling tty, as a serial
 line is a guest's): the shim copies what it prints to ``console.log`` (bounded: rotated
@@ -30,7 +31,7 @@ import termios
 import time
 from typing import Any
 
-from pocketstack.compute.drivers.container import linux
+from pocketstack.compute.drivers.container import cpuinfo, linux
 
 DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
            ("urandom", 1, 9), ("tty", 5, 0))
@@ -118,6 +119,10 @@ def _child(cfg: dict[str, Any], write_fd: int, sync_fd: int) -> None:
         os.makedirs(os.path.join(root, d), exist_ok=True)
     linux.mount("proc", os.path.join(root, "proc"), "proc",
                 linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
+    if os.path.exists(os.path.join(inst, "cpuinfo")):  # the flavor's vCPUs (.cpuinfo)
+        target = os.path.join(root, "proc", "cpuinfo")
+        linux.mount(os.path.join(inst, "cpuinfo"), target, None, linux.MS_BIND)
+        linux.mount(None, target, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY)
     linux.mount("sysfs", os.path.join(root, "sys"), "sysfs",
                 linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
     _dev(root, cfg.get("devices") or {})
@@ -239,6 +244,10 @@ def run(inst: str) -> int:
         cfg = json.load(f)
     cfg["dir"] = inst
     console = Console(os.path.join(inst, "console.log"), int(cfg.get("console_cap", 1 << 20)))
+    try:
+        cpuinfo.write(os.path.join(inst, "cpuinfo"), int(cfg.get("vcpus") or 1))
+    except OSError as exc:  # the instance then sees the host's processors
+        console.note(f"could not write the instance's cpuinfo: {exc}")
     with open(os.path.join(inst, "shim.pid.tmp"), "w") as f:
         f.write(str(os.getpid()))
     os.replace(os.path.join(inst, "shim.pid.tmp"), os.path.join(inst, "shim.pid"))
