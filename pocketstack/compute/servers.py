@@ -41,9 +41,14 @@ ACTION_NAMES = {"stop": "stop", "start": "start", "pause": "pause", "unpause": "
                 "lock": "lock", "unlock": "unlock", "delete": "delete"}
 
 
-def _hostname(name: str) -> str:
-    host = re.sub(r"[^\w.-]+", "-", name.lower()).replace("_", "-").strip("-.")
-    return host[:63] or "server"
+def _hostname(name: str, uuid: str) -> str:
+    """A server name as a hostname, as Nova sanitises it: Latin-1 only, at most 63
+    characters, spaces, underscores and periods as dashes, other invalid characters
+    dropped, lower case, no leading or trailing dash or period; "server-<uuid>" when
+    nothing is left."""
+    host = name.encode("latin-1", "ignore").decode("latin-1")[:63]
+    host = re.sub(r"[^\w-]+", "", re.sub(r"[ _.]", "-", host))
+    return host.lower().strip(".-") or f"server-{uuid}"
 
 
 class Servers:
@@ -148,10 +153,11 @@ class Servers:
             created: list[dict[str, Any]] = []
             for i in range(count):
                 name = body["name"] if count == 1 else f"{body['name']}-{i + 1}"
+                uuid = new_uuid()
                 values = dict(
-                    uuid=new_uuid(), project_id=ctx.project_id, user_id=ctx.user_id,
+                    uuid=uuid, project_id=ctx.project_id, user_id=ctx.user_id,
                     display_name=name, description=body.get("description"),
-                    hostname=body.get("hostname") or _hostname(name),
+                    hostname=body.get("hostname") or _hostname(name, uuid),
                     availability_zone=az, flavorid=flavor.flavorid,
                     flavor=fl, vcpus=flavor.vcpus, memory_mb=flavor.memory_mb,
                     root_gb=flavor.root_gb, ephemeral_gb=flavor.ephemeral_gb,
