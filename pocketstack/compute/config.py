@@ -78,6 +78,9 @@ register(
         "available: AggregateInstanceExtraSpecsFilter, PciPassthroughFilter)."),
     Opt("filter_scheduler", "host_subset_size", int, 1,
         "The new server goes to a host chosen at random among the N best that pass."),
+    Opt("filter_scheduler", "shuffle_best_same_weighed_hosts", bool, False,
+        "Shuffle the passing hosts of the best weight before host_subset_size picks "
+        "(spreads servers over identical hosts instead of the same first one)."),
     Opt("filter_scheduler", "image_properties_default_architecture", str, "",
         "Architecture assumed by ImagePropertiesFilter for images without hw_architecture."),
     Opt("filter_scheduler", "weight_classes", list, ["nova.scheduler.weights.all_weighers"],

@@ -163,7 +163,7 @@ def test_host_subset_size_picks_among_the_best():
     sch._states = {h.host: h for h in hosts}
     sch._order = [(i, 0, h.host) for i, h in enumerate(hosts)]  # h3 is the best
     sch.filters, sch.weighers = [], []
-    sch.subset = 1
+    sch.subset, sch.shuffle = 1, False
     assert {sch._pick(spec()).host for _ in range(20)} == {"h3"}
     sch.subset = 2
     assert {sch._pick(spec()).host for _ in range(200)} == {"h2", "h3"}
@@ -172,6 +172,30 @@ def test_host_subset_size_picks_among_the_best():
         h.aggregates_metadata = {"ssd": {"true"}}
     assert {sch._pick(spec(extra_specs={"ssd": "true"})).host
             for _ in range(200)} == {"h0", "h1"}
+
+
+def test_shuffle_best_same_weighed_hosts():
+    from pocketstack.compute.scheduler.manager import Scheduler
+
+    sch = Scheduler.__new__(Scheduler)
+    hosts = [host(f"h{i}") for i in range(5)]
+    sch._states = {h.host: h for h in hosts}
+    # h2, h3 and h4 share the best weight (their order after it is the tie-break)
+    sch._order = [(0.5, 0, "h0"), (0.5, 0, "h1"), (1.0, 0, "h2"), (1.0, 1, "h3"),
+                  (1.0, 2, "h4")]
+    sch.filters, sch.weighers = [], []
+    sch.subset, sch.shuffle = 1, False
+    assert {sch._pick(spec()).host for _ in range(20)} == {"h4"}
+    sch.shuffle = True
+    assert {sch._pick(spec()).host for _ in range(300)} == {"h2", "h3", "h4"}
+    # the best weight among the hosts that pass: h0 and h1 when only they pass
+    sch.filters = [ALL["AggregateInstanceExtraSpecsFilter"]()]
+    for h in hosts[:2]:
+        h.aggregates_metadata = {"ssd": {"true"}}
+    assert {sch._pick(spec(extra_specs={"ssd": "true"})).host
+            for _ in range(300)} == {"h0", "h1"}
+    sch.filters, sch.subset = [], 4  # with host_subset_size: the shuffled block comes first
+    assert {sch._pick(spec()).host for _ in range(300)} == {"h1", "h2", "h3", "h4"}
 
 
 def test_pci_alias_option_that_is_not_json_is_a_400():

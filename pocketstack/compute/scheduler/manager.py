@@ -115,6 +115,7 @@ class Scheduler:
         self.filters = [filter_mod.ALL[n].from_conf(self.conf) for n in names
                         if n in filter_mod.ALL]
         self.subset = max(1, int(self.conf.get("filter_scheduler", "host_subset_size")))
+        self.shuffle = bool(self.conf.get("filter_scheduler", "shuffle_best_same_weighed_hosts"))
         self.weighers = self._weighers()
         self._static = [w for w in self.weighers if w.static and w.multiplier]
         self._scales: dict[int, float] = {}
@@ -393,12 +394,21 @@ class Scheduler:
             return self._full_pass(spec, everything)
         order = self._order
         best: list[HostState] = []  # host_subset_size: one at random among the N best
-        for i in range(len(order) - 1, -1, -1):
-            st = self._states[order[i][2]]
-            if self._passes(st, spec, everything):
-                best.append(st)
-                if len(best) >= self.subset:
-                    break
+        i = len(order) - 1
+        while i >= 0 and len(best) < self.subset:
+            if self.shuffle and not best:  # the hosts of the best weight, shuffled (the
+                lo = bisect.bisect_left(order, (order[i][0],))  # order is by weight first)
+                block = order[lo:i + 1]
+                random.shuffle(block)
+                i = lo - 1
+            else:
+                block, i = [order[i]], i - 1
+            for key in block:
+                st = self._states[key[2]]
+                if self._passes(st, spec, everything):
+                    best.append(st)
+                    if len(best) >= self.subset:
+                        break
         if best:
             return best[0] if len(best) == 1 else random.choice(best)
         LOG.info("no valid host for %s among %d hosts", spec.instance_uuid, len(order))
