@@ -216,13 +216,41 @@ def volume_facts(facts: CloudFacts, catalog_type: str) -> dict[str, Any]:
     return out
 
 
+def _routed(facts: CloudFacts) -> bool:
+    """Whether this host has a route of its own (not its default route) to the external
+    network's first IPv4 subnet, where the floating IPs are."""
+    import ipaddress
+    import json
+    import subprocess
+
+    net = facts.public_network() or {}
+    for sid in net.get("subnets", []):
+        subnet = (facts.get("network", f"/v2.0/subnets/{sid}") or {}).get("subnet") or {}
+        if subnet.get("ip_version") != 4:
+            continue
+        probe = str(next(ipaddress.ip_network(subnet["cidr"]).hosts()))
+        def routes(*args: str) -> list[dict[str, Any]]:
+            out = subprocess.run(["ip", "-j", "route", *args], capture_output=True,
+                                 text=True, timeout=10, check=False).stdout
+            return json.loads(out or "[]") or []
+
+        try:
+            route = routes("get", probe)
+            defaults = {r.get("dev") for r in routes("show", "default")}
+        except (OSError, ValueError, subprocess.SubprocessError):
+            return False
+        return bool(route) and route[0].get("dev") not in defaults
+    return False
+
+
 def validation_options(facts: CloudFacts) -> dict[str, Any]:
     """[validation] for a cloud whose instances can be reached (the container driver:
     SSH on port 22 of its instances, the seeded busybox image's root user), as DevStack
     writes it for CirrOS; {"run_validation": False} for other clouds. The floating IPs
-    must be reachable from this host (``[container] external_network_bridge``), or the
-    SSH tests fail after ``ssh_timeout``."""
-    if "container" not in facts.hypervisor_types():
+    must be reachable from this host (``[container] external_network_bridge``): without
+    a route of its own to the external subnet validation stays off (the SSH tests would
+    only fail after ``ssh_timeout``)."""
+    if "container" not in facts.hypervisor_types() or not _routed(facts):
         return {"run_validation": False}
     return {"run_validation": True, "connect_method": "floating", "auth_method": "keypair",
             "image_ssh_user": "root", "image_alt_ssh_user": "root",
