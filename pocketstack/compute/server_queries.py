@@ -157,7 +157,7 @@ def _python_filters(cloud: Any, rows: list[Any], filters: dict[str, Any]) -> lis
 def _show_statement(with_ports: bool) -> Any:
     """The server's view columns and three flags (has a volume, is in a group, has a port)
     in one statement: most servers have none, and then nothing more is read."""
-    from sqlalchemy import bindparam, exists, literal
+    from sqlalchemy import bindparam, exists, true
 
     from pocketstack.compute.models import BlockDeviceMapping, ServerGroup
 
@@ -171,13 +171,14 @@ def _show_statement(with_ports: bool) -> Any:
 
         flags.append(exists().where(Port.device_id == Instance.uuid).label("_has_port"))
     else:
-        flags.append(literal(True).label("_has_port"))
+        flags.append(true().label("_has_port"))
     return select(*(getattr(Instance, c) for c in SHOW_COLUMNS), *flags).where(
         Instance.uuid == bindparam("uuid"))
 
 
 SHOW_COLUMNS = (*VIEW_COLUMNS, "deleted")
 _SHOW: dict[bool, Any] = {}
+_SHOW_TEXT: dict[bool, tuple[str, dict[str, Any]]] = {}
 
 
 def show_server(db: "Database", cloud: Any, uuid: str) -> tuple[Any, dict[str, Any]]:
@@ -194,8 +195,28 @@ def show_server(db: "Database", cloud: Any, uuid: str) -> tuple[Any, dict[str, A
     if stmt is None:
         stmt = _SHOW[with_ports] = _show_statement(with_ports)
     extras: dict[str, Any] = {}
+    params = {"uuid": uuid, "member": f'"{uuid}"'}
+    if db.is_sqlite:  # the statement's SQL text on the thread's reader connection
+        compiled = _SHOW_TEXT.get(with_ports)
+        if compiled is None:
+            from sqlalchemy.dialects import sqlite
+
+            c = stmt.compile(dialect=sqlite.dialect(paramstyle="named"))
+            compiled = _SHOW_TEXT[with_ports] = (str(c), c.params)  # (with its constants)
+        with db.raw_read() as tx:
+            raw = tx.one(compiled[0], {**compiled[1], **params})
+        if raw is None:
+            return None, extras
+        n = len(SHOW_COLUMNS)
+        values = db.codec(Instance).load(raw[:n], SHOW_COLUMNS)
+        if not raw[n + 2]:
+            extras["_ports"] = {uuid: []}  # no port: no address or group to look up
+        if not raw[n] and not raw[n + 1]:  # the usual server: no volume, no group
+            extras["_volumes_attached"] = {"*": False, uuid: []}
+            extras["_server_groups"] = []
+            return ServerRow(values), extras
     with db.reader.connect() as conn:
-        row = conn.execute(stmt, {"uuid": uuid, "member": f'"{uuid}"'}).first()
+        row = conn.execute(stmt, params).first()
         if row is None:
             return None, extras
         values = row._asdict()
