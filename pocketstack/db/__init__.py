@@ -96,7 +96,6 @@ class Database:
         self._write_lock = threading.Lock() if self.is_sqlite else None
         self._synchronous = sqlite_synchronous
         self._write_conn: Any = None  # SQLite: write()'s kept connection
-        self._raw_writer: Any = None  # SQLite: raw_write's own connection
         self._raw_readers = threading.local()
         self._codecs: dict[Any, Codec] = {}
         # sqlite3 takes the fast path's ``:name`` placeholders; the others ``%(name)s``
@@ -141,10 +140,17 @@ class Database:
         writer connection: no pool checkout and return, no Connection made per write."""
         if self._write_lock is None:
             return self._write_session()
+        return Session(bind=self._kept_writer(), expire_on_commit=False,
+                       join_transaction_mode="rollback_only")
+
+    def _kept_writer(self) -> Any:
+        """SQLite: the one writer connection (under the write lock), :meth:`write`'s
+        sessions' and :meth:`raw_write`'s alike (the latter on its driver connection,
+        between the former's transactions)."""
         conn = self._write_conn
         if conn is None or conn.closed or conn.invalidated:
             conn = self._write_conn = self.writer.connect()
-        return Session(bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only")
+        return conn
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -178,14 +184,12 @@ class Database:
             conn = pooled.driver_connection
         else:
             lock.acquire()
-            conn = self._raw_writer
-            if conn is None:
-                try:
-                    conn = self._raw_writer = self._driver_connect(self.writer)
-                except BaseException:
-                    lock.release()
-                    raise
-            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn = self._kept_writer().connection.driver_connection
+                conn.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                lock.release()
+                raise
         tx = Tx(conn, self._fix)
         try:
             try:
@@ -243,9 +247,6 @@ class Database:
         if self._write_conn is not None:
             self._write_conn.close()
             self._write_conn = None
-        if self._raw_writer is not None:
-            self._raw_writer.close()
-            self._raw_writer = None
         self.writer.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
