@@ -290,6 +290,8 @@ def build_config(facts: CloudFacts, concurrency: int = 2) -> configparser.Config
         section("compute-feature-enabled", {"resize": True,
                                             "cold_migration": hosts > 1,
                                             "live_migration": hosts > 1,
+                                            "live_migrate_back_and_forth": hosts > 1,
+                                            "volume_backed_live_migration": hosts > 1,
                                             "block_migration_for_live_migration": hosts > 1,
                                             "scheduler_enabled_filters": ",".join(filters),
                                             # changePassword, personality (checked, not
