@@ -5,7 +5,9 @@ At the API (``resolve_networks``) the requested ``networks`` are checked as Nova
 that exist) and recorded on the instance as
 ``{"requested": [{"network_id", "port_id", "fixed_ip", "tag"}], "security_groups": [...]}``
 or ``"none"``. ``"auto"`` (and no ``networks`` before 2.37) picks the project's own
-network, else the only shared one; none at all gives a server without addresses.
+network, else the only shared one; with neither, ``"auto"`` gets the project's
+auto-allocated topology from the Network service; none at all gives a server without
+addresses.
 
 At build time (:class:`ServerNetworks`, called by the build task once a host is
 chosen) the ports are created (or the given ones bound) through the Network
@@ -62,7 +64,7 @@ def resolve_networks(cloud: "Cloud", ctx: RequestContext, networks: Any,
     groups = _security_groups(net, ctx, security_groups)
     requested: list[dict[str, Any]] = []
     if networks in (None, "auto"):
-        chosen = _auto_network(net, ctx)
+        chosen = _auto_network(net, ctx, allocate=networks == "auto")
         if chosen is not None:
             requested.append({"network_id": chosen})
     else:
@@ -111,13 +113,21 @@ def _one(net: Any, ctx: RequestContext, item: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _auto_network(net: Any, ctx: RequestContext) -> str | None:
+def _auto_network(net: Any, ctx: RequestContext, allocate: bool = False) -> str | None:
+    """The project's own network, else the only shared one; with ``allocate`` (``"auto"``)
+    and neither, the project's auto-allocated topology, as Nova asks Neutron for it."""
     items = net.networks_for_project(ctx.project_id)
     own = [n for n in items if n.get("project_id") == ctx.project_id]
     candidates = own or [n for n in items if n.get("shared")]
     if len(candidates) > 1:
         raise errors.Conflict("Multiple possible networks found, use a Network ID to be more "
                               "specific.")
+    if not candidates and allocate and ctx.project_id:
+        try:
+            return str(net.auto_topology.get(ctx.project_id)["id"])
+        except errors.Conflict as exc:  # no default external network or subnet pool
+            LOG.info("cannot auto-allocate a network for project %s: %s", ctx.project_id,
+                     exc.message)
     if not candidates:
         LOG.info("no network available to project %s: the server gets no addresses",
                  ctx.project_id)

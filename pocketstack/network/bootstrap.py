@@ -1,6 +1,6 @@
 """DevStack's default topology, created once at first start (idempotent).
 
-``public`` (external, admin) with ``public-subnet`` 172.24.4.0/24; the shared
+``public`` (external, the default one, admin) with ``public-subnet`` 172.24.4.0/24; the shared
 default subnet pool ``shared-default-subnetpool-v4`` (10.0.0.0/22, /26 by
 default); ``private`` with ``private-subnet`` 10.0.0.0/26 from that pool, and
 ``router1`` with its gateway on ``public`` and an interface on ``private-subnet``,
@@ -42,7 +42,8 @@ def default_topology(cloud: "Cloud", net: "Networking") -> None:
     public = net.networks.create(a, {"name": "public", "router:external": True,
                                      "shared": False, "provider:network_type": "flat",
                                      "provider:physical_network": "public",
-                                     "provider:segmentation_id": None})
+                                     "provider:segmentation_id": None,
+                                     "is_default": True})
     public_subnet = net.subnets.create(a, {
         "name": "public-subnet", "network_id": public["id"], "ip_version": 4,
         "cidr": "172.24.4.0/24", "gateway_ip": "172.24.4.1", "enable_dhcp": False,

@@ -48,6 +48,7 @@ from pocketstack.api.context import RequestContext
 from pocketstack.config import Opt, register
 from pocketstack.db import Database
 from pocketstack.network.agents import Agents
+from pocketstack.network.autotopology import AutoTopology
 from pocketstack.network.common import not_found
 from pocketstack.network.floatingips import FloatingIPs
 from pocketstack.network.models import FloatingIP, Network, Port, SecurityGroup
@@ -83,6 +84,7 @@ class Networking:
         self.floatingips = FloatingIPs(self)
         self.secgroups = SecurityGroups(self)
         self.sgrules = SecurityGroupRules(self)
+        self.auto_topology = AutoTopology(self)
         self.notifier: Any = None  # a NovaNotifier once the service starts
         self.kinds = {k.collection: k for k in (
             self.networks, self.rbac, self.subnets, self.subnetpools, self.ports,

@@ -10,7 +10,8 @@ from pocketstack.api import errors
 from pocketstack.api.service import Service, json_response
 from pocketstack.network import policies  # noqa: F401  (registers the default rules)
 from pocketstack.network.api.agents import AgentsAPI
-from pocketstack.network.api.extras import Discovery, IPAvailability, Quotas, RouterInterfaces
+from pocketstack.network.api.extras import (AutoAllocatedTopology, Discovery, IPAvailability,
+                                            Quotas, RouterInterfaces)
 from pocketstack.network.api.resources import install_all
 from pocketstack.network.bootstrap import default_topology
 from pocketstack.network.manager import Networking
@@ -37,7 +38,8 @@ class NetworkService(Service):
         self.net = Networking(cloud.conf, cloud.db)
         install_all(self.net, self.router)
         for resource in (Discovery(), RouterInterfaces(self.net), Quotas(self.net),
-                         IPAvailability(self.net), AgentsAPI(self.net)):
+                         IPAvailability(self.net), AgentsAPI(self.net),
+                         AutoAllocatedTopology(self.net)):
             self.router.include(resource)
 
     def render_error(self, exc: errors.ApiError) -> Response:

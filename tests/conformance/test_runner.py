@@ -90,6 +90,17 @@ def test_tempest_conf_from_the_live_catalog(cloud):
         assert conf["volume"]["max_microversion"].startswith("3.")
         assert conf["volume"]["min_microversion"] == "3.0"
         assert conf["volume"]["storage_protocol"] and conf["volume"]["vendor_name"]
+        # a multiattach volume type (made when missing, found the next time)
+        kind = conf["volume"]["volume_type_multiattach"]
+        assert build_config(facts)["volume"]["volume_type_multiattach"] == kind
+        vtype = cloud.conn().block_storage.find_type(kind)
+        assert vtype.extra_specs["multiattach"] == "<is> True"
+        if "compute" in types:
+            assert conf["compute-feature-enabled"]["volume_multiattach"] == "True"
+    if "compute" in types:
+        assert conf["compute-feature-enabled"]["change_password"] == "True"
+        assert conf["compute-feature-enabled"]["vnc_console"] == str(
+            os.path.isfile("/usr/share/novnc/vnc_auto.html"))
 
 
 def test_cli_help_and_list_dir(monkeypatch, tmp_path):

@@ -206,3 +206,20 @@ def test_backup_record_imported_under_a_new_id(admin):
     admin("DELETE", f"/backups/{new_id}")
     for v in (restored, vol["id"]):
         admin("DELETE", f"/volumes/{v}")
+
+
+def test_retype_follows_the_multiattach_of_the_new_type(cloud):
+    from volume_helpers import wait_resource
+
+    plain = cloud.cli("volume", "type", "create", f"plain-{uuid.uuid4().hex[:6]}", "-f", "json")
+    multi = cloud.cli("volume", "type", "create", "--property", "multiattach=<is> True",
+                      f"multi-{uuid.uuid4().hex[:6]}", "-f", "json")
+    vol = cloud.cli("volume", "create", "--size", "1", "--type", plain["name"],
+                    f"rt-{uuid.uuid4().hex[:6]}", "-f", "json")
+    wait_resource(cloud, "volumes", vol["id"])
+    for vtype, flag in ((multi, True), (plain, False)):
+        cloud.cli("volume", "set", "--type", vtype["name"], "--retype-policy", "never",
+                  vol["id"])
+        shown = cloud.cli("volume", "show", vol["id"], "-f", "json")
+        assert shown["type"] == vtype["name"] and shown["multiattach"] is flag
+    cloud.cli("volume", "delete", vol["id"])

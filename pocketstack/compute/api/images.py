@@ -103,6 +103,10 @@ def image_actions(svc: "ComputeService") -> dict[str, Callable[..., Any]]:
             raise errors.BadRequest("Invalid input for field/attribute rebuild. 'imageRef' "
                                     "is a required property")
         extra = set(args) - _REBUILD_KEYS
+        if "personality" in args:
+            from pocketstack.compute.api.servers import check_personality
+
+            check_personality(svc, req, args["personality"])
         if "hostname" in args:
             from pocketstack.compute.api.servers import check_hostname
 

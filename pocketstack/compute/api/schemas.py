@@ -43,6 +43,11 @@ server_create = wrapped("server", obj({
     "trusted_image_certificates": {"type": ["array", "null"], "items": {"type": "string"}},
 }, ["name", "flavorRef"], additional=False))
 
+# the items of ``personality`` (create and rebuild up to 2.56; contents checked as base64)
+personality = {"type": "array", "items": obj({
+    "path": {"type": "string", "minLength": 1}, "contents": {"type": "string"}},
+    ["path", "contents"], additional=False)}
+
 server_update = wrapped("server", obj({
     "name": NAME, "description": {"type": ["string", "null"], "maxLength": 255},
     "accessIPv4": {"type": "string"}, "accessIPv6": {"type": "string"},

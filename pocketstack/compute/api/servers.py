@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import re
 from typing import TYPE_CHECKING, Any
@@ -58,6 +60,31 @@ def check_hostname(req: Request, value: Any) -> None:
                                 f"(or is not {low} to {high} characters long)")
 
 
+def check_personality(svc: "ComputeService", req: Request, files: Any) -> None:
+    """``personality`` of create and rebuild (up to 2.56): path/contents items, the contents
+    base64, within the project's injected-file quotas (403 as Nova's Onset*LimitExceeded)."""
+    if req.at_least("2.57"):
+        raise errors.BadRequest("Additional properties are not allowed ('personality' was "
+                                "unexpected)")
+    validate(schemas.personality, files)
+    limits = svc.quotas.limits(req.ctx.project_id or "")
+    if 0 <= limits["injected_files"] < len(files):
+        raise errors.Forbidden("Personality file limit exceeded")
+    for item in files:
+        try:
+            contents = base64.b64decode(item["contents"].encode(), validate=True)
+        except (ValueError, binascii.Error):
+            raise errors.BadRequest("Invalid input for field/attribute contents. Value: "
+                                    f"{item['contents']}. '{item['contents']}' is not a "
+                                    "'base64'") from None
+        if 0 <= limits["injected_file_path_bytes"] < len(item["path"].encode()):
+            raise errors.Forbidden("Personality file path exceeds maximum "
+                                   f"{limits['injected_file_path_bytes']}")
+        if 0 <= limits["injected_file_content_bytes"] < len(contents):
+            raise errors.Forbidden("Personality file content exceeds maximum "
+                                   f"{limits['injected_file_content_bytes']}")
+
+
 class Servers:
     def __init__(self, svc: "ComputeService") -> None:
         self.svc = svc
@@ -93,9 +120,8 @@ class Servers:
         if "description" in body and not req.at_least("2.19"):
             raise errors.BadRequest("Additional properties are not allowed ('description' "
                                     "was unexpected)")
-        if "personality" in body and req.at_least("2.57"):
-            raise errors.BadRequest("Additional properties are not allowed ('personality' "
-                                    "was unexpected)")
+        if "personality" in body:
+            check_personality(self.svc, req, body["personality"])
         if "hostname" in body:
             check_hostname(req, body["hostname"])
             if int(body.get("max_count", 1) or 1) > 1:

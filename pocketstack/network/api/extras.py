@@ -20,6 +20,8 @@ _UPDATED = "2013-01-01T00:00:00-00:00"
 EXTENSIONS = [
     ("agent", "agent", "The agent management extension."),
     ("allowed-address-pairs", "Allowed Address Pairs", "Provides allowed address pairs"),
+    ("auto-allocated-topology", "Auto Allocated Topology Services",
+     "Auto Allocated Topology Services."),
     ("availability_zone", "Availability Zone", "The availability zone extension."),
     ("binding", "Port Binding", "Expose port bindings of a virtual port to external "
      "application"),
@@ -238,3 +240,26 @@ class IPAvailability:
             return {"network_ip_availability": self._one(s, network)}
 
 
+class AutoAllocatedTopology:
+    """``/v2.0/auto-allocated-topology/{project_id}``: show (made on first ask;
+    ``fields=dry-run`` only checks the requirements) and delete."""
+
+    def __init__(self, net: Networking) -> None:
+        self.topology = net.auto_topology
+
+    @staticmethod
+    def _check(req: Request, project_id: str, action: str) -> None:
+        if not (req.ctx.is_admin or req.ctx.project_id == project_id):
+            raise errors.Forbidden(f"(rule:{action}_auto_allocated_topology) is disallowed "
+                                   "by policy", error_type="PolicyNotAuthorized")
+
+    @route("GET", "/v2.0/auto-allocated-topology/{project_id}")
+    def get(self, req: Request, project_id: str) -> dict[str, Any]:
+        self._check(req, project_id, "get")
+        dry_run = "dry-run" in req.query.getlist("fields")
+        return {"auto_allocated_topology": self.topology.get(project_id, dry_run=dry_run)}
+
+    @route("DELETE", "/v2.0/auto-allocated-topology/{project_id}", status=204)
+    def delete(self, req: Request, project_id: str) -> None:
+        self._check(req, project_id, "delete")
+        self.topology.delete(project_id)
