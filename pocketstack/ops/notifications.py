@@ -18,7 +18,6 @@ build finishes, and then drop the hook.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import socket
@@ -26,6 +25,7 @@ import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
@@ -71,19 +71,35 @@ def emit(cloud: "Cloud", event_type: str, payload: dict[str, Any],
 
 
 class NotificationLog:
-    """Bus listener writing one JSON envelope per line."""
+    """Bus listener writing one JSON envelope per line. The file stays open (one write
+    per line) and is opened again when it was moved or removed (log rotation), as
+    logging's WatchedFileHandler does."""
 
     def __init__(self, data_dir: str) -> None:
         self.path = os.path.join(data_dir, "logs", FILE)
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         self._lock = threading.Lock()
+        self._fd = -1
+        self._ino: tuple[int, int] | None = None
 
     def __call__(self, event_type: str, message: dict[str, Any]) -> None:
         if "event_type" not in message:  # a bare payload from bus.notify
             message = envelope(event_type, versioned(event_type, message))
-        line = json.dumps(message, sort_keys=True, default=str)
-        with self._lock, open(self.path, "a", encoding="utf-8") as f:
-            f.write(line + "\n")
+        line = orjson.dumps(message, default=str, option=orjson.OPT_SORT_KEYS |
+                            orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
+        with self._lock:
+            try:
+                st = os.stat(self.path)
+                same = (st.st_dev, st.st_ino) == self._ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                if self._fd >= 0:
+                    os.close(self._fd)
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                st = os.fstat(self._fd)
+                self._ino = (st.st_dev, st.st_ino)
+            os.write(self._fd, line)
 
 
 # -- the interim hook on compute's and volume's rows ---------------------------------
