@@ -40,6 +40,13 @@ def instance(uuid: str | None) -> Iterator[None]:
 
 class ContextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        done = getattr(record, "_pocketstack_text", None)
+        if done is not None:  # the same line for each handler (pocketstack.log, the
+            return done  # service's file, the console): formatted once
+        record._pocketstack_text = text = self._format(record)
+        return text
+
+    def _format(self, record: logging.LogRecord) -> str:
         ctx = current.get()
         if ctx is not None:
             record.context = (f"[{ctx.request_id} {ctx.user_id or '-'} "
