@@ -143,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     conf_run.add_argument("--concurrency", type=int, default=2, help="Tempest workers")
     conf_run.add_argument("--workdir", default=None,
                           help="keep the cloud data dir and Tempest workspace here")
+    conf_run.add_argument("--driver", default=None,
+                          help="the tested cloud's compute driver (as `up --driver`); with "
+                          "`container` and a host route to its floating IPs "
+                          "([container] external_network_bridge) Tempest also SSHes into "
+                          "the servers (run_validation)")
+    conf_run.add_argument("--cloud-config", default=None, metavar="FILE",
+                          help="pocketstack.conf for the tested cloud (as `up --config`)")
     conf_run.set_defaults(func=cmd_conformance)
     return parser
 

@@ -57,6 +57,7 @@ class Options:
     tempest_venv: str | None = None
     timeout: float = 3600
     extra_cloud_args: list[str] = field(default_factory=list)
+    cloud_config: str | None = None  # the started cloud's pocketstack.conf
     cloud: Any = None  # a running CloudProcess to test instead of starting one
 
 
@@ -87,7 +88,8 @@ def run(opts: Options, log: Callable[[str], Any] = print) -> dict[str, Any]:
     data_dir = os.path.join(workdir, "cloud")
     if os.path.exists(data_dir):
         shutil.rmtree(data_dir)
-    cloud = opts.cloud or CloudProcess(data_dir, extra_args=opts.extra_cloud_args)
+    cloud = opts.cloud or CloudProcess(data_dir, extra_args=opts.extra_cloud_args,
+                                       config=opts.cloud_config)
     if opts.cloud is None:
         log(f"starting a cloud on {cloud.bind} (data dir {data_dir}) ...")
         cloud.start()
@@ -173,7 +175,10 @@ def main(args: Any) -> int:
     opts = Options(tests_file=args.tests, regex=args.regex,
                    services=args.services.split(",") if args.services else None,
                    report_path=args.report, concurrency=args.concurrency,
-                   workdir=args.workdir)
+                   workdir=args.workdir,
+                   extra_cloud_args=["--driver", args.driver] if args.driver else [],
+                   cloud_config=os.path.abspath(args.cloud_config)
+                   if args.cloud_config else None)
     try:
         report = run(opts, log=lambda msg: print(msg, flush=True))
     except TempestUnavailable as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -277,8 +278,13 @@ def validation_options(facts: CloudFacts) -> dict[str, Any]:
     must be reachable from this host (``[container] external_network_bridge``): without
     a route of its own to the external subnet validation stays off (the SSH tests would
     only fail after ``ssh_timeout``)."""
-    if "container" not in facts.hypervisor_types() or not _routed(facts):
+    if "container" not in facts.hypervisor_types():
         return {"run_validation": False}
+    deadline = time.monotonic() + 10  # (a cloud just started connects the host in ~1 s)
+    while not _routed(facts):
+        if time.monotonic() > deadline:
+            return {"run_validation": False}
+        time.sleep(0.5)
     return {"run_validation": True, "connect_method": "floating", "auth_method": "keypair",
             "image_ssh_user": "root", "image_alt_ssh_user": "root",
             "ip_version_for_ssh": 4, "network_for_ssh": "private",
@@ -322,8 +328,8 @@ def build_config(facts: CloudFacts, concurrency: int = 2) -> configparser.Config
         if images:
             compute["image_ref"] = images[0]
             compute["image_ref_alt"] = images[1] if len(images) > 1 else images[0]
-        bootable = facts.image_named("pocketstack-busybox") if validation["run_validation"] \
-            else None
+        bootable = facts.image_named("pocketstack-busybox") \
+            if "container" in facts.hypervisor_types() else None
         if bootable:  # what the container driver boots (the others are placeholders)
             compute["image_ref"] = compute["image_ref_alt"] = bootable
         if flavors:

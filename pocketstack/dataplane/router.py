@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import subprocess
+import time
 from typing import TYPE_CHECKING, Any
 
 from pocketstack.config import Opt, register
@@ -145,11 +146,16 @@ def connect_host_at_start(dp: "Dataplane") -> None:
     the routers' gateways from the start (not from the first instance on)."""
     if not dp.cloud.conf.get("container", "external_network_bridge"):
         return
-    for state in router_states(dp).values():
-        if state["gw"] is not None:
-            network_id = state["gw"]["network_id"]
-            os.makedirs(os.path.join(dp.root, "ext-" + network_id), exist_ok=True)
-            ensure_external(dp, network_id)
+    deadline = time.monotonic() + 10  # a first start seeds router1 a moment after this runs
+    while True:
+        gateways = [st["gw"] for st in router_states(dp).values() if st["gw"] is not None]
+        if gateways or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    for gw in gateways:
+        network_id = gw["network_id"]
+        os.makedirs(os.path.join(dp.root, "ext-" + network_id), exist_ok=True)
+        ensure_external(dp, network_id)
 
 
 def delete_external(ns: str) -> None:
