@@ -65,20 +65,25 @@ def _consumers_of_compute(s: Any) -> set[str]:
     return live
 
 
-def _server_resources(inst: Any, volume_backed: bool) -> dict[str, int]:
+def _server_resources(inst: Any, volume_backed: bool, pcpu_host: bool) -> dict[str, int]:
+    """What the server should hold: its CPUs as PCPU when it is pinned (its NUMA request
+    says dedicated) on a host that reports PCPU, else VCPU (Nova's legacy fallback), as
+    the scheduler claims them."""
     from pocketstack.compute.placement import resources
     from pocketstack.compute.scheduler.manager import disk_gb
 
     swap = int((inst.flavor or {}).get("swap") or 0)
     root = 0 if volume_backed else inst.root_gb
-    return resources(inst.vcpus, inst.memory_mb, disk_gb(root, inst.ephemeral_gb, swap))
+    pinned = bool(((inst.numa_topology or {}).get("request") or {}).get("dedicated"))
+    vcpus, pcpus = (0, inst.vcpus) if pinned and pcpu_host else (inst.vcpus, 0)
+    return resources(vcpus, inst.memory_mb, disk_gb(root, inst.ephemeral_gb, swap), pcpus)
 
 
 def audit(cloud: "Cloud") -> tuple[list[Orphan], list[Missing]]:
     """Allocations on compute providers without a live consumer, and servers on a host
     that hold no allocation at all."""
     from pocketstack.compute.models import BlockDeviceMapping, ComputeNode, Instance
-    from pocketstack.placement.models import Allocation, ResourceProvider
+    from pocketstack.placement.models import Allocation, Inventory, ResourceProvider
 
     orphans: dict[tuple[str, str], Orphan] = {}
     missing: list[Missing] = []
@@ -98,6 +103,9 @@ def audit(cloud: "Cloud") -> tuple[list[Orphan], list[Missing]]:
             if rp_uuid not in nodes or consumer in known:
                 continue
             orphans.setdefault((consumer, name), Orphan(consumer, name, {})).resources[rc] = used
+        with_pcpu = set(s.scalars(select(ResourceProvider.uuid).join(
+            Inventory, Inventory.resource_provider_id == ResourceProvider.id).where(
+            Inventory.resource_class == "PCPU")))
         volume_backed = set(s.scalars(select(BlockDeviceMapping.instance_uuid).where(
             BlockDeviceMapping.boot_index == 0,
             BlockDeviceMapping.destination_type == "volume")))
@@ -105,7 +113,8 @@ def audit(cloud: "Cloud") -> tuple[list[Orphan], list[Missing]]:
                                                      Instance.host.is_not(None))):
             if inst.uuid in held or inst.vm_state in NOT_ON_A_HOST or inst.task_state:
                 continue
-            want = _server_resources(inst, inst.uuid in volume_backed)
+            want = _server_resources(inst, inst.uuid in volume_backed,
+                                     by_host.get(inst.host or "") in with_pcpu)
             if want:
                 missing.append(Missing(inst.uuid, inst.host or "", by_host.get(inst.host or ""),
                                        want, inst.project_id, inst.user_id))
