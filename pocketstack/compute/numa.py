@@ -102,8 +102,14 @@ def pinned_by(specs: dict[str, Any] | None, image: dict[str, Any] | None) -> boo
 
 
 def cpu_resources(numa_req: dict[str, Any] | None, vcpus: int) -> tuple[int, int]:
-    """(VCPU, PCPU) a guest claims: PCPU for every vCPU of a pinned guest."""
+    """(VCPU, PCPU) a guest asks for: PCPU for every vCPU of a pinned guest."""
     return (0, vcpus) if numa_req and numa_req.get("dedicated") else (vcpus, 0)
+
+
+def claimed_cpus(vcpus: int, pinned: Any, host_has_pcpu: bool) -> tuple[int, int]:
+    """(VCPU, PCPU) a guest's ``vcpus`` CPUs hold on a host: a pinned guest's are PCPU
+    where the host reports PCPU, else VCPU (a legacy host: Nova's fallback)."""
+    return (0, vcpus) if pinned and host_has_pcpu else (vcpus, 0)
 
 
 def cpu_set(text: str) -> set[int]:

@@ -69,13 +69,14 @@ def _server_resources(inst: Any, volume_backed: bool, pcpu_host: bool) -> dict[s
     """What the server should hold: its CPUs as PCPU when it is pinned (its NUMA request
     says dedicated) on a host that reports PCPU, else VCPU (Nova's legacy fallback), as
     the scheduler claims them."""
+    from pocketstack.compute.numa import claimed_cpus
     from pocketstack.compute.placement import resources
     from pocketstack.compute.scheduler.manager import disk_gb
 
     swap = int((inst.flavor or {}).get("swap") or 0)
     root = 0 if volume_backed else inst.root_gb
-    pinned = bool(((inst.numa_topology or {}).get("request") or {}).get("dedicated"))
-    vcpus, pcpus = (0, inst.vcpus) if pinned and pcpu_host else (inst.vcpus, 0)
+    pinned = ((inst.numa_topology or {}).get("request") or {}).get("dedicated")
+    vcpus, pcpus = claimed_cpus(inst.vcpus, pinned, pcpu_host)
     return resources(vcpus, inst.memory_mb, disk_gb(root, inst.ephemeral_gb, swap), pcpus)
 
 

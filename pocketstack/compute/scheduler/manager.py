@@ -87,12 +87,6 @@ def disk_gb(root_gb: int, ephemeral_gb: int, swap_mb: int) -> int:
     return root_gb + ephemeral_gb + math.ceil(swap_mb / 1024)
 
 
-def _split(st: HostState, vcpus: int, pinned: bool | None) -> tuple[int, int]:
-    """(VCPU, PCPU) of a guest's ``vcpus`` CPUs claimed on ``st``: a pinned guest's are
-    PCPU where the host reports PCPU, else VCPU (a legacy host)."""
-    return (0, vcpus) if pinned and st.total_pcpus > 0 else (vcpus, 0)
-
-
 class Scheduler:
     def __init__(self, cloud: "Cloud", hosts: "Hosts") -> None:
         self.conf = cloud.conf
@@ -186,7 +180,7 @@ class Scheduler:
             if task in IO_TASKS and host in states:
                 states[host].num_io_ops += 1
             if host in states:
-                v, p = _split(states[host], vcpus, pinned.get(uuid))
+                v, p = numa.claimed_cpus(vcpus, pinned.get(uuid), states[host].total_pcpus > 0)
                 states[host].consume(uuid, v, ram,
                                      disk_gb(root, eph, int((flavor or {}).get("swap") or 0)), p)
                 self._claim_pci(states[host], uuid, (flavor or {}).get("extra_specs"))
@@ -197,8 +191,10 @@ class Scheduler:
                 owners[holder] = (project, user)
                 self._migrations.add(holder)
             if src and (src != host or holder != uuid) and src in states:
-                v, p = _split(states[src], int(old.get("vcpus", vcpus)),
-                              numa.pinned_by(old.get("extra_specs"), image_of.get(uuid)))
+                v, p = numa.claimed_cpus(
+                    int(old.get("vcpus", vcpus)),
+                    numa.pinned_by(old.get("extra_specs"), image_of.get(uuid)),
+                    states[src].total_pcpus > 0)
                 states[src].consume(holder, v,  # the source claim
                                     int(old.get("memory_mb", ram)),
                                     disk_gb(int(old.get("root_gb", root)),
@@ -442,11 +438,9 @@ class Scheduler:
                 elif forget:
                     self._numa_requests.pop(spec.instance_uuid, None)
                     write = self._store_topology(within, spec.instance_uuid, None)
-                if spec.pcpus and not best.total_pcpus:  # the fallback: VCPU
-                    best.consume(spec.instance_uuid, spec.pcpus, spec.memory_mb, spec.disk_gb)
-                else:
-                    best.consume(spec.instance_uuid, spec.vcpus, spec.memory_mb,
-                                 spec.disk_gb, spec.pcpus or 0)
+                v, p = numa.claimed_cpus(spec.pcpus or spec.vcpus, spec.pcpus,
+                                         best.total_pcpus > 0)
+                best.consume(spec.instance_uuid, v, spec.memory_mb, spec.disk_gb, p)
                 if spec.pci_requests and best.pci is not None:
                     best.pci.claim(spec.instance_uuid, spec.pci_requests)
                 self._where.setdefault(spec.instance_uuid, set()).add(best.host)
@@ -612,7 +606,10 @@ class Scheduler:
             if usage:
                 put = functools.partial(self.report.put, uuid, usage, *self._owner(uuid),
                                         self._type(uuid))
-                tx.after_commit(put) if tx is not None else put()
+                if tx is not None:
+                    tx.after_commit(put)
+                else:
+                    put()
             else:
                 self.report.release(uuid, tx)
                 self._owners.pop(uuid, None)
