@@ -195,47 +195,55 @@ def show_server(db: "Database", cloud: Any, uuid: str) -> tuple[Any, dict[str, A
     if stmt is None:
         stmt = _SHOW[with_ports] = _show_statement(with_ports)
     extras: dict[str, Any] = {}
-    params = {"uuid": uuid, "member": f'"{uuid}"'}
-    if db.is_sqlite:  # the statement's SQL text on the thread's reader connection
-        compiled = _SHOW_TEXT.get(with_ports)
-        if compiled is None:
-            from sqlalchemy.dialects import sqlite
-
-            c = stmt.compile(dialect=sqlite.dialect(paramstyle="named"))
-            compiled = _SHOW_TEXT[with_ports] = (str(c), c.params)  # (with its constants)
-        with db.raw_read() as tx:
-            raw = tx.one(compiled[0], {**compiled[1], **params})
-        if raw is None:
-            return None, extras
-        n = len(SHOW_COLUMNS)
-        values = db.codec(Instance).load(raw[:n], SHOW_COLUMNS)
-        if not raw[n + 2]:
-            extras["_ports"] = {uuid: []}  # no port: no address or group to look up
-        if not raw[n] and not raw[n + 1]:  # the usual server: no volume, no group
-            extras["_volumes_attached"] = {"*": False, uuid: []}
-            extras["_server_groups"] = []
-            return ServerRow(values), extras
-    with db.reader.connect() as conn:
-        row = conn.execute(stmt, params).first()
-        if row is None:
-            return None, extras
-        values = row._asdict()
-        has_volume, in_group = values.pop("_has_volume"), values.pop("_in_group")
-        if not values.pop("_has_port"):
-            extras["_ports"] = {uuid: []}  # no port: no address or group to look up
-        volumes: list[tuple[Any, ...]] = []
-        if has_volume:
-            volumes = [tuple(r) for r in conn.execute(
-                select(BlockDeviceMapping.volume_id, BlockDeviceMapping.delete_on_termination)
-                .where(BlockDeviceMapping.destination_type == "volume",
-                       BlockDeviceMapping.instance_uuid == uuid)
-                .order_by(BlockDeviceMapping.id))]
-        extras["_volumes_attached"] = {"*": False, uuid: volumes}
-        groups: list[str] = []
-        if in_group:
-            groups = [g for g, members in conn.execute(
-                select(ServerGroup.uuid, ServerGroup.members).where(
-                    type_coerce(ServerGroup.members, Text).contains(f'"{uuid}"')))
-                      if uuid in (members or [])]
-        extras["_server_groups"] = groups
+    found = _show_row(db, stmt, with_ports, {"uuid": uuid, "member": f'"{uuid}"'})
+    if found is None:
+        return None, extras
+    values, has_volume, in_group, has_port = found
+    if not has_port:
+        extras["_ports"] = {uuid: []}  # no port: no address or group to look up
+    volumes: list[tuple[Any, ...]] = []
+    groups: list[str] = []
+    if has_volume or in_group:  # (the usual server has neither: nothing more to read)
+        with db.reader.connect() as conn:
+            if has_volume:
+                volumes = [tuple(r) for r in conn.execute(
+                    select(BlockDeviceMapping.volume_id,
+                           BlockDeviceMapping.delete_on_termination)
+                    .where(BlockDeviceMapping.destination_type == "volume",
+                           BlockDeviceMapping.instance_uuid == uuid)
+                    .order_by(BlockDeviceMapping.id))]
+            if in_group:
+                groups = [g for g, members in conn.execute(
+                    select(ServerGroup.uuid, ServerGroup.members).where(
+                        type_coerce(ServerGroup.members, Text).contains(f'"{uuid}"')))
+                          if uuid in (members or [])]
+    extras["_volumes_attached"] = {"*": False, uuid: volumes}
+    extras["_server_groups"] = groups
     return ServerRow(values), extras
+
+
+def _show_row(db: "Database", stmt: Any, with_ports: bool, params: dict[str, Any]
+              ) -> tuple[dict[str, Any], Any, Any, Any] | None:
+    """The show statement's row: (view values, has a volume, is in a group, has a port),
+    None when there is no such server. On SQLite as SQL text on the thread's reader
+    connection (compiled once, the values through the columns' own processors)."""
+    if not db.is_sqlite:
+        with db.reader.connect() as conn:
+            row = conn.execute(stmt, params).first()
+        if row is None:
+            return None
+        values = row._asdict()
+        return (values, values.pop("_has_volume"), values.pop("_in_group"),
+                values.pop("_has_port"))
+    compiled = _SHOW_TEXT.get(with_ports)
+    if compiled is None:
+        from sqlalchemy.dialects import sqlite
+
+        c = stmt.compile(dialect=sqlite.dialect(paramstyle="named"))
+        compiled = _SHOW_TEXT[with_ports] = (str(c), c.params)  # (with its constants)
+    with db.raw_read() as tx:
+        raw = tx.one(compiled[0], {**compiled[1], **params})
+    if raw is None:
+        return None
+    n = len(SHOW_COLUMNS)
+    return db.codec(Instance).load(raw[:n], SHOW_COLUMNS), raw[n], raw[n + 1], raw[n + 2]
