@@ -244,31 +244,32 @@ def volume_facts(facts: CloudFacts, catalog_type: str) -> dict[str, Any]:
     return out
 
 
+def _ip_routes(*args: str) -> list[dict[str, Any]]:
+    """``ip -j route ARGS`` of this host (nothing when it fails)."""
+    from pocketstack.dataplane import ip
+
+    return json.loads(ip.ip("-j", "route", *args, check=False).stdout or "[]") or []
+
+
 def _routed(facts: CloudFacts) -> bool:
     """Whether this host has a route of its own (not its default route) to the external
     network's first IPv4 subnet, where the floating IPs are."""
     import ipaddress
-    import json
     import subprocess
 
     net = facts.public_network() or {}
-    for sid in net.get("subnets", []):
-        subnet = (facts.get("network", f"/v2.0/subnets/{sid}") or {}).get("subnet") or {}
-        if subnet.get("ip_version") != 4:
-            continue
-        probe = str(next(ipaddress.ip_network(subnet["cidr"]).hosts()))
-        def routes(*args: str) -> list[dict[str, Any]]:
-            out = subprocess.run(["ip", "-j", "route", *args], capture_output=True,
-                                 text=True, timeout=10, check=False).stdout
-            return json.loads(out or "[]") or []
-
-        try:
-            route = routes("get", probe)
-            defaults = {r.get("dev") for r in routes("show", "default")}
-        except (OSError, ValueError, subprocess.SubprocessError):
-            return False
-        return bool(route) and route[0].get("dev") not in defaults
-    return False
+    subnets = ((facts.get("network", f"/v2.0/subnets/{sid}") or {}).get("subnet") or {}
+               for sid in net.get("subnets", []))
+    subnet = next((sn for sn in subnets if sn.get("ip_version") == 4), None)
+    if subnet is None:
+        return False
+    probe = str(next(ipaddress.ip_network(subnet["cidr"]).hosts()))
+    try:
+        route = _ip_routes("get", probe)
+        defaults = {r.get("dev") for r in _ip_routes("show", "default")}
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return False
+    return bool(route) and route[0].get("dev") not in defaults
 
 
 def validation_options(facts: CloudFacts) -> dict[str, Any]:
