@@ -148,8 +148,7 @@ class Actions:
                                         "which this cloud does not do.")
             v.volume_type_id = t.id
             # as Cinder: the volume is multiattach when its new type says so
-            v.multiattach = str((t.extra_specs or {}).get("multiattach", "")).strip().lower() \
-                in ("<is> true", "true")
+            v.multiattach = common.type_multiattach(t.extra_specs)
             v.updated_at = utcnow()
 
     def revert(self, ctx: Any, volume_id: str, snapshot_id: Any) -> None:

@@ -94,6 +94,12 @@ def as_bool(value: Any, name: str) -> bool:
                             "true, false, yes, no, on, off, 1, 0.")
 
 
+def type_multiattach(extra_specs: dict[str, Any] | None) -> bool:
+    """Whether a volume type makes its volumes multiattach (``multiattach: <is> True``)."""
+    return str((extra_specs or {}).get("multiattach", "")).strip().lower() in ("<is> true",
+                                                                                "true")
+
+
 def links(req: Request, collection: str, ident: str) -> list[dict[str, str]]:
     project = req.ctx.project_id or ""
     base = req.base_url

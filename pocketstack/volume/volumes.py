@@ -243,8 +243,7 @@ class Volumes:
                 host, unplaced = None, exc
             meta = check_metadata(body.get("metadata") or {})
             multiattach = common.as_bool(body.get("multiattach", False), "multiattach")
-            if vtype.extra_specs and str(vtype.extra_specs.get("multiattach", "")
-                                         ).strip().lower() in ("<is> true", "true"):
+            if common.type_multiattach(vtype.extra_specs):
                 multiattach = True
             bootable = image is not None
             if source_volid:
