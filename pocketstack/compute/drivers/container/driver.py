@@ -249,8 +249,8 @@ class ContainerDriver(ComputeDriver):
             if previous.get("rescue"):
                 cfg["rescue"] = previous["rescue"]
             self._write_config(uuid, cfg)
-            if previous and os.path.exists(os.path.join(inst, "cpuinfo")):  # resize
-                cpuinfo.write(os.path.join(inst, "cpuinfo"), instance.get("vcpus") or 1)
+            if previous:  # resize
+                self._refresh_cpuinfo(uuid, instance.get("vcpus"))
             drive = disks.config_drive_path(instance)
             if drive and disks.CONFIG_DRIVE_DEVICE not in cfg["devices"]:
                 self._attach(uuid, drive, disks.CONFIG_DRIVE_DEVICE, read_only=True)
@@ -415,9 +415,13 @@ class ContainerDriver(ComputeDriver):
         if cfg:  # the next start's, and the running instance's /proc/cpuinfo
             cfg["vcpus"], cfg["memory_mb"] = instance.get("vcpus"), instance.get("memory_mb")
             self._write_config(uuid, cfg)
-            if os.path.exists(os.path.join(self._inst(uuid), "cpuinfo")):
-                cpuinfo.write(os.path.join(self._inst(uuid), "cpuinfo"),
-                              instance.get("vcpus") or 1)
+            self._refresh_cpuinfo(uuid, instance.get("vcpus"))
+
+    def _refresh_cpuinfo(self, uuid: str, vcpus: int | None) -> None:
+        """Rewrite an instance's /proc/cpuinfo (the shim wrote it at start) for ``vcpus``."""
+        path = os.path.join(self._inst(uuid), "cpuinfo")
+        if os.path.exists(path):
+            cpuinfo.write(path, vcpus or 1)
 
     def destroy(self, host: str, instance: dict[str, Any]) -> None:
         self._cleanup(instance["uuid"])
