@@ -21,6 +21,7 @@ ORM path, which writes the same rows or raises Placement's exact error.
 from __future__ import annotations
 
 import sqlite3
+
 from pocketstack.db import utcnow
 from pocketstack.db.raw import Tx
 
