@@ -67,6 +67,19 @@ def wait(cloud: Any, server_id: str, status: str | tuple[str, ...],
     raise AssertionError(f"server {server_id} never reached {wanted}: {body}")
 
 
+def boot_from_volume(cloud: Any, image: str, server_name: str | None = None) -> str:
+    """A server booted from a new 1 GiB volume made of ``image`` (deleted with it), ACTIVE."""
+    r = api(cloud, "POST", "/servers", version="2.79", json={"server": {
+        "name": server_name or name("bfv"), "flavorRef": "1", "networks": "none",
+        "block_device_mapping_v2": [{"uuid": image, "source_type": "image",
+                                     "destination_type": "volume", "volume_size": 1,
+                                     "boot_index": 0, "delete_on_termination": True}]}})
+    assert r.status_code == 202, r.text
+    sid = r.json()["server"]["id"]
+    wait(cloud, sid, "ACTIVE")
+    return sid
+
+
 def new_volume(cloud: Any, size: int = 1) -> dict[str, Any]:
     """A new volume of the Block Storage service, once it is available."""
     vol = cloud.cli("volume", "create", "--size", str(size), name("v"), "-f", "json")

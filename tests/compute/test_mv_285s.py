@@ -5,19 +5,7 @@ servers."""
 from __future__ import annotations
 
 import pytest
-from compute_helpers import api, boot, name, new_volume, wait
-
-
-def _bfv(cloud, image):
-    r = api(cloud, "POST", "/servers", version="2.79", json={"server": {
-        "name": name("bfv"), "flavorRef": "1", "networks": "none",
-        "block_device_mapping_v2": [{"uuid": image, "source_type": "image",
-                                     "destination_type": "volume", "volume_size": 1,
-                                     "boot_index": 0, "delete_on_termination": True}]}})
-    assert r.status_code == 202, r.text
-    sid = r.json()["server"]["id"]
-    wait(cloud, sid, "ACTIVE")
-    return sid
+from compute_helpers import api, boot, boot_from_volume, name, new_volume, wait
 
 
 def _raw_image(cloud, tmp_path_factory, *props):
@@ -100,7 +88,7 @@ def test_2_86_extra_spec_validation(cloud):
 
 
 def test_2_87_rescue_volume_backed(cloud, rescue_image, plain_image):
-    sid = _bfv(cloud, plain_image)
+    sid = boot_from_volume(cloud, plain_image)
     act = f"/servers/{sid}/action"
     r = api(cloud, "POST", act, version="2.87", json={"rescue": None})
     assert r.status_code == 400 and "volume-backed" in r.text  # no stable rescue device
@@ -114,7 +102,7 @@ def test_2_87_rescue_volume_backed(cloud, rescue_image, plain_image):
     wait(cloud, sid, "ACTIVE")
     api(cloud, "DELETE", f"/servers/{sid}")
     # a server booted from a volume of an image asking for a stable rescue device
-    sid = _bfv(cloud, rescue_image)
+    sid = boot_from_volume(cloud, rescue_image)
     r = api(cloud, "POST", f"/servers/{sid}/action", version="2.87",
             json={"rescue": None})
     assert r.status_code == 200, r.text

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 sys.path.insert(0, os.path.dirname(__file__))
-from compute_helpers import api, boot, name, wait  # noqa: E402
+from compute_helpers import api, boot, boot_from_volume, name, wait  # noqa: E402
 
 
 def placement(cloud: Any, path: str) -> requests.Response:
@@ -161,13 +161,7 @@ def test_block_device_mapping_errors(cloud: Any, image: str) -> None:
     assert r.status_code == 400 and "not bootable" in r.text, r.text
     cloud.cli("volume", "delete", blank["id"])
     assert create([{"source_type": "nonsense", "boot_index": 0}]).status_code == 400
-    r = api(cloud, "POST", "/servers", version="2.79", json={"server": {
-        "name": name("dot"), "flavorRef": "1", "networks": "none",
-        "block_device_mapping_v2": [{"uuid": image, "source_type": "image",
-                                     "destination_type": "volume", "volume_size": 1,
-                                     "boot_index": 0, "delete_on_termination": True}]}})
-    assert r.status_code == 202, r.text
-    sid = r.json()["server"]["id"]
+    sid = boot_from_volume(cloud, image, name("dot"))
     server = wait(cloud, sid, "ACTIVE")
     assert server["image"] == "" or server["image"]["id"] == ""
     vid = server["os-extended-volumes:volumes_attached"][0]["id"]
