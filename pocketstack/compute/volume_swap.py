@@ -25,8 +25,7 @@ from sqlalchemy import select
 from pocketstack.api import errors
 from pocketstack.api.context import RequestContext
 from pocketstack.compute import states
-from pocketstack.compute.models import BlockDeviceMapping, Instance, InstanceAction
-from pocketstack.db import utcnow
+from pocketstack.compute.models import BlockDeviceMapping, Instance
 
 if TYPE_CHECKING:
     from pocketstack.compute.volumes import ServerVolumes
@@ -82,7 +81,7 @@ def swap(volumes: "ServerVolumes", ctx: RequestContext, inst: Instance, old_id: 
     except Exception:
         vol.actions.roll_detaching(admin, old_id)
         raise
-    _record(volumes, ctx, inst.uuid)
+    volumes.svc.servers.record_action(ctx, inst.uuid, "swap_volume")
     try:
         _move(volumes, admin, inst, row, new_attachment)
     except Exception:
@@ -105,13 +104,6 @@ def _read_write(vol: Any, ctx: RequestContext, old: dict[str, Any]) -> int:
             mode = "rw"
         count += mode == "rw"
     return count
-
-
-def _record(volumes: "ServerVolumes", ctx: RequestContext, uuid: str) -> None:
-    with volumes.db.write() as s:
-        s.add(InstanceAction(instance_uuid=uuid, action="swap_volume",
-                             request_id=ctx.request_id, user_id=ctx.user_id,
-                             project_id=ctx.project_id, start_time=utcnow(), events=[]))
 
 
 def _move(volumes: "ServerVolumes", ctx: RequestContext, inst: Instance,
