@@ -146,8 +146,9 @@ def build(ports: list[dict[str, Any]], rules_by_group: dict[str, list[dict[str, 
 
 
 def apply(netns: str, script: str, sysctl: bool = True) -> None:
-    """Replace the namespace's ruleset (``sysctl``: also turn on the bridge's netfilter
-    calls, once per namespace)."""
+    """Run an nft script in the namespace (this module's: replace the ports' ruleset;
+    the routers' NAT too); ``sysctl``: also turn on the bridge's netfilter calls, once per
+    namespace."""
     if sysctl:
         subprocess.run(["ip", "netns", "exec", netns, "sysctl", "-q", "-w",
                         "net.bridge.bridge-nf-call-iptables=1",

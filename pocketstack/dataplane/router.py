@@ -25,12 +25,11 @@ import ipaddress
 import json
 import logging
 import os
-import subprocess
 import time
 from typing import TYPE_CHECKING, Any
 
 from pocketstack.config import Opt, register
-from pocketstack.dataplane import ip
+from pocketstack.dataplane import firewall, ip
 
 if TYPE_CHECKING:
     from pocketstack.dataplane.manager import Dataplane
@@ -185,10 +184,7 @@ def connect_host(dp: "Dataplane", network_id: str, ns: str) -> bool:
         script = ("table ip ps_host {\n  chain post {\n"
                   "    type nat hook postrouting priority 100;\n"
                   f'    ip saddr {HOST_ADDR} oifname "ext0" masquerade\n  }}\n}}\n')
-        proc = subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=script,
-                              capture_output=True, text=True, check=False, timeout=15)
-        if proc.returncode != 0:
-            raise RuntimeError(f"nft in {ns}: {proc.stderr.strip()[:500]}")
+        firewall.apply(ns, script, sysctl=False)
         LOG.info("host connected to external network %s through %s", network_id, name)
     for sid in dp.net.network_info(network_id).get("subnets", []):
         subnet = dp.net.subnet_info(sid)
@@ -248,10 +244,6 @@ def apply_router(dp: "Dataplane", state: dict[str, Any]) -> None:
         ip.ip("addr", "del", extra, "dev", qg, netns=ns, check=False)
     for missing in wanted - current:
         ip.ip("addr", "add", missing, "dev", qg, netns=ns)
-    proc = subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"],
-                          input=nat_script(state, sorted(set(internal))), capture_output=True,
-                          text=True, check=False, timeout=15)
-    if proc.returncode != 0:
-        raise RuntimeError(f"nft in {ns}: {proc.stderr.strip()[:1000]}")
+    firewall.apply(ns, nat_script(state, sorted(set(internal))), sysctl=False)
     LOG.info("router %s: %d interface(s), %d floating IP(s)", state["id"],
              len(state["ifaces"]), len(state["fips"]))
