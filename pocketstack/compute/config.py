@@ -22,6 +22,11 @@ register(
         "evenly between them; 0: no NUMA topology, guests asking for one do not fit)."),
     Opt("fake", "hugepages_2m", int, 1024, "2 MiB huge pages in each NUMA cell of a fake "
         "host (taken from the cell's RAM)."),
+    Opt("DEFAULT", "osapi_compute_workers", int, 0,
+        "Worker processes serving the compute API port, beside the main process that "
+        "keeps the task pool, scheduler, driver and the other services (0: the main "
+        "process serves the port itself). Each worker is a separate interpreter: more "
+        "requests at once on a machine with several cores."),
     Opt("DEFAULT", "instance_usage_audit", bool, False,
         "Run the instance usage audit on each compute host once per audit period (task "
         "logs for /os-instance_usage_audit_log, compute.instance.exists notifications)."),

@@ -70,7 +70,11 @@ class ComputeService(Service):
                                              volume_attachments)
 
         conf = cloud.conf
-        self.driver = load_driver(conf.get("DEFAULT", "compute_driver"), conf)
+        # in a compute API worker (compute.apiworker) the driver, the scheduler and the
+        # task pool are the main process's, reached through the link (compute.remote)
+        remote = getattr(cloud, "remote", None)
+        self.driver = remote.proxy("compute.driver") if remote is not None else \
+            load_driver(conf.get("DEFAULT", "compute_driver"), conf)
         self.flavors = Flavors(cloud.db)
         self.quotas = Quotas(cloud.db, conf)
         self.keypairs = KeyPairs(cloud.db, conf.get("quota", "key_pairs"))
@@ -78,8 +82,10 @@ class ComputeService(Service):
         self.aggregates = Aggregates(cloud.db,
                                      conf.get("DEFAULT", "default_availability_zone"))
         self.hosts = Hosts(cloud, self.driver, self.aggregates)
-        self.scheduler = Scheduler(cloud, self.hosts)
-        self.tasks = Tasks(cloud.db, conf, self.driver, self.scheduler)
+        self.scheduler = remote.proxy("compute.scheduler") if remote is not None else \
+            Scheduler(cloud, self.hosts)
+        self.tasks = Tasks(cloud.db, conf, self.driver, self.scheduler,
+                           cast=remote.cast if remote is not None else None)
         self.tasks.networks = ServerNetworks(cloud)
         self.tasks.cloud = cloud
         self.servers = Servers(self)
@@ -125,6 +131,12 @@ class ComputeService(Service):
                               **consoles.console_actions(self),
                               **legacy_actions.legacy_actions(self)}
         unimplemented.register(self.router)
+        workers = conf.get("DEFAULT", "osapi_compute_workers")
+        if workers and remote is None:  # the port is served by worker processes
+            from pocketstack.compute.workers import ApiWorkers
+
+            self.workers = ApiWorkers(self, workers)
+            self.serve_socket = self.workers.start
 
     def render_error(self, exc: errors.ApiError) -> Response:
         key = _ERROR_KEYS.get(exc.code, "computeFault")
@@ -173,6 +185,8 @@ class ComputeService(Service):
         self.scheduler.load()
 
     def stop(self) -> None:
+        if hasattr(self, "workers"):
+            self.workers.stop()
         image_cache(self.cloud).stop()
         self.periodic.stop()
         self.hosts.stop()

@@ -6,6 +6,7 @@ driver, and moves the server to its next vm_state / power_state.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 import traceback
@@ -54,26 +55,33 @@ class _Gone(Exception):
 
 class Tasks:
     def __init__(self, db: Database, conf: "Config", driver: ComputeDriver,
-                 scheduler: Scheduler) -> None:
+                 scheduler: Scheduler, cast: Callable[..., None] | None = None) -> None:
         self.db = db
         self.conf = conf
         self.driver = driver
         self.scheduler = scheduler
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="compute-task")
+        # a compute API worker's: the work is sent to the main process's pool
+        self._cast = cast
         self.delete_hooks: list[Callable[[str], None]] = []  # run with the uuid on delete
         self.networks: Any = None  # compute.networks.ServerNetworks, set by the service
         self.cloud: Any = None  # for notifications of SQL-text writes, set by the service
         # the metadata service's config_drive(uuid) -> ISO path (None: no metadata service)
         self.config_drive_builder: Callable[[str], str | None] | None = None
 
-    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any] | None:
+        if self._cast is not None:
+            self._cast(fn, *args, **kwargs)
+            return None
+
         def run() -> Any:
             try:
                 return fn(*args, **kwargs)
             except Exception:
                 LOG.exception("compute task %s failed", getattr(fn, "__name__", fn))
                 raise
-        return self.pool.submit(run)
+        # the caller's request context goes along: the task's log lines carry its req-id
+        return self.pool.submit(contextvars.copy_context().run, run)
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -181,8 +189,12 @@ class Tasks:
             finally:
                 self.scheduler.io_ops(host.host, -1)
             self.scheduler.build_result(host.host, ok=True)
-            if not self._activate(inst, (request_id, "compute__do_build_and_run_instance",
-                                         host.host, "Success", started)):
+            if self._activate(inst, (request_id, "compute__do_build_and_run_instance",
+                                     host.host, "Success", started)):
+                LOG.info("Took %.2f seconds to build instance on %s.",
+                         (utcnow() - started).total_seconds(), host.host,
+                         extra={"instance_uuid": uuid})
+            else:
                 # deleted while spawning: undo the spawn and the claim
                 self.driver.destroy(host.host, driver_view(inst))
                 self.scheduler.release(host.host, uuid)

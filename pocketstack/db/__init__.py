@@ -10,8 +10,10 @@ failing on a read-to-write upgrade.
 from __future__ import annotations
 
 import datetime as _dt
+import fcntl
 import json
 import logging
+import os
 import threading
 import uuid
 from contextlib import contextmanager
@@ -69,6 +71,40 @@ def _sqlite_init(conn: Any, synchronous: str) -> None:
                    "busy_timeout=30000"):
         conn.execute(f"PRAGMA {pragma}")
 
+class WriteLock:
+    """SQLite's one writer at a time, queued here rather than spinning on SQLITE_BUSY: a
+    thread lock, and for a database file also an exclusive ``flock`` on ``<file>.lock``, so
+    that other processes on the same file (compute API workers, ``pocketstack manage``)
+    queue the same way (SQLite's busy handler would sleep in steps of up to 100 ms)."""
+
+    def __init__(self, url: str) -> None:
+        self._thread = threading.Lock()
+        path = url.split("///", 1)[1].split("?", 1)[0] if "///" in url else ""
+        self._fd = -1
+        if path and path != ":memory:":
+            self._fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    def acquire(self) -> bool:
+        self._thread.acquire()
+        if self._fd >= 0:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except BaseException:
+                self._thread.release()
+                raise
+        return True
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread.release()
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
 class Database:
     def __init__(self, url: str, *, echo: bool = False, sqlite_synchronous: str = "NORMAL"
                  ) -> None:
@@ -91,9 +127,7 @@ class Database:
             self.writer = self.reader = create_engine(url, pool_pre_ping=True, **kwargs)
         self._write_session = sessionmaker(self.writer, expire_on_commit=False)
         self._read_session = sessionmaker(self.reader, expire_on_commit=False)
-        # SQLite has one writer at a time; queue writers in-process instead of spinning
-        # on SQLITE_BUSY (other processes still wait on busy_timeout).
-        self._write_lock = threading.Lock() if self.is_sqlite else None
+        self._write_lock = WriteLock(url) if self.is_sqlite else None
         self._synchronous = sqlite_synchronous
         self._write_conn: Any = None  # SQLite: write()'s kept connection
         self._raw_readers = threading.local()
@@ -244,6 +278,8 @@ class Database:
             conn.execute("COMMIT")
 
     def dispose(self) -> None:
+        if self._write_lock is not None:
+            self._write_lock.close()
         if self._write_conn is not None:
             self._write_conn.close()
             self._write_conn = None

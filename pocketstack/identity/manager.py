@@ -50,3 +50,9 @@ class Identity:
 
     def validate(self, token: str) -> TokenInfo:
         return self.tokens.validate(token)
+
+    def written_elsewhere(self) -> None:
+        """Another process (the main one, for a compute API worker) changed identity data:
+        forget the validated tokens and the revocation events read so far."""
+        self.revocations.forget()
+        self.tokens.invalidate()

@@ -58,8 +58,10 @@ class Revocations:
         self._lock = threading.Lock()
         self._events: list[Event] = []
         self._loaded = False
+        self._generation = 0  # bumped by forget(): a load that began before is stale
 
     def _load(self) -> None:
+        generation = self._generation
         with self.db.write() as s:
             s.execute(delete(RevocationEvent).where(
                 RevocationEvent.revoked_at < utcnow() - self.keep))
@@ -67,7 +69,13 @@ class Revocations:
             rows = s.scalars(select(RevocationEvent)).all()
             self._events = [Event(issued_before=r.issued_before,
                                   **{f: getattr(r, f) for f in _FIELDS}) for r in rows]
-        self._loaded = True
+        self._loaded = generation == self._generation
+
+    def forget(self) -> None:
+        """Read the events again at the next check (another process revoked some).
+        Without the lock: a check may hold it while it waits for the database."""
+        self._generation += 1
+        self._loaded = False
 
     def revoke(self, **fields: str | None) -> None:
         now = utcnow()

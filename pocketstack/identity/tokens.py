@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import logging
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import msgpack
 from cryptography.fernet import InvalidToken
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 PAYLOAD_VERSION = 1
 UNSCOPED, PROJECT, DOMAIN, SYSTEM = 0, 1, 2, 3
 _EPOCH = dt.datetime(1970, 1, 1)
+LOG = logging.getLogger(__name__)
 
 
 def _to_us(value: dt.datetime) -> int:
@@ -140,12 +142,19 @@ class TokenProvider:
         self.cache_time = cache_time
         self._cache: dict[str, tuple[TokenInfo, float]] = {}
         self._lock = threading.Lock()
+        # told when the cache is dropped: other processes' caches (compute API workers)
+        self.invalidation_listeners: list[Callable[[], None]] = []
 
     # -- cache ----------------------------------------------------------------
     def invalidate(self) -> None:
         """Forget every validated token (called after any identity write)."""
         with self._lock:
             self._cache = {}
+        for listener in self.invalidation_listeners:
+            try:
+                listener()
+            except Exception:  # a worker gone must not fail the identity write
+                LOG.exception("token cache invalidation not delivered")
 
     def cached(self, token: str) -> TokenInfo | None:
         hit = self._cache.get(token)

@@ -50,32 +50,35 @@ _SVC_KEY = "pocketstack_scheduler_services"  # session.info: a service row was w
 
 
 _SCHEDULERS: "weakref.WeakSet[Scheduler]" = weakref.WeakSet()
-_WATCHING = False
+_SERVICE_WATCHERS: list[Callable[[], None]] = []
 
 
-def _watch_services() -> None:
-    """Once per process: mark every scheduler's service view stale after a commit that
-    wrote a service row or an aggregate through the ORM (all their writers do)."""
-    global _WATCHING
-    if _WATCHING:
-        return
-    _WATCHING = True
+def watch_service_writes(callback: Callable[[], None]) -> None:
+    """Call ``callback`` after each commit in this process that wrote a service row or an
+    aggregate through the ORM (all their writers do): the schedulers of this process mark
+    their service view stale; a compute API worker tells the main process's."""
+    if not _SERVICE_WATCHERS:
+        def written(_mapper: Any, _conn: Any, target: Any) -> None:
+            s = object_session(target)
+            if s is not None:
+                s.info[_SVC_KEY] = True
 
-    def written(_mapper: Any, _conn: Any, target: Any) -> None:
-        s = object_session(target)
-        if s is not None:
-            s.info[_SVC_KEY] = True
+        def committed(s: Session) -> None:
+            if s.info.pop(_SVC_KEY, None):
+                for watcher in list(_SERVICE_WATCHERS):
+                    watcher()
 
-    def committed(s: Session) -> None:
-        if s.info.pop(_SVC_KEY, None):
-            for sched in list(_SCHEDULERS):
-                sched._svc_dirty = True
+        for model in (ComputeService, Aggregate):
+            for name in ("after_insert", "after_update", "after_delete"):
+                event.listen(model, name, written)
+        event.listen(Session, "after_commit", committed)
+        event.listen(Session, "after_rollback", lambda s: s.info.pop(_SVC_KEY, None))
+    _SERVICE_WATCHERS.append(callback)
 
-    for model in (ComputeService, Aggregate):
-        for name in ("after_insert", "after_update", "after_delete"):
-            event.listen(model, name, written)
-    event.listen(Session, "after_commit", committed)
-    event.listen(Session, "after_rollback", lambda s: s.info.pop(_SVC_KEY, None))
+
+def _mark_schedulers() -> None:
+    for sched in list(_SCHEDULERS):
+        sched.services_changed()
 
 
 class NoValidHost(Exception):
@@ -118,8 +121,14 @@ class Scheduler:
         self._numa_requests: dict[str, dict[str, Any]] = {}
         self._numa_check = "NUMATopologyFilter" not in names
         self._no_fallback = bool(self.conf.get("workarounds", "disable_fallback_pcpu_query"))
-        _watch_services()
+        if _mark_schedulers not in _SERVICE_WATCHERS:
+            watch_service_writes(_mark_schedulers)
         _SCHEDULERS.add(self)
+
+    def services_changed(self) -> None:
+        """A service row or an aggregate was written: read them again before the next
+        decision."""
+        self._svc_dirty = True
 
     def _weighers(self) -> list[weigher_mod.BaseWeigher]:
         names = [n.rsplit(".", 1)[-1] for n in
