@@ -8,14 +8,13 @@ coroutine), rendering, error rendering in the service's own format, access log.
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-import anyio
-import anyio.to_thread
 from microversion_parse import get_version
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request as StarletteRequest
@@ -128,9 +127,9 @@ class Service:
         self.cloud = cloud
         self.router = Router()
         self.log = logging.getLogger(f"pocketstack.{self.name}")
-        self._limiter: anyio.CapacityLimiter | None = None  # made in the event loop
+        self._pool: ThreadPoolExecutor | None = None
 
-    def _threads(self) -> anyio.CapacityLimiter:
+    def _threads(self) -> ThreadPoolExecutor:
         """The worker threads that run this service's synchronous handlers: few
         (``[DEFAULT] wsgi_default_pool_size``, per service), because Python threads share one
         interpreter lock: with 40 of them (anyio's default) runnable at once, a thread that
@@ -138,10 +137,11 @@ class Service:
         every statement, and under load each transaction held the lock for tens of
         milliseconds (boot-and-delete at concurrency 50: 6.6/s with 40 threads, 23/s with 4;
         benchmarks/README.md). Requests beyond these wait in the event loop, which is cheap."""
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(
-                max(1, self.cloud.conf.get("DEFAULT", "wsgi_default_pool_size")))
-        return self._limiter
+        if self._pool is None:  # (a plain pool: ~0.1 ms less per request than anyio's)
+            self._pool = ThreadPoolExecutor(
+                max(1, self.cloud.conf.get("DEFAULT", "wsgi_default_pool_size")),
+                thread_name_prefix=f"{self.name}-api")
+        return self._pool
 
     # -- hooks for subclasses -------------------------------------------------
     def catalog_url(self, base_url: str) -> str:
@@ -203,7 +203,7 @@ class Service:
             return Response(self.cloud.metrics.render(), media_type=METRICS_CONTENT_TYPE), None
         candidates = self.router.match(path)
         if not candidates:
-            raise errors.NotFound(f"The resource could not be found.")
+            raise errors.NotFound("The resource could not be found.")
         version = None
         if self.microversions is not None and path.startswith(self.microversions.prefix):
             version = self.microversions.negotiate(raw.headers)
@@ -228,8 +228,8 @@ class Service:
         if route.is_async:
             result = await route.handler(req, **params)
         else:
-            result = await anyio.to_thread.run_sync(
-                functools.partial(self._call_sync, route, req, params), limiter=self._threads())
+            result = await asyncio.get_running_loop().run_in_executor(
+                self._threads(), self._call_sync, route, req, params)
         return self._render(result, route), version
 
     @staticmethod
