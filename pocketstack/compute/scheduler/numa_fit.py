@@ -168,8 +168,19 @@ class HostNUMA:
                     out.append(got)
                 else:
                     if pci_ok is None or pci_ok([c["host_node"] for c in out]):
+                        out[0]["emulator_cpus"] = self._emulator_cpus(req, out)
                         return out
         return None
+
+    def _emulator_cpus(self, req: dict[str, Any], cells: list[dict[str, Any]]) -> list[int]:
+        """Where the guest's emulator threads run (libvirt's emulatorpin, as Nova sets
+        it): ``isolate`` on the extra CPU reserved, ``share`` on the host's
+        cpu_shared_set when it has one, else on all of the guest's pinned CPUs."""
+        if req.get("emulator") == "isolate":
+            return list(cells[0]["cpuset_reserved"])
+        pinned = sorted(p for c in cells for p in (c["cpu_pinning"] or {}).values())
+        shared = sorted({x for hc in self.cells if not hc.legacy for x in hc.cpus})
+        return shared if req.get("emulator") == "share" and shared and pinned else pinned
 
     def claim(self, uuid: str, cells: list[dict[str, Any]], req: Any = None) -> None:
         with self._lock:
