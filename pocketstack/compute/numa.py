@@ -48,7 +48,8 @@ register(
 
 _FLAVOR_KEYS = ("hw:numa_nodes", "hw:cpu_policy", "hw:mem_page_size", "hw:cpu_thread_policy",
                 "hw:cpu_dedicated_mask", "hw:emulator_threads_policy",
-                "hw:pci_numa_affinity_policy", "trait:HW_CPU_HYPERTHREADING")
+                "hw:pci_numa_affinity_policy", "trait:HW_CPU_HYPERTHREADING",
+                "hw:cpu_realtime")
 _IMAGE_KEYS = ("hw_numa_nodes", "hw_cpu_policy", "hw_mem_page_size", "hw_cpu_thread_policy",
                "hw_pci_numa_affinity_policy", "trait:HW_CPU_HYPERTHREADING")
 _POLICIES = ("dedicated", "shared", "mixed")  # Nova's orders, shown in its messages
@@ -145,6 +146,31 @@ def _dedicated_mask(specs: dict[str, Any], vcpus: int) -> set[int] | None:
     return pcpus
 
 
+def _realtime_mask(specs: dict[str, Any], image: dict[str, Any], vcpus: int,
+                   emulator: str | None) -> set[int] | None:
+    """The realtime vCPUs of ``hw:cpu_realtime`` (the image's mask before the flavor's),
+    as Nova's get_realtime_cpu_constraint."""
+    if str(specs.get("hw:cpu_realtime", "")).lower() not in ("1", "t", "true", "on", "y",
+                                                              "yes"):
+        return None
+    mask = str(image.get("hw_cpu_realtime_mask") or specs.get("hw:cpu_realtime_mask")
+               or "").strip()
+    every = set(range(vcpus))
+    try:
+        rt = cpu_set(f"0-{vcpus - 1},{mask}" if mask.startswith("^") else mask) \
+            if mask else every
+    except ValueError:
+        raise errors.BadRequest(f"Invalid range expression {mask!r}") from None
+    if not rt or rt == every and not emulator:
+        raise errors.BadRequest("Use of realtime CPUs requires either one or more "
+                                "non-realtime CPU(s) or offloaded emulator threads.")
+    if not rt <= every:
+        raise errors.BadRequest("Realtime policy vCPU(s) mask is configured with RT vCPUs "
+                                "that are not a subset of the vCPUs in the flavor. See "
+                                "hw:cpu_realtime_mask or hw_cpu_realtime_mask")
+    return rt
+
+
 def pci_policy(specs: dict[str, Any] | None, image: dict[str, Any] | None) -> str | None:
     """Nova's get_pci_numa_policy_constraint: the flavor's or the image's PCI NUMA
     affinity policy (403 when they differ, 400 when unknown)."""
@@ -169,6 +195,7 @@ def _policies(specs: dict[str, Any], image: dict[str, Any], vcpus: int
     emulator = _choice(specs.get("hw:emulator_threads_policy"), _EMULATOR,
                        "CPU emulator threads option", "flavor extra specs")
     mask = _dedicated_mask(specs, vcpus)
+    realtime = _realtime_mask(specs, image, vcpus, emulator)
     want_v, want_p = _explicit_cpus(specs)
     if policy and (want_v or want_p):
         raise errors.BadRequest("It is not possible to use the 'resources:VCPU' or "
@@ -198,16 +225,19 @@ def _policies(specs: dict[str, Any], image: dict[str, Any], vcpus: int
         if emulator == "isolate":
             raise errors.BadRequest("An isolated CPU emulator threads option requires a "
                                     "dedicated CPU policy option.")
+        if realtime:
+            raise errors.BadRequest("Cannot set realtime policy in a non dedicated cpu "
+                                    "pinning policy")
     if mask and policy != "mixed":
         raise errors.BadRequest("Cannot specify 'hw:cpu_dedicated_mask' without the "
                                 "'mixed' policy.")
-    if policy == "mixed" and not mask:
+    if policy == "mixed" and bool(mask) == bool(realtime):
         raise errors.BadRequest("Dedicated CPU set can be specified from either "
                                 "'hw:cpu_dedicated_mask' or 'hw:cpu_realtime_mask' when "
                                 "using 'mixed' CPU policy. 'hw:cpu_dedicated_mask' and "
                                 "'hw:cpu_realtime_mask' can not be specified at the same "
                                 "time, or be specified with none of them.")
-    pinned = set(range(vcpus)) if policy == "dedicated" else (mask or set())
+    pinned = set(range(vcpus)) if policy == "dedicated" else (mask or realtime or set())
     return policy, threads, emulator, pinned
 
 

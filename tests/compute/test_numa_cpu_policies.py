@@ -100,11 +100,15 @@ def image(cloud: Any) -> str:
     return iid
 
 
+_SET: dict[str, dict[str, str]] = {}  # image -> the hw_* properties it has now
+
+
 def _props(cloud: Any, iid: str, **props: str) -> str:
     """Set the image's hw_* properties to exactly ``props``."""
-    r = requests.get(cloud.url(9292, f"/v2/images/{iid}"), timeout=30,
-                     headers={"X-Auth-Token": cloud.token()})
-    ops = [{"op": "remove", "path": f"/{k}"} for k in r.json() if k.startswith("hw_")]
+    if _SET.get(iid, {}) == props:
+        return iid
+    ops = [{"op": "remove", "path": f"/{k}"} for k in _SET.get(iid, {})]
+    _SET[iid] = props
     ops += [{"op": "add", "path": f"/{k}", "value": v} for k, v in props.items()]
     r = requests.patch(cloud.url(9292, f"/v2/images/{iid}"), json=ops, timeout=30, headers={
         "X-Auth-Token": cloud.token(),
@@ -141,6 +145,10 @@ BAD = [  # (flavor vcpus, extra specs, image properties, status, Nova's message)
     (2, {"hw:cpu_policy": "dedicated", "hw:cpu_thread_policy": "isolate",
          "trait:HW_CPU_HYPERTHREADING": "forbidden"}, {}, 400,
      "'trait:HW_CPU_HYPERTHREADING' extra spec in combination"),
+    (2, {"hw:cpu_policy": "mixed", "hw:cpu_realtime": "yes"}, {}, 400,
+     "requires either one or more non-realtime CPU"),
+    (2, {"hw:cpu_realtime": "yes", "hw:cpu_realtime_mask": "^0"}, {}, 400,
+     "Cannot set realtime policy in a non dedicated"),
     (2, {"hw:emulator_threads_policy": "isolate"}, {}, 400,
      "isolated CPU emulator threads option requires a dedicated"),
     (2, {"resources:PCPU": "2", "hw:emulator_threads_policy": "isolate"}, {}, 400,
@@ -154,7 +162,7 @@ BAD = [  # (flavor vcpus, extra specs, image properties, status, Nova's message)
 
 
 def test_nova_refuses_bad_cpu_policy_combinations(cloud, image):
-    for vcpus, specs, props, status, text in BAD:
+    for vcpus, specs, props, status, text in sorted(BAD, key=lambda b: sorted(b[2].items())):
         r = _create(cloud, _flavor(cloud, vcpus, **specs), _props(cloud, image, **props))
         assert r.status_code == status, (specs, props, r.text)
         body = r.json()
@@ -274,3 +282,70 @@ def test_cpu_and_pci_policies_on_a_simulated_smt_host(fresh_cloud):
     usage = _placement(cloud, f"/resource_providers/{host1}/usages")["usages"]
     assert usage["PCPU"] == 4
     _delete(cloud, full, pref)
+
+
+def _cell(i: int, cpus: list[int], pcpus: list[int], siblings: list[list[int]]) -> dict:
+    return {"id": i, "cpus": cpus, "pcpus": pcpus, "memory_mb": 4096, "pages": {},
+            "siblings": siblings, "socket": i // 2}
+
+
+def test_packing_rules_without_a_cloud():
+    from pocketstack.compute.numa import HostNUMA, cpu_resources, request
+
+    def pinned(**specs: str) -> dict:
+        return request({"hw:cpu_policy": "dedicated", **specs}, {}, 1, 256)
+
+    # a legacy SMT host (every CPU shared and pinnable): isolate takes a whole core
+    legacy = HostNUMA([_cell(0, [0, 1, 2, 3], [0, 1, 2, 3], [[0, 1], [2, 3]])])
+    iso = pinned(**{"hw:cpu_thread_policy": "isolate"})
+    first = legacy.fit(iso)
+    assert first[0]["cpu_pinning"] == {"0": 0} and first[0]["taken"] == [0, 1]
+    legacy.claim("a", first)
+    assert legacy.fit(iso)[0]["cpu_pinning"] == {"0": 2}
+    legacy.claim("b", legacy.fit(iso))
+    assert legacy.fit(iso) is None and legacy.fit(pinned()) is None  # siblings kept idle
+    legacy.release("a")
+    # emulator threads isolate: one more CPU of the first cell, PCPU + 1
+    emu = request({"hw:cpu_policy": "dedicated", "hw:emulator_threads_policy": "isolate"},
+                  {}, 1, 256)
+    assert cpu_resources(emu, 1) == (0, 2)
+    (got,) = legacy.fit(emu)
+    assert got["cpuset_reserved"] == [1] and got["emulator_cpus"] == [1]
+    assert set(got["taken"]) == {0, 1}
+    # mixed over two guest nodes: each cell's masked vCPUs pinned, the others float
+    mixed = request({"hw:cpu_policy": "mixed", "hw:cpu_dedicated_mask": "1,3",
+                     "hw:numa_nodes": "2"}, {}, 4, 1024)
+    assert cpu_resources(mixed, 4) == (2, 2)
+    host = HostNUMA([_cell(0, [0], [1, 2, 3], [[0, 1], [2, 3]]),
+                     _cell(1, [4], [5, 6, 7], [[4, 5], [6, 7]])])
+    cells = host.fit(mixed)
+    assert [sorted(c["cpu_pinning"]) for c in cells] == [["1"], ["3"]]
+    assert [c["pcpus"] for c in cells] == [[1], [3]]
+    # share: the emulator threads go to the host's cpu_shared_set
+    share = request({"hw:cpu_policy": "dedicated", "hw:emulator_threads_policy": "share"},
+                    {}, 1, 256)
+    assert host.fit(share)[0]["emulator_cpus"] == [0, 4]
+    require = request({"hw:cpu_policy": "dedicated", "hw:cpu_thread_policy": "require"},
+                      {}, 2, 256)
+    flat = HostNUMA([_cell(0, [0], [1, 2, 3], [])])  # one thread a core
+    assert host.fit(require)[0]["cpu_pinning"] == {"0": 2, "1": 3}
+    assert flat.fit(require) is None and flat.fit(iso) is not None
+
+
+def test_pci_pools_by_numa_affinity_policy():
+    from pocketstack.compute.scheduler.pci import PciStats
+
+    devices = [{"vendor_id": "10de", "product_id": "1db4", "numa_node": node}
+               for node in (1, None)]
+    stats = PciStats(devices, [], {"gpu": [("10de", "1db4")]}, {"gpu": "required"})
+    stats.socket_of = {0: 0, 1: 0, 2: 1}.get
+    one, two = [("gpu", 1)], [("gpu", 2)]
+    assert stats.supports(one, [0], "legacy")  # the device without a node
+    assert not stats.supports(two, [0], "legacy") and stats.supports(two, [0], "preferred")
+    assert not stats.supports(one, [0], None)  # the alias's numa_policy: required
+    assert stats.supports(one, [1], "required") and not stats.supports(one, [0], "required")
+    assert stats.supports(one, [0], "socket") and not stats.supports(one, [2], "socket")
+    assert stats.supports(two)  # no NUMA topology: any device
+    assert stats.claim("a", one, [1], "required")
+    assert stats.claims["a"] == {("10de", "1db4", 1): 1}
+    assert not stats.supports(one, [1], "required") and stats.supports(one, [1], "legacy")
