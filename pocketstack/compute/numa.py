@@ -241,12 +241,21 @@ def _policies(specs: dict[str, Any], image: dict[str, Any], vcpus: int
     return policy, threads, emulator, pinned
 
 
-def pinned_by(specs: dict[str, Any] | None, image: dict[str, Any] | None) -> bool:
-    """Whether a flavor's extra specs (and the image's properties) ask for pinned CPUs."""
+def pinned_by(specs: dict[str, Any] | None, image: dict[str, Any] | None,
+              vcpus: int = 0) -> Any:
+    """Whether a flavor's extra specs (and the image's properties) ask for pinned CPUs:
+    for a flavor of ``vcpus`` CPUs whose guests are partly pinned (mixed, isolated
+    emulator threads), the request itself (see :func:`claimed_cpus`)."""
     specs, image = specs or {}, image or {}
     policy = specs.get("hw:cpu_policy") or image.get("hw_cpu_policy")
-    return policy in ("dedicated", "mixed") or any(
+    pinned = policy in ("dedicated", "mixed") or any(
         k.endswith(":PCPU") and _CPU_RC.fullmatch(k) for k in specs)
+    if pinned and vcpus and (policy == "mixed" or "hw:emulator_threads_policy" in specs):
+        try:
+            return request(specs, image, vcpus, 1) or pinned
+        except errors.ApiError:
+            return pinned
+    return pinned
 
 
 def _pcpu_count(req: dict[str, Any], vcpus: int) -> int:

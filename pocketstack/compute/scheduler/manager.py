@@ -195,7 +195,8 @@ class Scheduler:
             if src and (src != host or holder != uuid) and src in states:
                 v, p = numa.claimed_cpus(
                     int(old.get("vcpus", vcpus)),
-                    numa.pinned_by(old.get("extra_specs"), image_of.get(uuid)),
+                    numa.pinned_by(old.get("extra_specs"), image_of.get(uuid),
+                                   int(old.get("vcpus", vcpus))),
                     states[src].total_pcpus > 0)
                 states[src].consume(holder, v,  # the source claim
                                     int(old.get("memory_mb", ram)),
