@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import requests
 
-from compute_helpers import api, boot, ensure_image, name, start_with_conf, wait
+from compute_helpers import api, ensure_image, name, start_with_conf, wait
+from test_numa import _flavor as numa_flavor
 
 # fake-host-1: 2 NUMA cells x 4 CPUs, 2 threads a core (siblings 0-1, 2-3 | 4-5, 6-7),
 # CPUs 0 and 4 shared (VCPU), 1-3 and 5-7 dedicated (PCPU), one GPU on NUMA node 1;
@@ -28,14 +29,7 @@ alias = {"name": "gpu", "vendor_id": "10de", "product_id": "1db4"}
 
 
 def _flavor(cloud: Any, vcpus: int, **specs: str) -> str:
-    r = api(cloud, "POST", "/flavors", json={"flavor": {
-        "name": name("cpupol"), "ram": 256, "vcpus": vcpus, "disk": 1}})
-    assert r.status_code == 200, r.text
-    fid = r.json()["flavor"]["id"]
-    if specs:
-        r = api(cloud, "POST", f"/flavors/{fid}/os-extra_specs", json={"extra_specs": specs})
-        assert r.status_code == 200, r.text
-    return fid
+    return numa_flavor(cloud, vcpus, 256, **specs)
 
 
 def _create(cloud: Any, flavor: str, image: str | None = None) -> requests.Response:
