@@ -41,6 +41,9 @@ register(
     Opt("fake", "sockets", int, 0,
         "CPU sockets of each fake host, its NUMA cells spread evenly over them (0: one "
         "socket per NUMA cell), for hw:pci_numa_affinity_policy=socket."),
+    Opt("compute", "packing_host_numa_cells_allocation_strategy", bool, False,
+        "Place guest NUMA cells on the most used host cells first (packing) rather than "
+        "on those with the most free resources (spreading, the default)."),
     Opt("workarounds", "disable_fallback_pcpu_query", bool, False,
         "Do not let pinned guests fall back to claiming VCPU on legacy hosts (hosts "
         "without cpu_dedicated_set and cpu_shared_set)."),

@@ -355,7 +355,8 @@ class Scheduler:
         if st.numa is None:
             cells_of = getattr(self.hosts.driver, "numa_topology", None)
             cells = cells_of(st.host) if cells_of is not None else []
-            st.numa = numa.HostNUMA(cells) if cells else False
+            st.numa = numa.HostNUMA(cells, self.conf.get(
+                "compute", "packing_host_numa_cells_allocation_strategy")) if cells else False
         return bool(st.numa)
 
     def _passes(self, st: HostState, spec: RequestSpec, everything: list[HostState]) -> bool:

@@ -107,7 +107,8 @@ def pack(hc: HostCell, guest: list[int], policy: str | None, reserve: int
 class HostNUMA:
     """The NUMA cells of one host and the fitted guests on them (scheduler memory)."""
 
-    def __init__(self, cells: list[dict[str, Any]]) -> None:
+    def __init__(self, cells: list[dict[str, Any]], pack: bool = False) -> None:
+        self.pack = bool(pack)  # [compute] packing_host_numa_cells_allocation_strategy
         self.cells = [HostCell(c["id"], list(c["cpus"]), int(c["memory_mb"]),
                                {int(k): int(v) for k, v in (c.get("pages") or {}).items()},
                                list(c["pcpus"] if "pcpus" in c else c["cpus"]),
@@ -150,15 +151,36 @@ class HostNUMA:
                 "cpu_pinning": pinning, "cpuset_reserved": reserved,
                 "taken": sorted(taken)}
 
+    def _ordered(self, req: dict[str, Any], pci_counts: dict[Any, int] | None,
+                 wants_pci: bool) -> list[HostCell]:
+        """The host cells in the order Nova tries them when there are more than the
+        guest has: spread (most free memory, then least CPU usage or most free dedicated
+        CPUs, first) or packed, and then cells with PCI devices first for a guest that
+        asks for devices, last for one that does not."""
+        cells = list(self.cells)
+        if len(cells) <= len(req["cells"]):
+            return cells
+        spread = not self.pack
+        cells.sort(key=lambda c: c.memory_mb - c.mem_used, reverse=spread)
+        if req.get("policy") in ("dedicated", "mixed") or req.get("dedicated"):
+            cells.sort(key=lambda c: len(set(c.pcpus) - c.pinned), reverse=spread)
+        else:
+            cells.sort(key=lambda c: c.cpu_used, reverse=self.pack)
+        if pci_counts:
+            cells.sort(key=lambda c: pci_counts.get(c.id, 0), reverse=wants_pci)
+        return cells
+
     def fit(self, req: dict[str, Any], cpu_ratio: float = 16.0, ram_ratio: float = 1.5,
-            pci_ok: Callable[[list[int]], bool] | None = None
-            ) -> list[dict[str, Any]] | None:
+            pci_ok: Callable[[list[int]], bool] | None = None,
+            pci_counts: dict[Any, int] | None = None) -> list[dict[str, Any]] | None:
         """Each guest cell on a distinct host cell (the first arrangement that fits, and
-        whose cells can give the PCI devices asked for when ``pci_ok`` is given)."""
+        whose cells can give the PCI devices asked for when ``pci_ok`` is given;
+        ``pci_counts``: the host's devices by NUMA node)."""
         wanted = req["cells"]
         reserve = 1 if req.get("emulator") == "isolate" else 0
         with self._lock:
-            for order in itertools.permutations(self.cells, len(wanted)):
+            cells = self._ordered(req, pci_counts, pci_ok is not None)
+            for order in itertools.permutations(cells, len(wanted)):
                 out = []
                 for hc, want in zip(order, wanted):
                     got = self._cell_fit(hc, want, req, cpu_ratio, ram_ratio,
@@ -287,8 +309,11 @@ def fit_for(host: Any, spec: Any) -> list[dict[str, Any]] | None:
 
         def pci_ok(nodes: list[int]) -> bool:
             return host.pci.supports(spec.pci_requests, nodes, policy)
+    counts: dict[Any, int] = {}
+    for pool, n in (host.pci.total.items() if host.pci is not None else ()):
+        counts[pool[2]] = counts.get(pool[2], 0) + n
     cells = host.numa.fit(spec.numa, host.cpu_allocation_ratio, host.ram_allocation_ratio,
-                          pci_ok)
+                          pci_ok, counts)
     spec.numa_fit = (host.host, cells)
     return cells
 
