@@ -196,16 +196,16 @@ def test_cpu_and_pci_policies_on_a_simulated_smt_host(fresh_cloud):
 
     # mixed: vCPU 0 floats on the shared CPUs, 1-3 are pinned onto dedicated CPUs
     mixed = _flavor(cloud, 4, **{"hw:cpu_policy": "mixed", "hw:cpu_dedicated_mask": "^0"})
-    shown = cloud.cli("server", "create", "--flavor", mixed, "--image", cloud.TINY_IMAGE,
-                      "--nic", "none", "--wait", name("mixed"), "-f", "json")
-    sid = shown["id"]
-    assert shown["OS-EXT-SRV-ATTR:host"] == "fake-host-1"
+    sid = cloud.cli("server", "create", "--flavor", mixed, "--image", cloud.TINY_IMAGE,
+                    "--nic", "none", name("mixed"), "-f", "json")["id"]
+    assert wait(cloud, sid, "ACTIVE")["OS-EXT-SRV-ATTR:host"] == "fake-host-1"
     assert _allocation(cloud, sid) == {"VCPU": 1, "PCPU": 3, "MEMORY_MB": 256, "DISK_GB": 1}
     (node,) = _nodes(cloud, sid)
     assert node["vcpu_set"] == [0, 1, 2, 3] and sorted(node["cpu_pinning"]) == ["1", "2", "3"]
     cell = {0: {1, 2, 3}, 1: {5, 6, 7}}[node["host_node"]]
     assert set(node["cpu_pinning"].values()) == cell
-    usage = _placement(cloud, f"/resource_providers/{host1}/usages")["usages"]
+    usage = {u["resource_class"]: u["usage"] for u in cloud.cli(
+        "resource", "provider", "usage", "show", host1, "-f", "json")}
     assert (usage["PCPU"], usage["VCPU"]) == (3, 1)
     _delete(cloud, sid)
 
