@@ -19,10 +19,7 @@ fallback query). :func:`host_cpu_sets` is Nova's libvirt rule for the two sets."
 
 from __future__ import annotations
 
-import itertools
 import re
-import threading
-from dataclasses import dataclass, field
 from typing import Any
 
 from pocketstack.api import errors
@@ -38,15 +35,30 @@ register(
     Opt("fake", "cpu_dedicated_hosts", list, [],
         "Fake hosts configured with [compute] cpu_dedicated_set (empty: every fake host); "
         "the others have no dedicated CPUs (no PCPU inventory)."),
+    Opt("fake", "cpu_threads", int, 1,
+        "SMT threads per core of the fake hosts (2: CPUs 0-1, 2-3... are thread siblings "
+        "within each NUMA cell), for hw:cpu_thread_policy."),
+    Opt("fake", "sockets", int, 0,
+        "CPU sockets of each fake host, its NUMA cells spread evenly over them (0: one "
+        "socket per NUMA cell), for hw:pci_numa_affinity_policy=socket."),
+    Opt("compute", "packing_host_numa_cells_allocation_strategy", bool, False,
+        "Place guest NUMA cells on the most used host cells first (packing) rather than "
+        "on those with the most free resources (spreading, the default)."),
     Opt("workarounds", "disable_fallback_pcpu_query", bool, False,
         "Do not let pinned guests fall back to claiming VCPU on legacy hosts (hosts "
         "without cpu_dedicated_set and cpu_shared_set)."),
 )
 
-SMALL = 4  # KiB
-_FLAVOR_KEYS = ("hw:numa_nodes", "hw:cpu_policy", "hw:mem_page_size")
-_IMAGE_KEYS = ("hw_numa_nodes", "hw_cpu_policy", "hw_mem_page_size")
-_POLICIES = ("dedicated", "mixed", "shared")
+_FLAVOR_KEYS = ("hw:numa_nodes", "hw:cpu_policy", "hw:mem_page_size", "hw:cpu_thread_policy",
+                "hw:cpu_dedicated_mask", "hw:emulator_threads_policy",
+                "hw:pci_numa_affinity_policy", "trait:HW_CPU_HYPERTHREADING",
+                "hw:cpu_realtime")
+_IMAGE_KEYS = ("hw_numa_nodes", "hw_cpu_policy", "hw_mem_page_size", "hw_cpu_thread_policy",
+               "hw_pci_numa_affinity_policy", "trait:HW_CPU_HYPERTHREADING")
+_POLICIES = ("dedicated", "shared", "mixed")  # Nova's orders, shown in its messages
+_THREADS = ("prefer", "isolate", "require")
+_EMULATOR = ("share", "isolate")
+PCI_POLICIES = ("required", "legacy", "preferred", "socket")
 NO_NUMA: dict[str, Any] = {"cells": []}  # a move to a flavor without NUMA specs
 _UNITS = {"": 1, "k": 1, "kb": 1, "kib": 1, "m": 1024, "mb": 1024, "mib": 1024,
           "g": 1048576, "gb": 1048576, "gib": 1048576}
@@ -74,11 +86,121 @@ def _explicit_cpus(specs: dict[str, Any]) -> tuple[int, int]:
     return out["VCPU"], out["PCPU"]
 
 
-def _pin_policy(specs: dict[str, Any], image: dict[str, Any], vcpus: int,
-                policy: Any) -> Any:
-    """The CPU policy once explicit VCPU/PCPU resources are counted in (Nova's rules)."""
+def _choice(value: Any, allowed: tuple[str, ...], what: str, source: str) -> Any:
+    if value is not None and value not in allowed:
+        raise errors.BadRequest(f"{what} requested from '{source}' is invalid, given: "
+                                f"'{value}', available: '{allowed}'.")
+    return value
+
+
+def _cpu_policy(specs: dict[str, Any], image: dict[str, Any]) -> str | None:
+    """Nova's get_cpu_policy_constraint: the flavor's policy wins; an image may not ask
+    for more pinning than the flavor allows."""
+    flavor = _choice(specs.get("hw:cpu_policy"), _POLICIES, "CPU policy",
+                     "flavor extra specs")
+    img = _choice(image.get("hw_cpu_policy"), _POLICIES, "CPU policy", "image properties")
+    forbidden = {"mixed": ("dedicated",), "shared": ("mixed", "dedicated")}
+    if flavor and img in forbidden.get(flavor, ()):
+        raise errors.BadRequest("Image property 'hw_cpu_policy' is not permitted to "
+                                "override CPU pinning policy set against the flavor")
+    return flavor or img
+
+
+def _thread_policy(specs: dict[str, Any], image: dict[str, Any]) -> str | None:
+    """Nova's get_cpu_thread_policy_constraint (then the HW_CPU_HYPERTHREADING trait)."""
+    flavor = _choice(specs.get("hw:cpu_thread_policy"), _THREADS, "CPU thread policy",
+                     "flavor extra specs")
+    img = _choice(image.get("hw_cpu_thread_policy"), _THREADS, "CPU thread policy",
+                  "image properties")
+    if flavor in (None, "prefer"):
+        policy = flavor or img
+    elif img and img != flavor:
+        raise errors.BadRequest("Image property 'hw_cpu_thread_policy' is not permitted "
+                                "to override CPU thread pinning policy set against the "
+                                "flavor")
+    else:
+        policy = flavor
+    trait = specs.get("trait:HW_CPU_HYPERTHREADING") or \
+        image.get("trait:HW_CPU_HYPERTHREADING")
+    if trait and policy:
+        raise errors.BadRequest("It is not possible to use the "
+                                "'trait:HW_CPU_HYPERTHREADING' extra spec in combination "
+                                "with the 'hw:cpu_thread_policy' extra spec or "
+                                "'hw_cpu_thread_policy' image metadata property; use one "
+                                "or the other")
+    return {"forbidden": "isolate", "required": "require"}.get(str(trait), policy)
+
+
+def _dedicated_mask(specs: dict[str, Any], vcpus: int) -> set[int] | None:
+    """The guest CPUs ``hw:cpu_dedicated_mask`` pins ("^0" = all but 0), as Nova."""
+    mask = str(specs.get("hw:cpu_dedicated_mask") or "").strip()
+    if not mask:
+        return None
+    try:
+        pcpus = cpu_set(f"0-{vcpus - 1},{mask}" if mask.startswith("^") else mask)
+    except ValueError:
+        raise errors.BadRequest(f"Invalid range expression {mask!r}") from None
+    if not pcpus or not set(range(vcpus)) - pcpus:
+        raise errors.BadRequest("Mixed instance must have at least 1 pinned vCPU and 1 "
+                                "unpinned vCPU. See 'hw:cpu_dedicated_mask'.")
+    if not pcpus <= set(range(vcpus)):
+        raise errors.BadRequest("Mixed instance dedicated vCPU(s) mask is not a subset of "
+                                "vCPUs in the flavor. See \"hw:cpu_dedicated_mask\"")
+    return pcpus
+
+
+def _realtime_mask(specs: dict[str, Any], image: dict[str, Any], vcpus: int,
+                   emulator: str | None) -> set[int] | None:
+    """The realtime vCPUs of ``hw:cpu_realtime`` (the image's mask before the flavor's),
+    as Nova's get_realtime_cpu_constraint."""
+    if str(specs.get("hw:cpu_realtime", "")).lower() not in ("1", "t", "true", "on", "y",
+                                                              "yes"):
+        return None
+    mask = str(image.get("hw_cpu_realtime_mask") or specs.get("hw:cpu_realtime_mask")
+               or "").strip()
+    every = set(range(vcpus))
+    try:
+        rt = cpu_set(f"0-{vcpus - 1},{mask}" if mask.startswith("^") else mask) \
+            if mask else every
+    except ValueError:
+        raise errors.BadRequest(f"Invalid range expression {mask!r}") from None
+    if not rt or rt == every and not emulator:
+        raise errors.BadRequest("Use of realtime CPUs requires either one or more "
+                                "non-realtime CPU(s) or offloaded emulator threads.")
+    if not rt <= every:
+        raise errors.BadRequest("Realtime policy vCPU(s) mask is configured with RT vCPUs "
+                                "that are not a subset of the vCPUs in the flavor. See "
+                                "hw:cpu_realtime_mask or hw_cpu_realtime_mask")
+    return rt
+
+
+def pci_policy(specs: dict[str, Any] | None, image: dict[str, Any] | None) -> str | None:
+    """Nova's get_pci_numa_policy_constraint: the flavor's or the image's PCI NUMA
+    affinity policy (403 when they differ, 400 when unknown)."""
+    flavor = (specs or {}).get("hw:pci_numa_affinity_policy")
+    img = (image or {}).get("hw_pci_numa_affinity_policy")
+    if flavor and img and flavor != img:
+        raise errors.Forbidden("Image property 'hw_pci_numa_affinity_policy' is not "
+                               "permitted to override the 'hw:pci_numa_affinity_policy' "
+                               "flavor extra spec.")
+    policy = flavor or img
+    if policy and policy not in PCI_POLICIES:
+        raise errors.BadRequest(f"Invalid PCI NUMA affinity configured: {policy}")
+    return policy or None
+
+
+def _policies(specs: dict[str, Any], image: dict[str, Any], vcpus: int
+              ) -> tuple[str | None, str | None, str | None, set[int]]:
+    """(CPU policy, thread policy, emulator threads policy, pinned guest CPUs) once
+    Nova's numa_get_constraints rules are checked (400 for the combinations it refuses)."""
+    policy = _cpu_policy(specs, image)
+    threads = _thread_policy(specs, image)
+    emulator = _choice(specs.get("hw:emulator_threads_policy"), _EMULATOR,
+                       "CPU emulator threads option", "flavor extra specs")
+    mask = _dedicated_mask(specs, vcpus)
+    realtime = _realtime_mask(specs, image, vcpus, emulator)
     want_v, want_p = _explicit_cpus(specs)
-    if (want_v or want_p) and (policy or image.get("hw_cpu_policy")):
+    if policy and (want_v or want_p):
         raise errors.BadRequest("It is not possible to use the 'resources:VCPU' or "
                                 "'resources:PCPU' extra specs in combination with the "
                                 "'hw:cpu_policy' extra spec or 'hw_cpu_policy' image "
@@ -86,30 +208,92 @@ def _pin_policy(specs: dict[str, Any], image: dict[str, Any], vcpus: int,
     if want_v and want_p:
         raise errors.BadRequest("It is not possible to specify both 'resources:VCPU' and "
                                 "'resources:PCPU' extra specs; use one or the other")
-    if want_p and want_p != vcpus:
-        raise errors.BadRequest("There is a mismatch between the number of PCPUs "
-                                "requested via 'resourcesNN:PCPU' and the flavor); you "
-                                "must allocate exactly flavor.vcpus PCPUs")
-    return "dedicated" if want_p else ("shared" if want_v else policy)
+    if want_p:
+        if emulator == "isolate" and want_p != vcpus + 1:
+            raise errors.BadRequest("You have requested 'hw:emulator_threads_policy="
+                                    "isolate' but have not requested sufficient PCPUs to "
+                                    "handle this policy; you must allocate exactly "
+                                    "flavor.vcpus + 1 PCPUs.")
+        if emulator != "isolate" and want_p != vcpus:
+            raise errors.BadRequest("There is a mismatch between the number of PCPUs "
+                                    "requested via 'resourcesNN:PCPU' and the flavor); you "
+                                    "must allocate exactly flavor.vcpus PCPUs")
+        policy = "dedicated"
+    if want_v:
+        policy = "shared"
+    if policy in ("shared", None):
+        if threads:
+            raise errors.BadRequest("Cannot set cpu thread pinning policy in a non "
+                                    "dedicated cpu pinning policy")
+        if emulator == "isolate":
+            raise errors.BadRequest("An isolated CPU emulator threads option requires a "
+                                    "dedicated CPU policy option.")
+        if realtime:
+            raise errors.BadRequest("Cannot set realtime policy in a non dedicated cpu "
+                                    "pinning policy")
+    if mask and policy != "mixed":
+        raise errors.BadRequest("Cannot specify 'hw:cpu_dedicated_mask' without the "
+                                "'mixed' policy.")
+    if policy == "mixed" and bool(mask) == bool(realtime):
+        raise errors.BadRequest("Dedicated CPU set can be specified from either "
+                                "'hw:cpu_dedicated_mask' or 'hw:cpu_realtime_mask' when "
+                                "using 'mixed' CPU policy. 'hw:cpu_dedicated_mask' and "
+                                "'hw:cpu_realtime_mask' can not be specified at the same "
+                                "time, or be specified with none of them.")
+    pinned = set(range(vcpus)) if policy == "dedicated" else (mask or realtime or set())
+    return policy, threads, emulator, pinned
 
 
-def pinned_by(specs: dict[str, Any] | None, image: dict[str, Any] | None) -> bool:
-    """Whether a flavor's extra specs (and the image's properties) ask for pinned CPUs."""
+def pinned_by(specs: dict[str, Any] | None, image: dict[str, Any] | None,
+              vcpus: int = 0) -> Any:
+    """Whether a flavor's extra specs (and the image's properties) ask for pinned CPUs:
+    for a flavor of ``vcpus`` CPUs whose guests are partly pinned (mixed, isolated
+    emulator threads), the request itself (see :func:`claimed_cpus`)."""
     specs, image = specs or {}, image or {}
     policy = specs.get("hw:cpu_policy") or image.get("hw_cpu_policy")
-    return policy == "dedicated" or any(
+    pinned = policy in ("dedicated", "mixed") or any(
         k.endswith(":PCPU") and _CPU_RC.fullmatch(k) for k in specs)
+    if pinned and vcpus and (policy == "mixed" or "hw:emulator_threads_policy" in specs):
+        try:
+            return request(specs, image, vcpus, 1) or pinned
+        except errors.ApiError:
+            return pinned
+    return pinned
+
+
+def _pcpu_count(req: dict[str, Any], vcpus: int) -> int:
+    """PCPU a guest request claims: its pinned vCPUs (+1 for isolated emulator threads)."""
+    if "pcpus" in req:
+        return int(req["pcpus"])
+    return vcpus if req.get("dedicated") else 0
 
 
 def cpu_resources(numa_req: dict[str, Any] | None, vcpus: int) -> tuple[int, int]:
-    """(VCPU, PCPU) a guest asks for: PCPU for every vCPU of a pinned guest."""
-    return (0, vcpus) if numa_req and numa_req.get("dedicated") else (vcpus, 0)
+    """(VCPU, PCPU) a guest asks for (Nova's resources_from_request_spec): PCPU for each
+    pinned vCPU, plus one for ``hw:emulator_threads_policy=isolate``, VCPU for the rest."""
+    if not numa_req:
+        return vcpus, 0
+    pcpus = _pcpu_count(numa_req, vcpus)
+    iso = 1 if numa_req.get("emulator") == "isolate" and pcpus else 0
+    return vcpus - (pcpus - iso), pcpus
 
 
 def claimed_cpus(vcpus: int, pinned: Any, host_has_pcpu: bool) -> tuple[int, int]:
-    """(VCPU, PCPU) a guest's ``vcpus`` CPUs hold on a host: a pinned guest's are PCPU
-    where the host reports PCPU, else VCPU (a legacy host: Nova's fallback)."""
-    return (0, vcpus) if pinned and host_has_pcpu else (vcpus, 0)
+    """(VCPU, PCPU) a guest's ``vcpus`` CPUs hold on a host: ``pinned`` (True, or the
+    guest's NUMA request) as :func:`cpu_resources` where the host reports PCPU, else all
+    VCPU (a legacy host: Nova's fallback query, which asks for no PCPU)."""
+    if not pinned or not host_has_pcpu:
+        return vcpus, 0
+    if isinstance(pinned, dict):
+        return cpu_resources(pinned, vcpus)
+    return 0, vcpus
+
+
+def spec_cpus(spec: Any, host_has_pcpu: bool) -> tuple[int, int]:
+    """(VCPU, PCPU) a translated request spec claims on a host."""
+    iso = 1 if spec.pcpus and (spec.numa or {}).get("emulator") == "isolate" else 0
+    return claimed_cpus(spec.vcpus + (spec.pcpus or 0) - iso, spec.numa if spec.pcpus
+                        else None, host_has_pcpu)
 
 
 def cpu_set(text: str) -> set[int]:
@@ -190,22 +374,15 @@ def _nodes(value: Any, name: str) -> int:
 def request(specs: dict[str, Any] | None, image: dict[str, Any] | None, vcpus: int,
             memory_mb: int) -> dict[str, Any] | None:
     """The guest NUMA topology a flavor and image ask for, or None (no NUMA spec).
-    {"cells": [{"id", "cpus", "memory_mb"}], "dedicated": bool, "pagesize": ...};
-    400 for specs Nova rejects."""
+    {"cells": [{"id", "cpus", "pcpus", "memory_mb"}], "dedicated": bool, "pagesize": ...,
+    "policy", "thread_policy", "emulator", "pcpus": PCPU claimed, "pci_policy"}; 400 for
+    specs Nova rejects (its numa_get_constraints), also when there is no topology."""
     specs, image = specs or {}, image or {}
     if not _wants(specs, image):
         return None
-    policy = specs.get("hw:cpu_policy")
-    img_policy = image.get("hw_cpu_policy")
-    for p in (policy, img_policy):
-        if p is not None and p not in _POLICIES:
-            raise errors.BadRequest(f"CPU policy '{p}' is invalid, must be one of: "
-                                    f"{', '.join(_POLICIES)}")
-    policy = _pin_policy(specs, image, vcpus, policy)
-    if policy == "shared" and img_policy == "dedicated":
-        raise errors.BadRequest("Image property 'hw_cpu_policy' is not permitted to "
-                                "override CPU pinning policy set against the flavor")
-    dedicated = (policy or img_policy) == "dedicated"
+    policy, threads, emulator, pinned = _policies(specs, image, vcpus)
+    pci = pci_policy(specs, image)
+    dedicated = policy == "dedicated"
     pagesize = _pagesize(specs["hw:mem_page_size"]) if "hw:mem_page_size" in specs else None
     if "hw_mem_page_size" in image:
         img_size = _pagesize(image["hw_mem_page_size"])
@@ -222,6 +399,8 @@ def request(specs: dict[str, Any] | None, image: dict[str, Any] | None, vcpus: i
         src = specs
     elif "hw_numa_nodes" in image:
         nodes, prefix, src = _nodes(image["hw_numa_nodes"], "numa_nodes"), "hw_numa_", image
+    elif pagesize is None and policy not in ("dedicated", "mixed"):
+        return None  # (Nova: no NUMA topology without nodes, pinning or page sizes)
     else:
         nodes, prefix, src = 1, "hw:numa_", {}  # pinning or page size alone: one cell
     if nodes > vcpus:
@@ -236,8 +415,13 @@ def request(specs: dict[str, Any] | None, image: dict[str, Any] | None, vcpus: i
         per_cpu, per_mem = vcpus // nodes, memory_mb // nodes
         cells = [{"id": i, "cpus": list(range(i * per_cpu, (i + 1) * per_cpu)),
                   "memory_mb": per_mem} for i in range(nodes)]
+    for c in cells:
+        c["pcpus"] = [x for x in c["cpus"] if x in pinned]
     kept = {k: v for k, v in image.items() if k in _IMAGE_KEYS or k.startswith("hw_numa_")}
-    return {"cells": cells, "dedicated": dedicated, "pagesize": pagesize, "image": kept}
+    iso = 1 if emulator == "isolate" else 0
+    return {"cells": cells, "dedicated": dedicated, "pagesize": pagesize, "image": kept,
+            "policy": policy, "thread_policy": threads, "emulator": emulator,
+            "pcpus": len(pinned) + iso if pinned else 0, "pci_policy": pci}
 
 
 def for_resize(flavor: dict[str, Any], inst: Any) -> dict[str, Any] | None:
@@ -283,160 +467,6 @@ def _explicit(src: dict[str, Any], prefix: str, nodes: int, vcpus: int,
     return cells
 
 
-# -- a host's cells and what the guests use of them ----------------------------------
-@dataclass
-class HostCell:
-    id: int
-    cpus: list[int]  # shared (unpinned guests)
-    memory_mb: int  # of small pages
-    pages: dict[int, int]  # huge page size (KiB) -> total pages
-    pcpus: list[int] = field(default_factory=list)  # pinnable (cpus too on a legacy host)
-    pinned: set[int] = field(default_factory=set)
-    cpu_used: int = 0
-    mem_used: int = 0  # MB of small pages
-    pages_used: dict[int, int] = field(default_factory=dict)
-
-
-class HostNUMA:
-    """The NUMA cells of one host and the fitted guests on them (scheduler memory)."""
-
-    def __init__(self, cells: list[dict[str, Any]]) -> None:
-        self.cells = [HostCell(c["id"], list(c["cpus"]), int(c["memory_mb"]),
-                               {int(k): int(v) for k, v in (c.get("pages") or {}).items()},
-                               list(c["pcpus"] if "pcpus" in c else c["cpus"]))
-                      for c in cells]
-        self.claims: dict[str, list[dict[str, Any]]] = {}
-        self.requests: dict[str, Any] = {}
-        self._lock = threading.Lock()
-
-    def _cell_fit(self, hc: HostCell, want: dict[str, Any], req: dict[str, Any],
-                  cpu_ratio: float, ram_ratio: float) -> dict[str, Any] | None:
-        n, mem = len(want["cpus"]), int(want["memory_mb"])
-        size = _page_for(hc, mem, req["pagesize"], ram_ratio)
-        if size is None:
-            return None
-        pinning = None
-        if req["dedicated"]:
-            free = [c for c in hc.pcpus if c not in hc.pinned]
-            if len(free) < n:
-                return None
-            pinning = {str(v): p for v, p in zip(want["cpus"], free)}
-        elif hc.cpu_used + n > len(set(hc.cpus) - hc.pinned) * cpu_ratio:
-            return None
-        return {"id": want["id"], "host_node": hc.id, "cpus": list(want["cpus"]),
-                "memory_mb": mem, "pagesize": size if req["pagesize"] is not None else None,
-                "cpu_pinning": pinning}
-
-    def fit(self, req: dict[str, Any], cpu_ratio: float = 16.0, ram_ratio: float = 1.5
-            ) -> list[dict[str, Any]] | None:
-        """Each guest cell on a distinct host cell (the first arrangement that fits)."""
-        wanted = req["cells"]
-        with self._lock:
-            for order in itertools.permutations(self.cells, len(wanted)):
-                out = []
-                for hc, want in zip(order, wanted):
-                    got = self._cell_fit(hc, want, req, cpu_ratio, ram_ratio)
-                    if got is None:
-                        break
-                    out.append(got)
-                else:
-                    return out
-        return None
-
-    def claim(self, uuid: str, cells: list[dict[str, Any]], req: Any = None) -> None:
-        with self._lock:
-            if uuid in self.claims:
-                return
-            self.claims[uuid], self.requests[uuid] = cells, req
-            self._apply(cells, +1)
-
-    def release(self, uuid: str) -> None:
-        with self._lock:
-            cells = self.claims.pop(uuid, None)
-            self.requests.pop(uuid, None)
-            if cells is not None:
-                self._apply(cells, -1)
-
-    def transfer(self, from_uuid: str, to_uuid: str) -> None:
-        with self._lock:
-            if from_uuid in self.claims:
-                self.claims[to_uuid] = self.claims.pop(from_uuid)
-                self.requests[to_uuid] = self.requests.pop(from_uuid, None)
-
-    def topology_of(self, uuid: str) -> dict[str, Any] | None:
-        """The topology a claim here holds (e.g. a reverted resize's source claim)."""
-        with self._lock:
-            if uuid not in self.claims or self.requests.get(uuid) is None:
-                return None
-            return topology(self.requests[uuid], self.claims[uuid])
-
-    def _apply(self, cells: list[dict[str, Any]], sign: int) -> None:
-        by_id = {hc.id: hc for hc in self.cells}
-        for c in cells:
-            hc = by_id.get(c["host_node"])
-            if hc is None:
-                continue
-            pins = set((c.get("cpu_pinning") or {}).values())
-            if sign > 0:
-                hc.pinned |= pins
-            else:
-                hc.pinned -= pins
-            if not pins:
-                hc.cpu_used += sign * len(c["cpus"])
-            size = c.get("pagesize")
-            if size and size != SMALL:
-                hc.pages_used[size] = hc.pages_used.get(size, 0) + \
-                    sign * c["memory_mb"] * 1024 // size
-            else:
-                hc.mem_used += sign * c["memory_mb"]
-
-
-def _page_for(hc: HostCell, mem_mb: int, wanted: Any, ram_ratio: float) -> int | None:
-    """The page size (KiB) the cell can back ``mem_mb`` with, or None."""
-    if wanted is None:  # no page size asked: small pages, overcommitted
-        return SMALL if hc.mem_used + mem_mb <= hc.memory_mb * ram_ratio else None
-    huge = sorted(hc.pages, reverse=True)
-    sizes = {"small": [SMALL], "large": huge, "any": huge + [SMALL]}.get(
-        wanted, [wanted] if isinstance(wanted, int) else [])
-    for size in sizes:
-        if size == SMALL:
-            if hc.mem_used + mem_mb <= hc.memory_mb:
-                return SMALL
-            continue
-        need, rest = divmod(mem_mb * 1024, size)
-        if not rest and hc.pages.get(size, 0) - hc.pages_used.get(size, 0) >= need:
-            return size
-    return None
-
-
-def topology(req: dict[str, Any], cells: list[dict[str, Any]]) -> dict[str, Any]:
-    """What the instance keeps (its ``numa_topology`` column)."""
-    return {"request": req, "cells": cells}
-
-
-def view(topo: dict[str, Any] | None, show_host: bool) -> dict[str, Any]:
-    """GET /servers/{id}/topology's body (host_node and cpu_pinning for admins)."""
-    if not topo or not topo.get("cells"):
-        return {"nodes": [], "pagesize_kb": None}
-    nodes, pagesize = [], None
-    for c in topo["cells"]:
-        node: dict[str, Any] = {"vcpu_set": list(c["cpus"]), "siblings": [],
-                                "memory_mb": c["memory_mb"]}
-        if show_host:
-            node["host_node"] = c["host_node"]
-            node["cpu_pinning"] = {int(k): v for k, v in
-                                   (c.get("cpu_pinning") or {}).items()}
-        if c.get("pagesize"):
-            pagesize = c["pagesize"]
-        nodes.append(node)
-    return {"nodes": nodes, "pagesize_kb": pagesize}
-
-
-def fit_for(host: Any, spec: Any) -> list[dict[str, Any]] | None:
-    """Fit ``spec.numa`` to a scheduler host state (None: no fit, or no NUMA cells);
-    the result is kept on the spec for the claim that follows."""
-    if host.numa is None:
-        return None
-    cells = host.numa.fit(spec.numa, host.cpu_allocation_ratio, host.ram_allocation_ratio)
-    spec.numa_fit = (host.host, cells)
-    return cells
+# the host side (cells, fits, claims, the topology view) lives with the scheduler
+from pocketstack.compute.scheduler.numa_fit import (  # noqa: E402,F401
+    SMALL, HostCell, HostNUMA, fit_for, topology, view)

@@ -75,7 +75,7 @@ def _server_resources(inst: Any, volume_backed: bool, pcpu_host: bool) -> dict[s
 
     swap = int((inst.flavor or {}).get("swap") or 0)
     root = 0 if volume_backed else inst.root_gb
-    pinned = ((inst.numa_topology or {}).get("request") or {}).get("dedicated")
+    pinned = (inst.numa_topology or {}).get("request")  # (mixed: part PCPU, part VCPU)
     vcpus, pcpus = claimed_cpus(inst.vcpus, pinned, pcpu_host)
     return resources(vcpus, inst.memory_mb, disk_gb(root, inst.ephemeral_gb, swap), pcpus)
 

@@ -226,6 +226,6 @@ def test_a_moved_claim_keeps_its_pci_devices():
     sch.transfer("h1", "srv", "migration")  # a resize: the source claim to the migration
     assert not st.pci.supports([("gpu", 1)]) and "migration" in st.pci.claims
     sch.transfer("h1", "migration", "srv", migration=False)  # reverted
-    assert st.pci.claims == {"srv": {("10de", "1db4"): 1}}
+    assert st.pci.claims == {"srv": {("10de", "1db4", 0): 1}}
     st.release("srv")
     assert st.pci.supports([("gpu", 1)])

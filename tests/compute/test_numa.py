@@ -183,8 +183,9 @@ def test_fit_rules_without_a_cloud():
     assert request({}, {}, 2, 512) is None
     assert request({"hw:watchdog_action": "reset"}, {"os_distro": "x"}, 2, 512) is None
     req = request({"hw:cpu_policy": "dedicated", "hw:mem_page_size": "1GB"}, {}, 2, 2048)
-    assert req == {"cells": [{"id": 0, "cpus": [0, 1], "memory_mb": 2048}],
-                   "dedicated": True, "pagesize": 1048576, "image": {}}
+    assert req["cells"] == [{"id": 0, "cpus": [0, 1], "memory_mb": 2048, "pcpus": [0, 1]}]
+    assert (req["dedicated"], req["pagesize"], req["image"], req["pcpus"]) == \
+        (True, 1048576, {}, 2)
     host = HostNUMA([{"id": 0, "cpus": [0, 1], "memory_mb": 1024, "pages": {2048: 512}},
                      {"id": 1, "cpus": [2, 3], "memory_mb": 1024,
                       "pages": {2048: 512, 1048576: 2}}])

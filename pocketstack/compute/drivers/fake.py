@@ -44,6 +44,8 @@ class FakeDriver(ComputeDriver):
         self.delay = conf.get("fake", "delay")
         self.numa_nodes = conf.get("fake", "numa_nodes")
         self.hugepages_2m = conf.get("fake", "hugepages_2m")
+        self.threads = max(1, int(conf.get("fake", "cpu_threads")))
+        self.sockets = max(0, int(conf.get("fake", "sockets")))
         self.conf = conf
         # (shared, pinnable, legacy) of the simulated hosts' CPUs 0..vcpus-1; those not in
         # [fake] cpu_dedicated_hosts (when set) are configured without cpu_dedicated_set
@@ -83,29 +85,39 @@ class FakeDriver(ComputeDriver):
                 "memory_mb": self.memory_mb, "local_gb": self.local_gb,
                 "hypervisor_type": "fake", "hypervisor_version": 1000,
                 "cpu_info": {"arch": "x86_64", "model": "fake", "vendor": "pocketstack",
-                             "topology": {"sockets": 1, "cores": self.vcpus, "threads": 1},
+                             "topology": self._topology(),
                              "features": []},
                 # as Nova's fake driver: what ImagePropertiesFilter matches images against
                 "supported_instances": [("x86_64", "fake", "hvm")],
                 "pci_passthrough_devices": fake_devices(self.conf, host)}
 
+    def _topology(self) -> dict[str, int]:
+        sockets = self.sockets or max(1, min(self.numa_nodes, self.vcpus))
+        return {"sockets": sockets, "cores": max(1, self.vcpus // self.threads // sockets),
+                "threads": self.threads}
+
     def numa_topology(self, host: str) -> list[dict[str, Any]]:
         """The host's simulated NUMA cells: CPUs 0..vcpus-1 and RAM split evenly, each
         cell with ``hugepages_2m`` 2 MiB pages taken from its RAM (none when numa_nodes is
         0); a cell's ``cpus`` are its shared CPUs, ``pcpus`` those guests may be pinned to
-        (``[compute] cpu_shared_set``/``cpu_dedicated_set``, see numa.host_cpu_sets)."""
+        (``[compute] cpu_shared_set``/``cpu_dedicated_set``, see numa.host_cpu_sets);
+        ``siblings``: its CPUs by core, ``[fake] cpu_threads`` consecutive CPUs a core;
+        ``socket``: ``[fake] sockets`` (default one a cell)."""
         n = max(0, min(self.numa_nodes, self.vcpus))
         if not n:
             return []
         shared, pinnable, _ = self.cpu_sets(host)
         per_cpu, per_mem = self.vcpus // n, self.memory_mb // n
         huge = min(self.hugepages_2m, per_mem // 2)
-        cells = []
+        sockets, cells = self.sockets or n, []
         for i in range(n):
             mine = range(i * per_cpu, (i + 1) * per_cpu)
+            cores = [list(mine[k:k + self.threads]) for k in range(0, per_cpu, self.threads)]
             cells.append({"id": i, "cpus": [c for c in mine if c in shared],
                           "pcpus": [c for c in mine if c in pinnable],
-                          "memory_mb": per_mem - huge * 2, "pages": {2048: huge}})
+                          "memory_mb": per_mem - huge * 2, "pages": {2048: huge},
+                          "siblings": cores if self.threads > 1 else [],
+                          "socket": i * sockets // n})
         return cells
 
     @staticmethod

@@ -33,6 +33,7 @@ from pocketstack.compute.placement import ReportClient
 from pocketstack.compute.scheduler import pci as pci_mod
 from pocketstack.compute.scheduler import filters as filter_mod
 from pocketstack.compute.scheduler.host_state import NOTHING, HostState, RequestSpec
+from pocketstack.compute.scheduler.numa_fit import cpu_fits
 from pocketstack.compute.scheduler import weighers as weigher_mod
 from pocketstack.db import utcnow
 from pocketstack.db.raw import Tx
@@ -179,8 +180,8 @@ class Scheduler:
                 disk_allocation_ratio=r.get("DISK_GB",
                                             c.get("DEFAULT", "disk_allocation_ratio")))
             states[n.host].describe(n, reported[n.host], c)
-        pinned = {uuid: bool((topo.get("request") or {}).get("dedicated"))
-                  for uuid, _, topo in fitted}
+        pinned = {uuid: topo.get("request") for uuid, _, topo in fitted}
+        topos = {uuid: topo for uuid, _, topo in fitted}
         image_of = {uuid: (topo.get("request") or {}).get("image") for uuid, _, topo in fitted}
         owners = {}
         for uuid, host, vcpus, ram, root, eph, flavor, project, user, resize_from, task \
@@ -192,7 +193,8 @@ class Scheduler:
                 v, p = numa.claimed_cpus(vcpus, pinned.get(uuid), states[host].total_pcpus > 0)
                 states[host].consume(uuid, v, ram,
                                      disk_gb(root, eph, int((flavor or {}).get("swap") or 0)), p)
-                self._claim_pci(states[host], uuid, (flavor or {}).get("extra_specs"))
+                self._claim_pci(states[host], uuid, (flavor or {}).get("extra_specs"),
+                                topos.get(uuid))
             src = (resize_from or {}).get("host")
             old = (resize_from or {}).get("flavor") or {}
             holder = (resize_from or {}).get("migration_uuid") or uuid
@@ -202,7 +204,8 @@ class Scheduler:
             if src and (src != host or holder != uuid) and src in states:
                 v, p = numa.claimed_cpus(
                     int(old.get("vcpus", vcpus)),
-                    numa.pinned_by(old.get("extra_specs"), image_of.get(uuid)),
+                    numa.pinned_by(old.get("extra_specs"), image_of.get(uuid),
+                                   int(old.get("vcpus", vcpus))),
                     states[src].total_pcpus > 0)
                 states[src].consume(holder, v,  # the source claim
                                     int(old.get("memory_mb", ram)),
@@ -238,10 +241,13 @@ class Scheduler:
             LOG.debug("no resources reported for %s: %s", host, exc)
             return {}
 
-    def _claim_pci(self, st: HostState, uuid: str, extra_specs: Any) -> None:
+    def _claim_pci(self, st: HostState, uuid: str, extra_specs: Any, topo: Any = None
+                   ) -> None:
         if st.pci is not None and extra_specs:
             try:
-                st.pci.claim(uuid, pci_mod.requests_for(self.conf, extra_specs))
+                st.pci.claim(uuid, pci_mod.requests_for(self.conf, extra_specs),
+                             *pci_mod.placed(topo and topo.get("cells"),
+                                             topo and topo.get("request")))
             except errors.ApiError as exc:  # an alias removed from the config since
                 LOG.warning("PCI devices of %s not reclaimed: %s", uuid, exc)
 
@@ -358,26 +364,19 @@ class Scheduler:
         if st.numa is None:
             cells_of = getattr(self.hosts.driver, "numa_topology", None)
             cells = cells_of(st.host) if cells_of is not None else []
-            st.numa = numa.HostNUMA(cells) if cells else False
+            st.numa = numa.HostNUMA(cells, self.conf.get(
+                "compute", "packing_host_numa_cells_allocation_strategy")) if cells else False
         return bool(st.numa)
 
     def _passes(self, st: HostState, spec: RequestSpec, everything: list[HostState]) -> bool:
         if st.host in spec.ignore_hosts:
             return False
-        if spec.pcpus and not self._cpu_fits(st, spec.pcpus):
+        if spec.pcpus and not cpu_fits(st, spec, self._no_fallback):
             return False
         if spec.numa is not None and (not self._numa_ready(st) or self._numa_check and
                                       numa.fit_for(st, spec) is None):
             return False
         return all(f.host_passes(st, spec, everything) for f in self.filters)
-
-    def _cpu_fits(self, st: HostState, pcpus: int) -> bool:
-        """A pinned guest's CPUs: PCPU on a host that reports some; on a legacy host
-        (no cpu_dedicated_set/cpu_shared_set) VCPU, Nova's fallback query, unless
-        ``[workarounds] disable_fallback_pcpu_query``."""
-        if st.total_pcpus:
-            return st.free_pcpus >= pcpus
-        return st.legacy_cpus and st.free_vcpus >= pcpus and not self._no_fallback
 
     def rebuild_passes(self, host: str | None, spec: RequestSpec) -> bool:
         """A rebuild to a new image stays on its host if the RUN_ON_REBUILD filters
@@ -447,11 +446,12 @@ class Scheduler:
                 elif forget:
                     self._numa_requests.pop(spec.instance_uuid, None)
                     write = self._store_topology(within, spec.instance_uuid, None)
-                v, p = numa.claimed_cpus(spec.pcpus or spec.vcpus, spec.pcpus,
-                                         best.total_pcpus > 0)
+                v, p = numa.spec_cpus(spec, best.total_pcpus > 0)
                 best.consume(spec.instance_uuid, v, spec.memory_mb, spec.disk_gb, p)
                 if spec.pci_requests and best.pci is not None:
-                    best.pci.claim(spec.instance_uuid, spec.pci_requests)
+                    best.pci.claim(spec.instance_uuid, spec.pci_requests,
+                                   *pci_mod.placed(spec.numa_fit and spec.numa_fit[1],
+                                                   spec.numa))
                 self._where.setdefault(spec.instance_uuid, set()).add(best.host)
                 self._reorder(best)
             try:

@@ -5,10 +5,18 @@ per-host pools that PciPassthroughFilter checks and the scheduler claims from.
 The pools live in memory in the host states; they are rebuilt at start from the
 driver's devices and the flavors (snapshots) of the servers on each host.
 
-``[fake] pci_devices``: comma-separated ``[HOST=]VENDOR_ID:PRODUCT_ID[:COUNT]`` entries,
-e.g. ``8086:1520:2, fake-host-2=10de:1db4`` (no ``HOST=``: every fake host has them).
+``[fake] pci_devices``: comma-separated ``[HOST=]VENDOR_ID:PRODUCT_ID[:COUNT][@NODE]``
+entries, e.g. ``8086:1520:2, fake-host-2=10de:1db4@1`` (no ``HOST=``: every fake host has
+them; ``@NODE``: the NUMA node of the devices, 0 by default, ``@none`` for none).
 ``[pci] alias``: one JSON object per line, or a JSON list, as Nova's
-``{"name": "gpu", "vendor_id": "10de", "product_id": "1db4"}``.
+``{"name": "gpu", "vendor_id": "10de", "product_id": "1db4", "numa_policy": "required"}``.
+
+PCI NUMA affinity (Nova's ``_filter_pools_for_numa_cells``): for a guest with a NUMA
+topology, ``hw:pci_numa_affinity_policy`` (or the image's ``hw_pci_numa_affinity_policy``,
+else the alias's ``numa_policy``, else ``legacy``) decides which devices its cells may
+use: ``required`` only those of its host NUMA nodes; ``legacy`` those, or devices without
+a NUMA node; ``preferred`` any, its own nodes' first; ``socket`` those on the sockets of
+its nodes; a guest without a NUMA topology takes any device.
 ``[pci] device_spec``: the same forms, ``{"vendor_id": ..., "product_id": ...}``; when set,
 only the matching devices can be passed through (when empty every fake device can).
 """
@@ -22,6 +30,7 @@ from pocketstack.api import errors
 
 ALIAS_SPEC = "pci_passthrough:alias"
 Key = tuple[str, str]  # (vendor_id, product_id)
+Pool = tuple[str, str, Any]  # (vendor_id, product_id, numa_node or None)
 
 
 def _json_dicts(raw: Any, option: str) -> list[dict[str, Any]]:
@@ -58,6 +67,21 @@ def aliases(conf: Any) -> dict[str, list[Key]]:
     return out
 
 
+def alias_policies(conf: Any) -> dict[str, str]:
+    """alias name -> its ``numa_policy`` (when the alias sets one)."""
+    return {str(i["name"]): str(i["numa_policy"])
+            for i in _json_dicts(conf.get("pci", "alias"), "alias")
+            if i.get("name") and i.get("numa_policy")}
+
+
+def placed(cells: Any, req: Any) -> tuple[list[int] | None, str | None]:
+    """(the host NUMA nodes of a guest's fitted cells, its PCI NUMA affinity policy):
+    the NUMA arguments of :meth:`PciStats.claim`."""
+    if not cells:
+        return None, None
+    return [c["host_node"] for c in cells], (req or {}).get("pci_policy")
+
+
 def fake_devices(conf: Any, host: str) -> list[dict[str, Any]]:
     """The devices a fake host reports (Nova's pci_passthrough_devices shape)."""
     out: list[dict[str, Any]] = []
@@ -65,16 +89,20 @@ def fake_devices(conf: Any, host: str) -> list[dict[str, Any]]:
         where, _, what = entry.rpartition("=")
         if where and where.strip() != host:
             continue
+        what, _, node_text = what.partition("@")
         parts = [p.strip() for p in what.split(":")]
-        if len(parts) not in (2, 3) or not all(parts):
+        node_text = node_text.strip().lower() or "0"
+        if len(parts) not in (2, 3) or not all(parts) or not (
+                node_text.isdigit() or node_text == "none"):
             raise ValueError(f"[fake] pci_devices: bad entry {entry!r} "
-                             "(expected [HOST=]VENDOR_ID:PRODUCT_ID[:COUNT])")
+                             "(expected [HOST=]VENDOR_ID:PRODUCT_ID[:COUNT][@NODE])")
+        node = None if node_text == "none" else int(node_text)
         count = int(parts[2]) if len(parts) == 3 else 1
         for _ in range(count):
             n = len(out)
             out.append({"address": f"0000:{0x81 + n // 8:02x}:00.{n % 8}",
                         "vendor_id": _id(parts[0]), "product_id": _id(parts[1]),
-                        "dev_type": "type-PCI", "status": "available", "numa_node": 0})
+                        "dev_type": "type-PCI", "status": "available", "numa_node": node})
     return out
 
 
@@ -110,12 +138,15 @@ def held_requests(conf: Any, extra_specs: dict[str, Any]) -> list[tuple[str, int
 
 
 class PciStats:
-    """Free devices of one host, by (vendor_id, product_id), and who holds which."""
+    """Free devices of one host, by pool (vendor_id, product_id, NUMA node), and who
+    holds which."""
 
     def __init__(self, devices: list[dict[str, Any]], device_spec: list[dict[str, Any]],
-                 alias_map: dict[str, list[Key]]) -> None:
+                 alias_map: dict[str, list[Key]],
+                 alias_policy: dict[str, str] | None = None) -> None:
         self.aliases = alias_map
-        self.total: dict[Key, int] = {}
+        self.alias_policy = alias_policy or {}
+        self.total: dict[Pool, int] = {}
         for d in devices:
             if d.get("status", "available") != "available":
                 continue
@@ -123,26 +154,53 @@ class PciStats:
                     _id(spec.get(k)) in ("", "*", _id(d.get(k)))
                     for k in ("vendor_id", "product_id")) for spec in device_spec):
                 continue
-            key = (_id(d.get("vendor_id")), _id(d.get("product_id")))
-            self.total[key] = self.total.get(key, 0) + 1
-        self.used: dict[Key, int] = {}
-        self.claims: dict[str, dict[Key, int]] = {}
+            pool = (_id(d.get("vendor_id")), _id(d.get("product_id")), d.get("numa_node"))
+            self.total[pool] = self.total.get(pool, 0) + 1
+        self.used: dict[Pool, int] = {}
+        self.claims: dict[str, dict[Pool, int]] = {}
+        self.socket_of: Any = None  # host NUMA node -> socket (set by the NUMA fit)
 
     def __bool__(self) -> bool:
         return bool(self.total)
 
     def free(self, uuid: str) -> None:
-        for key, n in self.claims.pop(uuid, {}).items():
-            self.used[key] -= n
+        for pool, n in self.claims.pop(uuid, {}).items():
+            self.used[pool] = self.used.get(pool, 0) - n
 
-    def _plan(self, requests: list[tuple[str, int]]) -> dict[Key, int] | None:
-        taken: dict[Key, int] = {}
+    def _pools(self, keys: list[Key], count: int, nodes: list[int] | None,
+               policy: str, socket_of: Any, taken: dict[Pool, int]) -> list[Pool]:
+        """The pools a request may take from, in the order it takes them."""
+        def room(pools: list[Pool]) -> int:
+            return sum(self.total[p] - self.used.get(p, 0) - taken.get(p, 0) for p in pools)
+
+        pools = [p for p in sorted(self.total, key=str) if p[:2] in keys]
+        if nodes is None:
+            return pools
+        affine = [p for p in pools if p[2] in nodes]
+        if policy == "required" or room(affine) >= count:
+            return affine
+        if policy == "socket":
+            sockets = {socket_of(n) for n in nodes} if socket_of else {None}
+            if None in sockets:
+                return []
+            return [p for p in pools if p[2] is not None and socket_of(p[2]) in sockets]
+        loose = affine + [p for p in pools if p[2] is None]
+        if policy == "legacy" or room(loose) >= count:
+            return loose
+        return loose + [p for p in pools if p not in loose]  # preferred
+
+    def _plan(self, requests: list[tuple[str, int]], nodes: list[int] | None = None,
+              policy: str | None = None, socket_of: Any = None) -> dict[Pool, int] | None:
+        taken: dict[Pool, int] = {}
+        socket_of = socket_of or self.socket_of
         for alias, count in requests:
-            for key in self.aliases.get(alias, []):
-                room = self.total.get(key, 0) - self.used.get(key, 0) - taken.get(key, 0)
+            wanted = policy or self.alias_policy.get(alias) or "legacy"
+            for pool in self._pools(self.aliases.get(alias, []), count, nodes, wanted,
+                                    socket_of, taken):
+                room = self.total[pool] - self.used.get(pool, 0) - taken.get(pool, 0)
                 got = min(room, count)
                 if got > 0:
-                    taken[key] = taken.get(key, 0) + got
+                    taken[pool] = taken.get(pool, 0) + got
                     count -= got
                 if not count:
                     break
@@ -150,28 +208,36 @@ class PciStats:
                 return None
         return taken
 
-    def supports(self, requests: list[tuple[str, int]]) -> bool:
-        return self._plan(requests) is not None
+    def supports(self, requests: list[tuple[str, int]], nodes: list[int] | None = None,
+                 policy: str | None = None, socket_of: Any = None) -> bool:
+        """Whether the requests fit (from the pools of ``nodes`` under ``policy`` when
+        the guest has NUMA cells on those host nodes)."""
+        return self._plan(requests, nodes, policy, socket_of) is not None
 
-    def claim(self, uuid: str, requests: list[tuple[str, int]]) -> bool:
+    def claim(self, uuid: str, requests: list[tuple[str, int]],
+              nodes: list[int] | None = None, policy: str | None = None,
+              socket_of: Any = None) -> bool:
         if not requests or uuid in self.claims:
             return True
-        plan = self._plan(requests)
+        plan = self._plan(requests, nodes, policy, socket_of)
+        if plan is None and nodes is not None:  # (a restart with a changed config)
+            plan = self._plan(requests)
         if plan is None:
             return False
         self.claims[uuid] = plan
-        for key, n in plan.items():
-            self.used[key] = self.used.get(key, 0) + n
+        for pool, n in plan.items():
+            self.used[pool] = self.used.get(pool, 0) + n
         return True
 
     def summary(self) -> list[dict[str, Any]]:
-        return [{"vendor_id": k[0], "product_id": k[1], "count": n - self.used.get(k, 0)}
-                for k, n in sorted(self.total.items())]
+        return [{"vendor_id": k[0], "product_id": k[1], "numa_node": k[2],
+                 "count": n - self.used.get(k, 0)}
+                for k, n in sorted(self.total.items(), key=str)]
 
 
 def stats_for(conf: Any, devices: list[dict[str, Any]]) -> PciStats | None:
     if not devices:
         return None
     stats = PciStats(devices, _json_dicts(conf.get("pci", "device_spec"), "device_spec"),
-                     aliases(conf))
+                     aliases(conf), alias_policies(conf))
     return stats or None
