@@ -198,3 +198,56 @@ def test_rebuild_keeps_the_attached_volume(ccloud: Any) -> None:
     assert shown["status"] == "in-use" and shown["attachments"][0]["server_id"] == uuid
     ccloud.delete_and_check(server)
     ccloud.cli("volume", "delete", vol["id"], cloud="pocketstack")
+
+
+def _volume_file(ccloud: Any, volume_id: str) -> str:
+    for root, _, files in os.walk(ccloud.handle.data_dir):
+        if f"volume-{volume_id}" in files:
+            return os.path.join(root, f"volume-{volume_id}")
+    raise AssertionError(f"no file for volume {volume_id}")
+
+
+def _in_volume(path: str, name: str) -> str:
+    """A file of the ext4 file system in a volume's file, read from the host (debugfs)."""
+    return subprocess.run(["debugfs", "-R", f"cat {name}", path], capture_output=True,
+                          text=True, check=False).stdout
+
+
+def test_boot_from_volume_runs_on_the_volume(ccloud: Any) -> None:
+    """server create --volume: the instance's / is the volume (from the image by Block
+    Storage); what it writes is in the volume after the server is gone, another server
+    booted from it sees it, and a 2.93 rebuild with --reimage-boot-volume replaces it."""
+    vol = ccloud.cli("volume", "create", "--image", "pocketstack-busybox", "--size", "1",
+                     "-f", "json", "ct-bfv", cloud="pocketstack")
+    assert ccloud.eventually(lambda: ccloud.cli("volume", "show", vol["id"], "-f", "json",
+                                                cloud="pocketstack")["status"] == "available")
+    path = _volume_file(ccloud, vol["id"])
+    extra = ["--flavor", "m1.nano", "--network", "private", "--wait", "-f", "json"]
+    server = ccloud.cli("server", "create", "--volume", vol["id"], *extra, "ct-bfv-1",
+                        cloud="pocketstack")
+    assert server["status"] == "ACTIVE" and "booted from volume" in server["image"]
+    uuid = server["id"]
+    ccloud.wait_console(uuid, "up: httpd on port 80")
+    root = _in(ccloud, uuid, "grep ' / ' /proc/mounts; test -b /dev/vda && echo vda; "
+                             "echo written-in-guest > /root/mark; sync")
+    assert root.stdout.split()[2] == "ext4" and "vda" in root.stdout, root
+    ccloud.cli("server", "delete", "--wait", uuid, cloud="pocketstack")
+    assert _in_volume(path, "/root/mark") == "written-in-guest\n"  # in the volume's file
+
+    server = ccloud.cli("server", "create", "--volume", vol["id"], *extra, "ct-bfv-2",
+                        cloud="pocketstack")
+    uuid = server["id"]
+    ccloud.wait_console(uuid, "up: httpd on port 80")
+    assert _in(ccloud, uuid, "cat /root/mark").stdout == "written-in-guest\n"
+    ccloud.cli("--os-compute-api-version", "2.93", "server", "rebuild", "--image",
+               "pocketstack-busybox", "--reimage-boot-volume", "--wait", uuid,
+               cloud="pocketstack")
+    ccloud.wait_status(uuid, "ACTIVE")
+    ccloud.wait_console(uuid, "up: httpd on port 80")
+    assert _in(ccloud, uuid, "test -e /root/mark").returncode == 1  # the volume re-imaged
+    assert _in(ccloud, uuid, "grep ' / ' /proc/mounts").stdout.split()[2] == "ext4"
+    ports = ccloud.cli("port", "list", "--device-id", uuid, "-f", "json", cloud="pocketstack")
+    ccloud.delete_and_check({"id": uuid, "mac": ports[0]["MAC Address"]})
+    assert ccloud.cli("volume", "show", vol["id"], "-f", "json",
+                      cloud="pocketstack")["status"] == "available"
+    ccloud.cli("volume", "delete", vol["id"], cloud="pocketstack")

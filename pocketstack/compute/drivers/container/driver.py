@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from pocketstack.compute import states
 from pocketstack.compute.drivers.base import BuildFailed, ComputeDriver
 from pocketstack.compute.drivers.consoleserver import ConsoleServer, local_address
-from pocketstack.compute.drivers.container import console, cpuinfo, disks, sshd
+from pocketstack.compute.drivers.container import bootvolume, console, cpuinfo, disks, sshd
 from pocketstack.compute.drivers.container.cgroups import Cgroups
 from pocketstack.compute.drivers.container.phases import Phases
 from pocketstack.config import Opt, register
@@ -230,7 +230,13 @@ class ContainerDriver(ComputeDriver):
         previous = self._config(uuid)  # resize and rebuild spawn over an existing instance
         took = Phases()
         try:
-            lower = self._rootfs.get(instance.get("image_ref"))
+            image_ref = instance.get("image_ref")
+            volumes = bootvolume.block_devices(self.cloud, uuid)
+            root = None if image_ref else next((v for v in volumes if v["boot"]), None)
+            if not image_ref and root is None:
+                raise BuildFailed("the container driver boots from an image or a volume "
+                                  "(neither given)")
+            lower = self._rootfs.get(image_ref) if image_ref else None
             took("rootfs")
             os.makedirs(inst, mode=0o700, exist_ok=True)
             ip.netns_add(netns_name(uuid))
@@ -244,11 +250,15 @@ class ContainerDriver(ComputeDriver):
                    "cgroup_procs": procs, "image_ref": instance.get("image_ref"),
                    "vcpus": instance.get("vcpus"), "memory_mb": instance.get("memory_mb"),
                    "root_gb": instance.get("root_gb"),
-                   **self._rootfs.runtime(instance["image_ref"]), "ports": [],
-                   "devices": previous.get("devices") or {}}
+                   **(self._rootfs.runtime(image_ref) if image_ref else bootvolume.RUNTIME),
+                   "ports": [], "devices": previous.get("devices") or {}}
+            if root is not None:
+                cfg["root_volume"] = bootvolume.ROOT_DEVICE
             if previous.get("rescue"):
                 cfg["rescue"] = previous["rescue"]
             self._write_config(uuid, cfg)
+            self._attach_volumes(uuid, volumes)
+            took("volumes")
             if previous:  # resize
                 self._refresh_cpuinfo(uuid, instance.get("vcpus"))
             drive = disks.config_drive_path(instance)
@@ -314,7 +324,9 @@ class ContainerDriver(ComputeDriver):
         if self._read_pid(uuid, "init.pid") is not None:
             return
         cfg = self._config(uuid)
-        cfg["root_disk"] = disks.ensure_root_disk(inst, cfg.get("root_gb"))  # the shim mounts it
+        # the shim mounts it (a volume-backed instance has no disk of the flavor's)
+        cfg["root_disk"] = None if cfg.get("root_volume") else \
+            disks.ensure_root_disk(inst, cfg.get("root_gb"))
         cfg["reason"] = reason
         self._write_config(uuid, cfg)
         for name in ("init.pid", "shim.pid"):
@@ -438,10 +450,15 @@ class ContainerDriver(ComputeDriver):
         disks.wipe_root_disk(self._inst(uuid))
         cfg = self._config(uuid)
         cfg.pop("rescue", None)
-        drive = (cfg.get("devices") or {}).pop(disks.CONFIG_DRIVE_DEVICE, None)
+        devices = cfg.get("devices") or {}
+        drive = devices.pop(disks.CONFIG_DRIVE_DEVICE, None)
+        # the root volume: Block Storage may have re-imaged it (2.93: a new file with the
+        # new image's tarball); spawn attaches it again, formatted if it has to be
+        root = devices.pop(cfg.pop("root_volume", ""), None)
         self._write_config(uuid, cfg)
-        if drive:  # the compute manager wrote a new one (the instance changed)
-            disks.loop_detach(drive["loop"], drive.get("file"))
+        for dev in (drive, root):  # (the compute manager wrote a new config drive)
+            if dev:
+                disks.loop_detach(dev["loop"], dev.get("file"))
         self.spawn(host, instance)
 
     # -- rescue ------------------------------------------------------------------------
@@ -482,7 +499,8 @@ class ContainerDriver(ComputeDriver):
         tarball; a running instance is frozen meanwhile so the copy is consistent."""
         uuid = instance["uuid"]
         cfg = self._config(uuid)
-        if not cfg.get("lower"):
+        root = bootvolume.root_of(cfg)
+        if not cfg.get("lower") and root is None:
             return False
         inst = self._inst(uuid)
         upper = os.path.join(inst, "upper")
@@ -492,16 +510,44 @@ class ContainerDriver(ComputeDriver):
         if thaw:
             self.cgroups.freeze(uuid, True)
         try:
-            loop = disks.root_loop(inst)
-            disks.stream_filesystem([upper, cfg["lower"]], os.path.join(inst, "snapshot-mnt"),
-                                    write, (loop, os.path.join(inst, disks.ROOT_MOUNT))
-                                    if loop else None)
+            mnt = os.path.join(inst, "snapshot-mnt")
+            if root is not None:  # the volume's file system, as the instance sees it
+                disks.stream_filesystem([], mnt, write, (root["loop"], mnt))
+            else:
+                loop = disks.root_loop(inst)
+                disks.stream_filesystem([upper, cfg["lower"]], mnt, write,
+                                        (loop, os.path.join(inst, disks.ROOT_MOUNT))
+                                        if loop else None)
         finally:
             if thaw:
                 self.cgroups.freeze(uuid, False)
         return True
 
     # -- volumes and the config drive ------------------------------------------------
+    def _attach_volumes(self, uuid: str, volumes: list[dict[str, Any]]) -> None:
+        """At spawn: the server's volumes that are not attached to the instance yet (those
+        of its create request; the boot volume made a file system first, .bootvolume)."""
+        devices = self._config(uuid).get("devices") or {}
+        have = {d.get("volume_id") for d in devices.values()
+                if disks.loop_backing(d["loop"]) is not None}
+        for vol in volumes:
+            if vol["volume_id"] in have:
+                continue
+            if vol["boot"]:
+                bootvolume.prepare_root(vol["path"], os.path.join(self._inst(uuid),
+                                                                  "volume-staging"),
+                                        vol["volume_id"])
+                name = bootvolume.ROOT_DEVICE
+            else:
+                name = disks.device_name(vol["device"], set(devices))
+            try:
+                self._attach(uuid, vol["path"], name, vol["ro"], vol["volume_id"])
+            except disks.DiskError as exc:
+                if vol["boot"]:
+                    raise BuildFailed(f"boot volume {vol['volume_id']}: {exc}") from None
+                LOG.warning("volume %s of %s not attached: %s", vol["volume_id"], uuid, exc)
+            devices = self._config(uuid).get("devices") or {}
+
     def _attach(self, uuid: str, path: str, name: str, read_only: bool = False,
                 volume_id: str | None = None) -> str:
         loop = disks.loop_attach(path, read_only)

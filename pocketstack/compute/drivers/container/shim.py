@@ -107,14 +107,22 @@ def _child(cfg: dict[str, Any], write_fd: int, sync_fd: int) -> None:
     layer = "rescue-" if rescue else ""  # rescue: the rescue image over a fresh layer
     for d in (layer + "upper", layer + "work"):
         os.makedirs(os.path.join(inst, d), exist_ok=True)
-    linux.mount("overlay", root, "overlay", 0,
-                f"lowerdir={rescue['lower'] if rescue else cfg['lower']},"
-                f"upperdir={inst}/{layer}upper,workdir={inst}/{layer}work")
+    # a volume-backed instance: its root volume's file system is its disk (.bootvolume)
+    volume = (cfg.get("devices") or {}).get(cfg.get("root_volume") or "")
+    if volume and not rescue:
+        linux.mount(volume["loop"], root, "ext4", 0)
+    else:
+        linux.mount("overlay", root, "overlay", 0,
+                    f"lowerdir={rescue['lower'] if rescue else cfg['lower']},"
+                    f"upperdir={inst}/{layer}upper,workdir={inst}/{layer}work")
     if rescue:  # ... and the instance's own disk at rescue["disk_at"]
         disk = os.path.join(root, rescue.get("disk_at", "/mnt/rescue").lstrip("/"))
         os.makedirs(disk, exist_ok=True)
-        linux.mount("overlay", disk, "overlay", 0,
-                    f"lowerdir={cfg['lower']},upperdir={inst}/upper,workdir={inst}/work")
+        if volume:
+            linux.mount(volume["loop"], disk, "ext4", 0)
+        else:
+            linux.mount("overlay", disk, "overlay", 0,
+                        f"lowerdir={cfg['lower']},upperdir={inst}/upper,workdir={inst}/work")
     for d in ("proc", "sys", "dev", "tmp", "run"):
         os.makedirs(os.path.join(root, d), exist_ok=True)
     linux.mount("proc", os.path.join(root, "proc"), "proc",
@@ -142,7 +150,7 @@ def _child(cfg: dict[str, Any], write_fd: int, sync_fd: int) -> None:
     if run.get("workdir", "/") != "/":
         os.makedirs(run["workdir"], exist_ok=True)
         os.chdir(run["workdir"])
-    argv = run.get("init") or ["/init"]
+    argv = run.get("init") or ["/init" if os.path.lexists("/init") else "/sbin/init"]
     os.execve(argv[0], argv, env)
 
 
