@@ -217,37 +217,38 @@ def test_boot_from_volume_runs_on_the_volume(ccloud: Any) -> None:
     """server create --volume: the instance's / is the volume (from the image by Block
     Storage); what it writes is in the volume after the server is gone, another server
     booted from it sees it, and a 2.93 rebuild with --reimage-boot-volume replaces it."""
-    vol = ccloud.cli("volume", "create", "--image", "pocketstack-busybox", "--size", "1",
-                     "-f", "json", "ct-bfv", cloud="pocketstack")
-    assert ccloud.eventually(lambda: ccloud.cli("volume", "show", vol["id"], "-f", "json",
-                                                cloud="pocketstack")["status"] == "available")
-    path = _volume_file(ccloud, vol["id"])
-    extra = ["--flavor", "m1.nano", "--network", "private", "--wait", "-f", "json"]
-    server = ccloud.cli("server", "create", "--volume", vol["id"], *extra, "ct-bfv-1",
-                        cloud="pocketstack")
-    assert server["status"] == "ACTIVE" and "booted from volume" in server["image"]
-    uuid = server["id"]
-    ccloud.wait_console(uuid, "up: httpd on port 80")
+    demo = ccloud.handle.conn("pocketstack")
+    image = demo.image.find_image("pocketstack-busybox", ignore_missing=False)
+    vol = demo.block_storage.create_volume(name="ct-bfv", size=1, image_id=image.id)
+    demo.block_storage.wait_for_status(vol, "available", interval=0.3, wait=60)
+    path = _volume_file(ccloud, vol.id)
+
+    def boot(name: str) -> str:
+        server = ccloud.cli("server", "create", "--volume", vol.id, "--flavor", "m1.nano",
+                            "--network", "private", "-f", "json", name, cloud="pocketstack")
+        server = demo.compute.wait_for_server(demo.compute.get_server(server["id"]),
+                                              interval=0.3, wait=120)
+        assert not (server.image or {}).get("id")  # shown as booted from volume
+        ccloud.wait_console(server.id, "up: httpd on port 80")
+        return str(server.id)
+
+    uuid = boot("ct-bfv-1")
     root = _in(ccloud, uuid, "grep ' / ' /proc/mounts; test -b /dev/vda && echo vda; "
                              "echo written-in-guest > /root/mark; sync")
     assert root.stdout.split()[2] == "ext4" and "vda" in root.stdout, root
-    ccloud.cli("server", "delete", "--wait", uuid, cloud="pocketstack")
+    demo.compute.delete_server(uuid)
+    demo.compute.wait_for_delete(demo.compute.get_server(uuid), interval=0.3, wait=60)
     assert _in_volume(path, "/root/mark") == "written-in-guest\n"  # in the volume's file
 
-    server = ccloud.cli("server", "create", "--volume", vol["id"], *extra, "ct-bfv-2",
-                        cloud="pocketstack")
-    uuid = server["id"]
-    ccloud.wait_console(uuid, "up: httpd on port 80")
+    uuid = boot("ct-bfv-2")  # the same volume: what the first server wrote is there
     assert _in(ccloud, uuid, "cat /root/mark").stdout == "written-in-guest\n"
     ccloud.cli("--os-compute-api-version", "2.93", "server", "rebuild", "--image",
-               "pocketstack-busybox", "--reimage-boot-volume", "--wait", uuid,
-               cloud="pocketstack")
-    ccloud.wait_status(uuid, "ACTIVE")
-    ccloud.wait_console(uuid, "up: httpd on port 80")
+               "pocketstack-busybox", "--reimage-boot-volume", uuid, cloud="pocketstack")
+    assert ccloud.eventually(lambda: demo.compute.get_server(uuid).status == "ACTIVE")
+    ccloud.booted(uuid, 2)
     assert _in(ccloud, uuid, "test -e /root/mark").returncode == 1  # the volume re-imaged
     assert _in(ccloud, uuid, "grep ' / ' /proc/mounts").stdout.split()[2] == "ext4"
-    ports = ccloud.cli("port", "list", "--device-id", uuid, "-f", "json", cloud="pocketstack")
-    ccloud.delete_and_check({"id": uuid, "mac": ports[0]["MAC Address"]})
-    assert ccloud.cli("volume", "show", vol["id"], "-f", "json",
-                      cloud="pocketstack")["status"] == "available"
-    ccloud.cli("volume", "delete", vol["id"], cloud="pocketstack")
+    port = next(demo.network.ports(device_id=uuid))
+    ccloud.delete_and_check({"id": uuid, "mac": port.mac_address})
+    assert demo.block_storage.get_volume(vol.id).status == "available"
+    demo.block_storage.delete_volume(vol.id)
