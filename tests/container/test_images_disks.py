@@ -200,11 +200,11 @@ def test_rebuild_keeps_the_attached_volume(ccloud: Any) -> None:
     ccloud.cli("volume", "delete", vol["id"], cloud="pocketstack")
 
 
-def _volume_file(ccloud: Any, volume_id: str) -> str:
+def _volume_file(ccloud: Any, volume_id: str, kind: str = "volume") -> str:
     for root, _, files in os.walk(ccloud.handle.data_dir):
-        if f"volume-{volume_id}" in files:
-            return os.path.join(root, f"volume-{volume_id}")
-    raise AssertionError(f"no file for volume {volume_id}")
+        if f"{kind}-{volume_id}" in files:
+            return os.path.join(root, f"{kind}-{volume_id}")
+    raise AssertionError(f"no file for {kind} {volume_id}")
 
 
 def _in_volume(path: str, name: str) -> str:
@@ -236,12 +236,25 @@ def test_boot_from_volume_runs_on_the_volume(ccloud: Any) -> None:
     root = _in(ccloud, uuid, "grep ' / ' /proc/mounts; test -b /dev/vda && echo vda; "
                              "echo written-in-guest > /root/mark; sync")
     assert root.stdout.split()[2] == "ext4" and "vda" in root.stdout, root
+    snap = demo.block_storage.create_snapshot(volume_id=vol.id, name="ct-bfv", force=True)
+    demo.block_storage.wait_for_status(snap, "available", interval=0.3, wait=60)
+    assert _in_volume(_volume_file(ccloud, snap.id, "snapshot"), "/root/mark") == \
+        "written-in-guest\n"  # a snapshot of the volume has it
+    demo.block_storage.delete_snapshot(snap)
     demo.compute.delete_server(uuid)
     demo.compute.wait_for_delete(demo.compute.get_server(uuid), interval=0.3, wait=60)
     assert _in_volume(path, "/root/mark") == "written-in-guest\n"  # in the volume's file
 
     uuid = boot("ct-bfv-2")  # the same volume: what the first server wrote is there
     assert _in(ccloud, uuid, "cat /root/mark").stdout == "written-in-guest\n"
+    # server image create: the volume's file system as a rootfs image
+    image_id = ccloud.cli("server", "image", "create", "--name", "ct-bfv-image", "-f", "json",
+                          uuid, cloud="pocketstack")["id"]
+    assert ccloud.eventually(lambda: demo.image.get_image(image_id).status == "active")
+    data = demo.image.download_image(image_id).content
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        assert tar.extractfile("./root/mark").read() == b"written-in-guest\n"
+    demo.image.delete_image(image_id)
     ccloud.cli("--os-compute-api-version", "2.93", "server", "rebuild", "--image",
                "pocketstack-busybox", "--reimage-boot-volume", uuid, cloud="pocketstack")
     assert ccloud.eventually(lambda: demo.compute.get_server(uuid).status == "ACTIVE")
