@@ -73,6 +73,18 @@ def loop_detach(loop: str, path: str | None = None) -> None:
         LOG.warning("losetup --detach %s: %s", loop, proc.stderr.strip())
 
 
+def reattach(dev: dict[str, Any]) -> bool:
+    """Attach an attachment's file again when its loop device no longer backs it (the
+    host rebooted, or Block Storage re-wrote the volume as a new file); True if it did."""
+    path = dev.get("file") or ""
+    backing = loop_backing(dev["loop"])
+    if backing == os.path.realpath(path) or not os.path.isfile(path):
+        return False
+    loop_detach(dev["loop"], path)  # (only if it backs the file's old, deleted, inode)
+    dev["loop"] = loop_attach(path, bool(dev.get("ro")))
+    return True
+
+
 def node_in_instance(init_pid: int | None, name: str, loop: str | None) -> None:
     """Create (loop given) or remove the node ``name`` inside the running instance,
     through /proc/PID/root (its mount namespace's view of its root)."""

@@ -328,6 +328,8 @@ class ContainerDriver(ComputeDriver):
         cfg["root_disk"] = None if cfg.get("root_volume") else \
             disks.ensure_root_disk(inst, cfg.get("root_gb"))
         cfg["reason"] = reason
+        for dev in (cfg.get("devices") or {}).values():
+            disks.reattach(dev)
         self._write_config(uuid, cfg)
         for name in ("init.pid", "shim.pid"):
             try:
@@ -528,8 +530,7 @@ class ContainerDriver(ComputeDriver):
         """At spawn: the server's volumes that are not attached to the instance yet (those
         of its create request; the boot volume made a file system first, .bootvolume)."""
         devices = self._config(uuid).get("devices") or {}
-        have = {d.get("volume_id") for d in devices.values()
-                if disks.loop_backing(d["loop"]) is not None}
+        have = {d.get("volume_id") for d in devices.values()}  # (a start re-attaches them)
         for vol in volumes:
             if vol["volume_id"] in have:
                 continue
