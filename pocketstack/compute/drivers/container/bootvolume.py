@@ -12,7 +12,8 @@ Block Storage makes a volume from an image by copying the image's bytes into it;
 container image is a rootfs tarball, so a fresh volume holds a tarball (a raw disk holds
 a disk image, which a guest's first boot uses as it is). At the first boot from such a
 volume the driver turns it into the filesystem form of the same content, in place: the
-tarball unpacked into an ext4 file system of the volume's size (``mkfs.ext4 -d``). A
+tarball unpacked into an ext4 file system of the volume's size (``mkfs.ext4 -d``, made
+beside the volume's file and renamed over it, so that a failure leaves it as it was). A
 volume that holds an ext4 file system already (booted before, or a snapshot/clone of
 one) is mounted as it is; rebuilding with re-imaging (2.93), where Block Storage writes
 the new image's tarball into the volume, formats it again at the next start.
@@ -84,22 +85,32 @@ def prepare_root(path: str, staging: str, volume_id: str) -> bool:
     module's docstring); True when it was formatted now."""
     if holds_filesystem(path):
         return False
-    if not tarfile.is_tarfile(path):
+    with open(path, "rb") as f:
+        head = f.read(512)
+    if not head.strip(b"\0") or not tarfile.is_tarfile(path):  # (zeros: an empty archive)
         raise BuildFailed(f"boot volume {volume_id} holds neither an ext4 file system nor a "
                           "rootfs tarball (make it from a container image)")
     from pocketstack.compute.drivers.container.rootfs import RootfsCache
 
     shutil.rmtree(staging, ignore_errors=True)
     os.makedirs(staging, mode=0o755)
+    # made beside the volume's file, then renamed over it: a failure leaves it as it was
+    formatted = path + ".formatting"
     try:
         RootfsCache.untar(f"in volume {volume_id}", path, staging)  # checks it has an init
+        with open(formatted, "wb") as f:
+            f.truncate(os.path.getsize(path))
+        os.chmod(formatted, os.stat(path).st_mode & 0o7777)
         try:
             disks.run("mkfs.ext4", "-q", "-F", "-m", "0", "-d", staging, "-E",
-                      "lazy_itable_init=1,lazy_journal_init=1", path)
+                      "lazy_itable_init=1,lazy_journal_init=1", formatted)
         except disks.DiskError as exc:
             raise BuildFailed(f"boot volume {volume_id}: {exc}") from None
+        os.replace(formatted, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if os.path.exists(formatted):
+            os.unlink(formatted)
     LOG.info("boot volume %s: its rootfs tarball is now an ext4 file system", volume_id)
     return True
 
