@@ -28,6 +28,7 @@ from pocketstack.compute import states
 from pocketstack.compute.drivers.base import BuildFailed, ComputeDriver
 from pocketstack.compute.drivers.consoleserver import ConsoleServer, local_address
 from pocketstack.compute.drivers.container import bootvolume, console, cpuinfo, disks, sshd
+from pocketstack.compute.drivers.container.attachments import Attachments
 from pocketstack.compute.drivers.container.cgroups import Cgroups
 from pocketstack.compute.drivers.container.phases import Phases
 from pocketstack.config import Opt, register
@@ -91,7 +92,7 @@ def hostname_for(name: str | None, uuid: str) -> str:
     return host or "host-" + uuid[:8]
 
 
-class ContainerDriver(ComputeDriver):
+class ContainerDriver(Attachments, ComputeDriver):
     def __init__(self, conf: Any) -> None:
         self.conf = conf
         self.host = socket.gethostname().split(".")[0] or "localhost"
@@ -524,73 +525,6 @@ class ContainerDriver(ComputeDriver):
             if thaw:
                 self.cgroups.freeze(uuid, False)
         return True
-
-    # -- volumes and the config drive ------------------------------------------------
-    def _attach_volumes(self, uuid: str, volumes: list[dict[str, Any]]) -> None:
-        """At spawn: the server's volumes that are not attached to the instance yet (those
-        of its create request; the boot volume made a file system first, .bootvolume)."""
-        devices = self._config(uuid).get("devices") or {}
-        have = {d.get("volume_id") for d in devices.values()}  # (a start re-attaches them)
-        for vol in volumes:
-            if vol["volume_id"] in have:
-                continue
-            if vol["boot"]:
-                bootvolume.prepare_root(vol["path"], os.path.join(self._inst(uuid),
-                                                                  "volume-staging"),
-                                        vol["volume_id"])
-                name = bootvolume.ROOT_DEVICE
-            else:
-                name = disks.device_name(vol["device"], set(devices))
-            try:
-                self._attach(uuid, vol["path"], name, vol["ro"], vol["volume_id"])
-            except disks.DiskError as exc:
-                if vol["boot"]:
-                    raise BuildFailed(f"boot volume {vol['volume_id']}: {exc}") from None
-                LOG.warning("volume %s of %s not attached: %s", vol["volume_id"], uuid, exc)
-            devices = self._config(uuid).get("devices") or {}
-
-    def _attach(self, uuid: str, path: str, name: str, read_only: bool = False,
-                volume_id: str | None = None) -> str:
-        loop = disks.loop_attach(path, read_only)
-        cfg = self._config(uuid)
-        cfg.setdefault("devices", {})[name] = {"loop": loop, "file": path,
-                                               "volume_id": volume_id, "ro": read_only}
-        self._write_config(uuid, cfg)
-        disks.node_in_instance(self._read_pid(uuid, "init.pid"), name, loop)
-        LOG.info("%s attached to %s as %s (%s)", path, uuid, name, loop)
-        return loop
-
-    def attach_volume(self, host: str, instance: dict[str, Any],
-                      connection_info: dict[str, Any], mountpoint: str) -> None:
-        uuid = instance["uuid"]
-        data = connection_info.get("data") or {}
-        path = data.get("device_path")
-        if not path:
-            raise NotImplementedError("the container driver attaches file volumes only "
-                                      f"(got {connection_info.get('driver_volume_type')})")
-        cfg = self._config(uuid)
-        if not cfg:
-            raise BuildFailed(f"instance {uuid} is not on this host")
-        devices = cfg.get("devices") or {}
-        name = disks.device_name(mountpoint, set(devices))
-        self._attach(uuid, path, name, read_only=data.get("access_mode") == "ro",
-                     volume_id=data.get("volume_id"))
-
-    def detach_volume(self, host: str, instance: dict[str, Any],
-                      connection_info: dict[str, Any], mountpoint: str) -> None:
-        uuid = instance["uuid"]
-        data = connection_info.get("data") or {}
-        cfg = self._config(uuid)
-        devices = cfg.get("devices") or {}
-        name = next((n for n, d in devices.items()
-                     if (data.get("volume_id") and d.get("volume_id") == data["volume_id"])
-                     or n == mountpoint), None)
-        if name is None:
-            return
-        dev = devices.pop(name)
-        self._write_config(uuid, cfg)
-        disks.node_in_instance(self._read_pid(uuid, "init.pid"), name, None)
-        disks.loop_detach(dev["loop"], dev.get("file"))
 
     def _cleanup(self, uuid: str) -> None:
         inst = self._inst(uuid)
