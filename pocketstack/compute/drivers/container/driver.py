@@ -1,4 +1,5 @@
-"""The container driver: instances are Linux namespaces booting a Glance rootfs image.
+"""The container driver: instances are Linux namespaces booting a Glance rootfs image
+(or their root volume: :mod:`.bootvolume`).
 
 Per instance (``DATA_DIR/instances/<uuid>/``): ``config.json`` (what the shim needs),
 ``upper``/``work`` (the overlay's writable layer: the instance's disk, kept across

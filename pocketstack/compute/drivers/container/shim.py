@@ -5,7 +5,7 @@
 It reads ``INSTANCE_DIR/config.json``, joins the instance's network namespace,
 unshares UTS, IPC and PID namespaces and forks the instance's PID 1: that child
 unshares a mount namespace, mounts the overlay root (lower = cached image rootfs, upper/work in the
-instance directory), /proc (with the flavor's vCPUs in /proc/cpuinfo, :mod:`.cpuinfo`), /sys,
+instance directory; a volume-backed instance: its root volume's ext4, :mod:`.bootvolume`), /proc (with the flavor's vCPUs in /proc/cpuinfo, :mod:`.cpuinfo`), /sys,
 a small /dev, pivots into it and execs the init.
 The shim puts the child into the instance's cgroups before letting it exec. The init's
 console is a pseudo-terminal (its stdin, stdout, stderr and controlling tty, as a serial
