@@ -13,6 +13,7 @@ import gzip
 import io
 import json
 import os
+import stat
 import subprocess
 import tarfile
 from typing import Any
@@ -265,3 +266,22 @@ def test_boot_from_volume_runs_on_the_volume(ccloud: Any) -> None:
     ccloud.delete_and_check({"id": uuid, "mac": port.mac_address})
     assert demo.block_storage.get_volume(vol.id).status == "available"
     demo.block_storage.delete_volume(vol.id)
+
+
+def test_boot_from_a_blank_volume_boots_nothing(ccloud: Any) -> None:
+    """A blank boot volume: the server is ACTIVE (as a virtual machine whose firmware finds
+    no bootable disk), its console says why, the volume is its /dev/vda; delete frees all."""
+    bdm = "source_type=blank,destination_type=volume,volume_size=1,boot_index=0," \
+          "delete_on_termination=true"
+    server = ccloud.cli("server", "create", "--block-device", bdm, "--flavor", "m1.nano",
+                        "--network", "private", "-f", "json", "ct-blank", cloud="pocketstack")
+    demo = ccloud.handle.conn("pocketstack")
+    uuid = server["id"]
+    assert demo.compute.wait_for_server(demo.compute.get_server(uuid), interval=0.3,
+                                        wait=120).status == "ACTIVE"
+    ccloud.wait_console(uuid, "No bootable device")
+    pid = ccloud.init_pid(uuid)
+    assert pid and stat.S_ISBLK(os.stat(f"/proc/{pid}/root/dev/vda").st_mode)
+    assert os.listdir(f"/proc/{pid}/root") == ["dev"]  # an empty root, never the host's
+    port = next(demo.network.ports(device_id=uuid))
+    ccloud.delete_and_check({"id": uuid, "mac": port.mac_address})

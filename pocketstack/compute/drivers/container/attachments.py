@@ -33,9 +33,12 @@ class Attachments:
             if vol["volume_id"] in have:
                 continue
             if vol["boot"]:
-                bootvolume.prepare_root(vol["path"], os.path.join(self._inst(uuid),
-                                                                  "volume-staging"),
-                                        vol["volume_id"])
+                try:
+                    bootvolume.prepare_root(vol["path"], os.path.join(self._inst(uuid),
+                                                                      "volume-staging"),
+                                            vol["volume_id"])
+                except bootvolume.NotBootable as exc:  # attached all the same (.bootvolume)
+                    LOG.info("instance %s: %s", uuid, exc)
                 name = bootvolume.ROOT_DEVICE
             else:
                 name = disks.device_name(vol["device"], set(devices))

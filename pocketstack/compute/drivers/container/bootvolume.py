@@ -17,7 +17,11 @@ beside the volume's file and renamed over it, so that a failure leaves it as it 
 volume that holds an ext4 file system already (booted before, or a snapshot/clone of
 one) is mounted as it is; rebuilding with re-imaging (2.93), where Block Storage writes
 the new image's tarball into the volume, formats it again at the next start.
-Other volumes attached at create appear as their block devices (``/dev/vdb`` ...).
+A volume with neither (blank, a disk image of another kind) is still the instance's
+``/dev/vda`` but boots nothing: the instance runs, as a virtual machine does whose
+firmware finds no bootable disk, its console says so, and a rescue can write a file
+system into it. Other volumes attached at create appear as their block devices
+(``/dev/vdb`` ...).
 """
 
 from __future__ import annotations
@@ -74,6 +78,21 @@ def block_devices(cloud: "Cloud | None", uuid: str) -> list[dict[str, Any]]:
     return out
 
 
+class NotBootable(BuildFailed):
+    """The boot volume holds nothing to boot (blank...): as a virtual machine whose
+    firmware finds no bootable disk, the instance runs but boots nothing (the shim)."""
+
+
+def no_boot_reason(path: str) -> str | None:
+    """At each start: why the root volume cannot be the instance's root (None: it can).
+    A rescue may have written a file system into it meanwhile."""
+    try:
+        return None if holds_filesystem(path) else \
+            "No bootable device: the boot volume holds no file system."
+    except OSError as exc:
+        return f"No bootable device: {exc}"
+
+
 def holds_filesystem(path: str) -> bool:
     with open(path, "rb") as f:
         f.seek(_EXT_MAGIC_AT)
@@ -88,7 +107,7 @@ def prepare_root(path: str, staging: str, volume_id: str) -> bool:
     with open(path, "rb") as f:
         head = f.read(512)
     if not head.strip(b"\0") or not tarfile.is_tarfile(path):  # (zeros: an empty archive)
-        raise BuildFailed(f"boot volume {volume_id} holds neither an ext4 file system nor a "
+        raise NotBootable(f"boot volume {volume_id} holds neither an ext4 file system nor a "
                           "rootfs tarball (make it from a container image)")
     from pocketstack.compute.drivers.container.rootfs import RootfsCache
 

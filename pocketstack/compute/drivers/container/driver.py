@@ -332,6 +332,8 @@ class ContainerDriver(Attachments, ComputeDriver):
         cfg["reason"] = reason
         for dev in (cfg.get("devices") or {}).values():
             disks.reattach(dev)
+        root = bootvolume.root_of(cfg)
+        cfg["no_boot"] = bootvolume.no_boot_reason(root["file"]) if root else None
         self._write_config(uuid, cfg)
         for name in ("init.pid", "shim.pid"):
             try:

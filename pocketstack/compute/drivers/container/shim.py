@@ -88,6 +88,24 @@ def _dev(root: str, devices: dict[str, Any]) -> None:
         block_node(root, name, attached["loop"])
 
 
+def _no_boot(cfg: dict[str, Any], root: str, console: int) -> None:
+    """PID 1 of an instance whose boot volume holds nothing to boot: in an empty root
+    (its disk at /dev/vda), it says so on the console and waits to be stopped, as a
+    virtual machine's firmware does."""
+    linux.mount("tmpfs", root, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC,
+                "mode=755,size=64k")
+    _dev(root, cfg.get("devices") or {})
+    linux.sethostname(cfg.get("hostname") or "instance")
+    os.chdir(root)
+    linux.pivot_root(".", ".")
+    linux.umount(".", linux.MNT_DETACH)
+    os.chdir("/")
+    os.write(console, f"{cfg['no_boot']}\r\n".encode())
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    while True:
+        signal.pause()
+
+
 def _child(cfg: dict[str, Any], write_fd: int, sync_fd: int) -> None:
     """In the new namespaces: wait for the cgroups, build the root, exec the init."""
     os.setsid()
@@ -109,6 +127,10 @@ def _child(cfg: dict[str, Any], write_fd: int, sync_fd: int) -> None:
         os.makedirs(os.path.join(inst, d), exist_ok=True)
     # a volume-backed instance: its root volume's file system is its disk (.bootvolume)
     volume = (cfg.get("devices") or {}).get(cfg.get("root_volume") or "")
+    if volume and cfg.get("no_boot"):
+        if not rescue:
+            _no_boot(cfg, root, write_fd)
+        volume = None  # (a rescue sees the disk as /dev/vda only)
     if volume and not rescue:
         linux.mount(volume["loop"], root, "ext4", 0)
     else:
@@ -120,7 +142,7 @@ def _child(cfg: dict[str, Any], write_fd: int, sync_fd: int) -> None:
         os.makedirs(disk, exist_ok=True)
         if volume:
             linux.mount(volume["loop"], disk, "ext4", 0)
-        else:
+        elif not cfg.get("root_volume"):
             linux.mount("overlay", disk, "overlay", 0,
                         f"lowerdir={cfg['lower']},upperdir={inst}/upper,workdir={inst}/work")
     for d in ("proc", "sys", "dev", "tmp", "run"):
