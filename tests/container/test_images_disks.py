@@ -4,7 +4,8 @@ A ``docker save`` archive is built here with tarfile from the static busybox (no
 daemon): two layers, the second gzip'd with a whiteout and an opaque directory, and a
 config whose Entrypoint/Cmd/Env/WorkingDir the instance runs. The flavor's disk is the
 size of the instance's writable layer (ENOSPC beyond it; a resize grows it). Rebuild
-keeps the attached volumes.
+keeps the attached volumes. A server booted from a volume runs on it (its writes are in
+the volume's file, read back with debugfs); a blank boot volume boots nothing.
 """
 
 from __future__ import annotations
