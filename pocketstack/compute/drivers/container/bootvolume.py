@@ -30,6 +30,7 @@ import logging
 import os
 import shutil
 import tarfile
+import threading
 from typing import TYPE_CHECKING, Any
 
 from pocketstack.compute.drivers.base import BuildFailed
@@ -43,6 +44,7 @@ ROOT_DEVICE = "/dev/vda"
 # what a volume root runs: the shim finds /init or /sbin/init in the mounted volume
 RUNTIME: dict[str, Any] = {"init": None, "env": {}, "workdir": "/", "network": None}
 _EXT_MAGIC_AT, _EXT_MAGIC = 1080, b"\x53\xef"  # the ext2/3/4 superblock's s_magic
+_FORMATTING = threading.Lock()
 
 
 def block_devices(cloud: "Cloud | None", uuid: str) -> list[dict[str, Any]]:
@@ -102,6 +104,11 @@ def holds_filesystem(path: str) -> bool:
 def prepare_root(path: str, staging: str, volume_id: str) -> bool:
     """Make the boot volume's content a file system the instance runs from (see the
     module's docstring); True when it was formatted now."""
+    with _FORMATTING:  # two servers booting from one (multiattach) volume: one formats
+        return _prepare_root(path, staging, volume_id)
+
+
+def _prepare_root(path: str, staging: str, volume_id: str) -> bool:
     if holds_filesystem(path):
         return False
     with open(path, "rb") as f:
