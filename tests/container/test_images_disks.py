@@ -256,6 +256,8 @@ def test_boot_from_volume_runs_on_the_volume(ccloud: Any) -> None:
     image_id = ccloud.cli("server", "image", "create", "--name", "ct-bfv-image", "-f", "json",
                           uuid, cloud="pocketstack")["id"]
     assert ccloud.eventually(lambda: demo.image.get_image(image_id).status == "active")
+    made = demo.image.get_image(image_id)  # the formats of the volume's image: it boots
+    assert (made.disk_format, made.container_format) == ("raw", "bare")
     data = demo.image.download_image(image_id).content
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         assert tar.extractfile("./root/mark").read() == b"written-in-guest\n"
