@@ -88,18 +88,23 @@ def _dev(root: str, devices: dict[str, Any]) -> None:
         block_node(root, name, attached["loop"])
 
 
-def _no_boot(cfg: dict[str, Any], root: str, console: int) -> None:
-    """PID 1 of an instance whose boot volume holds nothing to boot: in an empty root
-    (its disk at /dev/vda), it says so on the console and waits to be stopped, as a
-    virtual machine's firmware does."""
-    linux.mount("tmpfs", root, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC,
-                "mode=755,size=64k")
+def _enter(cfg: dict[str, Any], root: str) -> None:
+    """The instance's /dev, hostname, and ``root`` as its / (the host's root let go)."""
     _dev(root, cfg.get("devices") or {})
     linux.sethostname(cfg.get("hostname") or "instance")
     os.chdir(root)
     linux.pivot_root(".", ".")
     linux.umount(".", linux.MNT_DETACH)
     os.chdir("/")
+
+
+def _no_boot(cfg: dict[str, Any], root: str, console: int) -> None:
+    """PID 1 of an instance whose boot volume holds nothing to boot: in an empty root
+    (its disk at /dev/vda), it says so on the console and waits to be stopped, as a
+    virtual machine's firmware does."""
+    linux.mount("tmpfs", root, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC,
+                "mode=755,size=64k")
+    _enter(cfg, root)
     os.write(console, f"{cfg['no_boot']}\r\n".encode())
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     while True:
@@ -155,12 +160,7 @@ def _child(cfg: dict[str, Any], write_fd: int, sync_fd: int) -> None:
         linux.mount(None, target, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY)
     linux.mount("sysfs", os.path.join(root, "sys"), "sysfs",
                 linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
-    _dev(root, cfg.get("devices") or {})
-    linux.sethostname(cfg.get("hostname") or "instance")
-    os.chdir(root)
-    linux.pivot_root(".", ".")
-    linux.umount(".", linux.MNT_DETACH)
-    os.chdir("/")
+    _enter(cfg, root)
     for fd in (0, 1, 2):
         os.dup2(write_fd, fd)
     if write_fd > 2:
