@@ -102,9 +102,11 @@ class Snapshots:
         """The new image's fields: Nova's properties plus the base image's inherited ones."""
         image_svc = self._images()
         base: dict[str, Any] = {}
-        if inst.image_ref:
+        # a volume-backed server's image is its root volume's (as Nova's image metadata)
+        base_ref = inst.image_ref or self._root_volume_image(inst.uuid)
+        if base_ref:
             try:
-                base = image_svc.images.get(RequestContext.admin(), inst.image_ref)
+                base = image_svc.images.get(RequestContext.admin(), base_ref)
             except errors.NotFound:
                 base = {}
         props = {k: str(v) for k, v in base.items() if k not in _CORE and
@@ -119,6 +121,16 @@ class Snapshots:
                 "min_disk": max(int(base.get("min_disk") or 0), int(inst.root_gb or 0)),
                 "visibility": "private", **props}
         return body
+
+    def _root_volume_image(self, uuid: str) -> str:
+        root = next((b for b in self.svc.volumes.attachments(uuid) if b.boot_index == 0), None)
+        if root is None or root.image_id:
+            return root.image_id if root is not None else ""
+        try:
+            vol = self.svc.volumes.volume.get_volume(RequestContext.admin(), root.volume_id)
+        except Exception:  # noqa: BLE001  (no Block Storage, volume gone: no base image)
+            return ""
+        return str((vol.get("volume_image_metadata") or {}).get("image_id") or "")
 
     def _run(self, ctx: RequestContext, uuid: str, base_id: str | None, image_id: str,
              backup_type: str | None, rotation: int | None) -> None:

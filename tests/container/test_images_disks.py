@@ -4,7 +4,8 @@ A ``docker save`` archive is built here with tarfile from the static busybox (no
 daemon): two layers, the second gzip'd with a whiteout and an opaque directory, and a
 config whose Entrypoint/Cmd/Env/WorkingDir the instance runs. The flavor's disk is the
 size of the instance's writable layer (ENOSPC beyond it; a resize grows it). Rebuild
-keeps the attached volumes.
+keeps the attached volumes. A server booted from a volume runs on it (its writes are in
+the volume's file, read back with debugfs); a blank boot volume boots nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import gzip
 import io
 import json
 import os
+import shutil
+import stat
 import subprocess
 import tarfile
 from typing import Any
@@ -198,3 +201,93 @@ def test_rebuild_keeps_the_attached_volume(ccloud: Any) -> None:
     assert shown["status"] == "in-use" and shown["attachments"][0]["server_id"] == uuid
     ccloud.delete_and_check(server)
     ccloud.cli("volume", "delete", vol["id"], cloud="pocketstack")
+
+
+def _volume_file(ccloud: Any, volume_id: str, kind: str = "volume") -> str:
+    for root, _, files in os.walk(ccloud.handle.data_dir):
+        if f"{kind}-{volume_id}" in files:
+            return os.path.join(root, f"{kind}-{volume_id}")
+    raise AssertionError(f"no file for {kind} {volume_id}")
+
+
+def _in_volume(path: str, name: str) -> str:
+    """A file of the ext4 file system in a volume's file, read from the host (debugfs)."""
+    return subprocess.run(["debugfs", "-R", f"cat {name}", path], capture_output=True,
+                          text=True, check=False).stdout
+
+
+def test_boot_from_volume_runs_on_the_volume(ccloud: Any) -> None:
+    """server create --volume: the instance's / is the volume (from the image by Block
+    Storage); what it writes is in the volume after the server is gone, another server
+    booted from it sees it, and a 2.93 rebuild with --reimage-boot-volume replaces it."""
+    if shutil.which("debugfs") is None:
+        pytest.skip("debugfs (e2fsprogs) reads the volume's file system from the host")
+    demo = ccloud.handle.conn("pocketstack")
+    image = demo.image.find_image("pocketstack-busybox", ignore_missing=False)
+    vol = demo.block_storage.create_volume(name="ct-bfv", size=1, image_id=image.id)
+    demo.block_storage.wait_for_status(vol, "available", interval=0.3, wait=60)
+    path = _volume_file(ccloud, vol.id)
+
+    def boot(name: str) -> str:
+        server = ccloud.cli("server", "create", "--volume", vol.id, "--flavor", "m1.nano",
+                            "--network", "private", "-f", "json", name, cloud="pocketstack")
+        server = demo.compute.wait_for_server(demo.compute.get_server(server["id"]),
+                                              interval=0.3, wait=120)
+        assert not (server.image or {}).get("id")  # shown as booted from volume
+        ccloud.wait_console(server.id, "up: httpd on port 80")
+        return str(server.id)
+
+    uuid = boot("ct-bfv-1")
+    root = _in(ccloud, uuid, "grep ' / ' /proc/mounts; test -b /dev/vda && echo vda; "
+                             "echo written-in-guest > /root/mark; sync")
+    assert root.stdout.split()[2] == "ext4" and "vda" in root.stdout, root
+    snap = demo.block_storage.create_snapshot(volume_id=vol.id, name="ct-bfv", force=True)
+    demo.block_storage.wait_for_status(snap, "available", interval=0.3, wait=60)
+    assert _in_volume(_volume_file(ccloud, snap.id, "snapshot"), "/root/mark") == \
+        "written-in-guest\n"  # a snapshot of the volume has it
+    demo.block_storage.delete_snapshot(snap)
+    demo.compute.delete_server(uuid)
+    demo.compute.wait_for_delete(demo.compute.get_server(uuid), interval=0.3, wait=60)
+    assert _in_volume(path, "/root/mark") == "written-in-guest\n"  # in the volume's file
+
+    uuid = boot("ct-bfv-2")  # the same volume: what the first server wrote is there
+    assert _in(ccloud, uuid, "cat /root/mark").stdout == "written-in-guest\n"
+    # server image create: the volume's file system as a rootfs image
+    image_id = ccloud.cli("server", "image", "create", "--name", "ct-bfv-image", "-f", "json",
+                          uuid, cloud="pocketstack")["id"]
+    assert ccloud.eventually(lambda: demo.image.get_image(image_id).status == "active")
+    made = demo.image.get_image(image_id)  # the formats of the volume's image: it boots
+    assert (made.disk_format, made.container_format) == ("raw", "bare")
+    data = demo.image.download_image(image_id).content
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        assert tar.extractfile("./root/mark").read() == b"written-in-guest\n"
+    demo.image.delete_image(image_id)
+    ccloud.cli("--os-compute-api-version", "2.93", "server", "rebuild", "--image",
+               "pocketstack-busybox", "--reimage-boot-volume", uuid, cloud="pocketstack")
+    assert ccloud.eventually(lambda: demo.compute.get_server(uuid).status == "ACTIVE")
+    ccloud.booted(uuid, 2)
+    assert _in(ccloud, uuid, "test -e /root/mark").returncode == 1  # the volume re-imaged
+    assert _in(ccloud, uuid, "grep ' / ' /proc/mounts").stdout.split()[2] == "ext4"
+    port = next(demo.network.ports(device_id=uuid))
+    ccloud.delete_and_check({"id": uuid, "mac": port.mac_address})
+    assert demo.block_storage.get_volume(vol.id).status == "available"
+    demo.block_storage.delete_volume(vol.id)
+
+
+def test_boot_from_a_blank_volume_boots_nothing(ccloud: Any) -> None:
+    """A blank boot volume: the server is ACTIVE (as a virtual machine whose firmware finds
+    no bootable disk), its console says why, the volume is its /dev/vda; delete frees all."""
+    bdm = "source_type=blank,destination_type=volume,volume_size=1,boot_index=0," \
+          "delete_on_termination=true"
+    server = ccloud.cli("server", "create", "--block-device", bdm, "--flavor", "m1.nano",
+                        "--network", "private", "-f", "json", "ct-blank", cloud="pocketstack")
+    demo = ccloud.handle.conn("pocketstack")
+    uuid = server["id"]
+    assert demo.compute.wait_for_server(demo.compute.get_server(uuid), interval=0.3,
+                                        wait=120).status == "ACTIVE"
+    ccloud.wait_console(uuid, "No bootable device")
+    pid = ccloud.init_pid(uuid)
+    assert pid and stat.S_ISBLK(os.stat(f"/proc/{pid}/root/dev/vda").st_mode)
+    assert os.listdir(f"/proc/{pid}/root") == ["dev"]  # an empty root, never the host's
+    port = next(demo.network.ports(device_id=uuid))
+    ccloud.delete_and_check({"id": uuid, "mac": port.mac_address})

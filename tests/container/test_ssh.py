@@ -5,7 +5,8 @@ reaches the floating IPs (as DevStack's host does through br-ex). openstacksdk c
 the keypair (Nova generates the private key), the security group, the server and the
 floating IP; an SSH client (asyncssh) logs in with the private key as root and runs
 commands in the instance; the ``openstack`` CLI removes the group. Then Tempest's
-validation tests of ServersTestJSON/ServersTestManualDisk run against the same cloud
+validation tests of ServersTestJSON/ServersTestManualDisk/ServersTestBootFromVolume and the
+2.93 rebuild of a volume-backed server run against the same cloud
 (one cloud may own the host route at a time).
 """
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import tarfile
+from typing import Any
 
 import pytest
 
@@ -200,3 +201,36 @@ def test_metadata_proxy_is_known_by_the_namespace_it_listens_in(tmp_path: object
     open(ns_file, "w").close()  # the namespace made again: (usually) another inode
     if os.stat(ns_file).st_ino != recorded:
         assert manager._proxy_serves(pidfile, "psnet-x") is None
+
+
+def test_boot_volume_tarball_becomes_a_file_system_once(tmp_path: Any) -> None:
+    import shutil
+    import subprocess
+
+    from pocketstack.compute.drivers.base import BuildFailed
+    from pocketstack.compute.drivers.container import bootvolume
+
+    if shutil.which("mkfs.ext4") is None or shutil.which("debugfs") is None:
+        pytest.skip("e2fsprogs is not installed")
+    volume = tmp_path / "volume-1"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in (("./init", b"#!/bin/sh\n"), ("./etc/hostname", b"from-tar\n")):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o755
+            tar.addfile(info, io.BytesIO(data))
+    with open(volume, "wb") as f:  # as Block Storage copies an image into a volume
+        f.write(buf.getvalue())
+        f.truncate(64 << 20)
+    staging = str(tmp_path / "staging")
+    assert bootvolume.prepare_root(str(volume), staging, "1")
+    assert bootvolume.holds_filesystem(str(volume)) and os.path.getsize(volume) == 64 << 20
+    cat = subprocess.run(["debugfs", "-R", "cat /etc/hostname", str(volume)],
+                         capture_output=True, text=True, check=False)
+    assert cat.stdout == "from-tar\n"
+    assert not bootvolume.prepare_root(str(volume), staging, "1")  # mounted as it is
+    assert sorted(os.listdir(tmp_path)) == ["volume-1"]  # no staging or temporary left
+    blank = tmp_path / "volume-2"
+    blank.write_bytes(b"\x00" * 4096)
+    with pytest.raises(BuildFailed, match="neither an ext4 file system nor a rootfs"):
+        bootvolume.prepare_root(str(blank), staging, "2")

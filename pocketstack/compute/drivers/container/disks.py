@@ -73,6 +73,18 @@ def loop_detach(loop: str, path: str | None = None) -> None:
         LOG.warning("losetup --detach %s: %s", loop, proc.stderr.strip())
 
 
+def reattach(dev: dict[str, Any]) -> bool:
+    """Attach an attachment's file again when its loop device no longer backs it (the
+    host rebooted, or Block Storage re-wrote the volume as a new file); True if it did."""
+    path = dev.get("file") or ""
+    backing = loop_backing(dev["loop"])
+    if backing == os.path.realpath(path) or not os.path.isfile(path):
+        return False
+    loop_detach(dev["loop"], path)  # (only if it backs the file's old, deleted, inode)
+    dev["loop"] = loop_attach(path, bool(dev.get("ro")))
+    return True
+
+
 def node_in_instance(init_pid: int | None, name: str, loop: str | None) -> None:
     """Create (loop given) or remove the node ``name`` inside the running instance,
     through /proc/PID/root (its mount namespace's view of its root)."""
@@ -90,10 +102,11 @@ def node_in_instance(init_pid: int | None, name: str, loop: str | None) -> None:
 def stream_filesystem(layers: list[str], mnt: str, write: Callable[[bytes], Any],
                       disk: tuple[str, str] | None = None) -> None:
     """Tar the union of ``layers`` (top first) through ``write``; ``disk``: (loop
-    device, mountpoint) of a root disk holding the top layer, mounted first."""
+    device, mountpoint) of a root disk holding the top layer, mounted first (no layers:
+    the disk's own file system, mounted at ``mnt``: the instance may have it mounted)."""
     os.makedirs(mnt, exist_ok=True)
     script = ('{ [ -z "$3" ] || mount -t ext4 "$3" "$4"; } && '
-              'mount -t overlay overlay -o "lowerdir=$2" "$1" && '
+              '{ [ -z "$2" ] || mount -t overlay overlay -o "lowerdir=$2" "$1"; } && '
               'exec tar --numeric-owner --xattrs -cf - -C "$1" .')
     proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c",
                              script, "sh", mnt, ":".join(layers), *(disk or ("", ""))],
@@ -136,7 +149,7 @@ ROOT_IMAGE, ROOT_MOUNT = "disk.img", "disk"
 GIB = 1 << 30
 
 
-def _run(*cmd: str) -> str:
+def run(*cmd: str) -> str:
     proc = subprocess.run(list(cmd), capture_output=True, text=True, timeout=600,
                           check=False)
     if proc.returncode != 0:
@@ -173,7 +186,7 @@ def ensure_root_disk(inst: str, size_gb: int | None) -> str | None:
         os.makedirs(os.path.join(staging, "upper"), exist_ok=True)
         with open(image, "wb") as f:
             f.truncate(size)
-        _run("mkfs.ext4", "-q", "-F", "-m", "0", "-d", staging, "-E",
+        run("mkfs.ext4", "-q", "-F", "-m", "0", "-d", staging, "-E",
              "lazy_itable_init=1,lazy_journal_init=1", image)
         shutil.rmtree(staging, ignore_errors=True)
         _write_size(inst, size)
@@ -183,12 +196,12 @@ def ensure_root_disk(inst: str, size_gb: int | None) -> str | None:
             f.truncate(size)
         target = loop or image
         if loop:
-            _run("losetup", "--set-capacity", loop)
+            run("losetup", "--set-capacity", loop)
         proc = subprocess.run(["e2fsck", "-f", "-p", target], capture_output=True,
                               text=True, timeout=600, check=False)
         if proc.returncode > 2:  # 1 and 2: errors corrected
             raise DiskError(f"e2fsck {image}: {(proc.stderr or proc.stdout).strip()[-300:]}")
-        _run("resize2fs", target)
+        run("resize2fs", target)
         _write_size(inst, size)
     if loop is None:
         loop = loop_attach(image)

@@ -1,4 +1,5 @@
-"""The container driver: instances are Linux namespaces booting a Glance rootfs image.
+"""The container driver: instances are Linux namespaces booting a Glance rootfs image
+(or their root volume: :mod:`.bootvolume`).
 
 Per instance (``DATA_DIR/instances/<uuid>/``): ``config.json`` (what the shim needs),
 ``upper``/``work`` (the overlay's writable layer: the instance's disk, kept across
@@ -27,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 from pocketstack.compute import states
 from pocketstack.compute.drivers.base import BuildFailed, ComputeDriver
 from pocketstack.compute.drivers.consoleserver import ConsoleServer, local_address
-from pocketstack.compute.drivers.container import console, cpuinfo, disks, sshd
+from pocketstack.compute.drivers.container import bootvolume, console, cpuinfo, disks, sshd
+from pocketstack.compute.drivers.container.attachments import Attachments
 from pocketstack.compute.drivers.container.cgroups import Cgroups
 from pocketstack.compute.drivers.container.phases import Phases
 from pocketstack.config import Opt, register
@@ -91,7 +93,7 @@ def hostname_for(name: str | None, uuid: str) -> str:
     return host or "host-" + uuid[:8]
 
 
-class ContainerDriver(ComputeDriver):
+class ContainerDriver(Attachments, ComputeDriver):
     def __init__(self, conf: Any) -> None:
         self.conf = conf
         self.host = socket.gethostname().split(".")[0] or "localhost"
@@ -230,7 +232,13 @@ class ContainerDriver(ComputeDriver):
         previous = self._config(uuid)  # resize and rebuild spawn over an existing instance
         took = Phases()
         try:
-            lower = self._rootfs.get(instance.get("image_ref"))
+            image_ref = instance.get("image_ref")
+            volumes = bootvolume.block_devices(self.cloud, uuid)
+            root = None if image_ref else next((v for v in volumes if v["boot"]), None)
+            if not image_ref and root is None:
+                raise BuildFailed("the container driver boots from an image or a volume "
+                                  "(neither given)")
+            lower = self._rootfs.get(image_ref) if image_ref else None
             took("rootfs")
             os.makedirs(inst, mode=0o700, exist_ok=True)
             ip.netns_add(netns_name(uuid))
@@ -244,11 +252,15 @@ class ContainerDriver(ComputeDriver):
                    "cgroup_procs": procs, "image_ref": instance.get("image_ref"),
                    "vcpus": instance.get("vcpus"), "memory_mb": instance.get("memory_mb"),
                    "root_gb": instance.get("root_gb"),
-                   **self._rootfs.runtime(instance["image_ref"]), "ports": [],
-                   "devices": previous.get("devices") or {}}
+                   **(self._rootfs.runtime(image_ref) if image_ref else bootvolume.RUNTIME),
+                   "ports": [], "devices": previous.get("devices") or {}}
+            if root is not None:
+                cfg["root_volume"] = bootvolume.ROOT_DEVICE
             if previous.get("rescue"):
                 cfg["rescue"] = previous["rescue"]
             self._write_config(uuid, cfg)
+            self._attach_volumes(uuid, volumes)
+            took("volumes")
             if previous:  # resize
                 self._refresh_cpuinfo(uuid, instance.get("vcpus"))
             drive = disks.config_drive_path(instance)
@@ -314,8 +326,14 @@ class ContainerDriver(ComputeDriver):
         if self._read_pid(uuid, "init.pid") is not None:
             return
         cfg = self._config(uuid)
-        cfg["root_disk"] = disks.ensure_root_disk(inst, cfg.get("root_gb"))  # the shim mounts it
+        # the shim mounts it (a volume-backed instance has no disk of the flavor's)
+        cfg["root_disk"] = None if cfg.get("root_volume") else \
+            disks.ensure_root_disk(inst, cfg.get("root_gb"))
         cfg["reason"] = reason
+        for dev in (cfg.get("devices") or {}).values():
+            disks.reattach(dev)
+        root = bootvolume.root_of(cfg)
+        cfg["no_boot"] = bootvolume.no_boot_reason(root["file"]) if root else None
         self._write_config(uuid, cfg)
         for name in ("init.pid", "shim.pid"):
             try:
@@ -438,10 +456,15 @@ class ContainerDriver(ComputeDriver):
         disks.wipe_root_disk(self._inst(uuid))
         cfg = self._config(uuid)
         cfg.pop("rescue", None)
-        drive = (cfg.get("devices") or {}).pop(disks.CONFIG_DRIVE_DEVICE, None)
+        devices = cfg.get("devices") or {}
+        drive = devices.pop(disks.CONFIG_DRIVE_DEVICE, None)
+        # the root volume: Block Storage may have re-imaged it (2.93: a new file with the
+        # new image's tarball); spawn attaches it again, formatted if it has to be
+        root = devices.pop(cfg.pop("root_volume", ""), None)
         self._write_config(uuid, cfg)
-        if drive:  # the compute manager wrote a new one (the instance changed)
-            disks.loop_detach(drive["loop"], drive.get("file"))
+        for dev in (drive, root):  # (the compute manager wrote a new config drive)
+            if dev:
+                disks.loop_detach(dev["loop"], dev.get("file"))
         self.spawn(host, instance)
 
     # -- rescue ------------------------------------------------------------------------
@@ -482,7 +505,8 @@ class ContainerDriver(ComputeDriver):
         tarball; a running instance is frozen meanwhile so the copy is consistent."""
         uuid = instance["uuid"]
         cfg = self._config(uuid)
-        if not cfg.get("lower"):
+        root = bootvolume.root_of(cfg)
+        if not cfg.get("lower") and root is None:
             return False
         inst = self._inst(uuid)
         upper = os.path.join(inst, "upper")
@@ -492,58 +516,18 @@ class ContainerDriver(ComputeDriver):
         if thaw:
             self.cgroups.freeze(uuid, True)
         try:
-            loop = disks.root_loop(inst)
-            disks.stream_filesystem([upper, cfg["lower"]], os.path.join(inst, "snapshot-mnt"),
-                                    write, (loop, os.path.join(inst, disks.ROOT_MOUNT))
-                                    if loop else None)
+            mnt = os.path.join(inst, "snapshot-mnt")
+            if root is not None:  # the volume's file system, as the instance sees it
+                disks.stream_filesystem([], mnt, write, (root["loop"], mnt))
+            else:
+                loop = disks.root_loop(inst)
+                disks.stream_filesystem([upper, cfg["lower"]], mnt, write,
+                                        (loop, os.path.join(inst, disks.ROOT_MOUNT))
+                                        if loop else None)
         finally:
             if thaw:
                 self.cgroups.freeze(uuid, False)
         return True
-
-    # -- volumes and the config drive ------------------------------------------------
-    def _attach(self, uuid: str, path: str, name: str, read_only: bool = False,
-                volume_id: str | None = None) -> str:
-        loop = disks.loop_attach(path, read_only)
-        cfg = self._config(uuid)
-        cfg.setdefault("devices", {})[name] = {"loop": loop, "file": path,
-                                               "volume_id": volume_id, "ro": read_only}
-        self._write_config(uuid, cfg)
-        disks.node_in_instance(self._read_pid(uuid, "init.pid"), name, loop)
-        LOG.info("%s attached to %s as %s (%s)", path, uuid, name, loop)
-        return loop
-
-    def attach_volume(self, host: str, instance: dict[str, Any],
-                      connection_info: dict[str, Any], mountpoint: str) -> None:
-        uuid = instance["uuid"]
-        data = connection_info.get("data") or {}
-        path = data.get("device_path")
-        if not path:
-            raise NotImplementedError("the container driver attaches file volumes only "
-                                      f"(got {connection_info.get('driver_volume_type')})")
-        cfg = self._config(uuid)
-        if not cfg:
-            raise BuildFailed(f"instance {uuid} is not on this host")
-        devices = cfg.get("devices") or {}
-        name = disks.device_name(mountpoint, set(devices))
-        self._attach(uuid, path, name, read_only=data.get("access_mode") == "ro",
-                     volume_id=data.get("volume_id"))
-
-    def detach_volume(self, host: str, instance: dict[str, Any],
-                      connection_info: dict[str, Any], mountpoint: str) -> None:
-        uuid = instance["uuid"]
-        data = connection_info.get("data") or {}
-        cfg = self._config(uuid)
-        devices = cfg.get("devices") or {}
-        name = next((n for n, d in devices.items()
-                     if (data.get("volume_id") and d.get("volume_id") == data["volume_id"])
-                     or n == mountpoint), None)
-        if name is None:
-            return
-        dev = devices.pop(name)
-        self._write_config(uuid, cfg)
-        disks.node_in_instance(self._read_pid(uuid, "init.pid"), name, None)
-        disks.loop_detach(dev["loop"], dev.get("file"))
 
     def _cleanup(self, uuid: str) -> None:
         inst = self._inst(uuid)

@@ -93,7 +93,7 @@ class RootfsCache:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise BuildFailed(f"image {image_id}: {exc}") from None
         else:
-            run = self._untar(image_id, path, tmp)
+            run = self.untar(image_id, path, tmp)
         with open(os.path.join(self.base, image_id, "runtime.json"), "w") as f:
             json.dump(run, f)
         shutil.rmtree(root, ignore_errors=True)
@@ -104,7 +104,7 @@ class RootfsCache:
         LOG.info("image %s unpacked into %s", image_id, root)
 
     @staticmethod
-    def _untar(image_id: str, path: str, tmp: str) -> dict[str, Any]:
+    def untar(image_id: str, path: str, tmp: str) -> dict[str, Any]:
         proc = subprocess.run(["tar", "--numeric-owner", "-xpf", path, "-C", tmp],
                               capture_output=True, text=True, timeout=600, check=False)
         if proc.returncode != 0:

@@ -5,7 +5,7 @@
 It reads ``INSTANCE_DIR/config.json``, joins the instance's network namespace,
 unshares UTS, IPC and PID namespaces and forks the instance's PID 1: that child
 unshares a mount namespace, mounts the overlay root (lower = cached image rootfs, upper/work in the
-instance directory), /proc (with the flavor's vCPUs in /proc/cpuinfo, :mod:`.cpuinfo`), /sys,
+instance directory; a volume-backed instance: its root volume's ext4, :mod:`.bootvolume`), /proc (with the flavor's vCPUs in /proc/cpuinfo, :mod:`.cpuinfo`), /sys,
 a small /dev, pivots into it and execs the init.
 The shim puts the child into the instance's cgroups before letting it exec. The init's
 console is a pseudo-terminal (its stdin, stdout, stderr and controlling tty, as a serial
@@ -88,6 +88,29 @@ def _dev(root: str, devices: dict[str, Any]) -> None:
         block_node(root, name, attached["loop"])
 
 
+def _enter(cfg: dict[str, Any], root: str) -> None:
+    """The instance's /dev, hostname, and ``root`` as its / (the host's root let go)."""
+    _dev(root, cfg.get("devices") or {})
+    linux.sethostname(cfg.get("hostname") or "instance")
+    os.chdir(root)
+    linux.pivot_root(".", ".")
+    linux.umount(".", linux.MNT_DETACH)
+    os.chdir("/")
+
+
+def _no_boot(cfg: dict[str, Any], root: str, console: int) -> None:
+    """PID 1 of an instance whose boot volume holds nothing to boot: in an empty root
+    (its disk at /dev/vda), it says so on the console and waits to be stopped, as a
+    virtual machine's firmware does."""
+    linux.mount("tmpfs", root, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC,
+                "mode=755,size=64k")
+    _enter(cfg, root)
+    os.write(console, f"{cfg['no_boot']}\r\n".encode())
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    while True:
+        signal.pause()
+
+
 def _child(cfg: dict[str, Any], write_fd: int, sync_fd: int) -> None:
     """In the new namespaces: wait for the cgroups, build the root, exec the init."""
     os.setsid()
@@ -107,14 +130,26 @@ def _child(cfg: dict[str, Any], write_fd: int, sync_fd: int) -> None:
     layer = "rescue-" if rescue else ""  # rescue: the rescue image over a fresh layer
     for d in (layer + "upper", layer + "work"):
         os.makedirs(os.path.join(inst, d), exist_ok=True)
-    linux.mount("overlay", root, "overlay", 0,
-                f"lowerdir={rescue['lower'] if rescue else cfg['lower']},"
-                f"upperdir={inst}/{layer}upper,workdir={inst}/{layer}work")
+    # a volume-backed instance: its root volume's file system is its disk (.bootvolume)
+    volume = (cfg.get("devices") or {}).get(cfg.get("root_volume") or "")
+    if volume and cfg.get("no_boot"):
+        if not rescue:
+            _no_boot(cfg, root, write_fd)
+        volume = None  # (a rescue sees the disk as /dev/vda only)
+    if volume and not rescue:
+        linux.mount(volume["loop"], root, "ext4", 0)
+    else:
+        linux.mount("overlay", root, "overlay", 0,
+                    f"lowerdir={rescue['lower'] if rescue else cfg['lower']},"
+                    f"upperdir={inst}/{layer}upper,workdir={inst}/{layer}work")
     if rescue:  # ... and the instance's own disk at rescue["disk_at"]
         disk = os.path.join(root, rescue.get("disk_at", "/mnt/rescue").lstrip("/"))
         os.makedirs(disk, exist_ok=True)
-        linux.mount("overlay", disk, "overlay", 0,
-                    f"lowerdir={cfg['lower']},upperdir={inst}/upper,workdir={inst}/work")
+        if volume:
+            linux.mount(volume["loop"], disk, "ext4", 0)
+        elif not cfg.get("root_volume"):
+            linux.mount("overlay", disk, "overlay", 0,
+                        f"lowerdir={cfg['lower']},upperdir={inst}/upper,workdir={inst}/work")
     for d in ("proc", "sys", "dev", "tmp", "run"):
         os.makedirs(os.path.join(root, d), exist_ok=True)
     linux.mount("proc", os.path.join(root, "proc"), "proc",
@@ -125,12 +160,7 @@ def _child(cfg: dict[str, Any], write_fd: int, sync_fd: int) -> None:
         linux.mount(None, target, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY)
     linux.mount("sysfs", os.path.join(root, "sys"), "sysfs",
                 linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
-    _dev(root, cfg.get("devices") or {})
-    linux.sethostname(cfg.get("hostname") or "instance")
-    os.chdir(root)
-    linux.pivot_root(".", ".")
-    linux.umount(".", linux.MNT_DETACH)
-    os.chdir("/")
+    _enter(cfg, root)
     for fd in (0, 1, 2):
         os.dup2(write_fd, fd)
     if write_fd > 2:
@@ -142,7 +172,7 @@ def _child(cfg: dict[str, Any], write_fd: int, sync_fd: int) -> None:
     if run.get("workdir", "/") != "/":
         os.makedirs(run["workdir"], exist_ok=True)
         os.chdir(run["workdir"])
-    argv = run.get("init") or ["/init"]
+    argv = run.get("init") or ["/init" if os.path.lexists("/init") else "/sbin/init"]
     os.execve(argv[0], argv, env)
 
 

@@ -1,0 +1,94 @@
+"""The container driver's volumes and config drive: each a file attached as a loop
+device that appears in the instance as a block device (:mod:`.disks`); a volume-backed
+instance's root volume is one too (:mod:`.bootvolume`). A mixin of
+:class:`~pocketstack.compute.drivers.container.driver.ContainerDriver`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from pocketstack.compute.drivers.base import BuildFailed
+from pocketstack.compute.drivers.container import bootvolume, disks
+
+LOG = logging.getLogger(__name__)
+
+
+class Attachments:
+    """Needs the driver's ``_inst``, ``_config``, ``_write_config`` and ``_read_pid``."""
+
+    _inst: Any
+    _config: Any
+    _write_config: Any
+    _read_pid: Any
+
+    def _attach_volumes(self, uuid: str, volumes: list[dict[str, Any]]) -> None:
+        """At spawn: the server's volumes that are not attached to the instance yet (those
+        of its create request; the boot volume made a file system first, .bootvolume)."""
+        devices = self._config(uuid).get("devices") or {}
+        have = {d.get("volume_id") for d in devices.values()}  # (a start re-attaches them)
+        for vol in volumes:
+            if vol["volume_id"] in have:
+                continue
+            if vol["boot"]:
+                try:
+                    bootvolume.prepare_root(vol["path"], os.path.join(self._inst(uuid),
+                                                                      "volume-staging"),
+                                            vol["volume_id"])
+                except bootvolume.NotBootable as exc:  # attached all the same (.bootvolume)
+                    LOG.info("instance %s: %s", uuid, exc)
+                name = bootvolume.ROOT_DEVICE
+            else:
+                name = disks.device_name(vol["device"], set(devices))
+            try:
+                self._attach(uuid, vol["path"], name, vol["ro"], vol["volume_id"])
+            except disks.DiskError as exc:
+                if vol["boot"]:
+                    raise BuildFailed(f"boot volume {vol['volume_id']}: {exc}") from None
+                LOG.warning("volume %s of %s not attached: %s", vol["volume_id"], uuid, exc)
+            devices = self._config(uuid).get("devices") or {}
+
+    def _attach(self, uuid: str, path: str, name: str, read_only: bool = False,
+                volume_id: str | None = None) -> str:
+        loop = disks.loop_attach(path, read_only)
+        cfg = self._config(uuid)
+        cfg.setdefault("devices", {})[name] = {"loop": loop, "file": path,
+                                               "volume_id": volume_id, "ro": read_only}
+        self._write_config(uuid, cfg)
+        disks.node_in_instance(self._read_pid(uuid, "init.pid"), name, loop)
+        LOG.info("%s attached to %s as %s (%s)", path, uuid, name, loop)
+        return loop
+
+    def attach_volume(self, host: str, instance: dict[str, Any],
+                      connection_info: dict[str, Any], mountpoint: str) -> None:
+        uuid = instance["uuid"]
+        data = connection_info.get("data") or {}
+        path = data.get("device_path")
+        if not path:
+            raise NotImplementedError("the container driver attaches file volumes only "
+                                      f"(got {connection_info.get('driver_volume_type')})")
+        cfg = self._config(uuid)
+        if not cfg:
+            raise BuildFailed(f"instance {uuid} is not on this host")
+        devices = cfg.get("devices") or {}
+        name = disks.device_name(mountpoint, set(devices))
+        self._attach(uuid, path, name, read_only=data.get("access_mode") == "ro",
+                     volume_id=data.get("volume_id"))
+
+    def detach_volume(self, host: str, instance: dict[str, Any],
+                      connection_info: dict[str, Any], mountpoint: str) -> None:
+        uuid = instance["uuid"]
+        data = connection_info.get("data") or {}
+        cfg = self._config(uuid)
+        devices = cfg.get("devices") or {}
+        name = next((n for n, d in devices.items()
+                     if (data.get("volume_id") and d.get("volume_id") == data["volume_id"])
+                     or n == mountpoint), None)
+        if name is None:
+            return
+        dev = devices.pop(name)
+        self._write_config(uuid, cfg)
+        disks.node_in_instance(self._read_pid(uuid, "init.pid"), name, None)
+        disks.loop_detach(dev["loop"], dev.get("file"))
