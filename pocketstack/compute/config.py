@@ -27,6 +27,10 @@ register(
         "keeps the task pool, scheduler, driver and the other services (0: the main "
         "process serves the port itself). Each worker is a separate interpreter: more "
         "requests at once on a machine with several cores."),
+    Opt("DEFAULT", "executor_thread_pool_size", int, 8,
+        "Threads running the compute tasks cast to the main process (builds, deletes, "
+        "actions), as oslo.messaging's RPC executor. Few: they share one interpreter lock "
+        "and queue on the database's write lock."),
     Opt("DEFAULT", "instance_usage_audit", bool, False,
         "Run the instance usage audit on each compute host once per audit period (task "
         "logs for /os-instance_usage_audit_log, compute.instance.exists notifications)."),

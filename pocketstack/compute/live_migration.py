@@ -98,8 +98,13 @@ class LiveMigrations:
         self._check_host(inst, host)
         mig, _ = self._begin(ctx, inst, "live-migration", (states.ACTIVE, states.PAUSED),
                              MIGRATING, "live-migration", "queued", host)
-        self.control[mig] = {"abort": threading.Event(), "force_complete": threading.Event()}
+        self.svc.in_main_process("live").watch(mig)  # before the task: abort may come first
         self.svc.tasks.submit(self._live, inst.uuid, mig, host, force, ctx.request_id)
+
+    def watch(self, mig: str) -> None:
+        """Make the abort and force-complete signals of a live migration about to be cast
+        (in the process that runs the compute tasks)."""
+        self.control[mig] = {"abort": threading.Event(), "force_complete": threading.Event()}
 
     def _rollback(self, uuid: str, source: str | None, dest: str | None, mig: str,
                   status: str, request_id: str, started: Any, event: str,
@@ -178,18 +183,23 @@ class LiveMigrations:
         statuses = ("queued", "preparing", "running") if queued_ok else ("preparing",
                                                                           "running")
         mig = self._in_progress(inst, migration_id, "abort live migration", statuses)
-        ctl = self.control.get(mig.uuid)
-        if ctl is None:
+        if not self.svc.in_main_process("live").signal(mig.uuid, "abort"):
             raise errors.BadRequest(f"Migration {migration_id} is not in progress here.")
-        ctl["abort"].set()
         self.svc.servers.record_action(ctx, inst.uuid, "live_migration_abort")
 
     def force_complete(self, ctx: RequestContext, inst: Instance, migration_id: int) -> None:
         mig = self._in_progress(inst, migration_id, "force_complete", ("running",))
-        ctl = self.control.get(mig.uuid)
-        if ctl is not None:
-            ctl["force_complete"].set()
+        self.svc.in_main_process("live").signal(mig.uuid, "force_complete")
         self.svc.servers.record_action(ctx, inst.uuid, "live_migration_force_complete")
+
+    def signal(self, mig_uuid: str, which: str) -> bool:
+        """Tell the task moving a server to ``abort`` or ``force_complete`` (False: no
+        such task runs in this process, the one running the compute tasks)."""
+        ctl = self.control.get(mig_uuid)
+        if ctl is None:
+            return False
+        ctl[which].set()
+        return True
 
     # -- evacuate -----------------------------------------------------------------------
     def evacuate(self, ctx: RequestContext, inst: Instance, host: str | None,

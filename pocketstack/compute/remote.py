@@ -28,6 +28,7 @@ import pickle
 import socket
 import struct
 import threading
+import types
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -62,10 +63,19 @@ def registry(cloud: "Cloud") -> dict[str, Any]:
     return named
 
 
+def _mappingproxy(d: dict[Any, Any]) -> Any:
+    return types.MappingProxyType(d)
+
+
 class _Pickler(pickle.Pickler):
     def __init__(self, buf: io.BytesIO, ids: dict[int, str]) -> None:
         super().__init__(buf, protocol=pickle.HIGHEST_PROTOCOL)
         self._ids = ids
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is types.MappingProxyType:  # read-only views (frozen specs)
+            return _mappingproxy, (dict(obj),)
+        return NotImplemented
 
     def persistent_id(self, obj: Any) -> str | None:
         if isinstance(obj, Remote):

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from pocketstack.api import errors
 from pocketstack.api.context import RequestContext
 from pocketstack.compute import states
-from pocketstack.compute.drivers.base import ComputeDriver
 from pocketstack.compute.images import lookup_image
 from pocketstack.compute.models import Instance
 from pocketstack.compute.transitions import begin, run, sysmeta
@@ -44,7 +43,7 @@ class Rescues:
         (``hw_rescue_bus`` and ``hw_rescue_device``) and the driver can do it (Nova's
         ``COMPUTE_RESCUE_BFV`` capability)."""
         svc = self.svc
-        if type(svc.driver).rescue is ComputeDriver.rescue:
+        if not svc.driver.implements("rescue"):
             raise not_rescuable(inst.uuid, "Driver does not support rescue.")
         image = None
         if image_ref:
@@ -54,7 +53,7 @@ class Rescues:
             props = {**(meta or {}), **((meta or {}).get("properties") or {})}
             if not (allow_bfv and "hw_rescue_bus" in props and "hw_rescue_device" in props):
                 raise not_rescuable(inst.uuid, "Cannot rescue a volume-backed instance")
-            if not getattr(svc.driver, "capabilities", {}).get("supports_bfv_rescue"):
+            if not svc.driver.capability("supports_bfv_rescue"):
                 raise not_rescuable(inst.uuid, "Host unable to rescue a volume-backed "
                                     "instance")
         password = password or secrets.token_urlsafe(9)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
 
@@ -137,6 +137,13 @@ class ComputeService(Service):
 
             self.workers = ApiWorkers(self, workers)
             self.serve_socket = self.workers.start
+
+    def in_main_process(self, attr: str) -> Any:
+        """This service's ``attr`` object as the main process has it, for the state only
+        that process holds (the running tasks): in a compute API worker, reached through
+        the link."""
+        remote = getattr(self.cloud, "remote", None)
+        return remote.proxy(f"compute.{attr}") if remote is not None else getattr(self, attr)
 
     def render_error(self, exc: errors.ApiError) -> Response:
         key = _ERROR_KEYS.get(exc.code, "computeFault")

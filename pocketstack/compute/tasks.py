@@ -60,7 +60,10 @@ class Tasks:
         self.conf = conf
         self.driver = driver
         self.scheduler = scheduler
-        self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="compute-task")
+        # oslo.messaging's option: the threads that run what is cast to the service
+        self.pool = ThreadPoolExecutor(max_workers=conf.get("DEFAULT",
+                                                            "executor_thread_pool_size"),
+                                       thread_name_prefix="compute-task")
         # a compute API worker's: the work is sent to the main process's pool
         self._cast = cast
         self.delete_hooks: list[Callable[[str], None]] = []  # run with the uuid on delete

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, Callable
 from pocketstack.api import errors
 from pocketstack.api.request import Reply, Request
 from pocketstack.compute import states
-from pocketstack.compute.drivers.base import ComputeDriver
 from pocketstack.compute.transitions import begin
 from pocketstack.policy import RuleDefault, register_defaults
 
@@ -113,7 +112,7 @@ def lifecycle_actions(svc: "ComputeService") -> dict[str, Callable[..., Any]]:
         if not isinstance(password, str) or set(args) - {"adminPass"}:
             raise errors.BadRequest("Invalid input for field/attribute changePassword. "
                                     "'adminPass' is a required property")
-        if type(svc.driver).set_admin_password is ComputeDriver.set_admin_password:
+        if not svc.driver.implements("set_admin_password"):
             raise errors.NotImplementedYet("Unable to set password on instance")
         row = begin(svc, req.ctx, inst, "changePassword", [states.ACTIVE],
                     states.UPDATING_PASSWORD)
@@ -134,7 +133,7 @@ def lifecycle_actions(svc: "ComputeService") -> dict[str, Callable[..., Any]]:
             raise errors.NotFound("The resource could not be found.")
         req.enforce(f"{P}servers:trigger_crash_dump", _target(inst))
         _no_args(args, "trigger_crash_dump")
-        if type(svc.driver).trigger_crash_dump is ComputeDriver.trigger_crash_dump:
+        if not svc.driver.implements("trigger_crash_dump"):
             raise errors.BadRequest("Triggering crash dump is not supported")
         svc.servers.check_lock(req.ctx, inst)
         if inst.vm_state in CRASH_DUMP_FROM and inst.task_state is None and \

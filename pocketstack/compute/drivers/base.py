@@ -11,6 +11,16 @@ class BuildFailed(Exception):
 
 
 class ComputeDriver(abc.ABC):
+    def implements(self, method: str) -> bool:
+        """Whether this driver does ``method`` itself (the base class's default refuses).
+        A method, not class introspection: a compute API worker asks the main process's
+        driver (compute.remote)."""
+        return getattr(type(self), method, None) is not getattr(ComputeDriver, method, None)
+
+    def capability(self, name: str) -> Any:
+        """One of the driver's ``capabilities`` (Nova's names, e.g. supports_bfv_rescue)."""
+        return getattr(self, "capabilities", {}).get(name)
+
     @abc.abstractmethod
     def hosts(self) -> list[str]:
         """Names of the compute hosts this driver manages."""

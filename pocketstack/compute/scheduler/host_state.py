@@ -80,6 +80,11 @@ class HostState:
     aggregates_metadata: Mapping[str, set[str]] = field(default_factory=lambda: NOTHING)
     pci: "PciStats | None" = None  # PciPassthroughFilter (None: the host has no devices)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy for another process (a compute API worker asking the scheduler): the
+        counts, without the live NUMA cells and PCI pools (and their locks)."""
+        return {**self.__dict__, "numa": None, "pci": None}
+
     def describe(self, node: Any, resources: dict[str, Any], conf: Any) -> None:
         """What the driver reports of the host, for the filters that read it."""
         from pocketstack.compute.scheduler.pci import stats_for
