@@ -155,6 +155,25 @@ class CloudHandle(CloudProcess):
     def token(self, name: str = "pocketstack-admin") -> str:
         return self.conn(name).auth_token
 
+    def child_processes(self, module: str) -> list[int]:
+        """Pids of the cloud process's children running ``python -m module`` (its
+        metadata or compute API workers)."""
+        assert self.proc is not None
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    cmd = f.read().split(b"\0")
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            if ppid == self.proc.pid and module.encode() in cmd:
+                found.append(int(entry))
+        return sorted(found)
+
 
 @pytest.fixture(scope="session")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudHandle]:

@@ -13,23 +13,6 @@ import requests
 HEADERS = {"OpenStack-API-Version": "compute 2.79"}
 
 
-def _workers(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmd = f.read().split(b"\0")
-            with open(f"/proc/{entry}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except OSError:
-            continue
-        if ppid == pid and b"pocketstack.compute.apiworker" in cmd:
-            found.append(int(entry))
-    return sorted(found)
-
-
 def _boot(wc, name: str) -> dict:
     r = requests.post(wc.url(8774, "/v2.1/servers"), timeout=30,
                       headers={**HEADERS, "X-Auth-Token": wc.token("pocketstack")},
@@ -52,7 +35,7 @@ def test_api_workers(fresh_cloud, tmp_path):
     fresh_cloud.config = str(conf)
     fresh_cloud.start()
     assert fresh_cloud.proc is not None
-    assert len(_workers(fresh_cloud.proc.pid)) == 2
+    assert len(fresh_cloud.child_processes("pocketstack.compute.apiworker")) == 2
     builds_in_the_main_process(fresh_cloud)
     revoked_tokens_refused_by_every_worker(fresh_cloud)
     scheduler_sees_disabled_services_at_once(fresh_cloud)
@@ -107,17 +90,18 @@ def scheduler_sees_disabled_services_at_once(wc):
 
 
 def a_dead_worker_is_replaced(wc):
-    before = _workers(wc.proc.pid)
+    workers = "pocketstack.compute.apiworker"
+    before = wc.child_processes(workers)
     os.kill(before[0], signal.SIGKILL)
     url = wc.url(8774, "/v2.1/flavors")
     for _ in range(5):  # the other worker answers meanwhile
         assert requests.get(url, headers={"X-Auth-Token": wc.token()}, timeout=30).ok
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        now = _workers(wc.proc.pid)
+        now = wc.child_processes(workers)
         if len(now) == 2 and before[0] not in now:
             break
         time.sleep(0.2)
     else:
-        raise AssertionError(f"no worker replaced {before[0]}: {_workers(wc.proc.pid)}")
+        raise AssertionError(f"no worker replaced {before[0]}: {now}")
     assert requests.get(url, headers={"X-Auth-Token": wc.token()}, timeout=30).ok

@@ -9,23 +9,6 @@ import time
 from md_helpers import boot, by_network, get, sign, signed
 
 
-def _workers(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmd = f.read().split(b"\0")
-            with open(f"/proc/{entry}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except OSError:
-            continue
-        if ppid == pid and b"pocketstack.metadata.worker" in cmd:
-            found.append(int(entry))
-    return found
-
-
 def test_workers(fresh_cloud, tmp_path):
     conf = tmp_path / "pocketstack.conf"
     conf.write_text("[DEFAULT]\nmetadata_workers = 2\n")
@@ -37,7 +20,7 @@ def test_workers(fresh_cloud, tmp_path):
 
 def serve_each_instance_its_own(wcloud, tmp_path):
     assert wcloud.proc is not None
-    assert len(_workers(wcloud.proc.pid)) == 2
+    assert len(wcloud.child_processes("pocketstack.metadata.worker")) == 2
     one = boot(wcloud, tmp_path, role="one")
     two = boot(wcloud, tmp_path, role="two")
     for _ in range(6):  # misses, then cache hits in whichever worker took the connection
@@ -74,16 +57,16 @@ def serve_each_instance_its_own(wcloud, tmp_path):
 
 def exit_with_the_cloud(wcloud):
     assert wcloud.proc is not None
-    pids = _workers(wcloud.proc.pid)
+    pids = wcloud.child_processes("pocketstack.metadata.worker")
     assert len(pids) == 2
     os.kill(pids[0], 9)  # a dead worker is replaced
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        now = _workers(wcloud.proc.pid)
+        now = wcloud.child_processes("pocketstack.metadata.worker")
         if len(now) == 2 and pids[0] not in now:
             break
         time.sleep(0.2)
-    now = _workers(wcloud.proc.pid)
+    now = wcloud.child_processes("pocketstack.metadata.worker")
     assert len(now) == 2 and pids[0] not in now
     wcloud.stop()
     for pid in now:
