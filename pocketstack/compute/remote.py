@@ -197,7 +197,8 @@ class WorkerLink:
         with self._lock:
             self._waiting[call_id] = future
         try:
-            self.channel.send(("call", call_id, current.get(), name, method, args, kwargs))
+            payload = self.channel.dumps((current.get(), name, method, args, kwargs))
+            self.channel.send(("call", call_id, payload))
             return future.result(timeout=CALL_TIMEOUT)
         finally:
             with self._lock:

@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -93,8 +94,11 @@ class ApiWorkers:
 
     @staticmethod
     def _wait_ready(worker: _Worker) -> None:
-        if not worker.ready.wait(READY_TIMEOUT):
-            raise RuntimeError(f"compute API worker {worker.proc.pid} did not start")
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not worker.ready.wait(0.2):
+            if worker.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"compute API worker {worker.proc.pid} did not start "
+                                   f"(exit status {worker.proc.returncode}; see the logs)")
 
     # -- what the workers ask ---------------------------------------------------------
     def _serve(self, worker: _Worker) -> None:
@@ -117,7 +121,7 @@ class ApiWorkers:
                 finally:
                     current.reset(token)
             elif kind == "call":
-                self.calls.submit(self._call, channel, *message[1:])
+                self.calls.submit(self._call, channel, message[1], message[2])
             elif kind == "notify":
                 self.cloud.bus.notify(message[1], message[2])
             elif kind == "invalidated":
@@ -127,15 +131,17 @@ class ApiWorkers:
             elif kind == "ready":
                 worker.ready.set()
 
-    def _call(self, channel: Channel, call_id: int, ctx: Any, name: str, method: str,
-              args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        token = current.set(ctx)
-        try:
+    def _call(self, channel: Channel, call_id: int, payload: bytes) -> None:
+        token, name, method = None, "?", "?"
+        try:  # (unpickled here: a call that cannot be read is answered, not left waiting)
+            ctx, name, method, args, kwargs = channel.loads(payload)
+            token = current.set(ctx)
             value, ok = getattr(self.named[name], method)(*args, **kwargs), True
         except Exception as exc:  # the caller's thread raises it
             value, ok = exc, False
         finally:
-            current.reset(token)
+            if token is not None:
+                current.reset(token)
         try:
             channel.send(("reply", call_id, ok, value))
         except Exception as exc:  # e.g. an answer that cannot be pickled
