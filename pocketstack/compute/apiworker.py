@@ -25,7 +25,7 @@ def main(argv: list[str]) -> int:
     from pocketstack import log
     from pocketstack.cloud import Cloud
     from pocketstack.compute.remote import Channel, ForwardingBus, WorkerLink, registry
-    from pocketstack.compute.scheduler.manager import watch_service_writes
+    from pocketstack.compute.scheduler.service_watch import watch_service_writes
     from pocketstack.services import service_classes
 
     listen_fd, link_fd = int(argv[0]), int(argv[1])

@@ -23,8 +23,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
-from sqlalchemy import event, func, select, update
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy import func, select, update
 
 from pocketstack.api import errors
 from pocketstack.compute import numa
@@ -34,6 +33,7 @@ from pocketstack.compute.scheduler import pci as pci_mod
 from pocketstack.compute.scheduler import filters as filter_mod
 from pocketstack.compute.scheduler.host_state import NOTHING, HostState, RequestSpec
 from pocketstack.compute.scheduler.numa_fit import cpu_fits
+from pocketstack.compute.scheduler.service_watch import watch_service_writes
 from pocketstack.compute.scheduler import weighers as weigher_mod
 from pocketstack.db import utcnow
 from pocketstack.db.raw import Tx
@@ -47,34 +47,9 @@ IO_TASKS = ("spawning", "resize_prep", "resize_migrating", "rebuilding", "image_
             "image_backup", "rescuing", "unshelving")
 _SERVICE_TTL = 2.0  # seconds a cached view of the service rows is trusted (heartbeats)
 _OWNER_SQL = f"SELECT project_id, user_id FROM {Instance.__tablename__} WHERE uuid = ?"
-_SVC_KEY = "pocketstack_scheduler_services"  # session.info: a service row was written
 
 
 _SCHEDULERS: "weakref.WeakSet[Scheduler]" = weakref.WeakSet()
-_SERVICE_WATCHERS: list[Callable[[], None]] = []
-
-
-def watch_service_writes(callback: Callable[[], None]) -> None:
-    """Call ``callback`` after each commit in this process that wrote a service row or an
-    aggregate through the ORM (all their writers do): the schedulers of this process mark
-    their service view stale; a compute API worker tells the main process's."""
-    if not _SERVICE_WATCHERS:
-        def written(_mapper: Any, _conn: Any, target: Any) -> None:
-            s = object_session(target)
-            if s is not None:
-                s.info[_SVC_KEY] = True
-
-        def committed(s: Session) -> None:
-            if s.info.pop(_SVC_KEY, None):
-                for watcher in list(_SERVICE_WATCHERS):
-                    watcher()
-
-        for model in (ComputeService, Aggregate):
-            for name in ("after_insert", "after_update", "after_delete"):
-                event.listen(model, name, written)
-        event.listen(Session, "after_commit", committed)
-        event.listen(Session, "after_rollback", lambda s: s.info.pop(_SVC_KEY, None))
-    _SERVICE_WATCHERS.append(callback)
 
 
 def _mark_schedulers() -> None:
@@ -122,8 +97,7 @@ class Scheduler:
         self._numa_requests: dict[str, dict[str, Any]] = {}
         self._numa_check = "NUMATopologyFilter" not in names
         self._no_fallback = bool(self.conf.get("workarounds", "disable_fallback_pcpu_query"))
-        if _mark_schedulers not in _SERVICE_WATCHERS:
-            watch_service_writes(_mark_schedulers)
+        watch_service_writes(_mark_schedulers)
         _SCHEDULERS.add(self)
 
     def services_changed(self) -> None:
