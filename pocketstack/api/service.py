@@ -122,6 +122,7 @@ class Service:
     version_path = ""  # appended to the base URL in the catalog
     microversions: Microversions | None = None
     request_id_headers: tuple[str, ...] = ("x-openstack-request-id",)
+    handler_threads: int | None = None  # None: [DEFAULT] wsgi_default_pool_size
 
     def __init__(self, cloud: "Cloud") -> None:
         self.cloud = cloud
@@ -138,9 +139,10 @@ class Service:
         milliseconds (boot-and-delete at concurrency 50: 6.6/s with 40 threads, 23/s with 4;
         benchmarks/README.md). Requests beyond these wait in the event loop, which is cheap."""
         if self._pool is None:  # (a plain pool: ~0.1 ms less per request than anyio's)
-            self._pool = ThreadPoolExecutor(
-                max(1, self.cloud.conf.get("DEFAULT", "wsgi_default_pool_size")),
-                thread_name_prefix=f"{self.name}-api")
+            size = self.handler_threads or self.cloud.conf.get("DEFAULT",
+                                                               "wsgi_default_pool_size")
+            self._pool = ThreadPoolExecutor(max(1, size),
+                                            thread_name_prefix=f"{self.name}-api")
         return self._pool
 
     # -- hooks for subclasses -------------------------------------------------

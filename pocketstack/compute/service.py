@@ -73,6 +73,8 @@ class ComputeService(Service):
         # in a compute API worker (compute.apiworker) the driver, the scheduler and the
         # task pool are the main process's, reached through the link (compute.remote)
         remote = getattr(cloud, "remote", None)
+        if remote is not None:
+            self.handler_threads = conf.get("DEFAULT", "osapi_compute_worker_threads")
         self.driver = remote.proxy("compute.driver") if remote is not None else \
             load_driver(conf.get("DEFAULT", "compute_driver"), conf)
         self.flavors = Flavors(cloud.db)
