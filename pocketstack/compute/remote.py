@@ -211,9 +211,9 @@ class WorkerLink:
         while True:
             try:
                 message = self.channel.recv()
-            except Exception:
+            except Exception:  # one bad frame (as the main process does): log, go on
                 LOG.exception("unreadable message from the main process")
-                message = None
+                continue
             if message is None:
                 self._on_gone()
                 return

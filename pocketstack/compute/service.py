@@ -72,7 +72,7 @@ class ComputeService(Service):
         conf = cloud.conf
         # in a compute API worker (compute.apiworker) the driver, the scheduler and the
         # task pool are the main process's, reached through the link (compute.remote)
-        remote = getattr(cloud, "remote", None)
+        remote = self._remote = getattr(cloud, "remote", None)
         if remote is not None:
             self.handler_threads = conf.get("DEFAULT", "osapi_compute_worker_threads")
         self.driver = remote.proxy("compute.driver") if remote is not None else \
@@ -144,8 +144,9 @@ class ComputeService(Service):
         """This service's ``attr`` object as the main process has it, for the state only
         that process holds (the running tasks): in a compute API worker, reached through
         the link."""
-        remote = getattr(self.cloud, "remote", None)
-        return remote.proxy(f"compute.{attr}") if remote is not None else getattr(self, attr)
+        if self._remote is None:
+            return getattr(self, attr)
+        return self._remote.proxy(f"compute.{attr}")
 
     def render_error(self, exc: errors.ApiError) -> Response:
         key = _ERROR_KEYS.get(exc.code, "computeFault")

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from sqlalchemy import JSON, DateTime, Text, create_engine, event, exc as sa_exc
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool  # noqa: F401  (re-exported for tests)
 from sqlalchemy.types import TypeDecorator
@@ -79,7 +79,7 @@ class WriteLock:
 
     def __init__(self, url: str) -> None:
         self._thread = threading.Lock()
-        path = url.split("///", 1)[1].split("?", 1)[0] if "///" in url else ""
+        path = make_url(url).database or ""
         self._fd = -1
         if path and path != ":memory:":
             self._fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
