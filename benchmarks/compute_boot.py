@@ -71,6 +71,12 @@ def main() -> None:
     ap.add_argument("--skip-boot", action="store_true",
                     help="only the list part (server list and show figures)")
     ap.add_argument("--data-dir", help="keep the cloud's data here (reused by a next run)")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.OPTION=VALUE",
+                    help="one more configuration option for the cloud (repeatable), e.g. "
+                    "DEFAULT.osapi_compute_worker_threads=2")
+    ap.add_argument("--warmup", type=float, default=3.0,
+                    help="seconds of the same load before measuring (each worker process "
+                    "validates the token and warms its caches; default 3)")
     ap.add_argument("--client", choices=("wrk", "python"),
                     default="wrk" if shutil.which("wrk") else "python",
                     help="boot-and-delete load generator (default: wrk when installed)")
@@ -79,6 +85,10 @@ def main() -> None:
         conf = os.path.join(tmp, "pocketstack.conf")
         with open(conf, "w") as f:
             f.write(CONF.format(hosts=args.hosts, workers=args.api_workers))
+            for item in args.set:
+                key, _, value = item.partition("=")
+                section, _, option = key.rpartition(".")
+                f.write(f"[{section or 'DEFAULT'}]\n{option} = {value}\n")
         cloud = CloudHandle(args.data_dir or f"{tmp}/data",
                             extra_args=["--fake-hosts", str(args.hosts)], config=conf)
         t0 = time.monotonic()
@@ -219,12 +229,19 @@ def boot_and_delete_wrk(cloud: CloudHandle, args: argparse.Namespace, base: str,
     env = {**os.environ, "BD_TOKEN": headers["X-Auth-Token"], "BD_PREFIX": prefix,
            "BD_BODY": json.dumps(body), "BD_POLL_MS": "50"}
     n = args.concurrency
+
+    def load(seconds: float) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["wrk", f"-t{n}", f"-c{n}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
+             "-s", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "compute_boot_wrk.lua"), root],
+            env=env, capture_output=True, text=True, timeout=seconds + 120)
+
+    if args.warmup > 0:
+        load(args.warmup)
     spy = profiler(args, pid)
     cpu0 = cpu_seconds(pid)
-    proc = subprocess.run(["wrk", f"-t{n}", f"-c{n}", f"-d{int(args.duration)}s", "--timeout", "30s",
-                           "-s", os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                              "compute_boot_wrk.lua"), root],
-                          env=env, capture_output=True, text=True, timeout=args.duration + 120)
+    proc = load(args.duration)
     stop_profiler(spy)
     time.sleep(0.5)  # let the last deletes' background work finish before reading the CPU
     cpu = cpu_seconds(pid) - cpu0

@@ -122,7 +122,7 @@ class Service:
     version_path = ""  # appended to the base URL in the catalog
     microversions: Microversions | None = None
     request_id_headers: tuple[str, ...] = ("x-openstack-request-id",)
-    handler_threads: int | None = None  # None: [DEFAULT] wsgi_default_pool_size
+    handler_threads: int | None = None  # None: [DEFAULT] wsgi_default_pool_size; 0: inline
 
     def __init__(self, cloud: "Cloud") -> None:
         self.cloud = cloud
@@ -229,6 +229,8 @@ class Service:
         req = Request(raw, self, ctx, params, version, body)
         if route.is_async:
             result = await route.handler(req, **params)
+        elif self.handler_threads == 0:  # one request at a time, in the event loop's thread
+            result = self._call_sync(route, req, params)
         else:
             result = await asyncio.get_running_loop().run_in_executor(
                 self._threads(), self._call_sync, route, req, params)

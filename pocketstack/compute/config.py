@@ -27,11 +27,14 @@ register(
         "keeps the task pool, scheduler, driver and the other services (0: the main "
         "process serves the port itself). Each worker is a separate interpreter: more "
         "requests at once on a machine with several cores."),
-    Opt("DEFAULT", "osapi_compute_worker_threads", int, 1,
-        "Threads running the request handlers in each compute API worker process: one "
-        "request at a time per process by default (as gunicorn's sync workers; the "
-        "processes serve side by side), which keeps each worker's interpreter lock and the "
-        "database's write lock uncontended (wsgi_default_pool_size is the main process's)."),
+    Opt("DEFAULT", "osapi_compute_worker_threads", int, 0,
+        "Threads running the request handlers in each compute API worker process. 0 (the "
+        "default): none, each worker runs one request at a time in its event loop's own "
+        "thread, as gunicorn's sync workers (the processes serve side by side; a busy "
+        "worker accepts nothing, so requests go to an idle one, and no hand-over between "
+        "threads contends for the interpreter lock while the database's write lock is "
+        "held). N: a pool of N threads per worker (wsgi_default_pool_size is the main "
+        "process's)."),
     Opt("DEFAULT", "executor_thread_pool_size", int, 8,
         "Threads running the compute tasks cast to the main process (builds, deletes, "
         "actions), as oslo.messaging's RPC executor. Few: they share one interpreter lock "
