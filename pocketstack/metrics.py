@@ -7,7 +7,7 @@ quota usage, queue depths) with :func:`gauge`, evaluated when scraped.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -41,11 +41,20 @@ class Metrics:
                                           .5, 1, 2.5, 5, 10))
         self._gauges = _CallbackGauges()
         self.registry.register(self._gauges)
+        # the labelled children by label values: labels() takes a lock and builds its key
+        # for every request otherwise (a few hundred routes and statuses at most)
+        self._children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
 
     def observe(self, service: str, method: str, route: str, status: int,
                 seconds: float) -> None:
-        self.requests.labels(service, method, route, str(status)).inc()
-        self.latency.labels(service, method, route).observe(seconds)
+        key = (service, method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.requests.labels(service, method, route, str(status)),
+                self.latency.labels(service, method, route))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def gauge(self, name: str, doc: str, labels: list[str],
               fn: Callable[[], Iterable[tuple[list[str], float]]]) -> None:

@@ -57,9 +57,10 @@ class Request:
     def body(self) -> bytes:
         return self._body or b""
 
-    @property
+    @functools.cached_property
     def base_url(self) -> str:
-        """``scheme://host:port`` as the client addressed us (for links)."""
+        """``scheme://host:port`` as the client addressed us (for links; a server's view
+        asks for it several times)."""
         return str(self.raw.base_url).rstrip("/")
 
     @property

@@ -55,6 +55,15 @@ def dumps(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":"), default=str).encode()
 
 
+def _path(scope: dict[str, Any]) -> str:
+    """The request's path as ``Request.url.path`` gives it (``?``, ``#`` and ``\\`` kept
+    escaped), without building a URL object for every request."""
+    path: str = scope["path"]
+    if "?" in path or "#" in path or "\\" in path:
+        path = path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+    return path
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
                   ) -> Response:
     return Response(dumps(body), status_code=status, headers=headers,
@@ -173,10 +182,10 @@ class Service:
                 response, version = await self._dispatch(raw, ctx)
             except errors.ApiError as exc:
                 if exc.code >= 500:
-                    self.log.error("%s %s failed: %s", raw.method, raw.url.path, exc.message)
+                    self.log.error("%s %s failed: %s", raw.method, _path(scope), exc.message)
                 response = self.render_error(exc)
             except Exception:
-                self.log.exception("unexpected error serving %s %s", raw.method, raw.url.path)
+                self.log.exception("unexpected error serving %s %s", raw.method, _path(scope))
                 response = self.render_error(errors.ApiError())
             for header in self.request_id_headers:
                 response.headers[header] = ctx.request_id
@@ -190,15 +199,16 @@ class Service:
                                        getattr(raw.state, "route", "unmatched"),
                                        response.status_code, elapsed)
             self.log.info('%s "%s %s" status: %s time: %.4f', scope.get("client", ("-",))[0],
-                          raw.method, raw.url.path + (f"?{raw.url.query}" if raw.url.query
-                                                      else ""),
+                          raw.method, _path(scope) + (f"?{query.decode(errors='replace')}"
+                                                       if (query := scope["query_string"])
+                                                       else ""),
                           response.status_code, elapsed)
         finally:
             current.reset(token)
 
     async def _dispatch(self, raw: StarletteRequest, ctx: RequestContext
                         ) -> tuple[Response, tuple[int, int] | None]:
-        path = raw.url.path
+        path = _path(raw.scope)
         if path == "/healthcheck":
             return PlainTextResponse("OK"), None
         if path == "/metrics":

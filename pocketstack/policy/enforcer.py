@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import yaml
 
 from pocketstack.api.errors import PolicyNotAuthorized
-from pocketstack.policy.parser import Check, ParseError, parse_rule
+from pocketstack.policy.parser import Check, ParseError, lookup, parse_rule, reads
 
 LOG = logging.getLogger(__name__)
 
@@ -60,6 +60,11 @@ register_defaults([
 ])
 
 
+def _hashable(value: Any) -> Any:
+    """The value with its type (1 and True, "1" and 1 decide differently)."""
+    return (value.__class__, tuple(value) if isinstance(value, list) else value)
+
+
 class Enforcer:
     RELOAD_CHECK_INTERVAL = 1.0
 
@@ -70,6 +75,10 @@ class Enforcer:
         self._parsed: dict[str, Check] = {}
         self._mtime: float | None = None
         self._checked_at = 0.0
+        # decisions by (action, the values the rule reads): a request checks a rule or
+        # two per call with the same few credentials; emptied when the rules change
+        self._reads: dict[str, tuple[tuple[str, ...], tuple[str, ...]] | None] = {}
+        self._decisions: dict[tuple[Any, ...], bool] = {}
         self._load_overrides()
 
     # -- loading --------------------------------------------------------------
@@ -79,6 +88,7 @@ class Enforcer:
             if self._overrides:
                 LOG.info("policy file %s removed: back to default rules", path)
             self._overrides, self._mtime = {}, None
+            self._reads, self._decisions = {}, {}
             return
         mtime = os.stat(path).st_mtime
         if mtime == self._mtime:
@@ -96,6 +106,7 @@ class Enforcer:
             self._mtime = mtime
             return
         self._overrides, self._mtime = overrides, mtime
+        self._reads, self._decisions = {}, {}
         LOG.info("policy file %s loaded: %d overridden rules", path, len(overrides))
 
     def _maybe_reload(self) -> None:
@@ -125,7 +136,40 @@ class Enforcer:
         if rule is None:
             LOG.warning("no policy rule named %s: denying", action)
             return False
-        return bool(rule(target, creds, self.rule))
+        key = self._decision_key(action, rule, target, creds)
+        if key is None:
+            return bool(rule(target, creds, self.rule))
+        decision = self._decisions.get(key)
+        if decision is None:
+            decision = bool(rule(target, creds, self.rule))
+            if len(self._decisions) > 20_000:
+                self._decisions = {}
+            self._decisions[key] = decision
+        return decision
+
+    def _decision_key(self, action: str, rule: Check, target: Mapping[str, Any],
+                      creds: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """What the decision depends on: the rule and the values it reads, or None when
+        they cannot be told (or hashed)."""
+        if action not in self._reads:
+            found = reads(rule, self.rule)
+            self._reads[action] = None if found is None else (tuple(sorted(found[0])),
+                                                             tuple(sorted(found[1])))
+        names = self._reads[action]
+        if names is None:
+            return None
+        values: list[Any] = [action]
+        for name in names[0]:
+            values.append(_hashable(lookup(target, name)))
+        values.append("|")
+        for name in names[1]:
+            values.append(_hashable(creds.get(name)))
+        key = tuple(values)
+        try:
+            hash(key)
+        except TypeError:  # a dictionary or such: not memoized
+            return None
+        return key
 
     def enforce(self, action: str, target: Mapping[str, Any], creds: Mapping[str, Any]) -> None:
         if not self.authorize(action, target, creds):

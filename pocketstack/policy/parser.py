@@ -19,6 +19,7 @@ it); the semantics follow oslo.policy's documentation.
 from __future__ import annotations
 
 import ast
+import re
 from typing import Any, Callable, Mapping
 
 Creds = Mapping[str, Any]
@@ -273,3 +274,52 @@ def parse_rule(rule: str | list[Any]) -> Check:
     if parser.peek() is not None:
         raise ParseError(f"unexpected {parser.peek()!r}")
     return check
+
+
+_SUBSTITUTION = re.compile(r"%\(([^)]*)\)s")
+
+
+def reads(check: Check, rules: RuleLookup) -> tuple[frozenset[str], frozenset[str]] | None:
+    """The target fields (``%(name)s``) and credential keys a rule's outcome depends on,
+    following ``rule:`` references through ``rules``; None when it cannot tell (a check
+    kind it does not know, a reference cycle), so that callers do not memoize it."""
+    target: set[str] = set()
+    creds: set[str] = set()
+    seen: set[str] = set()
+
+    def walk(c: Check | None) -> bool:
+        if c is None or isinstance(c, (TrueCheck, FalseCheck)):
+            return True
+        if isinstance(c, (AndCheck, OrCheck)):
+            return all(walk(child) for child in c.checks)
+        if isinstance(c, NotCheck):
+            return walk(c.check)
+        if isinstance(c, RuleCheck):
+            if c.name in seen:
+                return False
+            seen.add(c.name)
+            return walk(rules(c.name))
+        if isinstance(c, RoleCheck):
+            creds.add("roles")
+            target.update(_SUBSTITUTION.findall(c.role))
+            return True
+        if isinstance(c, GenericCheck):
+            target.update(_SUBSTITUTION.findall(c.match))
+            if c.kind[:1] not in ("'", '"'):
+                creds.add(c.kind.split(".")[0])
+            return True
+        return False
+
+    return (frozenset(target), frozenset(creds)) if walk(check) else None
+
+
+def lookup(target: Target, name: str) -> Any:
+    """``target[name]`` as a ``%(name)s`` substitution reads it (dotted names reach into
+    nested mappings); a private marker when absent."""
+    try:
+        return _FlatTarget(target)[name]
+    except KeyError:
+        return _ABSENT
+
+
+_ABSENT = object()

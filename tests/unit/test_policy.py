@@ -80,3 +80,34 @@ def test_enforcer_override_file(tmp_path):
     enforcer._mtime = None
     assert enforcer.authorize("test:thing", {}, MEMBER)  # broken file keeps the last good rules
     assert not enforcer.authorize("test:unknown", {}, ADMIN)
+
+
+def test_enforcer_memoizes_decisions_by_what_the_rule_reads(tmp_path):
+    register_defaults([
+        RuleDefault("test:owner", "rule:test:admin or project_id:%(project_id)s"),
+        RuleDefault("test:admin", "role:admin and is_admin:True"),
+        RuleDefault("test:nested", "user_id:%(target.user.id)s"),
+    ])
+    enforcer = Enforcer(str(tmp_path / "policy.yaml"))
+    # the same question twice, and the questions that differ only in what the rule reads
+    for _ in range(2):
+        assert enforcer.authorize("test:owner", {"project_id": "p1", "server_id": "a"}, MEMBER)
+        assert enforcer.authorize("test:owner", {"project_id": "p1", "server_id": "b"}, MEMBER)
+        assert not enforcer.authorize("test:owner", {"project_id": "p2"}, MEMBER)
+        assert enforcer.authorize("test:owner", {"project_id": "p2"}, ADMIN)
+        assert not enforcer.authorize("test:owner", {"project_id": "p2"},
+                                      {**ADMIN, "is_admin": False})
+        assert not enforcer.authorize("test:owner", {"project_id": "p2"},
+                                      {**ADMIN, "roles": ["member"]})
+        assert enforcer.authorize("test:nested", {"target": {"user": {"id": "u2"}}}, MEMBER)
+        assert not enforcer.authorize("test:nested", {"target": {"user": {"id": "u3"}}},
+                                      MEMBER)
+        assert not enforcer.authorize("test:nested", {}, MEMBER)
+    # a rule that reads a dictionary is decided each time (not memoized): still right
+    register_defaults([RuleDefault("test:dict", "token.x:%(x)s")])
+    assert enforcer.authorize("test:dict", {"x": "1"}, {"token": {"x": "1"}})
+    assert not enforcer.authorize("test:dict", {"x": "1"}, {"token": {"x": "2"}})
+    # an override file: the decisions made under the old rules are forgotten
+    (tmp_path / "policy.yaml").write_text('"test:owner": "!"\n')
+    enforcer._checked_at = 0
+    assert not enforcer.authorize("test:owner", {"project_id": "p1"}, MEMBER)
