@@ -15,7 +15,7 @@ can do, it asks there, as Nova's API asks the conductor and the computes over RP
 Frames are length-prefixed pickles over a private socket pair (both ends are this
 program, never a network peer). The objects of the compute service (its tasks, driver,
 scheduler, domain helpers, API resources), the other services and the cloud travel as
-references (pickle's persistent ids) and are resolved on the other side to that
+references (by name) and are resolved on the other side to that
 process's own instance.
 """
 
@@ -67,32 +67,37 @@ def _mappingproxy(d: dict[Any, Any]) -> Any:
     return types.MappingProxyType(d)
 
 
+_resolving = threading.local()  # .named: the registry of the channel unpickling here
+
+
+def _ref(name: str) -> Any:
+    """A reference made by :class:`_Pickler`, resolved to this process's own object."""
+    try:
+        return _resolving.named[name]
+    except (AttributeError, KeyError):
+        raise pickle.UnpicklingError(f"unknown reference {name!r}") from None
+
+
 class _Pickler(pickle.Pickler):
+    """Pickles the registry's objects (and :class:`Remote` stand-ins) as references by
+    name. Through ``reducer_override``, which pickle does not call for plain values
+    (strings, numbers, dicts, lists...): a ``persistent_id`` hook is called for every
+    object and made a message three times as long to pickle."""
+
     def __init__(self, buf: io.BytesIO, ids: dict[int, str]) -> None:
         super().__init__(buf, protocol=pickle.HIGHEST_PROTOCOL)
         self._ids = ids
 
     def reducer_override(self, obj: Any) -> Any:
-        if type(obj) is types.MappingProxyType:  # read-only views (frozen specs)
+        kind = type(obj)
+        if kind is types.MappingProxyType:  # read-only views (frozen specs)
             return _mappingproxy, (dict(obj),)
+        if kind is Remote:
+            return _ref, (obj._name,)
+        name = self._ids.get(id(obj))
+        if name is not None:
+            return _ref, (name,)
         return NotImplemented
-
-    def persistent_id(self, obj: Any) -> str | None:
-        if isinstance(obj, Remote):
-            return obj._name
-        return self._ids.get(id(obj))
-
-
-class _Unpickler(pickle.Unpickler):
-    def __init__(self, data: bytes, named: dict[str, Any]) -> None:
-        super().__init__(io.BytesIO(data))
-        self._named = named
-
-    def persistent_load(self, pid: str) -> Any:
-        try:
-            return self._named[pid]
-        except KeyError:
-            raise pickle.UnpicklingError(f"unknown reference {pid!r}") from None
 
 
 class Channel:
@@ -114,7 +119,8 @@ class Channel:
         return buf.getvalue()
 
     def loads(self, data: bytes) -> Any:
-        return _Unpickler(data, self._named).load()
+        _resolving.named = self._named
+        return pickle.loads(data)
 
     def send(self, message: tuple[Any, ...]) -> None:
         data = self.dumps(message)
