@@ -417,7 +417,8 @@ def request(specs: dict[str, Any] | None, image: dict[str, Any] | None, vcpus: i
                   "memory_mb": per_mem} for i in range(nodes)]
     for c in cells:
         c["pcpus"] = [x for x in c["cpus"] if x in pinned]
-    kept = {k: v for k, v in image.items() if k in _IMAGE_KEYS or k.startswith("hw_numa_")}
+    kept = {k: v for k, v in image.items() if k in _IMAGE_KEYS or k.startswith("hw_numa_")
+            or k == "hw_cpu_realtime_mask"}
     iso = 1 if emulator == "isolate" else 0
     return {"cells": cells, "dedicated": dedicated, "pagesize": pagesize, "image": kept,
             "policy": policy, "thread_policy": threads, "emulator": emulator,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pocketstack.api import errors
 from pocketstack.api.context import RequestContext
-from pocketstack.compute import disk_config, states
+from pocketstack.compute import disk_config, numa, states
 from pocketstack.compute.images import lookup_image
 from pocketstack.compute.scheduler.filters.image_properties import image_props
 from pocketstack.compute.scheduler.host_state import RequestSpec
@@ -41,6 +41,8 @@ def rebuild(svc: "ComputeService", ctx: RequestContext, inst: Any, args: dict[st
         raise errors.BadRequest("Flavor's memory is too small for requested image.")
     if inst.root_gb and inst.root_gb < int(image.get("min_disk") or 0):
         raise errors.BadRequest("Flavor's disk is too small for requested image.")
+    if inst.image_ref and image["id"] != inst.image_ref:
+        _check_numa_unchanged(inst, image)
     changes: dict[str, Any] = {"image_ref": image["id"], "task_state": REBUILDING}
     root = None
     if not inst.image_ref:  # volume-backed: its image is its root volume's
@@ -73,6 +75,21 @@ def rebuild(svc: "ComputeService", ctx: RequestContext, inst: Any, args: dict[st
                      (root.volume_id, root.attachment_id, image["id"]) if root else None,
                      old_image if refused else None)
     return updated
+
+
+def _check_numa_unchanged(inst: Any, image: dict[str, Any]) -> None:
+    """A rebuild keeps the server's resources: a new image whose NUMA properties (nodes,
+    CPU pinning and thread policies, page size, PCI NUMA affinity) would give the guest
+    another topology is refused, as Nova does since bug 1763766 (a move would be needed
+    to place it)."""
+    specs = (inst.flavor or {}).get("extra_specs") or {}
+    built = ((inst.numa_topology or {}).get("request") or {}).get("image") or {}
+    before = numa.request(specs, built, inst.vcpus, inst.memory_mb)
+    after = numa.request(specs, image, inst.vcpus, inst.memory_mb)
+    if {k: v for k, v in (before or {}).items() if k != "image"} != \
+            {k: v for k, v in (after or {}).items() if k != "image"}:
+        raise errors.BadRequest("An instance's NUMA topology cannot be changed as part of a "
+                                "rebuild. The image provided is invalid for this instance.")
 
 
 def _reimage(svc: "ComputeService", uuid: str, host: str | None,

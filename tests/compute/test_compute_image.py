@@ -153,3 +153,21 @@ def test_rebuild_from_another_image(cloud):
     r = api(cloud, "POST", f"/servers/{sid}/action", DEMO,
             json={"rebuild": {"imageRef": other["id"]}})
     assert r.status_code == 404
+
+
+def test_rebuild_refuses_an_image_that_changes_the_numa_topology(cloud):
+    """Nova's ImageNUMATopologyRebuildConflict (bug 1763766): a rebuild cannot give the
+    guest another NUMA topology; the server is left as it was."""
+    sid = boot(cloud, name("rbnuma"), user=DEMO)
+    before = wait(cloud, sid, "ACTIVE", user=DEMO)
+    numa_image = _image(cloud, visibility="public", hw_numa_nodes="1")
+    r = api(cloud, "POST", f"/servers/{sid}/action", DEMO,
+            json={"rebuild": {"imageRef": numa_image["id"]}})
+    assert r.status_code == 400, r.text
+    assert "NUMA topology cannot be changed as part of a rebuild" in \
+        r.json()["badRequest"]["message"]
+    after = wait(cloud, sid, "ACTIVE", user=DEMO)
+    assert after["image"]["id"] == before["image"]["id"]
+    assert after["OS-EXT-STS:task_state"] is None
+    api(cloud, "DELETE", f"/servers/{sid}", DEMO)
+    wait(cloud, sid, "DELETED", user=DEMO)
