@@ -19,7 +19,6 @@ port shows the worker that answered).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 import subprocess
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from pocketstack.api.context import current
 from pocketstack.compute.remote import Channel, registry
+from pocketstack.supervisor import Supervisor
 
 if TYPE_CHECKING:
     from pocketstack.compute.service import ComputeService
@@ -54,24 +54,23 @@ class ApiWorkers:
         self.cloud = svc.cloud
         self.count = count
         self.sock: socket.socket | None = None
-        self.workers: list[_Worker] = []
+        self.supervisor = Supervisor("compute API worker", self._spawn, self._wait_ready,
+                                     on_exit=lambda worker: worker.channel.sock.close())
         self.calls = ThreadPoolExecutor(max_workers=4, thread_name_prefix="compute-call")
         self.named: dict[str, Any] = {}
-        self.stopping = False
         self._lock = threading.Lock()
         self._seq = 0
         self._acks: dict[tuple[int, int], threading.Event] = {}
-        self.monitor: Any = None
+
+    @property
+    def workers(self) -> list[_Worker]:
+        return self.supervisor.workers
 
     async def start(self, sock: socket.socket) -> None:
         self.sock = sock
         self.named = registry(self.cloud)
         self.cloud.identity.tokens.invalidation_listeners.append(self._invalidate)
-        workers = [self._spawn(i) for i in range(self.count)]
-        await asyncio.gather(*(asyncio.to_thread(self._wait_ready, w) for w in workers))
-        self.monitor = asyncio.ensure_future(self._watch())
-        LOG.info("compute API served by %d worker processes (pids %s)", self.count,
-                 ", ".join(str(w.proc.pid) for w in workers))
+        await self.supervisor.start(self.count)
 
     def _spawn(self, index: int) -> _Worker:
         assert self.sock is not None
@@ -86,8 +85,6 @@ class ApiWorkers:
         channel.bind(self.named)
         worker = _Worker(index, proc, channel)
         channel.send(("setup", self.cloud.conf, self.cloud.data_dir, self.cloud.bind, index))
-        with self._lock:
-            self.workers.append(worker)
         threading.Thread(target=self._serve, args=(worker,), daemon=True,
                          name=f"compute-worker-{index}").start()
         return worker
@@ -154,8 +151,8 @@ class ApiWorkers:
     def _invalidate(self) -> None:
         """Identity data changed: every worker forgets its tokens before the identity
         write answers (the client's next request, to any worker, sees the change)."""
+        workers = self.workers
         with self._lock:
-            workers = list(self.workers)
             seq = self._seq = self._seq + 1
         waiting = []
         for worker in workers:
@@ -173,34 +170,8 @@ class ApiWorkers:
             self._acks.pop((worker.index, seq), None)
 
     # -- life -------------------------------------------------------------------------
-    async def _watch(self) -> None:
-        while not self.stopping:
-            await asyncio.sleep(1.0)
-            for worker in list(self.workers):
-                if worker.proc.poll() is None or self.stopping:
-                    continue
-                LOG.warning("compute API worker %s exited (%s): starting another",
-                            worker.proc.pid, worker.proc.returncode)
-                with self._lock:
-                    self.workers.remove(worker)
-                worker.channel.sock.close()
-                try:
-                    await asyncio.to_thread(self._wait_ready, self._spawn(worker.index))
-                except Exception:
-                    LOG.exception("a compute API worker failed to start")
-
     def stop(self) -> None:
-        self.stopping = True
-        for worker in self.workers:
-            if worker.proc.poll() is None:
-                worker.proc.terminate()
-        for worker in self.workers:
-            try:
-                worker.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                worker.proc.kill()
-                worker.proc.wait()
-            worker.channel.sock.close()
+        self.supervisor.stop()
         self.calls.shutdown(wait=False, cancel_futures=True)
         if self.sock is not None:
             self.sock.close()

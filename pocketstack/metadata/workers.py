@@ -11,7 +11,6 @@ the main process.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import marshal
 import os
@@ -21,9 +20,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pocketstack.metadata.fastserver import FastServer
+from pocketstack.supervisor import Supervisor
 
 if TYPE_CHECKING:
     from pocketstack.metadata.service import MetadataService
@@ -56,70 +56,45 @@ def bundle(svc: "MetadataService", headers: list[tuple[bytes, bytes]], uuid: str
                                            entry.value.wire.items()}))
 
 
+class _Worker:
+    def __init__(self, proc: "subprocess.Popen[bytes]") -> None:
+        self.proc = proc
+
+
 class Workers:
     def __init__(self, svc: "MetadataService", count: int) -> None:
         self.svc = svc
         self.count = count
         self.folder = tempfile.mkdtemp(prefix="pocketstack-md-")  # mode 0700
         self.path = os.path.join(self.folder, "main.sock")
-        self.procs: list[subprocess.Popen[bytes]] = []
+        self.supervisor = Supervisor("metadata worker", self._spawn, self._ready)
         self.internal: FastServer | None = None
         self.address: tuple[str, int] = ("", 0)
-        self.stopping = False
-        self.monitor: Any = None
 
     async def start(self, sock: socket.socket) -> None:
         self.address = sock.getsockname()[:2]
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # workers join it
         self.internal = FastServer(self.svc, internal=True)
         await self.internal.serve_unix(self.path)
-        procs = [self._spawn() for _ in range(self.count)]
-        await asyncio.gather(*(asyncio.to_thread(self._ready, p) for p in procs))
+        await self.supervisor.start(self.count)
         sock.close()  # every worker listens: the port's first socket can go
-        self.monitor = asyncio.ensure_future(self._watch())
-        LOG.info("metadata served by %d worker processes (pids %s)", self.count,
-                 ", ".join(str(p.pid) for p in self.procs))
 
-    def _spawn(self) -> "subprocess.Popen[bytes]":
+    def _spawn(self, index: int) -> _Worker:
         host, port = self.address
-        proc = subprocess.Popen(
+        return _Worker(subprocess.Popen(
             [sys.executable, "-m", "pocketstack.metadata.worker", host, str(port), self.path,
              str(self.svc.ttl)], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
-            start_new_session=True)
-        self.procs.append(proc)
-        return proc
+            start_new_session=True))
 
     @staticmethod
-    def _ready(proc: "subprocess.Popen[bytes]") -> None:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
+    def _ready(worker: _Worker) -> None:
+        assert worker.proc.stdout is not None
+        line = worker.proc.stdout.readline()
         if line.strip() != b"ready":
-            raise RuntimeError(f"metadata worker {proc.pid} did not start")
-
-    async def _watch(self) -> None:
-        while not self.stopping:
-            await asyncio.sleep(1.0)
-            for proc in list(self.procs):
-                if proc.poll() is not None and not self.stopping:
-                    LOG.warning("metadata worker %s exited (%s): starting another", proc.pid,
-                                proc.returncode)
-                    self.procs.remove(proc)
-                    try:
-                        await asyncio.to_thread(self._ready, self._spawn())
-                    except Exception:
-                        LOG.exception("a metadata worker failed to start")
+            raise RuntimeError(f"metadata worker {worker.proc.pid} did not start")
 
     def stop(self) -> None:
-        self.stopping = True
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        self.supervisor.stop()
         if self.internal is not None:
             self.internal.close()
         shutil.rmtree(self.folder, ignore_errors=True)
