@@ -138,6 +138,7 @@ class Service:
         self.router = Router()
         self.log = logging.getLogger(f"pocketstack.{self.name}")
         self._pool: ThreadPoolExecutor | None = None
+        self._validating: dict[str, asyncio.Future[Any]] = {}  # tokens being validated
 
     def _threads(self) -> ThreadPoolExecutor:
         """The worker threads that run this service's synchronous handlers: few
@@ -267,7 +268,7 @@ class Service:
         info = auth.cached(token)
         if info is None:
             try:
-                info = await run_in_threadpool(auth.validate, token)
+                info = await self._validate(token)
             except errors.ApiError:
                 if route.auth:
                     raise errors.Unauthorized(
@@ -275,6 +276,16 @@ class Service:
                         headers=self._www_authenticate()) from None
                 return
         info.fill(ctx, token)
+
+    def _validate(self, token: str) -> "asyncio.Future[Any]":
+        """The token validated once for all the requests that bring it before it is in
+        the cache (a client's first burst; a new worker's first second under load)."""
+        pending = self._validating.get(token)
+        if pending is None:
+            pending = self._validating[token] = asyncio.ensure_future(
+                run_in_threadpool(self.cloud.auth.validate, token))
+            pending.add_done_callback(lambda _: self._validating.pop(token, None))
+        return asyncio.shield(pending)
 
     def _www_authenticate(self) -> dict[str, str]:
         return {"WWW-Authenticate": f'Keystone uri="{self.cloud.identity_url}"'}
