@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from pocketstack.api.service import Service
 
 _NO_BODY = object()
+_BASE_URLS: dict[tuple[Any, ...], str] = {}  # Request.base_url by what it is made of
 
 
 @dataclass
@@ -60,8 +61,19 @@ class Request:
     @functools.cached_property
     def base_url(self) -> str:
         """``scheme://host:port`` as the client addressed us (for links; a server's view
-        asks for it several times)."""
-        return str(self.raw.base_url).rstrip("/")
+        asks for it several times). Starlette's, kept by what it is made of (the scheme,
+        the Host header, the server's address): a URL object built and parsed again for
+        every request otherwise."""
+        scope = self.raw.scope
+        host = next((v for k, v in scope["headers"] if k == b"host"), None)
+        key = (scope.get("scheme"), host, scope.get("server"), scope.get("root_path"),
+               scope.get("app_root_path"))
+        url = _BASE_URLS.get(key)
+        if url is None:
+            if len(_BASE_URLS) > 1000:
+                _BASE_URLS.clear()
+            url = _BASE_URLS[key] = str(self.raw.base_url).rstrip("/")
+        return url
 
     @property
     def url(self) -> str:

@@ -83,6 +83,8 @@ class Microversions:
         self._header_names = ("openstack-api-version",
                               *(h.lower() for h in self.legacy_headers))
         self.prefix = prefix  # only paths under it are versioned (not version discovery)
+        self._known: dict[tuple[tuple[str, str], ...], tuple[int, int]] = {}  # by headers
+        self._answers: dict[tuple[int, int], dict[str, str]] = {}  # headers(), by version
 
     @staticmethod
     def _parse(v: str) -> tuple[int, int]:
@@ -93,8 +95,19 @@ class Microversions:
         # only the headers that can carry a version: microversion_parse folds every header
         # it is given, which was a visible part of a small request's cost
         present = {h: headers[h] for h in self._header_names if h in headers}
+        if not present:
+            return self.min
+        key = tuple(present.items())
+        version = self._known.get(key)  # (a client sends the same header every time)
+        if version is None:
+            version = self._negotiate(present)
+            if len(self._known) < 1000:
+                self._known[key] = version
+        return version
+
+    def _negotiate(self, present: dict[str, str]) -> tuple[int, int]:
         requested = get_version(present, self.service_type,
-                                legacy_headers=self.legacy_headers) if present else None
+                                legacy_headers=self.legacy_headers)
         if requested is None:
             return self.min
         requested = requested.strip()
@@ -113,12 +126,15 @@ class Microversions:
         return version
 
     def headers(self, version: tuple[int, int]) -> dict[str, str]:
-        text = f"{version[0]}.{version[1]}"
-        out = {"OpenStack-API-Version": f"{self.service_type} {text}",
-               "Vary": ", ".join(["OpenStack-API-Version", *self.legacy_headers])}
-        for h in self.legacy_headers:
-            out[h] = text
-        return out
+        out = self._answers.get(version)
+        if out is None:
+            text = f"{version[0]}.{version[1]}"
+            out = {"OpenStack-API-Version": f"{self.service_type} {text}",
+                   "Vary": ", ".join(["OpenStack-API-Version", *self.legacy_headers])}
+            for h in self.legacy_headers:
+                out[h] = text
+            self._answers[version] = out  # (a few hundred versions at most)
+        return dict(out)
 
 
 class Service:

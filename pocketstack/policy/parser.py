@@ -316,10 +316,15 @@ def reads(check: Check, rules: RuleLookup) -> tuple[frozenset[str], frozenset[st
 def lookup(target: Target, name: str) -> Any:
     """``target[name]`` as a ``%(name)s`` substitution reads it (dotted names reach into
     nested mappings); a private marker when absent."""
-    try:
-        return _FlatTarget(target)[name]
-    except KeyError:
-        return _ABSENT
+    if name in target:
+        return target[name]
+    value: Any = target
+    for part in name.split("."):
+        if isinstance(value, Mapping) and part in value:
+            value = value[part]
+        else:
+            return _ABSENT
+    return value
 
 
 _ABSENT = object()
