@@ -59,13 +59,40 @@ class ContextFormatter(logging.Formatter):
         return super().format(record)
 
 
+class LineFile(logging.Handler):
+    """Appends each record as one line with one ``write`` (``O_APPEND``: lines of
+    several processes and threads never interleave), without the buffering, flushing and
+    per-handler lock of ``logging.FileHandler`` (a visible share of a small request's
+    cost: every request logs a line to two files)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+    def createLock(self) -> None:  # noqa: N802  (logging's name)
+        self.lock = None  # one write per record: nothing to serialize
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            os.write(self.fd, (self.format(record) + "\n").encode("utf-8", "replace"))
+        except Exception:
+            self.handleError(record)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        super().close()
+
+
 class ServiceRouter(logging.Handler):
     """Sends ``pocketstack.<service>...`` records to ``logs/<service>.log``."""
 
     def __init__(self, log_dir: str, formatter: logging.Formatter) -> None:
         super().__init__()
         self.log_dir = log_dir
-        self.files: dict[str, logging.FileHandler] = {}
+        self.files: dict[str, LineFile] = {}
         self.setFormatter(formatter)
 
     def service_of(self, name: str) -> str | None:
@@ -80,7 +107,7 @@ class ServiceRouter(logging.Handler):
             return
         handler = self.files.get(service)
         if handler is None:
-            handler = logging.FileHandler(os.path.join(self.log_dir, f"{service}.log"))
+            handler = LineFile(os.path.join(self.log_dir, f"{service}.log"))
             handler.setFormatter(self.formatter)
             self.files[service] = handler
         handler.emit(record)
@@ -109,7 +136,7 @@ def setup(data_dir: str | None, debug: bool = False, stderr: bool = True) -> Non
     if data_dir:
         log_dir = os.path.join(data_dir, "logs")
         os.makedirs(log_dir, exist_ok=True)
-        fh = logging.FileHandler(os.path.join(log_dir, "pocketstack.log"))
+        fh = LineFile(os.path.join(log_dir, "pocketstack.log"))
         fh.setFormatter(formatter)
         root.addHandler(fh)
         root.addHandler(ServiceRouter(log_dir, formatter))
