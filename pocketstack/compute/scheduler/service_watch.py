@@ -1,5 +1,5 @@
 """Which commits change what the scheduler must read again: service rows (disabled, forced
-down, deleted) and aggregates (hosts, metadata, zones)."""
+down, deleted), aggregates (hosts, metadata, zones) and resource providers (traits)."""
 
 from __future__ import annotations
 
@@ -38,3 +38,34 @@ def watch_service_writes(callback: Callable[[], None]) -> None:
         event.listen(Session, "after_commit", committed)
         event.listen(Session, "after_rollback", lambda s: s.info.pop(_KEY, None))
     _WATCHERS.append(callback)
+
+
+_RP_KEY = "pocketstack_scheduler_providers"  # session.info: uuids of providers written
+_RP_WATCHERS: list[Callable[[set[str]], None]] = []
+
+
+def watch_provider_writes(callback: Callable[[set[str]], None]) -> None:
+    """Call ``callback(uuids)`` after each commit in this process that changed resource
+    providers through the ORM: Placement bumps a provider's generation with its traits
+    (``resource provider trait set/delete``), so the scheduler reads those providers'
+    traits again. Once per callback."""
+    from pocketstack.placement.models import ResourceProvider
+
+    if callback in _RP_WATCHERS:
+        return
+    if not _RP_WATCHERS:
+        def written(_mapper: Any, _conn: Any, target: Any) -> None:
+            s = object_session(target)
+            if s is not None:
+                s.info.setdefault(_RP_KEY, set()).add(target.uuid)
+
+        def committed(s: Session) -> None:
+            uuids = s.info.pop(_RP_KEY, None)
+            if uuids:
+                for watcher in list(_RP_WATCHERS):
+                    watcher(uuids)
+
+        event.listen(ResourceProvider, "after_update", written)
+        event.listen(Session, "after_commit", committed)
+        event.listen(Session, "after_rollback", lambda s: s.info.pop(_RP_KEY, None))
+    _RP_WATCHERS.append(callback)
