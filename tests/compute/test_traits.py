@@ -18,27 +18,37 @@ def _placement(cloud: Any, method: str, path: str, **kwargs: Any) -> requests.Re
 
 
 def _provider(cloud: Any, host: str) -> str:
-    rps = cloud.cli("resource", "provider", "list", "--name", host, "-f", "json")
-    return rps[0]["uuid"]
+    r = _placement(cloud, "GET", f"/resource_providers?name={host}")
+    return r.json()["resource_providers"][0]["uuid"]
 
 
-def _traits(cloud: Any, rp: str) -> set[str]:
+def _cli_traits(cloud: Any, rp: str) -> set[str]:
     """``openstack resource provider trait list`` (osc-placement)."""
     return {t["name"] for t in cloud.cli("--os-placement-api-version", "1.6", "resource",
                                          "provider", "trait", "list", rp, "-f", "json")}
 
 
-def _set_traits(cloud: Any, rp: str, traits: set[str]) -> None:
-    args = [a for t in sorted(traits) for a in ("--trait", t)]
-    cloud.cli("--os-placement-api-version", "1.6", "resource", "provider", "trait", "set",
-              *args, rp, "-f", "json")
+def _traits(cloud: Any, rp: str) -> tuple[set[str], int]:
+    body = _placement(cloud, "GET", f"/resource_providers/{rp}/traits").json()
+    return set(body["traits"]), body["resource_provider_generation"]
+
+
+def _set_traits(cloud: Any, rp: str, add: set[str] = set(), remove: set[str] = set()
+                ) -> None:
+    traits, generation = _traits(cloud, rp)
+    r = _placement(cloud, "PUT", f"/resource_providers/{rp}/traits", json={
+        "traits": sorted(traits - remove | add), "resource_provider_generation": generation})
+    assert r.status_code == 200, r.text
 
 
 def _flavor(cloud: Any, **specs: str) -> str:
-    fid = cloud.cli("flavor", "create", "--ram", "64", "--disk", "1", "--vcpus", "1",
-                    name("trait"), "-f", "json")["id"]
-    for k, v in specs.items():
-        cloud.cli("flavor", "set", "--property", f"{k}={v}", fid)
+    r = api(cloud, "POST", "/flavors", json={"flavor": {
+        "name": name("trait"), "ram": 64, "disk": 1, "vcpus": 1}})
+    assert r.status_code == 200, r.text
+    fid = r.json()["flavor"]["id"]
+    if specs:
+        r = api(cloud, "POST", f"/flavors/{fid}/os-extra_specs", json={"extra_specs": specs})
+        assert r.status_code == 200, r.text
     return fid
 
 
@@ -50,14 +60,13 @@ def _service(cloud: Any, host: str, *flags: str) -> None:
 def custom(cloud: Any) -> str:
     """CUSTOM_POCKET_TRAITS, set by hand on fake-host-2's provider (its own traits kept)."""
     trait = "CUSTOM_POCKET_TRAITS"
-    cloud.cli("--os-placement-api-version", "1.6", "trait", "create", trait)
-    rp = _provider(cloud, "fake-host-2")
-    _set_traits(cloud, rp, _traits(cloud, rp) | {trait})
+    assert _placement(cloud, "PUT", f"/traits/{trait}").status_code in (201, 204)
+    _set_traits(cloud, _provider(cloud, "fake-host-2"), add={trait})
     return trait
 
 
 def test_hosts_report_driver_traits(cloud):
-    traits = _traits(cloud, _provider(cloud, "fake-host-1"))
+    traits = _cli_traits(cloud, _provider(cloud, "fake-host-1"))
     # the fake driver's capabilities, Nova's names
     assert {"COMPUTE_NODE", "OWNER_NOVA", "COMPUTE_NET_ATTACH_INTERFACE",
             "COMPUTE_NET_ATTACH_INTERFACE_WITH_TAG", "COMPUTE_DEVICE_TAGGING",
@@ -77,10 +86,10 @@ def test_hosts_report_driver_traits(cloud):
 def test_disable_enable_toggles_status_trait_and_keeps_custom(cloud, custom):
     rp = _provider(cloud, "fake-host-2")
     # an operator removed a driver-owned trait by hand: the next report puts it back
-    _set_traits(cloud, rp, _traits(cloud, rp) - {"COMPUTE_VOLUME_EXTEND"})
+    _set_traits(cloud, rp, remove={"COMPUTE_VOLUME_EXTEND"})
     try:
         _service(cloud, "fake-host-2", "--disable", "--disable-reason", "traits")
-        traits = _traits(cloud, rp)
+        traits = _cli_traits(cloud, rp)
         assert {"COMPUTE_STATUS_DISABLED", custom, "COMPUTE_VOLUME_EXTEND",
                 "COMPUTE_NODE"} <= traits
         # a disabled host's provider is not a candidate (compute_status prefilter)
@@ -89,7 +98,7 @@ def test_disable_enable_toggles_status_trait_and_keeps_custom(cloud, custom):
         assert rp not in r.json()["provider_summaries"]
     finally:
         _service(cloud, "fake-host-2", "--enable")
-    traits = _traits(cloud, rp)
+    traits = _cli_traits(cloud, rp)
     assert "COMPUTE_STATUS_DISABLED" not in traits
     assert {custom, "COMPUTE_NODE", "COMPUTE_VOLUME_EXTEND"} <= traits
 
@@ -120,11 +129,11 @@ def test_image_trait_property_and_trait_removed_by_hand(cloud, custom):
         sids.append(boot(cloud, name("img"), server={"imageRef": image.id}))
         assert wait(cloud, sids[0], "ACTIVE")["OS-EXT-SRV-ATTR:host"] == "fake-host-2"
         # the operator takes the trait away: the scheduler sees it at the next boot
-        _set_traits(cloud, rp, _traits(cloud, rp) - {custom})
+        _set_traits(cloud, rp, remove={custom})
         sids.append(boot(cloud, name("img"), server={"imageRef": image.id}))
         assert "No valid host" in wait(cloud, sids[1], "ERROR")["fault"]["message"]
     finally:
-        _set_traits(cloud, rp, _traits(cloud, rp) | {custom})
+        _set_traits(cloud, rp, add={custom})
         for sid in sids:
             api(cloud, "DELETE", f"/servers/{sid}")
         conn.image.delete_image(image.id)
