@@ -88,6 +88,7 @@ CPU_FEATURE_TRAITS: dict[str, tuple[str, ...]] = {
     for feature, names in _X86.items()}
 _STANDARD = frozenset(ot.get_traits())
 _ARCHES = frozenset(t for t in _STANDARD if t.startswith("HW_ARCH_"))
+_PLAIN = (frozenset(), frozenset({DISABLED}))
 _GRANULAR = re.compile(r"^trait([1-9][0-9]*|_[a-zA-Z0-9_-]+)?:(?P<name>[A-Z0-9_]+)$")
 
 
@@ -149,6 +150,10 @@ def requested(extra_specs: Mapping[str, Any], image_props: Mapping[str, Any],
     ``trait:NAME=required`` properties and Nova's request filters."""
     required: set[str] = set()
     forbidden = {DISABLED}  # compute_status_filter
+    if not any(k.startswith("trait") for k in extra_specs) and \
+            not any(k.startswith("trait:") for k in image_props) and \
+            not conf.get("scheduler", "query_placement_for_image_type_support"):
+        return _PLAIN  # (most boots: no new sets)
     for key, value in extra_specs.items():
         if key.startswith("trait"):
             m = _GRANULAR.match(key)
