@@ -112,10 +112,8 @@ def _owned(capabilities: tuple[tuple[str, bool], ...], features: frozenset[str],
             frozenset(t for t, yes in owned.items() if not yes))
 
 
-def driver_traits(driver: Any, conf: Any, resources: Mapping[str, Any]
-                  ) -> tuple[frozenset[str], frozenset[str]]:
-    """(traits the host has, owned traits it has not) from the driver's capabilities and
-    its report of the host (``get_available_resource``)."""
+def capabilities(driver: Any, conf: Any) -> tuple[tuple[str, bool], ...]:
+    """The driver's capabilities that make traits, with ``image_type_exclude_list``."""
     excluded = {str(t).lower() for t in conf.get("compute", "image_type_exclude_list")}
     caps = []
     for capability in CAPABILITY_TRAITS:
@@ -127,9 +125,18 @@ def driver_traits(driver: Any, conf: Any, resources: Mapping[str, Any]
                 capability.rsplit("_", 1)[1] in excluded:
             supported = False
         caps.append((capability, supported))
+    return tuple(caps)
+
+
+def driver_traits(driver: Any, conf: Any, resources: Mapping[str, Any],
+                  caps: tuple[tuple[str, bool], ...] | None = None
+                  ) -> tuple[frozenset[str], frozenset[str]]:
+    """(traits the host has, owned traits it has not) from the driver's capabilities
+    (``caps``: :func:`capabilities`, when already known) and its report of the host
+    (``get_available_resource``)."""
     cpu = resources.get("cpu_info") or {}
     threads = int((cpu.get("topology") or {}).get("threads") or 1)
-    return _owned(tuple(caps), frozenset(cpu.get("features") or ()),
+    return _owned(caps or capabilities(driver, conf), frozenset(cpu.get("features") or ()),
                   str(cpu.get("arch") or "").upper(), threads)
 
 

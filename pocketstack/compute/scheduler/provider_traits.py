@@ -65,7 +65,8 @@ class ProviderTraits:
     def _load_traits(self, states: dict[str, HostState],
                      reported: dict[str, dict[str, Any]]) -> None:
         """Report every host's traits and keep them on its state."""
-        owned = {h: traits_mod.driver_traits(self.hosts.driver, self.conf, reported[h])
+        caps = traits_mod.capabilities(self.hosts.driver, self.conf)  # (one driver)
+        owned = {h: traits_mod.driver_traits(self.hosts.driver, self.conf, reported[h], caps)
                  for h in states}
         have = self.report.sync_traits(owned)
         for h, st in states.items():  # (without Placement: what the driver reports)
