@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import requests
-from compute_helpers import api, boot, name, wait
+from compute_helpers import api, boot, name, new_flavor, wait
 
 PLACEMENT = "1.39"
 
@@ -42,14 +42,7 @@ def _set_traits(cloud: Any, rp: str, add: set[str] = set(), remove: set[str] = s
 
 
 def _flavor(cloud: Any, **specs: str) -> str:
-    r = api(cloud, "POST", "/flavors", json={"flavor": {
-        "name": name("trait"), "ram": 64, "disk": 1, "vcpus": 1}})
-    assert r.status_code == 200, r.text
-    fid = r.json()["flavor"]["id"]
-    if specs:
-        r = api(cloud, "POST", f"/flavors/{fid}/os-extra_specs", json={"extra_specs": specs})
-        assert r.status_code == 200, r.text
-    return fid
+    return new_flavor(cloud, specs=specs, prefix="trait")
 
 
 def _service(cloud: Any, host: str, *flags: str) -> None:
