@@ -170,25 +170,38 @@ class ReportClient:
                     ) -> dict[str, frozenset[str]]:
         """Re-report the traits of the hosts' providers (``owned``: host -> the traits its
         driver reports and those it reports absent, compute.traits.driver_traits), with
-        COMPUTE_STATUS_DISABLED as its service, keeping the traits nobody owns: one read,
-        and one write for the providers that change. Returns host -> its traits."""
+        COMPUTE_STATUS_DISABLED as its service, keeping the traits nobody owns. One host
+        (a service enabled or disabled): read and written in one transaction, so that an
+        operator's change meanwhile is not lost; all hosts (start-up, before the APIs
+        serve): one read, and a write only for the providers that change. Returns host ->
+        its traits."""
+        hosts = [h for h in owned if h in self.providers]
+        if not self.enabled or not hosts:
+            return {}
+        if len(hosts) == 1:
+            with self.db.write() as s:
+                return self._sync_traits(s, hosts, owned, write=s)
+        with self.db.read() as s:
+            return self._sync_traits(s, hosts, owned, write=None)
+
+    def _sync_traits(self, s: Any, hosts: list[str],
+                     owned: dict[str, tuple[frozenset[str], frozenset[str]]], write: Any
+                     ) -> dict[str, frozenset[str]]:
         from pocketstack.compute.models import ComputeService
         from pocketstack.compute.traits import merged
         from pocketstack.placement.models import ProviderTrait, ResourceProvider
 
-        hosts = [h for h in owned if h in self.providers]
-        if not self.enabled or not hosts:
-            return {}
-        with self.db.read() as s:
-            ids = {uuid: rp_id for uuid, rp_id in s.execute(
-                select(ResourceProvider.uuid, ResourceProvider.id))}
-            current: dict[int, set[str]] = {}
-            for rp_id, trait in s.connection().execute(  # (Core rows: 100,000s of them)
-                    select(ProviderTrait.resource_provider_id, ProviderTrait.trait)):
-                current.setdefault(rp_id, set()).add(trait)
-            disabled = {host: off for host, off in s.execute(
-                select(ComputeService.host, ComputeService.disabled)
-                .where(ComputeService.binary == "nova-compute"))}
+        ids = {uuid: rp_id for uuid, rp_id in s.execute(
+            select(ResourceProvider.uuid, ResourceProvider.id))}
+        q = select(ProviderTrait.resource_provider_id, ProviderTrait.trait)
+        if len(hosts) == 1:
+            q = q.where(ProviderTrait.resource_provider_id == ids.get(self.providers[hosts[0]]))
+        current: dict[int, set[str]] = {}
+        for rp_id, trait in s.connection().execute(q):  # (Core rows: 100,000s of them)
+            current.setdefault(rp_id, set()).add(trait)
+        disabled = {host: off for host, off in s.execute(
+            select(ComputeService.host, ComputeService.disabled)
+            .where(ComputeService.binary == "nova-compute"))}
         out, changed = {}, {}
         for h in hosts:
             rp_id = ids.get(self.providers[h])
@@ -198,35 +211,38 @@ class ReportClient:
             out[h] = merged(have, owned[h], bool(disabled.get(h)))
             if out[h] != have:
                 changed[rp_id] = out[h]
-        if changed:
-            self._write_traits(changed)
+        if changed and write is not None:
+            self._write_traits(write, changed)
+        elif changed:
+            with self.db.write() as w:
+                self._write_traits(w, changed)
         return out
 
-    def _write_traits(self, changed: dict[int, frozenset[str]]) -> None:
+    @staticmethod
+    def _write_traits(s: Any, changed: dict[int, frozenset[str]]) -> None:
         from sqlalchemy import delete, insert
 
         from pocketstack.placement.models import ProviderTrait, ResourceProvider, Trait
 
         names = set().union(*changed.values())
-        with self.db.write() as s:
-            known = set(s.scalars(select(Trait.name).where(Trait.name.in_(names))))
-            if names - known:  # (standard names are seeded: a trait os-traits added since)
-                s.execute(insert(Trait), [{"name": n, "standard": not n.startswith("CUSTOM_")}
-                                          for n in sorted(names - known)])
-            ids = sorted(changed)
-            for i in range(0, len(ids), 500):
-                chunk = ids[i:i + 500]
-                s.execute(delete(ProviderTrait)
-                          .where(ProviderTrait.resource_provider_id.in_(chunk))
-                          .execution_options(synchronize_session=False))
-                s.execute(update(ResourceProvider).where(ResourceProvider.id.in_(chunk))
-                          .values(generation=ResourceProvider.generation + 1)
-                          .execution_options(synchronize_session=False))
-            # the table's INSERT, not the ORM's bulk path (a third of the cost at start-up
-            # with thousands of hosts of ~30 traits)
-            s.connection().execute(ProviderTrait.__table__.insert(), [
-                {"resource_provider_id": rp_id, "trait": t}
-                for rp_id in ids for t in sorted(changed[rp_id])])
+        known = set(s.scalars(select(Trait.name).where(Trait.name.in_(names))))
+        if names - known:  # (standard names are seeded: a trait os-traits added since)
+            s.execute(insert(Trait), [{"name": n, "standard": not n.startswith("CUSTOM_")}
+                                      for n in sorted(names - known)])
+        ids = sorted(changed)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            s.execute(delete(ProviderTrait)
+                      .where(ProviderTrait.resource_provider_id.in_(chunk))
+                      .execution_options(synchronize_session=False))
+            s.execute(update(ResourceProvider).where(ResourceProvider.id.in_(chunk))
+                      .values(generation=ResourceProvider.generation + 1)
+                      .execution_options(synchronize_session=False))
+        # the table's INSERT, not the ORM's bulk path (a third of the cost at start-up with
+        # thousands of hosts of ~30 traits)
+        s.connection().execute(ProviderTrait.__table__.insert(), [
+            {"resource_provider_id": rp_id, "trait": t}
+            for rp_id in ids for t in sorted(changed[rp_id])])
 
     # -- allocations ----------------------------------------------------------------
     def allocations(self) -> dict[str, dict[str, dict[str, int]]]:
