@@ -121,10 +121,23 @@ def test_image_trait_property_and_trait_removed_by_hand(cloud, custom):
     try:
         sids.append(boot(cloud, name("img"), server={"imageRef": image.id}))
         assert wait(cloud, sids[0], "ACTIVE")["OS-EXT-SRV-ATTR:host"] == "fake-host-2"
+        # a rebuild to the image stays on its host: refused where the trait is not
+        # (NoValidHost, the old image kept), as Nova's conductor
+        other = boot(cloud, name("img"), flavor=_flavor(cloud, **{f"trait:{custom}": "forbidden"}))
+        sids.append(other)
+        old_image = wait(cloud, other, "ACTIVE")["image"]["id"]
+        r = api(cloud, "POST", f"/servers/{other}/action", json={"rebuild": {"imageRef": image.id}})
+        assert r.status_code == 202, r.text
+        failed = wait(cloud, other, "ERROR")
+        assert "No valid host" in failed["fault"]["message"]
+        assert failed["image"]["id"] == old_image
+        r = api(cloud, "POST", f"/servers/{sids[0]}/action",
+                json={"rebuild": {"imageRef": image.id}})
+        assert r.status_code == 202 and wait(cloud, sids[0], "ACTIVE")
         # the operator takes the trait away: the scheduler sees it at the next boot
         _set_traits(cloud, rp, remove={custom})
         sids.append(boot(cloud, name("img"), server={"imageRef": image.id}))
-        assert "No valid host" in wait(cloud, sids[1], "ERROR")["fault"]["message"]
+        assert "No valid host" in wait(cloud, sids[-1], "ERROR")["fault"]["message"]
     finally:
         _set_traits(cloud, rp, add={custom})
         for sid in sids:

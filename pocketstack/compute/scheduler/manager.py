@@ -359,10 +359,11 @@ class Scheduler(ProviderTraits):
 
     def rebuild_passes(self, host: str | None, spec: RequestSpec) -> bool:
         """A rebuild to a new image stays on its host if the RUN_ON_REBUILD filters
-        (ImagePropertiesFilter) pass there, as Nova's conductor asks the scheduler."""
+        (ImagePropertiesFilter) pass there, as Nova's conductor asks the scheduler, and
+        the host's provider has the image's required traits."""
         st = self._states.get(host or "")
-        return st is None or all(f.host_passes(st, spec, [st]) for f in self.filters
-                                 if f.RUN_ON_REBUILD)
+        return st is None or self._image_traits_fit(st, spec) and all(
+            f.host_passes(st, spec, [st]) for f in self.filters if f.RUN_ON_REBUILD)
 
     def _pick(self, spec: RequestSpec) -> HostState:
         everything = list(self._states.values())

@@ -62,6 +62,18 @@ class ProviderTraits:
         return not (required and not required <= st.traits) and \
             forbidden.isdisjoint(st.traits)
 
+    def _image_traits_fit(self, st: HostState, spec: RequestSpec) -> bool:
+        """A rebuild to a new image (Nova's conductor): the image's required traits are on
+        the host's provider, and the flavor forbids none of them."""
+        wanted = {k[6:] for k, v in spec.image_props.items()
+                  if k.startswith("trait:") and v == "required"}
+        if not wanted:
+            return True
+        if self._dirty_rps:
+            self._refresh_traits()
+        forbidden = traits_mod.requested(spec.extra_specs, {}, self.conf)[1]
+        return wanted <= st.traits and not wanted & forbidden
+
     def _load_traits(self, states: dict[str, HostState],
                      reported: dict[str, dict[str, Any]]) -> None:
         """Report every host's traits and keep them on its state."""
