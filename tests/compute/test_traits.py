@@ -121,6 +121,9 @@ def test_image_trait_property_and_trait_removed_by_hand(cloud, custom):
     try:
         sids.append(boot(cloud, name("img"), server={"imageRef": image.id}))
         assert wait(cloud, sids[0], "ACTIVE")["OS-EXT-SRV-ATTR:host"] == "fake-host-2"
+        # a move keeps the image's traits: no other host has the trait
+        r = api(cloud, "POST", f"/servers/{sids[0]}/action", json={"migrate": None})
+        assert r.status_code == 400 and "No valid host" in r.text, r.text
         # a rebuild to the image stays on its host: refused where the trait is not
         # (NoValidHost, the old image kept), as Nova's conductor
         other = boot(cloud, name("img"), flavor=_flavor(cloud, **{f"trait:{custom}": "forbidden"}))
