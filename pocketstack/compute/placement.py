@@ -170,23 +170,22 @@ class ReportClient:
                     ) -> dict[str, frozenset[str]]:
         """Re-report the traits of the hosts' providers (``owned``: host -> the traits its
         driver reports and those it reports absent, compute.traits.driver_traits), with
-        COMPUTE_STATUS_DISABLED as its service, keeping the traits nobody owns. One host
-        (a service enabled or disabled): read and written in one transaction, so that an
-        operator's change meanwhile is not lost; all hosts (start-up, before the APIs
-        serve): one read, and a write only for the providers that change. Returns host ->
-        its traits."""
+        COMPUTE_STATUS_DISABLED as its service, keeping the traits nobody owns: one read,
+        then, for the providers that change, a write that reads them again in its
+        transaction (an operator's change meanwhile is kept). Returns host -> its traits."""
         hosts = [h for h in owned if h in self.providers]
         if not self.enabled or not hosts:
             return {}
-        if len(hosts) == 1:
-            with self.db.write() as s:
-                return self._sync_traits(s, hosts, owned, write=s)
         with self.db.read() as s:
-            return self._sync_traits(s, hosts, owned, write=None)
+            out, changed = self._sync_traits(s, hosts, owned, write=False)
+        if changed:
+            with self.db.write() as s:
+                out.update(self._sync_traits(s, changed, owned, write=True)[0])
+        return out
 
     def _sync_traits(self, s: Any, hosts: list[str],
-                     owned: dict[str, tuple[frozenset[str], frozenset[str]]], write: Any
-                     ) -> dict[str, frozenset[str]]:
+                     owned: dict[str, tuple[frozenset[str], frozenset[str]]], write: bool
+                     ) -> tuple[dict[str, frozenset[str]], list[str]]:
         from pocketstack.compute.models import ComputeService
         from pocketstack.compute.traits import merged
         from pocketstack.placement.models import ProviderTrait, ResourceProvider
@@ -194,15 +193,16 @@ class ReportClient:
         ids = {uuid: rp_id for uuid, rp_id in s.execute(
             select(ResourceProvider.uuid, ResourceProvider.id))}
         q = select(ProviderTrait.resource_provider_id, ProviderTrait.trait)
-        if len(hosts) == 1:
-            q = q.where(ProviderTrait.resource_provider_id == ids.get(self.providers[hosts[0]]))
+        if len(hosts) <= 500:  # (else all of them: one scan)
+            q = q.where(ProviderTrait.resource_provider_id.in_(
+                [ids.get(self.providers[h]) for h in hosts]))
         current: dict[int, set[str]] = {}
         for rp_id, trait in s.connection().execute(q):  # (Core rows: 100,000s of them)
             current.setdefault(rp_id, set()).add(trait)
         disabled = {host: off for host, off in s.execute(
             select(ComputeService.host, ComputeService.disabled)
             .where(ComputeService.binary == "nova-compute"))}
-        out, changed = {}, {}
+        out, changed, ids_changed = {}, [], {}
         for h in hosts:
             rp_id = ids.get(self.providers[h])
             if rp_id is None:
@@ -210,13 +210,11 @@ class ReportClient:
             have = current.get(rp_id, set())
             out[h] = merged(have, owned[h], bool(disabled.get(h)))
             if out[h] != have:
-                changed[rp_id] = out[h]
-        if changed and write is not None:
-            self._write_traits(write, changed)
-        elif changed:
-            with self.db.write() as w:
-                self._write_traits(w, changed)
-        return out
+                changed.append(h)
+                ids_changed[rp_id] = out[h]
+        if write and ids_changed:
+            self._write_traits(s, ids_changed)
+        return out, changed
 
     @staticmethod
     def _write_traits(s: Any, changed: dict[int, frozenset[str]]) -> None:

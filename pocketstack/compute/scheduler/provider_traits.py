@@ -84,6 +84,14 @@ class ProviderTraits:
         for h, st in states.items():  # (without Placement: what the driver reports)
             st.traits = shared_traits(have.get(h, owned[h][0]))
 
+    def report_all_traits(self) -> None:
+        """Every host's traits again (Nova's update_available_resource periodic task, for
+        the traits): what an operator removed of the driver's comes back, the others stay;
+        written only where something changed."""
+        with self._lock:
+            states = dict(self._states)
+        self._load_traits(states, {h: {"cpu_info": st.cpu_info} for h, st in states.items()})
+
     def providers_changed(self, uuids: set[str]) -> None:
         """Resource providers were written (their traits, say): read their traits again
         before the next decision."""
