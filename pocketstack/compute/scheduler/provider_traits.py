@@ -44,6 +44,7 @@ class ProviderTraits:
 
     def _watch_traits(self) -> None:
         self._dirty_rps = set()  # providers written since the last decision
+        self._seen_rps: set[str] = set()  # ... since the periodic report began
         self._rps_lock = threading.Lock()
         watch_provider_writes(_mark)
         _WATCHING.add(self)
@@ -88,15 +89,19 @@ class ProviderTraits:
         """Every host's traits again (Nova's update_available_resource periodic task, for
         the traits): what an operator removed of the driver's comes back, the others stay;
         written only where something changed."""
-        with self._lock:
+        with self._lock, self._rps_lock:
             states = dict(self._states)
+            self._seen_rps = set()
         self._load_traits(states, {h: {"cpu_info": st.cpu_info} for h, st in states.items()})
+        with self._rps_lock:  # written meanwhile: what was just read may be older
+            self._dirty_rps |= self._seen_rps
 
     def providers_changed(self, uuids: set[str]) -> None:
         """Resource providers were written (their traits, say): read their traits again
         before the next decision."""
         with self._rps_lock:
             self._dirty_rps |= uuids
+            self._seen_rps |= uuids
 
     def report_traits(self, host: str) -> None:
         """Re-report ``host``'s traits to Placement (its service was enabled or disabled:
