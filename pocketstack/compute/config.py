@@ -17,6 +17,9 @@ register(
     Opt("pci", "device_spec", str, "",
         "PCI devices that may be passed through (JSON objects as [pci] alias, matching "
         "vendor_id/product_id, '*' for any); empty: every device of a fake host."),
+    Opt("fake", "cpu_features", list, [],
+        "CPU features of the fake hosts (libvirt's names: avx2, sse4.2, aes...): their "
+        "cpu_info and HW_CPU_X86_* traits."),
     Opt("fake", "delay", float, 0.05, "Seconds a fake driver operation takes."),
     Opt("fake", "numa_nodes", int, 2, "NUMA cells of each fake host (vCPUs and RAM split "
         "evenly between them; 0: no NUMA topology, guests asking for one do not fit)."),

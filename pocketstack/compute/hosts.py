@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import socket
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy import select, update
 
@@ -32,6 +32,8 @@ class Hosts:
         self.control_host = socket.gethostname() or "pocketstack"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # called with the host after its nova-compute service was enabled or disabled
+        self.enabled_hooks: list[Callable[[str], None]] = []
 
     # -- start-up -------------------------------------------------------------
     def ensure(self) -> None:
@@ -131,7 +133,13 @@ class Hosts:
             for k, v in changes.items():
                 setattr(row, k, v)
             row.updated_at = utcnow()
-            return row
+        if "disabled" in changes and row.binary == "nova-compute":
+            for hook in self.enabled_hooks:  # its provider's COMPUTE_STATUS_DISABLED
+                try:
+                    hook(row.host)
+                except Exception:  # Placement is told again at the next start
+                    LOG.exception("reporting the status of %s to placement failed", row.host)
+        return row
 
     def delete_service(self, svc: ComputeService) -> None:
         with self.db.write() as s:

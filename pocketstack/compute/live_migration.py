@@ -83,7 +83,7 @@ class LiveMigrations:
         self.svc.migrations.update(mig, status=status)
         sched.transfer(inst.host, inst.uuid, mig)
         spec = spec_for(inst, dict(inst.flavor or {}), {inst.host or ""}, host,
-                        self.svc.cloud.conf)
+                        self.svc.cloud.conf, self.svc.cloud)
         spec.skip_filters = bool(force and host)
         try:
             return sched.select_destination(spec)

@@ -1,8 +1,9 @@
 """Compute periodic tasks (Nova's manager periodic tasks, in one small thread):
 reclaiming soft-deleted servers (spacing ``reclaim_instance_interval``), offloading
-shelved servers (spacing ``shelved_poll_interval``) and the instance usage audit
-(``instance_usage_audit``, every 60 s). Nothing runs while these features are off
-(their defaults)."""
+shelved servers (spacing ``shelved_poll_interval``), the instance usage audit
+(``instance_usage_audit``, every 60 s) and the hosts' traits reported again
+(``update_resources_interval``, every 60 s by default; negative: never). Nothing else runs
+while these features are off (their defaults)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ class Periodic:
              lambda: conf.get("DEFAULT", "shelved_poll_interval")
              if conf.get("DEFAULT", "shelved_offload_time") > 0 else 0),
             (svc.usage_audit.periodic, svc.usage_audit.spacing),
+            (svc.scheduler.report_all_traits,  # (0: Nova's default periodic spacing)
+             lambda: {0: 60}.get(conf.get("DEFAULT", "update_resources_interval"),
+                                 max(0, conf.get("DEFAULT", "update_resources_interval")))),
         ]
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from pocketstack.api import errors
 from pocketstack.config import Opt, register
@@ -164,6 +164,83 @@ class ReportClient:
                 self.api.inventories.replace_in(s, uuid, generation, wanted)
                 done[n.host] = uuid
         self.providers.update(done)
+
+    # -- traits ---------------------------------------------------------------------
+    def sync_traits(self, owned: dict[str, tuple[frozenset[str], frozenset[str]]]
+                    ) -> dict[str, frozenset[str]]:
+        """Re-report the traits of the hosts' providers (``owned``: host -> the traits its
+        driver reports and those it reports absent, compute.traits.driver_traits), with
+        COMPUTE_STATUS_DISABLED as its service, keeping the traits nobody owns: one read,
+        then, for the providers that change, a write that reads them again in its
+        transaction (an operator's change meanwhile is kept). Returns host -> its traits."""
+        hosts = [h for h in owned if h in self.providers]
+        if not self.enabled or not hosts:
+            return {}
+        with self.db.read() as s:
+            out, changed = self._sync_traits(s, hosts, owned, write=False)
+        if changed:
+            with self.db.write() as s:
+                out.update(self._sync_traits(s, changed, owned, write=True)[0])
+        return out
+
+    def _sync_traits(self, s: Any, hosts: list[str],
+                     owned: dict[str, tuple[frozenset[str], frozenset[str]]], write: bool
+                     ) -> tuple[dict[str, frozenset[str]], list[str]]:
+        from pocketstack.compute.models import ComputeService
+        from pocketstack.compute.traits import merged
+        from pocketstack.placement.models import ProviderTrait, ResourceProvider
+
+        ids = {uuid: rp_id for uuid, rp_id in s.execute(
+            select(ResourceProvider.uuid, ResourceProvider.id))}
+        q = select(ProviderTrait.resource_provider_id, ProviderTrait.trait)
+        if len(hosts) <= 500:  # (else all of them: one scan)
+            q = q.where(ProviderTrait.resource_provider_id.in_(
+                [ids.get(self.providers[h]) for h in hosts]))
+        current: dict[int, set[str]] = {}
+        for rp_id, trait in s.connection().execute(q):  # (Core rows: 100,000s of them)
+            current.setdefault(rp_id, set()).add(trait)
+        disabled = {host: off for host, off in s.execute(
+            select(ComputeService.host, ComputeService.disabled)
+            .where(ComputeService.binary == "nova-compute"))}
+        out, changed, ids_changed = {}, [], {}
+        for h in hosts:
+            rp_id = ids.get(self.providers[h])
+            if rp_id is None:
+                continue
+            have = current.get(rp_id, set())
+            out[h] = merged(have, owned[h], bool(disabled.get(h)))
+            if out[h] != have:
+                changed.append(h)
+                ids_changed[rp_id] = out[h]
+        if write and ids_changed:
+            self._write_traits(s, ids_changed)
+        return out, changed
+
+    @staticmethod
+    def _write_traits(s: Any, changed: dict[int, frozenset[str]]) -> None:
+        from sqlalchemy import delete, insert
+
+        from pocketstack.placement.models import ProviderTrait, ResourceProvider, Trait
+
+        names = set().union(*changed.values())
+        known = set(s.scalars(select(Trait.name).where(Trait.name.in_(names))))
+        if names - known:  # (standard names are seeded: a trait os-traits added since)
+            s.execute(insert(Trait), [{"name": n, "standard": not n.startswith("CUSTOM_")}
+                                      for n in sorted(names - known)])
+        ids = sorted(changed)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            s.execute(delete(ProviderTrait)
+                      .where(ProviderTrait.resource_provider_id.in_(chunk))
+                      .execution_options(synchronize_session=False))
+            s.execute(update(ResourceProvider).where(ResourceProvider.id.in_(chunk))
+                      .values(generation=ResourceProvider.generation + 1)
+                      .execution_options(synchronize_session=False))
+        # the table's INSERT, not the ORM's bulk path (a third of the cost at start-up with
+        # thousands of hosts of ~30 traits)
+        s.connection().execute(ProviderTrait.__table__.insert(), [
+            {"resource_provider_id": rp_id, "trait": t}
+            for rp_id in ids for t in sorted(changed[rp_id])])
 
     # -- allocations ----------------------------------------------------------------
     def allocations(self) -> dict[str, dict[str, dict[str, int]]]:

@@ -67,7 +67,8 @@ def rebuild(svc: "ComputeService", ctx: RequestContext, inst: Any, args: dict[st
     previous = inst.vm_state
     refused = image["id"] != inst.image_ref and not svc.scheduler.rebuild_passes(
         inst.host, RequestSpec(instance_uuid=inst.uuid, project_id=inst.project_id, vcpus=0,
-                               memory_mb=0, disk_gb=0, image_props=image_props(image)))
+                               memory_mb=0, disk_gb=0, image_props=image_props(image),
+                               extra_specs=(inst.flavor or {}).get("extra_specs") or {}))
     old_image = inst.image_ref
     updated = servers.update(ctx, inst.uuid, changes)
     servers.record_action(ctx, inst.uuid, "rebuild")

@@ -21,7 +21,9 @@ from pocketstack.api import errors
 from pocketstack.api.context import RequestContext
 from pocketstack.compute import numa, states
 from pocketstack.compute.flavors import snapshot
+from pocketstack.compute.images import lookup_image
 from pocketstack.compute.models import Instance, InstanceAction
+from pocketstack.compute.scheduler.filters.image_properties import image_props
 from pocketstack.compute.scheduler.host_state import RequestSpec
 from pocketstack.compute.scheduler.manager import NoValidHost, disk_gb
 from pocketstack.compute.scheduler.pci import held_requests, requests_for
@@ -33,10 +35,24 @@ if TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 
 
+def image_props_of(cloud: Any, inst: Instance) -> dict[str, Any]:
+    """The scheduler's share of the server's image, so that a move keeps its rules (its
+    ``trait:`` properties...) as Nova's request spec does; none for a server booted from a
+    volume or whose image is gone."""
+    if not inst.image_ref:
+        return {}
+    try:
+        return image_props(lookup_image(cloud, RequestContext.admin(), inst.image_ref))
+    except errors.ApiError:
+        return {}
+
+
 def spec_for(inst: Instance, flavor: dict[str, Any], ignore: set[str],
-             force_host: str | None = None, conf: Any = None) -> RequestSpec:
+             force_host: str | None = None, conf: Any = None, cloud: Any = None
+             ) -> RequestSpec:
     """The RequestSpec moving ``inst`` with ``flavor`` (a flavor snapshot); with ``conf``,
-    its PCI requests too (none for an alias the config no longer defines)."""
+    its PCI requests too (none for an alias the config no longer defines); with ``cloud``,
+    its image's properties."""
     extra_specs = dict(flavor.get("extra_specs") or {})
     pci_requests = held_requests(conf, extra_specs) if conf else []
     return RequestSpec(instance_uuid=inst.uuid, project_id=inst.project_id,
@@ -47,7 +63,8 @@ def spec_for(inst: Instance, flavor: dict[str, Any], ignore: set[str],
                        availability_zone=inst.availability_zone,
                        hints=dict(inst.scheduler_hints or {}), ignore_hosts=ignore,
                        force_host=force_host, numa=numa.for_resize(flavor, inst),
-                       extra_specs=extra_specs, pci_requests=pci_requests)
+                       extra_specs=extra_specs, pci_requests=pci_requests,
+                       image_props=image_props_of(cloud, inst) if cloud is not None else {})
 
 
 class Resizes:
@@ -108,7 +125,7 @@ class Resizes:
         same_host = kind == "resize" and svc.cloud.conf.get("DEFAULT",
                                                             "allow_resize_to_same_host")
         spec = spec_for(inst, flavor, set() if same_host else {inst.host or ""}, host,
-                        svc.cloud.conf)
+                        svc.cloud.conf, svc.cloud)
         svc.scheduler.transfer(inst.host, inst.uuid, mig.uuid)
         try:
             target = svc.scheduler.select_destination(spec)

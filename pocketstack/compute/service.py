@@ -97,6 +97,7 @@ class ComputeService(Service):
         self.volumes = ServerVolumes(self)
         self.tasks.delete_hooks.append(self.volumes.cleanup)
         self.tasks.delete_hooks.append(self.scheduler.forget)
+        self.hosts.enabled_hooks.append(self.scheduler.report_traits)
         self.shelving = Shelving(self)
         self.rescues = Rescues(self)
         self.soft_deletes = SoftDeletes(self)

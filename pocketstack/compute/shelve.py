@@ -21,6 +21,7 @@ from pocketstack.api.context import RequestContext
 from pocketstack.compute import instance_rows as rows, states
 from pocketstack.compute.images import image_service
 from pocketstack.compute.models import Instance
+from pocketstack.compute.resize import image_props_of
 from pocketstack.compute.scheduler.host_state import RequestSpec
 from pocketstack.compute.scheduler.manager import NoValidHost, disk_gb
 from pocketstack.compute.scheduler.pci import held_requests
@@ -177,6 +178,7 @@ class Shelving:
                     availability_zone=az, force_host=to_host,
                     hints=dict(inst.scheduler_hints or {}),
                     extra_specs=dict((inst.flavor or {}).get("extra_specs") or {}),
+                    image_props=image_props_of(svc.cloud, inst),
                     pci_requests=held_requests(svc.cloud.conf,
                                                (inst.flavor or {}).get("extra_specs") or {}))
                 chosen = svc.scheduler.select_destination(spec)

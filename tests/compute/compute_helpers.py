@@ -40,6 +40,19 @@ def api(cloud: Any, method: str, path: str, user: str = "pocketstack-admin",
                             timeout=30, **kwargs)
 
 
+def new_flavor(cloud: Any, vcpus: int = 1, ram: int = 64, specs: dict[str, str] | None = None,
+               prefix: str = "flavor") -> str:
+    """A public flavor (1 GB of disk) with extra ``specs``, through the compute API."""
+    r = api(cloud, "POST", "/flavors", json={"flavor": {
+        "name": name(prefix), "ram": ram, "vcpus": vcpus, "disk": 1}})
+    assert r.status_code == 200, r.text
+    fid = r.json()["flavor"]["id"]
+    if specs:
+        r = api(cloud, "POST", f"/flavors/{fid}/os-extra_specs", json={"extra_specs": specs})
+        assert r.status_code == 200, r.text
+    return fid
+
+
 def boot(cloud: Any, server_name: str, user: str = "pocketstack-admin", flavor: str = "1",
          version: str = "2.79", **extra: Any) -> str:
     ensure_image(cloud)

@@ -80,6 +80,13 @@ def scheduler_sees_disabled_services_at_once(wc):
     assert len(hosts) == 2
     for host in hosts:
         wc.cli("compute", "service", "set", "--disable", host, "nova-compute")
+    # the main process reported it to Placement (COMPUTE_STATUS_DISABLED)
+    headers = {"X-Auth-Token": wc.token(), "OpenStack-API-Version": "placement 1.6"}
+    for rp in requests.get(wc.url(8778, "/resource_providers"), headers=headers,
+                           timeout=30).json()["resource_providers"]:
+        traits = requests.get(wc.url(8778, f"/resource_providers/{rp['uuid']}/traits"),
+                              headers=headers, timeout=30).json()["traits"]
+        assert "COMPUTE_STATUS_DISABLED" in traits, (rp["name"], traits)
     made = _boot(wc, "w-none")
     server = _wait(conn, made["id"], "ERROR")
     assert "No valid host" in server.fault["message"]

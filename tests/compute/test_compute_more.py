@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import requests
 import websockets.sync.client
 
 from compute_helpers import api, boot, name, wait
@@ -51,6 +52,18 @@ def test_cli_list_filters(cloud):
     cloud.cli("server", "delete", "--wait", a, b, cloud=c)
 
 
+def _placement(cloud, method: str, path: str, **kwargs) -> requests.Response:
+    return requests.request(method, cloud.url(8778, path), timeout=30, headers={
+        "X-Auth-Token": cloud.token(), "OpenStack-API-Version": "placement 1.6"}, **kwargs)
+
+
+def _host_traits(cloud, host: str) -> tuple[str, set[str], int]:
+    rp = _placement(cloud, "GET", f"/resource_providers?name={host}").json()
+    uuid = rp["resource_providers"][0]["uuid"]
+    body = _placement(cloud, "GET", f"/resource_providers/{uuid}/traits").json()
+    return uuid, set(body["traits"]), body["resource_provider_generation"]
+
+
 def test_restart_keeps_state_and_seeds_once(fresh_cloud):
     fresh_cloud.start()
     sid = boot(fresh_cloud, name("keep"))
@@ -66,8 +79,19 @@ def test_restart_keeps_state_and_seeds_once(fresh_cloud):
     for p in pinned:
         wait(fresh_cloud, p, "ACTIVE")
     console = fresh_cloud.cli("console", "url", "show", "--serial", "-f", "json", sid)["url"]
+    # a disabled host whose provider lost COMPUTE_STATUS_DISABLED (say, reported before
+    # traits were) and has a trait of an operator's: the start reports the one, keeps the other
+    fresh_cloud.cli("compute", "service", "set", "--disable", "fake-host-2", "nova-compute")
+    rp, traits, generation = _host_traits(fresh_cloud, "fake-host-2")
+    assert "COMPUTE_STATUS_DISABLED" in traits
+    assert _placement(fresh_cloud, "PUT", "/traits/CUSTOM_KEPT").ok
+    assert _placement(fresh_cloud, "PUT", f"/resource_providers/{rp}/traits", json={
+        "traits": sorted(traits - {"COMPUTE_STATUS_DISABLED"} | {"CUSTOM_KEPT"}),
+        "resource_provider_generation": generation}).ok
     assert fresh_cloud.stop() == 0
     fresh_cloud.start()
+    traits = _host_traits(fresh_cloud, "fake-host-2")[1]
+    assert {"COMPUTE_STATUS_DISABLED", "CUSTOM_KEPT", "COMPUTE_NODE"} <= traits
     extra = boot(fresh_cloud, name("pin"), flavor="pinned")
     assert "No valid host" in wait(fresh_cloud, extra, "ERROR")["fault"]["message"]
     body = wait(fresh_cloud, sid, "ACTIVE")

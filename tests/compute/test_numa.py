@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from compute_helpers import IMAGE, api, boot, ensure_image, name, wait
+from compute_helpers import IMAGE, api, boot, ensure_image, name, new_flavor, wait
 
 
 def _flavor(cloud, vcpus: int, ram: int, cli: bool = False, **specs: str) -> str:
@@ -20,14 +20,7 @@ def _flavor(cloud, vcpus: int, ram: int, cli: bool = False, **specs: str) -> str
         for k, v in specs.items():
             args[2:2] = ["--property", f"{k}={v}"]
         return cloud.cli(*args)["id"]
-    r = api(cloud, "POST", "/flavors", json={"flavor": {
-        "name": fname, "ram": ram, "vcpus": vcpus, "disk": 1}})
-    assert r.status_code == 200, r.text
-    fid = r.json()["flavor"]["id"]
-    if specs:
-        r = api(cloud, "POST", f"/flavors/{fid}/os-extra_specs", json={"extra_specs": specs})
-        assert r.status_code == 200, r.text
-    return fid
+    return new_flavor(cloud, vcpus, ram, specs, "numa")
 
 
 def _topology(cloud, sid: str, user: str = "pocketstack-admin") -> dict:

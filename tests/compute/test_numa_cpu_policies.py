@@ -190,6 +190,9 @@ def test_cpu_and_pci_policies_on_a_simulated_smt_host(fresh_cloud):
     rps = {r["name"]: r["uuid"] for r in
            _placement(cloud, "/resource_providers")["resource_providers"]}
     host1 = rps["fake-host-1"]
+    # two threads a core: the provider says so (Nova's libvirt driver's trait)
+    assert "HW_CPU_HYPERTHREADING" in _placement(
+        cloud, f"/resource_providers/{host1}/traits")["traits"]
     hyps = api(cloud, "GET", "/os-hypervisors/detail", version="2.87").json()["hypervisors"]
     cpu_info = next(h for h in hyps if h["hypervisor_hostname"] == "fake-host-1")["cpu_info"]
     assert cpu_info["topology"] == {"sockets": 2, "cores": 2, "threads": 2}

@@ -32,8 +32,20 @@ Watcher = Callable[[list[str] | None], None]
 
 
 class FakeDriver(ComputeDriver):
-    # what Nova's drivers declare: rescue of volume-backed servers (COMPUTE_RESCUE_BFV)
-    capabilities = {"supports_bfv_rescue": True}
+    # what Nova's drivers declare (Nova's names; compute/traits.py turns them into the
+    # COMPUTE_* traits of the hosts' providers): what the compute service does for this
+    # driver's guests. Every image format boots (the fake driver never reads the bytes);
+    # trusted image certificates are refused by the API; a volume extend has no disk to grow.
+    capabilities = {
+        "supports_attach_interface": True, "supports_device_tagging": True,
+        "supports_tagged_attach_interface": True, "supports_tagged_attach_volume": True,
+        "supports_extend_volume": True, "supports_multiattach": True,
+        "supports_trusted_certs": False, "supports_bfv_rescue": True,
+        "supports_socket_pci_numa_affinity": True, "supports_pcpus": True,
+        "supports_evacuate": True, "supports_migrate_to_same_host": False,
+        **{f"supports_image_type_{t}": True for t in (
+            "aki", "ami", "ari", "iso", "qcow2", "raw", "vdi", "vhd", "vhdx", "vmdk", "ploop")},
+    }
 
     def __init__(self, conf: Any) -> None:
         count = max(1, int(conf.get("fake", "hosts")))
@@ -46,6 +58,8 @@ class FakeDriver(ComputeDriver):
         self.hugepages_2m = conf.get("fake", "hugepages_2m")
         self.threads = max(1, int(conf.get("fake", "cpu_threads")))
         self.sockets = max(0, int(conf.get("fake", "sockets")))
+        self.cpu_features = sorted({str(f).strip() for f in conf.get("fake", "cpu_features")
+                                    if str(f).strip()})
         self.conf = conf
         # (shared, pinnable, legacy) of the simulated hosts' CPUs 0..vcpus-1; those not in
         # [fake] cpu_dedicated_hosts (when set) are configured without cpu_dedicated_set
@@ -86,7 +100,7 @@ class FakeDriver(ComputeDriver):
                 "hypervisor_type": "fake", "hypervisor_version": 1000,
                 "cpu_info": {"arch": "x86_64", "model": "fake", "vendor": "pocketstack",
                              "topology": self._topology(),
-                             "features": []},
+                             "features": self.cpu_features},
                 # as Nova's fake driver: what ImagePropertiesFilter matches images against
                 "supported_instances": [("x86_64", "fake", "hvm")],
                 "pci_passthrough_devices": fake_devices(self.conf, host)}

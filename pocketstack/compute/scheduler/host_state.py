@@ -17,6 +17,11 @@ NOTHING: Mapping[str, Any] = MappingProxyType({})
 _SHARED: dict[Any, Any] = {}
 
 
+def shared_traits(traits: frozenset[str]) -> frozenset[str]:
+    """One frozenset for the hosts with the same traits."""
+    return _SHARED.setdefault(traits, traits)
+
+
 def _shared(value: Any) -> Any:
     key = json.dumps(value, sort_keys=True, default=str)
     return _SHARED.setdefault(key, value)
@@ -44,6 +49,9 @@ class RequestSpec:
     # PCPU asked for (a pinned guest; then vcpus is 0), None until the scheduler has
     # translated the request (numa.cpu_resources)
     pcpus: int | None = None
+    # (required, forbidden) traits of the request (compute.traits.requested), None until
+    # the scheduler has read them from the flavor and the image
+    traits: tuple[frozenset[str], frozenset[str]] | None = None
 
 
 @dataclass
@@ -79,6 +87,7 @@ class HostState:
     # aggregate_metadata_get_by_host), AggregateInstanceExtraSpecsFilter
     aggregates_metadata: Mapping[str, set[str]] = field(default_factory=lambda: NOTHING)
     pci: "PciStats | None" = None  # PciPassthroughFilter (None: the host has no devices)
+    traits: frozenset[str] = frozenset()  # its resource provider's (shared between hosts)
 
     def __getstate__(self) -> dict[str, Any]:
         """A copy for another process (a compute API worker asking the scheduler): the

@@ -33,6 +33,7 @@ from pocketstack.compute.scheduler import pci as pci_mod
 from pocketstack.compute.scheduler import filters as filter_mod
 from pocketstack.compute.scheduler.host_state import NOTHING, HostState, RequestSpec
 from pocketstack.compute.scheduler.numa_fit import cpu_fits
+from pocketstack.compute.scheduler.provider_traits import ProviderTraits
 from pocketstack.compute.scheduler.service_watch import watch_service_writes
 from pocketstack.compute.scheduler import weighers as weigher_mod
 from pocketstack.db import utcnow
@@ -66,7 +67,7 @@ def disk_gb(root_gb: int, ephemeral_gb: int, swap_mb: int) -> int:
     return root_gb + ephemeral_gb + math.ceil(swap_mb / 1024)
 
 
-class Scheduler:
+class Scheduler(ProviderTraits):
     def __init__(self, cloud: "Cloud", hosts: "Hosts") -> None:
         self.conf = cloud.conf
         self.db = cloud.db
@@ -97,6 +98,7 @@ class Scheduler:
         self._numa_requests: dict[str, dict[str, Any]] = {}
         self._numa_check = "NUMATopologyFilter" not in names
         self._no_fallback = bool(self.conf.get("workarounds", "disable_fallback_pcpu_query"))
+        self._watch_traits()
         watch_service_writes(_mark_schedulers)
         _SCHEDULERS.add(self)
 
@@ -154,6 +156,7 @@ class Scheduler:
                 disk_allocation_ratio=r.get("DISK_GB",
                                             c.get("DEFAULT", "disk_allocation_ratio")))
             states[n.host].describe(n, reported[n.host], c)
+        self._load_traits(states, reported)
         pinned = {uuid: topo.get("request") for uuid, _, topo in fitted}
         topos = {uuid: topo for uuid, _, topo in fitted}
         image_of = {uuid: (topo.get("request") or {}).get("image") for uuid, _, topo in fitted}
@@ -345,6 +348,8 @@ class Scheduler:
     def _passes(self, st: HostState, spec: RequestSpec, everything: list[HostState]) -> bool:
         if st.host in spec.ignore_hosts:
             return False
+        if not self._traits_pass(st, spec):
+            return False
         if spec.pcpus and not cpu_fits(st, spec, self._no_fallback):
             return False
         if spec.numa is not None and (not self._numa_ready(st) or self._numa_check and
@@ -354,10 +359,11 @@ class Scheduler:
 
     def rebuild_passes(self, host: str | None, spec: RequestSpec) -> bool:
         """A rebuild to a new image stays on its host if the RUN_ON_REBUILD filters
-        (ImagePropertiesFilter) pass there, as Nova's conductor asks the scheduler."""
+        (ImagePropertiesFilter) pass there, as Nova's conductor asks the scheduler, and
+        the host's provider has the image's required traits."""
         st = self._states.get(host or "")
-        return st is None or all(f.host_passes(st, spec, [st]) for f in self.filters
-                                 if f.RUN_ON_REBUILD)
+        return st is None or self._image_traits_fit(st, spec) and all(
+            f.host_passes(st, spec, [st]) for f in self.filters if f.RUN_ON_REBUILD)
 
     def _pick(self, spec: RequestSpec) -> HostState:
         everything = list(self._states.values())
@@ -400,6 +406,7 @@ class Scheduler:
         SQL: one transaction, not two); if it raises, the claim is undone and the
         exception propagates."""
         self._refresh_services()
+        self._request_traits(spec)
         if spec.user_id and spec.instance_uuid not in self._owners:
             self._owners[spec.instance_uuid] = (spec.project_id, spec.user_id)
         forget = False

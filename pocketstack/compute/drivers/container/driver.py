@@ -94,6 +94,17 @@ def hostname_for(name: str | None, uuid: str) -> str:
 
 
 class ContainerDriver(Attachments, ComputeDriver):
+    # Nova's capability names (the COMPUTE_* traits of the host's provider, see
+    # compute/traits.py): rootfs tarballs only (disk_format raw); volumes attach with a
+    # tag and may be multiattach; a port attached to a running container is plugged at its
+    # next start or reboot, not hot-plugged (so no COMPUTE_NET_ATTACH_INTERFACE).
+    capabilities = {
+        "supports_attach_interface": False, "supports_device_tagging": True,
+        "supports_tagged_attach_volume": True, "supports_multiattach": True,
+        "supports_extend_volume": False, "supports_trusted_certs": False,
+        "supports_bfv_rescue": False, "supports_image_type_raw": True,
+    }
+
     def __init__(self, conf: Any) -> None:
         self.conf = conf
         self.host = socket.gethostname().split(".")[0] or "localhost"

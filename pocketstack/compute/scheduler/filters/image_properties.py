@@ -22,11 +22,13 @@ _CMP = {"<": operator.lt, "<=": operator.le, "==": operator.eq, ">": operator.gt
 
 
 def image_props(image: dict[str, Any] | None) -> dict[str, Any]:
-    """The scheduler's share of an image's properties (Glance view, top level)."""
+    """The scheduler's share of an image's properties (Glance view, top level): these
+    filters', its ``trait:NAME`` properties and its ``disk_format`` (compute.traits)."""
     out: dict[str, Any] = {}
     for key, value in (image or {}).items():
         key = LEGACY.get(key, key)
-        if key in PROPS and value not in (None, ""):
+        if (key in PROPS or key.startswith("trait:") or key == "disk_format") and \
+                value not in (None, ""):
             out.setdefault(key, value)
     return out
 
