@@ -232,9 +232,11 @@ class ContainerDriver(Attachments, ComputeDriver):
         previous = self._config(uuid)  # resize and rebuild spawn over an existing instance
         took = Phases()
         try:
-            image_ref = instance.get("image_ref")
             volumes = bootvolume.block_devices(self.cloud, uuid)
-            root = None if image_ref else next((v for v in volumes if v["boot"]), None)
+            root = next((v for v in volumes if v["boot"]), None)
+            # a boot volume is the root even with an image (one whose block device
+            # mappings made the volume: a volume-backed server's snapshot)
+            image_ref = None if root is not None else instance.get("image_ref")
             if not image_ref and root is None:
                 raise BuildFailed("the container driver boots from an image or a volume "
                                   "(neither given)")
