@@ -141,6 +141,31 @@ def _prepare_root(path: str, staging: str, volume_id: str) -> bool:
     return True
 
 
+def grow(root: dict[str, Any]) -> None:
+    """At a start: the root volume grew (Block Storage extended it) while the instance
+    could not grow its file system online: grow it now, offline, unless another instance
+    has the volume attached too (a multiattach volume: it may be mounted there)."""
+    import subprocess
+
+    loops = subprocess.run(["losetup", "-j", root["file"]], capture_output=True, text=True,
+                           timeout=30, check=False).stdout.splitlines()
+    if len(loops) > 1:
+        LOG.warning("root volume %s is attached elsewhere too: its file system is not "
+                    "grown", root.get("volume_id"))
+        return
+    proc = subprocess.run(["e2fsck", "-f", "-p", root["loop"]], capture_output=True,
+                          text=True, timeout=600, check=False)
+    if proc.returncode > 2:  # 1 and 2: errors corrected
+        raise BuildFailed(f"root volume {root.get('volume_id')}: e2fsck: "
+                          f"{(proc.stderr or proc.stdout).strip()[-300:]}")
+    try:
+        disks.run("resize2fs", root["loop"])
+    except disks.DiskError as exc:
+        raise BuildFailed(f"root volume {root.get('volume_id')}: {exc}") from None
+    LOG.info("root volume %s: its file system grown to the volume's size",
+             root.get("volume_id"))
+
+
 def root_of(cfg: dict[str, Any]) -> dict[str, Any] | None:
     """The attachment (``devices`` entry) of the instance's root volume, if it has one."""
     name = cfg.get("root_volume")

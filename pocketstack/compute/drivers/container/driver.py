@@ -336,6 +336,8 @@ class ContainerDriver(Attachments, ComputeDriver):
             disks.reattach(dev)
         root = bootvolume.root_of(cfg)
         cfg["no_boot"] = bootvolume.no_boot_reason(root["file"]) if root else None
+        if root and root.pop("grow", None) and not cfg["no_boot"]:
+            bootvolume.grow(root)  # extended while its file system could not grow
         self._write_config(uuid, cfg)
         for name in ("init.pid", "shim.pid"):
             try:
