@@ -53,6 +53,13 @@ class Attachments:
                 LOG.warning("volume %s of %s not attached: %s", vol["volume_id"], uuid, exc)
             devices = self._config(uuid).get("devices") or {}
 
+    def _root_runtime(self, uuid: str, path: str, cfg: dict[str, Any]) -> None:
+        """What the root volume's file system runs (:func:`.bootvolume.runtime`), into the
+        instance's config (and ``cfg``, spawn's copy)."""
+        run = bootvolume.runtime(path)
+        cfg.update(run)
+        self._write_config(uuid, {**self._config(uuid), **run})
+
     def _attach(self, uuid: str, path: str, name: str, read_only: bool = False,
                 volume_id: str | None = None) -> str:
         loop = disks.loop_attach(path, read_only)

@@ -234,8 +234,7 @@ class ContainerDriver(Attachments, ComputeDriver):
         try:
             volumes = bootvolume.block_devices(self.cloud, uuid)
             root = next((v for v in volumes if v["boot"]), None)
-            # a boot volume is the root even with an image (one whose block device
-            # mappings made the volume: a volume-backed server's snapshot)
+            # (with an image too: one whose block device mappings made the volume)
             image_ref = None if root is not None else instance.get("image_ref")
             if not image_ref and root is None:
                 raise BuildFailed("the container driver boots from an image or a volume "
@@ -262,6 +261,8 @@ class ContainerDriver(Attachments, ComputeDriver):
                 cfg["rescue"] = previous["rescue"]
             self._write_config(uuid, cfg)
             self._attach_volumes(uuid, volumes)
+            if root is not None:  # what its file system runs (a docker image's command)
+                self._root_runtime(uuid, root["path"], cfg)
             took("volumes")
             if previous:  # resize
                 self._refresh_cpuinfo(uuid, instance.get("vcpus"))
