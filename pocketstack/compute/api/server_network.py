@@ -5,6 +5,7 @@ server, /ips, os-server-external-events and the network server actions
 from __future__ import annotations
 
 import ipaddress
+import logging
 from typing import TYPE_CHECKING, Any, Callable
 
 from pocketstack.api import errors
@@ -259,8 +260,6 @@ class ExternalEvents:
     def _volume_extended(self, uuid: str, volume_id: str) -> None:
         """As Nova's compute manager: the volume's new size to the driver (errors
         logged; the event is recorded either way)."""
-        import logging
-
         from pocketstack.api.context import RequestContext
         from pocketstack.compute.tasks import driver_view
 
@@ -273,8 +272,8 @@ class ExternalEvents:
             size = int(vol.get_volume(RequestContext.admin(), volume_id)["size"]) << 30
             if inst.host:
                 self.svc.driver.extend_volume(inst.host, driver_view(inst), info, size)
-        except NotImplementedError:
-            pass
+        except (NotImplementedError, errors.NotFound) as exc:  # not attached (any more)
+            log.info("volume-extended of volume %s on server %s: %s", volume_id, uuid, exc)
         except Exception:  # noqa: BLE001
             log.exception("volume-extended of volume %s on server %s", volume_id, uuid)
 
