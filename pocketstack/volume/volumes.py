@@ -152,6 +152,8 @@ class Volumes:
             raise errors.BadRequest("Invalid input received: Only one of snapshot_id, "
                                     "source_volid, backup_id and imageRef may be given.")
         image = images.lookup(self.cloud, ctx, image_ref) if image_ref else None
+        if image is not None and images.snapshot_of(image):  # a volume-backed server's
+            snapshot_id, image = images.snapshot_of(image), None  # image: its snapshot
         if not ctx.project_id:
             raise errors.BadRequest("Creating a volume needs a project-scoped token.")
         size = body.get("size")
