@@ -51,6 +51,15 @@ def test_snapshot_of_a_volume_backed_server_boots_on_a_volume_from_it(cloud: Any
     assert snap.volume_id == root and snap.name == f"snapshot for {image_name}"
     assert snap.status == "available"
 
+    # Block Storage 3.46: a volume "from the image" is made from its snapshot
+    from_image = cloud.cli("--os-volume-api-version", "3.46", "volume", "create", "--image",
+                           image_id, "--size", "1", "-f", "json", name("from-image"))
+    assert from_image["snapshot_id"] == bdm["snapshot_id"], from_image
+    shown = conn.block_storage.wait_for_status(conn.block_storage.get_volume(
+        from_image["id"]), "available", interval=0.1, wait=30)
+    assert shown.is_bootable and shown.volume_image_metadata["image_id"] == raw_image
+    conn.block_storage.delete_volume(shown)
+
     # a server booted from the image: its root is a volume made from the snapshot
     r = api(cloud, "POST", "/servers", version="2.79", json={"server": {
         "name": name("from-vbs"), "flavorRef": "1", "imageRef": image_id,
