@@ -83,6 +83,9 @@ class Snapshots:
         precheck(self.svc, ctx, inst, action, ALLOWED)
         volumes = [b for b in self.svc.volumes.attachments(inst.uuid) if b.volume_id]
         if any(b.boot_index == 0 for b in volumes):
+            if action == "createBackup":  # as Nova
+                raise errors.BadRequest("Backup is not supported for volume-backed "
+                                        "instances.")
             return self._volume_backed(ctx, inst, name, metadata, extra, action, volumes)
         image = image_svc.images.create(ctx, self.image_body(ctx, inst, name, metadata, extra))
         with self.cloud.db.write() as s:

@@ -51,6 +51,10 @@ def test_snapshot_of_a_volume_backed_server_boots_on_a_volume_from_it(cloud: Any
     assert snap.volume_id == root and snap.name == f"snapshot for {image_name}"
     assert snap.status == "available"
 
+    r = api(cloud, "POST", f"/servers/{sid}/action", version="2.79", json={"createBackup": {
+        "name": "b", "backup_type": "daily", "rotation": 1}})
+    assert r.status_code == 400 and "volume-backed" in r.json()["badRequest"]["message"]
+
     # Block Storage 3.46: a volume "from the image" is made from its snapshot
     from_image = cloud.cli("--os-volume-api-version", "3.46", "volume", "create", "--image",
                            image_id, "--size", "1", "-f", "json", name("from-image"))
