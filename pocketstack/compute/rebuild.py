@@ -45,7 +45,7 @@ def rebuild(svc: "ComputeService", ctx: RequestContext, inst: Any, args: dict[st
         _check_numa_unchanged(inst, image)
     changes: dict[str, Any] = {"image_ref": image["id"], "task_state": REBUILDING}
     root = None
-    if not inst.image_ref:  # volume-backed: its image is its root volume's
+    if svc.volumes.volume_backed(inst):  # volume-backed: its image is its root volume's
         root = next((b for b in svc.volumes.attachments(inst.uuid) if b.boot_index == 0),
                     None)
         if not reimage and (root is None or root.image_id != image["id"]):

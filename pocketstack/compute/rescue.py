@@ -48,7 +48,7 @@ class Rescues:
         image = None
         if image_ref:
             image = lookup_image(svc.cloud, ctx, image_ref)
-        if not inst.image_ref:
+        if svc.volumes.volume_backed(inst):
             meta = image if image is not None else self._volume_image(ctx, inst)
             props = {**(meta or {}), **((meta or {}).get("properties") or {})}
             if not (allow_bfv and "hw_rescue_bus" in props and "hw_rescue_device" in props):

@@ -88,6 +88,8 @@ class Servers:
         if not image_ref and not plan.boot_volume:
             raise errors.BadRequest("Missing imageRef attribute")
         image = boot_image(self.cloud, ctx, image_ref) if image_ref else {"id": ""}
+        if image.get("block_device_mapping"):  # a volume-backed server's snapshot
+            plan = svc.volumes.plan_image(ctx, plan, image, int(body.get("max_count", 1) or 1))
         if flavor.memory_mb < int(image.get("min_ram") or 0):
             raise errors.BadRequest("Flavor's memory is too small for requested image.")
         if flavor.root_gb and flavor.root_gb < int(image.get("min_disk") or 0) \

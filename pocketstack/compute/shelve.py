@@ -51,7 +51,7 @@ class Shelving:
     # -- API side (state checks, 409s) ----------------------------------------------
     def shelve(self, ctx: RequestContext, inst: Instance) -> None:
         svc = self.svc
-        volume_backed = not inst.image_ref
+        volume_backed = svc.volumes.volume_backed(inst)
         image = None
         if not volume_backed:
             from pocketstack.compute.snapshots import Snapshots

@@ -10,6 +10,7 @@ nothing to wait for); deleting a server detaches its volumes and deletes those m
 
 from __future__ import annotations
 
+import json
 import logging
 import string
 from dataclasses import dataclass, field
@@ -172,6 +173,31 @@ class ServerVolumes:
                                                   "delete_on_termination")})
         return plan
 
+    def plan_image(self, ctx: RequestContext, plan: Plan, image: dict[str, Any],
+                   count: int = 1) -> Plan:
+        """The image's own block device mappings (a volume-backed server's snapshot: its
+        ``block_device_mapping`` property, bdm_v2) merged into the request's, as Nova does:
+        a request mapping replaces the image's of the same device, a request boot
+        mapping the image's."""
+        raw = image.get("block_device_mapping")
+        if not raw:
+            return plan
+        try:
+            mappings = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            mappings = None
+        if not isinstance(mappings, list):
+            raise errors.BadRequest(f"Image {image.get('id')} has an invalid "
+                                    "block_device_mapping property.")
+        v2 = str(image.get("bdm_v2", "")).lower() in _TRUE
+        mappings = [m if v2 else self._from_legacy(m) for m in mappings
+                    if isinstance(m, dict) and not m.get("no_device")]
+        own = self.plan(ctx, {"block_device_mapping_v2": mappings}, count)
+        devices = {m["device_name"] for m in plan.mappings if m["device_name"]}
+        kept = [m for m in own.mappings if not (m["device_name"] in devices or
+                                                (plan.boot_volume and m["boot_index"] == 0))]
+        return Plan(mappings=kept + plan.mappings)
+
     @staticmethod
     def _from_legacy(m: Any) -> dict[str, Any]:
         if not isinstance(m, dict):
@@ -250,6 +276,12 @@ class ServerVolumes:
                                   .where(BlockDeviceMapping.instance_uuid == uuid,
                                          BlockDeviceMapping.destination_type == "volume")
                                   .order_by(BlockDeviceMapping.id)))
+
+    def volume_backed(self, inst: Any) -> bool:
+        """Nova's is_volume_backed_instance: no image, or a root (boot) volume (a server
+        booted from a volume-backed server's snapshot has both)."""
+        return not inst.image_ref or any(r.boot_index == 0 and r.volume_id
+                                         for r in self.attachments(inst.uuid))
 
     def find(self, uuid: str, volume_id: str) -> BlockDeviceMapping:
         for row in self.attachments(uuid):

@@ -33,6 +33,8 @@ COMPONENT_SERVICE = {
     "network": "neutron",
     "volume": "cinder",
     "object_storage": "swift",
+    # tempest.scenario: each boots servers (its own @services decorators skip the rest)
+    "scenario": "nova",
 }
 
 # Identity API features pocketstack's Keystone implements (tempest [identity-feature-enabled]).

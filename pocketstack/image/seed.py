@@ -4,7 +4,8 @@ It plays CirrOS' role in DevStack for the container driver: a rootfs tarball of 
 static busybox with its applet links, a little /etc, and an ``/init`` that brings up
 the network by DHCP, reads the metadata service at 169.254.169.254 (hostname, SSH
 keys, user data), says what it did on the console and stays up serving HTTP on
-port 80. It has no SSH server: the container driver serves SSH for it with the keys
+port 80. As CirrOS it has ``sudo`` (root is its only user: it runs the command) and a
+``/tmp`` on its disk. It has no SSH server: the container driver serves SSH for it with the keys
 the init wrote to /root/.ssh/authorized_keys
 (:mod:`pocketstack.compute.drivers.container.sshd`). It is registered once as
 ``pocketstack-busybox`` (bare/raw, public, ``pocketstack_rootfs=tar``). When no static
@@ -38,8 +39,7 @@ INIT = r"""#!/bin/sh
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 log() { read -r up _ < /proc/uptime 2>/dev/null; echo "[${up:-?}] [pocketstack-init] $*"; }
 [ -e /proc/self/stat ] || mount -t proc proc /proc 2>/dev/null  # (the driver's /proc)
-mount -t tmpfs tmpfs /run 2>/dev/null
-mount -t tmpfs tmpfs /tmp 2>/dev/null
+mount -t tmpfs tmpfs /run 2>/dev/null  # (/tmp is on the disk, as CirrOS': it persists)
 log "booting $(uname -sr), pid $$"
 trap 'log "received SIGTERM, shutting down"; kill $HTTPD_PID 2>/dev/null; sync; exit 0' TERM
 trap 'log "received SIGHUP"' HUP
@@ -134,6 +134,39 @@ esac
 exit 0
 """
 
+# sudo for a world of one user, root (as CirrOS' user, Tempest's scenario helpers run
+# `sudo CMD...`, `sudo sh -c '...'`): it runs the command as root, which the caller is;
+# anyone else is refused (this image has no other account to switch from).
+SUDO = r"""#!/bin/sh
+# sudo of the pocketstack-busybox image: root is the only user; runs the command as root.
+login=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -i|-s|--login|--shell) login=yes; shift ;;
+    -u|--user)
+      case "$2" in root|0|'#0') shift 2 ;;
+        *) echo "sudo: unknown user: $2" >&2; exit 1 ;; esac ;;
+    -E|-H|-n|-S|-k|--preserve-env|--set-home|--non-interactive|--stdin) shift ;;
+    --) shift; break ;;
+    -*) echo "sudo: unsupported option: $1" >&2
+        echo "usage: sudo [-i|-s] [-u root] [-n] [-E] [-H] [--] command [args]" >&2; exit 1 ;;
+    *) break ;;
+  esac
+done
+if [ "$(id -u)" != 0 ]; then
+  echo "sudo: $(id -un 2>/dev/null || id -u) is not root, the only user of this image" >&2
+  exit 1
+fi
+if [ -n "$login" ]; then
+  if [ $# -eq 0 ]; then cd /root 2>/dev/null; exec /bin/sh -l; fi
+  exec /bin/sh -c "$*"
+fi
+if [ $# -eq 0 ]; then
+  echo "usage: sudo [-i|-s] [-u root] [-n] [-E] [-H] [--] command [args]" >&2; exit 1
+fi
+exec "$@"
+"""
+
 ETC = {
     "etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
     "etc/group": "root:x:0:\nnogroup:x:65534:\n",
@@ -216,6 +249,8 @@ def build_rootfs(busybox: str) -> bytes:
         for name, text in ETC.items():
             add(name, text.encode())
         add("etc/udhcpc.script", UDHCPC_SCRIPT.encode(), 0o755)
+        if "usr/bin/sudo" not in seen:  # (a busybox with a sudo applet keeps its own)
+            add("usr/bin/sudo", SUDO.encode(), 0o755)
         add("init", INIT.encode(), 0o755)
     return buf.getvalue()
 

@@ -7,6 +7,7 @@ in a wrong state answer 400 ``Invalid volume: ...`` as Cinder does.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import select
@@ -18,6 +19,8 @@ from pocketstack.volume import common
 from pocketstack.volume.models import Attachment, Snapshot, Volume
 from pocketstack.volume.types import Types
 from pocketstack.volume.volumes import Volumes, volume_view
+
+LOG = logging.getLogger(__name__)
 
 VOLUME_STATUSES = ("creating", "available", "reserved", "attaching", "detaching", "in-use",
                    "maintenance", "deleting", "awaiting-transfer", "error", "error_deleting",
@@ -70,11 +73,17 @@ class Actions:
 
         def run() -> None:
             self.driver.extend_volume(volume_id, new_size)
+            servers: list[str] = []
             with self.db.write() as s:
                 v = s.get(Volume, volume_id)
                 if v is not None and v.status == "extending":
                     v.size, v.status = new_size, v.previous_status or "available"
                     v.updated_at = utcnow()
+                    if v.status == "in-use":
+                        servers = [a.instance_uuid for a in self._active(s, v)
+                                   if a.instance_uuid]
+            if servers:  # as Cinder: Nova's volume-extended event for each server
+                self._notify_extended(volume_id, servers)
 
         def fail(s: Any, exc: BaseException) -> None:
             v = s.get(Volume, volume_id)
@@ -82,6 +91,21 @@ class Actions:
                 v.status, v.updated_at = "error_extending", utcnow()
 
         self.volumes.worker.submit(ctx, "VOLUME", volume_id, "extend", run, fail)
+
+    def _notify_extended(self, volume_id: str, servers: list[str]) -> None:
+        compute = self.volumes.cloud.service("compute")
+        dispatcher = getattr(compute, "external_events", None)
+        if dispatcher is None:
+            return
+        from pocketstack.api.context import RequestContext
+
+        ctx = RequestContext(user_id="cinder", roles=["admin", "member", "reader", "service"],
+                             system_scope="all")
+        try:
+            dispatcher.dispatch(ctx, [{"name": "volume-extended", "server_uuid": uuid,
+                                       "tag": volume_id} for uuid in servers])
+        except Exception as exc:  # noqa: BLE001  (as Cinder: logged, the extend stands)
+            LOG.info("volume-extended of %s not delivered: %s", volume_id, exc)
 
     def reset_status(self, ctx: Any, volume_id: str, body: dict[str, Any]) -> None:
         status = body.get("status")

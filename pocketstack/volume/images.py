@@ -5,6 +5,7 @@ formats (and compressed qcow2) are converted with ``qemu-img`` when it is instal
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import subprocess
@@ -36,9 +37,26 @@ def lookup(cloud: Any, ctx: Any, image_ref: str) -> dict[str, Any]:
     if fmt not in VERBATIM + ("qcow2",) and shutil.which("qemu-img") is None:
         raise errors.BadRequest(f"Invalid image: Image {image_ref} has disk format {fmt}, "
                                 "which needs qemu-img to convert; it is not installed.")
-    if image_svc.data_path(image["id"]) is None:
+    if image_svc.data_path(image["id"]) is None and not snapshot_of(image):
         raise errors.BadRequest(f"Invalid image: Image {image_ref} has no data.")
     return image
+
+
+def snapshot_of(image: dict[str, Any]) -> str | None:
+    """The volume snapshot a Nova snapshot image of a volume-backed server maps (no data,
+    its root in ``block_device_mapping``): Cinder 3.46 makes the volume from it."""
+    raw = image.get("block_device_mapping")
+    if not raw or int(image.get("size") or 0):
+        return None
+    try:
+        mappings = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return None
+    snaps = [m for m in mappings if isinstance(m, dict) and m.get("snapshot_id")] \
+        if isinstance(mappings, list) else []
+    root = next((m for m in snaps if str(m.get("boot_index")) == "0"), snaps[0] if snaps
+                else None)
+    return str(root["snapshot_id"]) if root else None
 
 
 def min_size_gb(image: dict[str, Any]) -> int:

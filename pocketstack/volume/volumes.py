@@ -152,6 +152,8 @@ class Volumes:
             raise errors.BadRequest("Invalid input received: Only one of snapshot_id, "
                                     "source_volid, backup_id and imageRef may be given.")
         image = images.lookup(self.cloud, ctx, image_ref) if image_ref else None
+        if image is not None and images.snapshot_of(image):  # a volume-backed server's
+            snapshot_id, image = images.snapshot_of(image), None  # image: its snapshot
         if not ctx.project_id:
             raise errors.BadRequest("Creating a volume needs a project-scoped token.")
         size = body.get("size")
@@ -246,10 +248,10 @@ class Volumes:
             if common.type_multiattach(vtype.extra_specs):
                 multiattach = True
             bootable = image is not None
-            if source_volid:
-                bootable = s.get(Volume, source_volid).bootable
-            elif snapshot_id:
-                bootable = s.get(Volume, s.get(Snapshot, snapshot_id).volume_id).bootable
+            origin = s.get(Volume, source_volid) if source_volid else \
+                s.get(Volume, s.get(Snapshot, snapshot_id).volume_id) if snapshot_id else None
+            if origin is not None:  # a clone / a volume from a snapshot: as its origin,
+                bootable = origin.bootable  # with its image metadata (Cinder copies it)
             now = utcnow()
             v = Volume(id=vid, project_id=ctx.project_id, user_id=ctx.user_id,
                        name=body.get("name") or body.get("display_name"),
@@ -258,7 +260,8 @@ class Volumes:
                        availability_zone=az, volume_type_id=vtype.id, snapshot_id=snapshot_id,
                        source_volid=source_volid, bootable=bootable, multiattach=multiattach,
                        host=host, metadata_=meta,
-                       image_metadata=images.image_metadata(image) if image else {},
+                       image_metadata=images.image_metadata(image) if image else
+                       dict(origin.image_metadata or {}) if origin is not None else {},
                        admin_metadata={}, group_id=group_id or None,
                        created_at=now, updated_at=now)
             s.add(v)

@@ -5,7 +5,10 @@ daemon): two layers, the second gzip'd with a whiteout and an opaque directory, 
 config whose Entrypoint/Cmd/Env/WorkingDir the instance runs. The flavor's disk is the
 size of the instance's writable layer (ENOSPC beyond it; a resize grows it). Rebuild
 keeps the attached volumes. A server booted from a volume runs on it (its writes are in
-the volume's file, read back with debugfs); a blank boot volume boots nothing.
+the volume's file, read back with debugfs), sees it grow when Block Storage extends it,
+and its snapshot image (Nova's: a volume snapshot in its block_device_mapping) boots a
+server on a volume made from it; a volume made from a docker image boots its command;
+a blank boot volume boots nothing.
 """
 
 from __future__ import annotations
@@ -145,6 +148,28 @@ def test_docker_image_runs_its_command(ccloud: Any, tmp_path: Any) -> None:
         assert line in text, text
     assert ccloud.status(server["id"])["status"] == "ACTIVE"
     ccloud.delete_and_check(server)
+    # a volume made from the docker image boots it: its layers applied into the volume's
+    # file system at the first boot, its command run at each boot
+    vol = ccloud.cli("volume", "create", "--image", "ct-docker-image", "--size", "1",
+                     "--bootable", "-f", "json", "ct-docker-vol", cloud="pocketstack")
+    assert ccloud.eventually(lambda: ccloud.cli("volume", "show", vol["id"], "-f", "json",
+                                                cloud="pocketstack")["status"] == "available",
+                             timeout=60)
+    made = ccloud.cli("server", "create", "--volume", vol["id"], "--flavor", "m1.nano",
+                      "--network", "private", "-f", "json", "ct-docker-bfv",
+                      cloud="pocketstack")
+    uuid = made["id"]
+    text = ccloud.wait_console(uuid, "old-gone")
+    assert all(line in text for line in ("docker-cmd-ran", "greeting=hello-from-env",
+                                         "cwd=/app", "dir=c")), text
+    assert _in(ccloud, uuid, "grep ' / ' /proc/mounts").stdout.split()[2] == "ext4"
+    ccloud.cli("server", "reboot", "--hard", "--wait", uuid, cloud="pocketstack")
+    assert ccloud.eventually(lambda: ccloud.console(uuid).count("docker-cmd-ran") == 2,
+                             timeout=60), ccloud.console(uuid)  # each boot: its command
+    assert ccloud.wait_status(uuid, "ACTIVE")
+    ports = ccloud.cli("port", "list", "--device-id", uuid, "-f", "json", cloud="pocketstack")
+    ccloud.delete_and_check({"id": uuid, "mac": ports[0]["MAC Address"]})
+    ccloud.cli("volume", "delete", vol["id"], cloud="pocketstack")
     ccloud.cli("image", "delete", "ct-docker-image")
 
 
@@ -252,26 +277,64 @@ def test_boot_from_volume_runs_on_the_volume(ccloud: Any) -> None:
 
     uuid = boot("ct-bfv-2")  # the same volume: what the first server wrote is there
     assert _in(ccloud, uuid, "cat /root/mark").stdout == "written-in-guest\n"
-    # server image create: the volume's file system as a rootfs image
+    # the root volume grows (Block Storage's extend of an in-use volume, 3.42): the
+    # instance's /dev/vda takes the new size, its file system grows online, or at the
+    # next start when this host may not resize online (no CAP_SYS_RESOURCE)
+    before = _df_kib(ccloud, uuid)
+    ccloud.cli("--os-volume-api-version", "3.42", "volume", "set", "--size", "2", vol.id,
+               cloud="pocketstack")
+    assert ccloud.eventually(lambda: _in(ccloud, uuid, "blockdev --getsize64 /dev/vda")
+                             .stdout.strip() == str(2 << 30), timeout=30)
+    events = [e["event"] for a in demo.compute.server_actions(uuid)
+              for e in (demo.compute.get_server_action(a.request_id, uuid).events or [])]
+    assert f"volume-extended-{vol.id}" in events, events
+    if not _can_resize_online():
+        ccloud.cli("server", "reboot", "--hard", "--wait", uuid, cloud="pocketstack")
+        ccloud.booted(uuid, 2)
+    assert ccloud.eventually(lambda: _df_kib(ccloud, uuid) > before + (800 << 10),
+                             timeout=30), (before, _df_kib(ccloud, uuid))
+    assert _in(ccloud, uuid, "cat /root/mark").stdout == "written-in-guest\n"
+    # server image create: Nova's image of a volume-backed server (a volume snapshot in
+    # its block_device_mapping); a server booted from it runs on a volume made from it
     image_id = ccloud.cli("server", "image", "create", "--name", "ct-bfv-image", "-f", "json",
                           uuid, cloud="pocketstack")["id"]
-    assert ccloud.eventually(lambda: demo.image.get_image(image_id).status == "active")
-    made = demo.image.get_image(image_id)  # the formats of the volume's image: it boots
-    assert (made.disk_format, made.container_format) == ("raw", "bare")
-    data = demo.image.download_image(image_id).content
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        assert tar.extractfile("./root/mark").read() == b"written-in-guest\n"
+    made = demo.image.get_image(image_id)
+    assert made.status == "active" and made.size == 0
+    bdms = json.loads(made.properties["block_device_mapping"])
+    assert [(b["source_type"], b["boot_index"]) for b in bdms] == [("snapshot", 0)]
+    server = ccloud.cli("server", "create", "--image", image_id, "--flavor", "m1.nano",
+                        "--network", "private", "-f", "json", "ct-bfv-3", cloud="pocketstack")
+    third = demo.compute.wait_for_server(demo.compute.get_server(server["id"]),
+                                         interval=0.3, wait=120)
+    ccloud.wait_console(third.id, "up: httpd on port 80")
+    [attached] = third.attached_volumes
+    made_vol = demo.block_storage.get_volume(attached["id"])
+    assert made_vol.snapshot_id == bdms[0]["snapshot_id"] and made_vol.size == 2
+    assert made_vol.volume_image_metadata["image_id"] == image.id
+    assert _in(ccloud, third.id, "cat /root/mark").stdout == "written-in-guest\n"
+    port = next(demo.network.ports(device_id=third.id))
+    ccloud.delete_and_check({"id": third.id, "mac": port.mac_address})
+    demo.block_storage.delete_volume(made_vol.id)  # (delete_on_termination false: kept)
+    demo.block_storage.wait_for_delete(made_vol, interval=0.3, wait=60)
+    demo.block_storage.delete_snapshot(bdms[0]["snapshot_id"])
     demo.image.delete_image(image_id)
     ccloud.cli("--os-compute-api-version", "2.93", "server", "rebuild", "--image",
                "pocketstack-busybox", "--reimage-boot-volume", uuid, cloud="pocketstack")
     assert ccloud.eventually(lambda: demo.compute.get_server(uuid).status == "ACTIVE")
-    ccloud.booted(uuid, 2)
+    ccloud.booted(uuid, 2 if _can_resize_online() else 3)
     assert _in(ccloud, uuid, "test -e /root/mark").returncode == 1  # the volume re-imaged
     assert _in(ccloud, uuid, "grep ' / ' /proc/mounts").stdout.split()[2] == "ext4"
     port = next(demo.network.ports(device_id=uuid))
     ccloud.delete_and_check({"id": uuid, "mac": port.mac_address})
     assert demo.block_storage.get_volume(vol.id).status == "available"
     demo.block_storage.delete_volume(vol.id)
+
+
+def _can_resize_online() -> bool:
+    """Whether this host may grow a mounted ext4 (CAP_SYS_RESOURCE, as resize2fs needs)."""
+    with open("/proc/self/status") as f:
+        caps = next(line for line in f if line.startswith("CapEff:"))
+    return bool(int(caps.split()[1], 16) >> 24 & 1)
 
 
 def test_boot_from_a_blank_volume_boots_nothing(ccloud: Any) -> None:

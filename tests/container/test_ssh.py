@@ -113,6 +113,10 @@ def test_ssh_with_the_keypair_through_the_floating_ip(sshcloud: Any) -> None:
     # the host comes from the external subnet's gateway, as DevStack's br-ex address
     assert [lines[0].split(".")[0], *lines[1:]] == ["ssh-test-vm1", "2", "0", "/root", "/root",
                                                     "172.24.4.1", "from-stdin"]
+    # sudo, as Tempest's scenario helpers run it (root is the image's only user)
+    out = _ssh(address, key, "set -eu -o pipefail; sudo sh -c \"date > /tmp/ts; sync\"; "
+                             "sudo cat /tmp/ts; sudo mkdir -p /mnt/x && sudo id -u")
+    assert out.exit_status == 0 and out.stdout.splitlines()[-1] == "0", out
     # the command runs in the instance: its PID namespace (few processes), its cgroups
     out = _ssh(address, key, "ls /proc | grep -c '^[0-9]'; cat /proc/self/cgroup")
     assert out.exit_status == 0 and int(out.stdout.split()[0]) < 20, out.stdout

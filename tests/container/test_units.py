@@ -92,6 +92,40 @@ def test_seed_rootfs_contents() -> None:
         assert needle in init
 
 
+def test_seed_sudo_runs_the_command_as_root(tmp_path: Any) -> None:
+    """The seeded image's sudo (root is its only user): the forms Tempest's scenario
+    helpers use run the command; other users and unknown options are refused."""
+    import subprocess
+
+    busybox = seed.find_busybox()
+    if busybox is None:
+        pytest.skip("no static busybox")
+    data = seed.build_rootfs(busybox)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        member = tar.getmember("usr/bin/sudo")
+        assert member.isreg() and member.mode & 0o111
+        script = tar.extractfile(member).read()  # type: ignore[union-attr]
+
+    def run(*args: str, user: list[str] | None = None) -> Any:
+        return subprocess.run([*(user or []), busybox, "sh", "-c", script.decode(), "sudo",
+                               *args],
+                              capture_output=True, text=True, timeout=10, check=False)
+
+    out = tmp_path / "timestamp"
+    if os.geteuid() == 0:
+        assert run("sh", "-c", f"date > {out}; sync").returncode == 0 and out.read_text()
+        assert run("-u", "root", "-n", "cat", str(out)).stdout == out.read_text()
+        assert run("-i", "echo $HOME").stdout == "/root\n"
+        assert run("-u", "bob", "true").stderr == "sudo: unknown user: bob\n"
+        assert "unsupported option: -x" in run("-x", "true").stderr
+        if os.path.exists("/usr/bin/setpriv"):  # as another user: refused
+            refused = run("true", user=["setpriv", "--reuid=65534", "--regid=65534",
+                                        "--clear-groups"])
+            assert refused.returncode == 1 and "is not root" in refused.stderr
+    else:
+        assert run("true").returncode == 1  # (not root here: refused)
+
+
 def _sg_script() -> str:
     from pocketstack.dataplane.firewall import build
 

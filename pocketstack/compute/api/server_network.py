@@ -5,6 +5,7 @@ server, /ips, os-server-external-events and the network server actions
 from __future__ import annotations
 
 import ipaddress
+import logging
 from typing import TYPE_CHECKING, Any, Callable
 
 from pocketstack.api import errors
@@ -249,10 +250,32 @@ class ExternalEvents:
                 item["status"] = "failed"
             else:
                 self._record(inst, item)
+                if item["name"] == "volume-extended" and item.get("tag"):
+                    self.svc.tasks.submit(self._volume_extended, inst.uuid, item["tag"])
             out.append(item)
         if not found:
             raise errors.NotFound("No instances found for any event")
         return out, 200 if found == len(out) else 207
+
+    def _volume_extended(self, uuid: str, volume_id: str) -> None:
+        """As Nova's compute manager: the volume's new size to the driver (errors
+        logged; the event is recorded either way)."""
+        from pocketstack.api.context import RequestContext
+        from pocketstack.compute.tasks import driver_view
+
+        log = logging.getLogger(__name__)
+        try:
+            inst = self.svc.servers.get(RequestContext.admin(), uuid, all_projects=True)
+            self.svc.volumes.find(uuid, volume_id)  # (404: not this server's volume)
+            vol = self.svc.volumes.volume
+            info = vol.connection_info(RequestContext.admin(), volume_id)
+            size = int(vol.get_volume(RequestContext.admin(), volume_id)["size"]) << 30
+            if inst.host:
+                self.svc.driver.extend_volume(inst.host, driver_view(inst), info, size)
+        except (NotImplementedError, errors.NotFound) as exc:  # not attached (any more)
+            log.info("volume-extended of volume %s on server %s: %s", volume_id, uuid, exc)
+        except Exception:  # noqa: BLE001
+            log.exception("volume-extended of volume %s on server %s", volume_id, uuid)
 
     def _record(self, inst: Any, item: dict[str, Any]) -> None:
         from sqlalchemy import select

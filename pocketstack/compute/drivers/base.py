@@ -98,6 +98,11 @@ class ComputeDriver(abc.ABC):
                       connection_info: dict[str, Any], mountpoint: str) -> None:
         """Remove a volume from the instance."""
 
+    def extend_volume(self, host: str, instance: dict[str, Any],
+                      connection_info: dict[str, Any], requested_size: int) -> None:
+        """An attached volume grew (Block Storage's ``volume-extended`` event): show the
+        instance its new size (``requested_size`` in bytes)."""
+
     def migrate(self, source: str, dest: str, instance: dict[str, Any], live: bool) -> None:
         """Move the instance from host ``source`` to host ``dest`` (cold or live)."""
         raise NotImplementedError("this driver cannot migrate instances")

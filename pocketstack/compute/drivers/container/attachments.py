@@ -6,14 +6,17 @@ instance's root volume is one too (:mod:`.bootvolume`). A mixin of
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
+import struct
 from typing import Any
 
 from pocketstack.compute.drivers.base import BuildFailed
 from pocketstack.compute.drivers.container import bootvolume, disks
 
 LOG = logging.getLogger(__name__)
+_EXT4_IOC_RESIZE_FS = 0x40086610  # _IOW('f', 16, __u64): grow a mounted ext4 (resize2fs's)
 
 
 class Attachments:
@@ -49,6 +52,13 @@ class Attachments:
                     raise BuildFailed(f"boot volume {vol['volume_id']}: {exc}") from None
                 LOG.warning("volume %s of %s not attached: %s", vol["volume_id"], uuid, exc)
             devices = self._config(uuid).get("devices") or {}
+
+    def _root_runtime(self, uuid: str, path: str, cfg: dict[str, Any]) -> None:
+        """What the root volume's file system runs (:func:`.bootvolume.runtime`), into the
+        instance's config (and ``cfg``, spawn's copy)."""
+        run = bootvolume.runtime(path)
+        cfg.update(run)
+        self._write_config(uuid, {**self._config(uuid), **run})
 
     def _attach(self, uuid: str, path: str, name: str, read_only: bool = False,
                 volume_id: str | None = None) -> str:
@@ -92,3 +102,58 @@ class Attachments:
         self._write_config(uuid, cfg)
         disks.node_in_instance(self._read_pid(uuid, "init.pid"), name, None)
         disks.loop_detach(dev["loop"], dev.get("file"))
+
+    def extend_volume(self, host: str, instance: dict[str, Any],
+                      connection_info: dict[str, Any], requested_size: int) -> None:
+        """Block Storage grew an attached volume (its file): the loop device takes the new
+        size (``losetup --set-capacity``), so the instance's block device shows it, as a
+        virtual disk grows under a guest. The root volume's ext4 file system, which the
+        driver made and mounts as the instance's /, grows with it: online while the
+        instance runs (resize2fs's EXT4_IOC_RESIZE_FS on the mount, reached through the
+        init's /proc/PID/root: the mount lives in the instance's namespace only), else
+        offline at its next start (:func:`.bootvolume.grow`): the instance is stopped, or
+        the host may not resize online (no CAP_SYS_RESOURCE, as in some containers). A
+        data volume's file system is the guest's to grow."""
+        uuid = instance["uuid"]
+        volume_id = (connection_info.get("data") or {}).get("volume_id")
+        cfg = self._config(uuid)
+        name, dev = next(((n, d) for n, d in (cfg.get("devices") or {}).items()
+                          if volume_id and d.get("volume_id") == volume_id), (None, None))
+        if dev is None:
+            raise NotImplementedError(f"volume {volume_id} is not attached to {uuid} here")
+        disks.run("losetup", "--set-capacity", dev["loop"])
+        if name != cfg.get("root_volume") or dev.get("ro") or \
+                not bootvolume.holds_filesystem(dev["file"]):
+            LOG.info("volume %s of %s: %s now %d bytes", volume_id, uuid, name,
+                     os.path.getsize(dev["file"]))
+            return
+        pid = self._read_pid(uuid, "init.pid")
+        try:
+            if pid is None:
+                raise PermissionError("the instance is stopped")
+            rescue = cfg.get("rescue")
+            at = rescue.get("disk_at", "/mnt/rescue") if rescue else "/"
+            grow_online(os.path.join(f"/proc/{pid}/root", at.lstrip("/")),
+                        os.path.getsize(dev["file"]))
+            LOG.info("root volume %s of %s grown online to %d bytes", volume_id, uuid,
+                     os.path.getsize(dev["file"]))
+        except PermissionError as exc:  # stopped, or no CAP_SYS_RESOURCE: at next start
+            cfg["devices"][name]["grow"] = True
+            self._write_config(uuid, cfg)
+            LOG.info("root volume %s of %s: its file system grows at the next start (%s)",
+                     volume_id, uuid, exc)
+
+
+def grow_online(mountpoint: str, size: int) -> None:
+    """Grow the ext4 file system mounted at ``mountpoint`` to ``size`` bytes."""
+    fd = os.open(mountpoint, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        blocks = size // os.fstatvfs(fd).f_frsize
+        fcntl.ioctl(fd, _EXT4_IOC_RESIZE_FS, struct.pack("=Q", blocks))
+    except PermissionError:
+        raise
+    except OSError as exc:
+        raise disks.DiskError(f"growing the file system at {mountpoint}: {exc}") from None
+    finally:
+        os.close(fd)
+

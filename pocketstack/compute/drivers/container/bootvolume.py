@@ -22,19 +22,29 @@ A volume with neither (blank, a disk image of another kind) is still the instanc
 firmware finds no bootable disk, its console says so, and a rescue can write a file
 system into it. Other volumes attached at create appear as their block devices
 (``/dev/vdb`` ...).
+
+A volume made from a docker image (container_format ``docker``) holds its ``docker
+save`` archive (or OCI layout): the first boot applies its layers into the ext4
+(:mod:`.dockerimage`) and records the image's Entrypoint/Cmd, Env and WorkingDir as an
+extended attribute of the file system's root (``trusted.pocketstack.runtime``, copied
+with the volume by snapshots and clones, not a file the guest sees); each boot runs
+them as for an image boot, with addresses set from outside (no DHCP client in it).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
+import subprocess
 import tarfile
+import tempfile
 import threading
 from typing import TYPE_CHECKING, Any
 
 from pocketstack.compute.drivers.base import BuildFailed
-from pocketstack.compute.drivers.container import disks
+from pocketstack.compute.drivers.container import disks, dockerimage
 
 if TYPE_CHECKING:
     from pocketstack.cloud import Cloud
@@ -45,6 +55,39 @@ ROOT_DEVICE = "/dev/vda"
 RUNTIME: dict[str, Any] = {"init": None, "env": {}, "workdir": "/", "network": None}
 _EXT_MAGIC_AT, _EXT_MAGIC = 1080, b"\x53\xef"  # the ext2/3/4 superblock's s_magic
 _FORMATTING = threading.Lock()
+# a docker image's command, Env and WorkingDir: an extended attribute of the volume's /
+RUNTIME_XATTR = "trusted.pocketstack.runtime"
+
+
+def is_docker_archive(path: str) -> bool:
+    """A ``docker save`` archive or an OCI image layout (manifest.json / index.json at its
+    top), not a rootfs tarball."""
+    try:
+        with tarfile.open(path) as tar:
+            for member in tar:
+                if member.name.lstrip("./") in ("manifest.json", "index.json", "oci-layout"):
+                    return True
+    except (tarfile.TarError, OSError):
+        return False
+    return False
+
+
+def runtime(path: str) -> dict[str, Any]:
+    """What a volume's file system runs as PID 1: the docker image's command recorded at
+    its formatting (read with debugfs), else the file system's /init or /sbin/init."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "runtime")
+        subprocess.run(["debugfs", "-R", f"ea_get -f {out} / {RUNTIME_XATTR}", path],
+                       capture_output=True, timeout=60, check=False)
+        try:
+            with open(out) as f:
+                run = json.load(f)
+        except (OSError, ValueError):
+            return dict(RUNTIME)
+    if not isinstance(run, dict) or not isinstance(run.get("init"), list):
+        return dict(RUNTIME)
+    return {"init": [str(a) for a in run["init"]], "env": dict(run.get("env") or {}),
+            "workdir": str(run.get("workdir") or "/"), "network": run.get("network")}
 
 
 def block_devices(cloud: "Cloud | None", uuid: str) -> list[dict[str, Any]]:
@@ -123,7 +166,18 @@ def _prepare_root(path: str, staging: str, volume_id: str) -> bool:
     # made beside the volume's file, then renamed over it: a failure leaves it as it was
     formatted = path + ".formatting"
     try:
-        RootfsCache.untar(f"in volume {volume_id}", path, staging)  # checks it has an init
+        if is_docker_archive(path):  # container_format docker: its layers, its command
+            try:
+                run = dockerimage.unpack(path, staging, staging + ".archive")
+            except dockerimage.DockerImageError as exc:
+                raise BuildFailed(f"boot volume {volume_id}: {exc}") from None
+            try:  # kept with the file system (copied by snapshots and clones), not in it
+                os.setxattr(staging, RUNTIME_XATTR, json.dumps(run).encode())
+            except OSError as exc:
+                raise BuildFailed(f"boot volume {volume_id}: the image's command cannot be "
+                                  f"recorded ({RUNTIME_XATTR}: {exc})") from None
+        else:
+            RootfsCache.untar(f"in volume {volume_id}", path, staging)  # has an init?
         with open(formatted, "wb") as f:
             f.truncate(os.path.getsize(path))
         os.chmod(formatted, os.stat(path).st_mode & 0o7777)
@@ -139,6 +193,31 @@ def _prepare_root(path: str, staging: str, volume_id: str) -> bool:
             os.unlink(formatted)
     LOG.info("boot volume %s: its rootfs tarball is now an ext4 file system", volume_id)
     return True
+
+
+def grow(root: dict[str, Any]) -> None:
+    """At a start: the root volume grew (Block Storage extended it) while the instance
+    could not grow its file system online: grow it now, offline, unless another instance
+    has the volume attached too (a multiattach volume: it may be mounted there)."""
+    import subprocess
+
+    loops = subprocess.run(["losetup", "-j", root["file"]], capture_output=True, text=True,
+                           timeout=30, check=False).stdout.splitlines()
+    if len(loops) > 1:
+        LOG.warning("root volume %s is attached elsewhere too: its file system is not "
+                    "grown", root.get("volume_id"))
+        return
+    proc = subprocess.run(["e2fsck", "-f", "-p", root["loop"]], capture_output=True,
+                          text=True, timeout=600, check=False)
+    if proc.returncode > 2:  # 1 and 2: errors corrected
+        raise BuildFailed(f"root volume {root.get('volume_id')}: e2fsck: "
+                          f"{(proc.stderr or proc.stdout).strip()[-300:]}")
+    try:
+        disks.run("resize2fs", root["loop"])
+    except disks.DiskError as exc:
+        raise BuildFailed(f"root volume {root.get('volume_id')}: {exc}") from None
+    LOG.info("root volume %s: its file system grown to the volume's size",
+             root.get("volume_id"))
 
 
 def root_of(cfg: dict[str, Any]) -> dict[str, Any] | None:

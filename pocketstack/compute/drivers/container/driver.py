@@ -243,9 +243,10 @@ class ContainerDriver(Attachments, ComputeDriver):
         previous = self._config(uuid)  # resize and rebuild spawn over an existing instance
         took = Phases()
         try:
-            image_ref = instance.get("image_ref")
             volumes = bootvolume.block_devices(self.cloud, uuid)
-            root = None if image_ref else next((v for v in volumes if v["boot"]), None)
+            root = next((v for v in volumes if v["boot"]), None)
+            # (with an image too: one whose block device mappings made the volume)
+            image_ref = None if root is not None else instance.get("image_ref")
             if not image_ref and root is None:
                 raise BuildFailed("the container driver boots from an image or a volume "
                                   "(neither given)")
@@ -271,6 +272,8 @@ class ContainerDriver(Attachments, ComputeDriver):
                 cfg["rescue"] = previous["rescue"]
             self._write_config(uuid, cfg)
             self._attach_volumes(uuid, volumes)
+            if root is not None:  # what its file system runs (a docker image's command)
+                self._root_runtime(uuid, root["path"], cfg)
             took("volumes")
             if previous:  # resize
                 self._refresh_cpuinfo(uuid, instance.get("vcpus"))
@@ -345,6 +348,8 @@ class ContainerDriver(Attachments, ComputeDriver):
             disks.reattach(dev)
         root = bootvolume.root_of(cfg)
         cfg["no_boot"] = bootvolume.no_boot_reason(root["file"]) if root else None
+        if root and root.pop("grow", None) and not cfg["no_boot"]:
+            bootvolume.grow(root)  # extended while its file system could not grow
         self._write_config(uuid, cfg)
         for name in ("init.pid", "shim.pid"):
             try:
