@@ -41,6 +41,7 @@ class Request:
         self.version = version
         self._body = body
         self._json: Any = _NO_BODY
+        self._at_least: dict[str, bool] = {}
 
     @property
     def method(self) -> str:
@@ -99,10 +100,14 @@ class Request:
         return self.query[name].strip().lower() not in ("0", "false", "no", "off")
 
     def at_least(self, version: str) -> bool:
-        """True when the request's microversion is ``version`` or newer."""
-        if self.version is None:
-            return False
-        return self.version >= _version_tuple(version)
+        """True when the request's microversion is ``version`` or newer (answered once per
+        request and version: a list's views ask a dozen times per server)."""
+        known = self._at_least
+        answer = known.get(version)
+        if answer is None:
+            answer = known[version] = \
+                self.version is not None and self.version >= _version_tuple(version)
+        return answer
 
     def enforce(self, action: str, target: Mapping[str, Any] | None = None) -> None:
         if target is None:

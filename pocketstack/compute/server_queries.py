@@ -109,10 +109,11 @@ def list_servers(db: "Database", cloud: Any, project_id: str | None, filters: di
     with db.read() as s:
         for i in range(0, len(ids), _CHUNK):
             result = s.execute(select(*cols).where(Instance.id.in_(ids[i:i + _CHUNK])))
-            for values in result.mappings():
-                row = ServerRow(dict(values))
+            keys = list(result.keys())  # (a RowMapping builds its key view for each row)
+            for values in result:
+                row = ServerRow(dict(zip(keys, values)))
                 for c in json_cols:
-                    text = values[c]
+                    text = row.__dict__[c]
                     if text is not None:
                         if text not in decoded:
                             decoded[text] = json.loads(text)
