@@ -80,6 +80,11 @@ class Request:
     def url(self) -> str:
         return str(self.raw.url)
 
+    @property
+    def path(self) -> str:
+        """The request's path (as ``raw.url.path``, without building the whole URL)."""
+        return request_path(self.raw.scope)
+
     def json(self, required: bool = True) -> Any:
         if self._json is _NO_BODY:
             if not self._body:
@@ -118,6 +123,15 @@ class Request:
         if target is None:
             target = {"project_id": self.ctx.project_id, "user_id": self.ctx.user_id}
         return self.service.cloud.policy.authorize(action, target, self.ctx.credentials())
+
+
+def request_path(scope: dict[str, Any]) -> str:
+    """The request's path as ``Request.url.path`` gives it (``?``, ``#`` and ``\\`` kept
+    escaped), without building a URL object for every request."""
+    path: str = scope["path"]
+    if "?" in path or "#" in path or "\\" in path:
+        path = path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+    return path
 
 
 @functools.lru_cache(maxsize=512)

@@ -22,7 +22,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from pocketstack.api import errors
 from pocketstack.api.context import RequestContext, current
-from pocketstack.api.request import Reply, Request
+from pocketstack.api.request import Reply, Request, request_path
 from pocketstack.api.routing import Route, Router
 from pocketstack.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 
@@ -53,15 +53,6 @@ def dumps(body: Any) -> bytes:
         except TypeError:  # orjson.JSONEncodeError
             pass
     return json.dumps(body, separators=(",", ":"), default=str).encode()
-
-
-def _path(scope: dict[str, Any]) -> str:
-    """The request's path as ``Request.url.path`` gives it (``?``, ``#`` and ``\\`` kept
-    escaped), without building a URL object for every request."""
-    path: str = scope["path"]
-    if "?" in path or "#" in path or "\\" in path:
-        path = path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
-    return path
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
@@ -199,10 +190,12 @@ class Service:
                 response, version = await self._dispatch(raw, ctx)
             except errors.ApiError as exc:
                 if exc.code >= 500:
-                    self.log.error("%s %s failed: %s", raw.method, _path(scope), exc.message)
+                    self.log.error("%s %s failed: %s", raw.method, request_path(scope),
+                                   exc.message)
                 response = self.render_error(exc)
             except Exception:
-                self.log.exception("unexpected error serving %s %s", raw.method, _path(scope))
+                self.log.exception("unexpected error serving %s %s", raw.method,
+                                   request_path(scope))
                 response = self.render_error(errors.ApiError())
             for header in self.request_id_headers:
                 response.headers[header] = ctx.request_id
@@ -216,16 +209,16 @@ class Service:
                                        getattr(raw.state, "route", "unmatched"),
                                        response.status_code, elapsed)
             self.log.info('%s "%s %s" status: %s time: %.4f', scope.get("client", ("-",))[0],
-                          raw.method, _path(scope) + (f"?{query.decode(errors='replace')}"
-                                                       if (query := scope["query_string"])
-                                                       else ""),
+                          raw.method, request_path(scope) + (
+                              f"?{query.decode(errors='replace')}"
+                              if (query := scope["query_string"]) else ""),
                           response.status_code, elapsed)
         finally:
             current.reset(token)
 
     async def _dispatch(self, raw: StarletteRequest, ctx: RequestContext
                         ) -> tuple[Response, tuple[int, int] | None]:
-        path = _path(raw.scope)
+        path = request_path(raw.scope)
         if path == "/healthcheck":
             return PlainTextResponse("OK"), None
         if path == "/metrics":

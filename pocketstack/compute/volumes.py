@@ -398,7 +398,7 @@ class ServerVolumes:
         """``os-extended-volumes:volumes_attached`` (one query per request)."""
         cache = getattr(req, "_volumes_attached", None)
         if cache is None or (inst.uuid not in cache and not cache.get("*")):
-            one = not req.raw.url.path.endswith("/detail")  # a list: every server at once
+            one = not req.path.endswith("/detail")  # a list: every server at once
             cache = cache or {"*": not one}
             q = select(BlockDeviceMapping.instance_uuid, BlockDeviceMapping.volume_id,
                        BlockDeviceMapping.delete_on_termination) \
