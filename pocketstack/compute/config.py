@@ -129,4 +129,14 @@ register(
     Opt("quota", "key_pairs", int, 100, "Key pairs per user."),
     Opt("quota", "server_groups", int, 10, "Server groups per project."),
     Opt("quota", "server_group_members", int, 10, "Servers per server group."),
+    Opt("compute", "image_type_exclude_list", list, [],
+        "Image disk formats this compute host does not advertise as supported "
+        "(COMPUTE_IMAGE_TYPE_* traits), though its driver could boot them."),
+    Opt("DEFAULT", "update_resources_interval", int, 0,
+        "Seconds between two reports of the hosts' traits to Placement (0: every 60 s, "
+        "Nova's periodic default; negative: only at start and on a service enable or "
+        "disable)."),
+    Opt("scheduler", "query_placement_for_image_type_support", bool, False,
+        "Only choose hosts whose provider has the COMPUTE_IMAGE_TYPE_* trait of the "
+        "image's disk_format (not for boot from volume)."),
 )
