@@ -137,11 +137,14 @@ class Attachments:
                         os.path.getsize(dev["file"]))
             LOG.info("root volume %s of %s grown online to %d bytes", volume_id, uuid,
                      os.path.getsize(dev["file"]))
-        except PermissionError as exc:  # stopped, or no CAP_SYS_RESOURCE: at next start
+        except (PermissionError, disks.DiskError) as exc:
+            # stopped, no CAP_SYS_RESOURCE, or the kernel refused the online resize: the
+            # file system grows offline at the next start (nothing is lost meanwhile)
             cfg["devices"][name]["grow"] = True
             self._write_config(uuid, cfg)
-            LOG.info("root volume %s of %s: its file system grows at the next start (%s)",
-                     volume_id, uuid, exc)
+            (LOG.info if isinstance(exc, PermissionError) else LOG.warning)(
+                "root volume %s of %s: its file system grows at the next start (%s)",
+                volume_id, uuid, exc)
 
 
 def grow_online(mountpoint: str, size: int) -> None:
