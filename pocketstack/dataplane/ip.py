@@ -80,6 +80,12 @@ def pid_alive(pidfile: str) -> int | None:
         return None
     except PermissionError:
         pass
+    try:  # a killed daemon not reaped yet (a zombie) still answers kill(0): it serves nobody
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                return None
+    except (OSError, IndexError):
+        pass
     return pid
 
 

@@ -77,10 +77,12 @@ def test_dataplane_check(ccloud: Any) -> None:
     # the subnet's DHCP server dies
     with open(os.path.join(data_dir, "dataplane", private, "dnsmasq.pid")) as f:
         os.kill(int(f.read()), signal.SIGKILL)
-    time.sleep(0.5)
-    found = _dataplane(data_dir)
-    assert any(f["status"] == "FAIL" and "no DHCP server" in f["detail"] and private in
-               f["detail"] for f in found), found
+
+    def dhcp_missing() -> bool:  # (its exit takes a moment; a zombie serves nobody)
+        return any(f["status"] == "FAIL" and "no DHCP server" in f["detail"] and private in
+                   f["detail"] for f in _dataplane(data_dir))
+
+    assert _until(dhcp_missing, 30), _dataplane(data_dir)
     # the next start of a server on the network brings it back
     ccloud.cli("server", "reboot", "--hard", "--wait", server["id"], cloud="pocketstack")
     ccloud.wait_console(server["id"], "(hard reboot)")
