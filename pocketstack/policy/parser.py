@@ -112,12 +112,9 @@ class _FlatTarget(dict):
         self._target = target
 
     def __missing__(self, key: str) -> Any:
-        value: Any = self._target
-        for part in key.split("."):
-            if isinstance(value, Mapping) and part in value:
-                value = value[part]
-            else:
-                raise KeyError(key)
+        value = lookup(self._target, key)
+        if value is _ABSENT:
+            raise KeyError(key)
         return value
 
 
@@ -313,6 +310,9 @@ def reads(check: Check, rules: RuleLookup) -> tuple[frozenset[str], frozenset[st
     return (frozenset(target), frozenset(creds)) if walk(check) else None
 
 
+_ABSENT = object()
+
+
 def lookup(target: Target, name: str) -> Any:
     """``target[name]`` as a ``%(name)s`` substitution reads it (dotted names reach into
     nested mappings); a private marker when absent."""
@@ -326,5 +326,3 @@ def lookup(target: Target, name: str) -> Any:
             return _ABSENT
     return value
 
-
-_ABSENT = object()
